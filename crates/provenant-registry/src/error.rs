@@ -1,0 +1,57 @@
+use provenant_store::StoreError;
+
+/// Domain errors. Each maps to one stable API error code (see [`RegistryError::code`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    #[error("invalid {what} {value:?}: {reason}")]
+    InvalidName { what: &'static str, value: String, reason: String },
+    #[error("invalid reference {value:?}: {reason}")]
+    InvalidReference { value: String, reason: String },
+    #[error("invalid file path {path:?}: {reason}")]
+    InvalidPath { path: String, reason: String },
+    #[error("metadata does not match the version-metadata schema: {}", .errors.join("; "))]
+    InvalidMetadata { errors: Vec<String> },
+    #[error("invalid digest for {path:?}: {reason}")]
+    InvalidDigest { path: String, reason: String },
+    #[error("model {0} not found")]
+    ModelNotFound(String),
+    #[error("version {0} not found")]
+    VersionNotFound(String),
+    #[error("file {path:?}: blob {digest} has not been uploaded")]
+    BlobMissing { path: String, digest: String },
+    #[error("file {path:?}: declared size {declared} but blob {digest} holds {stored} bytes")]
+    BlobSizeMismatch { path: String, digest: String, declared: u64, stored: u64 },
+    #[error("file path {0:?} appears twice")]
+    DuplicatePath(String),
+    #[error("a version needs at least one file")]
+    NoFiles,
+    #[error("version {version} is {state}; cannot {action}")]
+    InvalidState { version: String, state: String, action: &'static str },
+    #[error("a reason is required to {0}")]
+    ReasonRequired(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl RegistryError {
+    /// Stable machine-readable code for API clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidName { .. } => "invalid_name",
+            Self::InvalidReference { .. } => "invalid_reference",
+            Self::InvalidPath { .. } => "invalid_path",
+            Self::InvalidMetadata { .. } => "invalid_metadata",
+            Self::InvalidDigest { .. } => "invalid_digest",
+            Self::ModelNotFound(_) => "model_not_found",
+            Self::VersionNotFound(_) => "version_not_found",
+            Self::BlobMissing { .. } => "blob_missing",
+            Self::BlobSizeMismatch { .. } => "blob_size_mismatch",
+            Self::DuplicatePath(_) => "duplicate_path",
+            Self::NoFiles => "no_files",
+            Self::InvalidState { .. } => "invalid_state",
+            Self::ReasonRequired(_) => "reason_required",
+            Self::Store(_) => "internal",
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Provenant domain services.
+//!
+//! Names and references (`ns/name:7`, `ns/name@sha256:…`, `ns/name#alias`), version
+//! metadata validated against a published JSON Schema, versions as OCI image
+//! manifests v1.1 with CNCF ModelPack media types
+//! (<https://github.com/modelpack/model-spec>), and the operations the server
+//! exposes: publish, resolve, labels, aliases with history, deprecate/archive.
+
+mod error;
+mod manifest;
+mod metadata;
+mod names;
+mod reference;
+mod service;
+
+pub use error::RegistryError;
+pub use manifest::{BuiltManifest, ManifestFile, build_manifest, layer_media_type};
+pub use metadata::{METADATA_SCHEMA, Metadata, validate_metadata};
+pub use names::{ModelName, validate_alias, validate_file_path, validate_label_key, validate_label_value};
+pub use reference::{Reference, Selector};
+pub use service::{PublishRequest, Published, Registry, VersionState, VersionView};

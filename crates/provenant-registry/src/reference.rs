@@ -1,0 +1,82 @@
+//! Version references: `ns/name:7`, `ns/name@sha256:…`, `ns/name#alias`, or `ns/name` (latest).
+
+use std::fmt;
+
+use crate::{ModelName, RegistryError};
+
+/// Which version of a model a reference selects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selector {
+    Number(i64),
+    Digest(String),
+    Alias(String),
+    Latest,
+}
+
+/// A parsed version reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reference {
+    pub model: ModelName,
+    pub selector: Selector,
+}
+
+impl Reference {
+    pub fn parse(s: &str) -> Result<Self, RegistryError> {
+        let bad = |reason: &str| RegistryError::InvalidReference { value: s.to_owned(), reason: reason.to_owned() };
+        let (model, selector) = if let Some((m, d)) = s.split_once('@') {
+            let digest: provenant_store::Digest =
+                d.parse().map_err(|e: provenant_store::StoreError| bad(&e.to_string()))?;
+            (m, Selector::Digest(digest.to_string()))
+        } else if let Some((m, a)) = s.split_once('#') {
+            crate::validate_alias(a).map_err(|e| bad(&e.to_string()))?;
+            (m, Selector::Alias(a.to_owned()))
+        } else if let Some((m, n)) = s.rsplit_once(':') {
+            let number: i64 = n.parse().map_err(|_| bad("version number after ':' must be a positive integer"))?;
+            if number < 1 {
+                return Err(bad("version numbers start at 1"));
+            }
+            (m, Selector::Number(number))
+        } else {
+            (s, Selector::Latest)
+        };
+        let model = ModelName::parse(model).map_err(|e| bad(&e.to_string()))?;
+        Ok(Self { model, selector })
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.selector {
+            Selector::Number(n) => write!(f, "{}:{n}", self.model),
+            Selector::Digest(d) => write!(f, "{}@{d}", self.model),
+            Selector::Alias(a) => write!(f, "{}#{a}", self.model),
+            Selector::Latest => write!(f, "{}", self.model),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_forms() {
+        let r = Reference::parse("aiops/anomaly:7").unwrap();
+        assert_eq!(r.selector, Selector::Number(7));
+        let d = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let r = Reference::parse(&format!("aiops/anomaly@{d}")).unwrap();
+        assert_eq!(r.selector, Selector::Digest(d.into()));
+        assert_eq!(r.to_string(), format!("aiops/anomaly@{d}"));
+        let r = Reference::parse("netops/edge/m#production").unwrap();
+        assert_eq!(r.model.namespace, "netops/edge");
+        assert_eq!(r.selector, Selector::Alias("production".into()));
+        assert_eq!(Reference::parse("aiops/anomaly").unwrap().selector, Selector::Latest);
+    }
+
+    #[test]
+    fn rejects() {
+        for bad in ["aiops/anomaly:0", "aiops/anomaly:x", "aiops/anomaly@sha256:zz", "aiops/anomaly#7", "anomaly:3"] {
+            assert!(Reference::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! Registry operations over the metadata and blob stores.
+
+use std::collections::BTreeMap;
+
+use futures::{StreamExt, TryStreamExt};
+use provenant_store::{AliasEvent, BlobStore, Digest, FileRow, LabelFilter, ModelRow, NewVersion, Page, Store, VersionRow};
+use serde_json::Value;
+
+use crate::manifest::build_manifest;
+use crate::{
+    ManifestFile, ModelName, Reference, RegistryError, Selector, validate_alias, validate_file_path,
+    validate_label_key, validate_label_value, validate_metadata,
+};
+
+/// Lifecycle of a version: `active` → `deprecated` → `archived` (each with a reason).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VersionState {
+    Active,
+    Deprecated,
+    Archived,
+}
+
+impl VersionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Deprecated => "deprecated",
+            Self::Archived => "archived",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "deprecated" => Some(Self::Deprecated),
+            "archived" => Some(Self::Archived),
+            _ => None,
+        }
+    }
+}
+
+/// What a client asks to publish.
+#[derive(Clone, Debug)]
+pub struct PublishRequest {
+    pub model: String,
+    pub files: Vec<ManifestFile>,
+    pub metadata: Value,
+    pub labels: BTreeMap<String, String>,
+    pub created_by: String,
+}
+
+/// A version as the API shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct VersionView {
+    pub model: String,
+    pub number: i64,
+    pub reference: String,
+    pub digest: String,
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_changed_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_changed_by: Option<String>,
+    pub created_at: String,
+    pub created_by: String,
+    pub size: i64,
+    pub file_count: i64,
+    pub labels: BTreeMap<String, String>,
+    pub aliases: Vec<String>,
+    pub metadata: Value,
+    pub metadata_digest: String,
+    pub config_digest: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<FileRow>>,
+}
+
+/// Result of a publish: the version and whether it was newly created.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Published {
+    pub created: bool,
+    pub version: VersionView,
+}
+
+/// RFC 3339 UTC timestamp from Unix milliseconds.
+pub fn rfc3339(millis: i64) -> String {
+    let nanos = i128::from(millis) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// The registry: domain rules over the stores.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    pub store: Store,
+    pub blobs: BlobStore,
+}
+
+impl Registry {
+    pub fn new(store: Store, blobs: BlobStore) -> Self {
+        Self { store, blobs }
+    }
+
+    /// Publish a version. Every file must name an uploaded blob of the declared
+    /// size; the manifest, metadata and file list are then committed in one
+    /// transaction. Identical content returns the existing version.
+    pub async fn publish(&self, req: PublishRequest) -> Result<Published, RegistryError> {
+        let model = ModelName::parse(&req.model)?;
+        if req.files.is_empty() {
+            return Err(RegistryError::NoFiles);
+        }
+        for (k, v) in &req.labels {
+            validate_label_key(k)?;
+            validate_label_value(k, v)?;
+        }
+        let mut files = req.files;
+        for f in &files {
+            validate_file_path(&f.path)?;
+            f.digest.parse::<Digest>().map_err(|e| RegistryError::InvalidDigest {
+                path: f.path.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        if let Some(w) = files.windows(2).find(|w| w[0].path == w[1].path) {
+            return Err(RegistryError::DuplicatePath(w[0].path.clone()));
+        }
+        // A file path may not also be a directory of another path ("a" and "a/b").
+        for w in files.windows(2) {
+            if w[1].path.starts_with(&w[0].path) && w[1].path.as_bytes().get(w[0].path.len()) == Some(&b'/') {
+                return Err(RegistryError::InvalidPath {
+                    path: w[1].path.clone(),
+                    reason: format!("{:?} is also a file", w[0].path),
+                });
+            }
+        }
+        let metadata = validate_metadata(req.metadata)?;
+
+        // Every blob must be present with the declared size.
+        futures::stream::iter(files.iter())
+            .map(|f| async move {
+                let digest: Digest = f.digest.parse().map_err(|e: provenant_store::StoreError| {
+                    RegistryError::InvalidDigest { path: f.path.clone(), reason: e.to_string() }
+                })?;
+                match self.blobs.size(&digest).await? {
+                    None => Err(RegistryError::BlobMissing { path: f.path.clone(), digest: f.digest.clone() }),
+                    Some(stored) if stored != f.size => Err(RegistryError::BlobSizeMismatch {
+                        path: f.path.clone(),
+                        digest: f.digest.clone(),
+                        declared: f.size,
+                        stored,
+                    }),
+                    Some(_) => Ok(()),
+                }
+            })
+            .buffer_unordered(16)
+            .try_collect::<Vec<()>>()
+            .await?;
+
+        let built = build_manifest(&model, &files, &metadata);
+        let description = metadata.value.get("description").and_then(Value::as_str).unwrap_or("").to_owned();
+        let new = NewVersion {
+            namespace: model.namespace.clone(),
+            model_name: model.name.clone(),
+            description,
+            digest: built.digest,
+            manifest: built.manifest,
+            config: built.config,
+            config_digest: built.config_digest,
+            metadata_digest: Digest::of(metadata.canonical.as_bytes()).to_string(),
+            search_text: search_text(&model, &metadata.value),
+            metadata: metadata.canonical,
+            files: files
+                .iter()
+                .map(|f| FileRow { path: f.path.clone(), digest: f.digest.clone(), size: f.size as i64 })
+                .collect(),
+            labels: req.labels,
+            created_by: req.created_by,
+        };
+        let (row, created) = self.store.version_publish(&new).await?;
+        if created {
+            tracing::info!(model = %model, number = row.number, digest = %row.digest, "version published");
+        }
+        Ok(Published { created, version: self.view(&row, true).await? })
+    }
+
+    pub async fn model(&self, name: &str) -> Result<ModelRow, RegistryError> {
+        let model = ModelName::parse(name)?;
+        self.store.model_get(&model.full()).await?.ok_or_else(|| RegistryError::ModelNotFound(model.full()))
+    }
+
+    /// Resolve any reference form to its version.
+    pub async fn resolve(&self, reference: &str) -> Result<VersionRow, RegistryError> {
+        let r = Reference::parse(reference)?;
+        let model = self
+            .store
+            .model_get(&r.model.full())
+            .await?
+            .ok_or_else(|| RegistryError::ModelNotFound(r.model.full()))?;
+        let found = match &r.selector {
+            Selector::Number(n) => self.store.version_by_number(model.id, *n).await?,
+            Selector::Digest(d) => self.store.version_by_digest(model.id, d).await?,
+            Selector::Alias(a) => self.store.version_by_alias(model.id, a).await?,
+            Selector::Latest => self.store.version_latest(model.id).await?,
+        };
+        found.ok_or_else(|| RegistryError::VersionNotFound(r.to_string()))
+    }
+
+    pub async fn view(&self, row: &VersionRow, with_files: bool) -> Result<VersionView, RegistryError> {
+        let labels = self.store.version_labels(row.id).await?;
+        let aliases = self.store.aliases_of_version(row.id).await?;
+        let files = if with_files { Some(self.store.version_files(row.id).await?) } else { None };
+        Ok(VersionView {
+            model: row.model.clone(),
+            number: row.number,
+            reference: format!("{}:{}", row.model, row.number),
+            digest: row.digest.clone(),
+            state: row.state.clone(),
+            state_reason: row.state_reason.clone(),
+            state_changed_at: row.state_changed_at.map(rfc3339),
+            state_changed_by: row.state_changed_by.clone(),
+            created_at: rfc3339(row.created_at),
+            created_by: row.created_by.clone(),
+            size: row.size,
+            file_count: row.file_count,
+            labels,
+            aliases,
+            metadata: serde_json::from_str(&row.metadata)
+                .map_err(|e| provenant_store::StoreError::Corrupt(format!("metadata of {}: {e}", row.digest)))?,
+            metadata_digest: row.metadata_digest.clone(),
+            config_digest: row.config_digest.clone(),
+            files,
+        })
+    }
+
+    pub async fn views(&self, rows: &[VersionRow]) -> Result<Vec<VersionView>, RegistryError> {
+        futures::stream::iter(rows.iter()).then(|r| self.view(r, false)).try_collect().await
+    }
+
+    /// List or search versions, newest first.
+    pub async fn versions(
+        &self,
+        model: Option<&str>,
+        labels: &[LabelFilter],
+        state: Option<&str>,
+        text: Option<&str>,
+        cursor: Option<i64>,
+        limit: i64,
+    ) -> Result<Page<VersionRow>, RegistryError> {
+        let model_id = match model {
+            Some(m) => Some(self.model(m).await?.id),
+            None => None,
+        };
+        if let Some(s) = state {
+            if VersionState::parse(s).is_none() {
+                return Err(RegistryError::InvalidName {
+                    what: "state",
+                    value: s.to_owned(),
+                    reason: "expected active, deprecated or archived".into(),
+                });
+            }
+        }
+        for l in labels {
+            validate_label_key(&l.key)?;
+        }
+        Ok(self.store.version_list(model_id, labels, state, text, cursor, limit.clamp(1, 1000)).await?)
+    }
+
+    pub async fn set_labels(
+        &self,
+        reference: &str,
+        set: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<VersionView, RegistryError> {
+        for (k, v) in set {
+            validate_label_key(k)?;
+            validate_label_value(k, v)?;
+        }
+        for k in remove {
+            validate_label_key(k)?;
+        }
+        let row = self.resolve(reference).await?;
+        self.store.version_labels_update(row.id, set, remove).await?;
+        self.view(&row, false).await
+    }
+
+    /// Move a version to a later lifecycle state with a reason.
+    pub async fn change_state(
+        &self,
+        reference: &str,
+        to: VersionState,
+        reason: &str,
+        by: &str,
+    ) -> Result<VersionView, RegistryError> {
+        let (from, action): (&[&str], _) = match to {
+            VersionState::Deprecated => (&["active"], "deprecate"),
+            VersionState::Archived => (&["active", "deprecated"], "archive"),
+            VersionState::Active => (&[], "reactivate"),
+        };
+        if reason.trim().is_empty() {
+            return Err(RegistryError::ReasonRequired(action));
+        }
+        let row = self.resolve(reference).await?;
+        if !self.store.version_state_set(row.id, from, to.as_str(), reason.trim(), by).await? {
+            let current = self.store.version_by_id(row.id).await?.map(|v| v.state).unwrap_or_default();
+            return Err(RegistryError::InvalidState {
+                version: format!("{}:{}", row.model, row.number),
+                state: current,
+                action,
+            });
+        }
+        let row = self.store.version_by_id(row.id).await?.ok_or_else(|| RegistryError::VersionNotFound(reference.into()))?;
+        tracing::info!(version = %format!("{}:{}", row.model, row.number), state = to.as_str(), reason, "version state changed");
+        self.view(&row, false).await
+    }
+
+    /// Point an alias at the version `reference` resolves to.
+    pub async fn alias_set(&self, reference: &str, alias: &str, by: &str) -> Result<AliasEvent, RegistryError> {
+        validate_alias(alias)?;
+        let row = self.resolve(reference).await?;
+        if row.state == VersionState::Archived.as_str() {
+            return Err(RegistryError::InvalidState {
+                version: format!("{}:{}", row.model, row.number),
+                state: row.state,
+                action: "point an alias at it",
+            });
+        }
+        let event = self.store.alias_move(row.model_id, alias, row.id, by).await?;
+        tracing::info!(model = %row.model, alias, number = row.number, "alias moved");
+        Ok(event)
+    }
+
+    pub async fn alias_history(&self, model: &str, alias: &str) -> Result<Vec<AliasEvent>, RegistryError> {
+        validate_alias(alias)?;
+        let m = self.model(model).await?;
+        Ok(self.store.alias_history(m.id, alias).await?)
+    }
+}
+
+/// Text indexed for search: the model's names and the metadata's string values.
+fn search_text(model: &ModelName, metadata: &Value) -> String {
+    let mut out = format!("{} {} {}", model.full(), model.namespace, model.name);
+    fn walk(v: &Value, out: &mut String) {
+        match v {
+            Value::String(s) => {
+                out.push(' ');
+                out.push_str(s);
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            Value::Object(o) => o.iter().for_each(|(k, x)| {
+                out.push(' ');
+                out.push_str(k);
+                walk(x, out);
+            }),
+            Value::Number(n) => {
+                out.push(' ');
+                out.push_str(&n.to_string());
+            }
+            _ => {}
+        }
+    }
+    walk(metadata, &mut out);
+    out.truncate(out.floor_char_boundary(64 * 1024));
+    out
+}

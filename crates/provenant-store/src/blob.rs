@@ -1,0 +1,274 @@
+//! Content-addressed blob storage over `object_store`.
+//!
+//! Layout under the store's prefix: `blobs/sha256/<first two hex>/<64 hex>`.
+//! A blob becomes visible only once its bytes hashed to the declared digest:
+//! uploads go through a multipart upload (a staging object that `object_store`
+//! completes atomically — a `#`-suffixed temporary file renamed into place on a
+//! local disk, an S3/GCS/Azure multipart upload elsewhere) that is completed only
+//! after the digest matched and aborted otherwise.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjPath;
+use object_store::{GetResultPayload, ObjectStore, ObjectStoreExt, WriteMultipart};
+use sha2::Digest as _;
+use tokio_util::io::ReaderStream;
+
+use crate::{Digest, StoreError};
+
+/// Bytes read per chunk when streaming a local blob out.
+const READ_CHUNK: usize = 1 << 20;
+
+/// Content-addressed blob store.
+#[derive(Clone, Debug)]
+pub struct BlobStore {
+    store: Arc<dyn ObjectStore>,
+    prefix: ObjPath,
+    /// Multipart part size: small on a local disk (bounded memory), 8 MiB for
+    /// cloud stores (S3 needs parts of at least 5 MiB).
+    part_size: usize,
+    /// Human-readable location, for logs.
+    location: String,
+}
+
+impl BlobStore {
+    /// Open a blob store from a URL (`file:///abs/dir`, `s3://bucket/prefix`,
+    /// `gs://bucket/prefix`, `az://container/prefix`) or a plain directory path.
+    /// Cloud credentials come from the usual environment variables
+    /// (`AWS_*`, `GOOGLE_*`, `AZURE_*`).
+    pub fn open(spec: &str) -> Result<Self, StoreError> {
+        if !spec.contains("://") {
+            return Self::local(std::path::Path::new(spec));
+        }
+        let url = url::Url::parse(spec).map_err(|e| StoreError::BlobUrl {
+            url: spec.to_owned(),
+            reason: e.to_string(),
+        })?;
+        match url.scheme() {
+            "file" => {
+                let path = url.to_file_path().map_err(|()| StoreError::BlobUrl {
+                    url: spec.to_owned(),
+                    reason: "file:// URL must hold an absolute local path".into(),
+                })?;
+                Self::local(&path)
+            }
+            "s3" | "s3a" | "gs" | "az" | "azure" | "abfs" | "abfss" => {
+                // The cloud clients speak TLS through rustls; pick ring as its
+                // crypto provider once per process (an error means one is set).
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let env = std::env::vars().filter_map(|(k, v)| {
+                    let lower = k.to_ascii_lowercase();
+                    (lower.starts_with("aws_")
+                        || lower.starts_with("google_")
+                        || lower.starts_with("azure_"))
+                    .then_some((lower, v))
+                });
+                let (store, prefix) = object_store::parse_url_opts(&url, env).map_err(|e| {
+                    StoreError::BlobUrl { url: spec.to_owned(), reason: e.to_string() }
+                })?;
+                Ok(Self {
+                    store: Arc::from(store),
+                    prefix,
+                    part_size: 8 << 20,
+                    location: spec.to_owned(),
+                })
+            }
+            other => Err(StoreError::BlobUrl {
+                url: spec.to_owned(),
+                reason: format!("unknown scheme {other:?} (use a path, file://, s3://, gs:// or az://)"),
+            }),
+        }
+    }
+
+    /// A blob store in a local directory, created if missing.
+    pub fn local(dir: &std::path::Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let store = LocalFileSystem::new_with_prefix(dir)?;
+        Ok(Self {
+            store: Arc::new(store),
+            prefix: ObjPath::default(),
+            part_size: 2 << 20,
+            location: dir.display().to_string(),
+        })
+    }
+
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn blob_path(&self, digest: &Digest) -> ObjPath {
+        let hex = digest.hex();
+        let mut path = self.prefix.clone();
+        for part in ["blobs", "sha256", &hex[..2], &hex] {
+            path = path.clone().join(part);
+        }
+        path
+    }
+
+    /// The blob's size if it is stored.
+    pub async fn size(&self, digest: &Digest) -> Result<Option<u64>, StoreError> {
+        match self.store.head(&self.blob_path(digest)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stream a blob's bytes. Returns its size and the byte stream.
+    pub async fn get(
+        &self,
+        digest: &Digest,
+    ) -> Result<(u64, BoxStream<'static, Result<Bytes, StoreError>>), StoreError> {
+        let result = match self.store.get(&self.blob_path(digest)).await {
+            Ok(r) => r,
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(StoreError::BlobNotFound(*digest));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let size = result.meta.size;
+        let stream = match result.payload {
+            // object_store reads local files 8 KiB at a time; read in 1 MiB chunks instead.
+            GetResultPayload::File(file, _) => {
+                let file = tokio::fs::File::from_std(file);
+                ReaderStream::with_capacity(file, READ_CHUNK).map(|r| r.map_err(StoreError::from)).boxed()
+            }
+            GetResultPayload::Stream(s) => s.map(|r| r.map_err(StoreError::from)).boxed(),
+        };
+        Ok((size, stream))
+    }
+
+    /// Read a whole (small) blob into memory. Callers use this only for
+    /// manifests and configs, whose size they bound.
+    pub async fn get_bytes(&self, digest: &Digest) -> Result<Bytes, StoreError> {
+        match self.store.get(&self.blob_path(digest)).await {
+            Ok(r) => Ok(r.bytes().await?),
+            Err(object_store::Error::NotFound { .. }) => Err(StoreError::BlobNotFound(*digest)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Store a small blob held in memory; returns its digest.
+    pub async fn put_bytes(&self, data: Bytes) -> Result<Digest, StoreError> {
+        let digest = Digest::of(&data);
+        let mut up = self.begin_upload(digest, data.len() as u64).await?;
+        up.write(0, data).await?;
+        up.finish().await
+    }
+
+    /// Start a streaming upload of a blob whose digest and size the client declares.
+    pub async fn begin_upload(&self, declared: Digest, size: u64) -> Result<Upload, StoreError> {
+        let location = self.blob_path(&declared);
+        let multipart = self.store.put_multipart(&location).await?;
+        Ok(Upload {
+            declared,
+            size,
+            offset: 0,
+            hasher: sha2::Sha256::new(),
+            writer: Some(WriteMultipart::new_with_chunk_size(multipart, self.part_size)),
+        })
+    }
+
+    /// Remove a blob (used by tests and garbage collection).
+    pub async fn delete(&self, digest: &Digest) -> Result<(), StoreError> {
+        match self.store.delete(&self.blob_path(digest)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// An upload in progress. Bytes are hashed as they arrive and written to a
+/// staging multipart upload; [`Upload::finish`] completes it only when the
+/// size and digest match what was declared. Dropping an unfinished upload
+/// leaves nothing visible (call [`Upload::abort`] to clean up eagerly).
+pub struct Upload {
+    declared: Digest,
+    size: u64,
+    offset: u64,
+    hasher: sha2::Sha256,
+    writer: Option<WriteMultipart>,
+}
+
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upload")
+            .field("declared", &self.declared)
+            .field("size", &self.size)
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
+    }
+}
+
+/// In-flight parts per upload: bounds memory to about `(1 + MAX_IN_FLIGHT) * part_size`.
+const MAX_IN_FLIGHT: usize = 2;
+
+impl Upload {
+    pub fn declared(&self) -> Digest {
+        self.declared
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Bytes received and hashed so far; a resumed upload continues here.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Append `chunk`, which the client says starts at byte `at`.
+    pub async fn write(&mut self, at: u64, chunk: Bytes) -> Result<(), StoreError> {
+        if at != self.offset {
+            return Err(StoreError::OffsetMismatch { expected: self.offset, given: at });
+        }
+        let end = self.offset + chunk.len() as u64;
+        if end > self.size {
+            return Err(StoreError::SizeMismatch {
+                digest: self.declared,
+                declared: self.size,
+                received: end,
+            });
+        }
+        let writer = self.writer.as_mut().ok_or_else(|| StoreError::Corrupt("upload already closed".into()))?;
+        writer.wait_for_capacity(MAX_IN_FLIGHT).await?;
+        self.hasher.update(&chunk);
+        writer.put(chunk);
+        self.offset = end;
+        Ok(())
+    }
+
+    /// Commit the blob if every declared byte arrived and the digest matches;
+    /// otherwise abort the staging upload and report why.
+    pub async fn finish(mut self) -> Result<Digest, StoreError> {
+        let writer = self.writer.take().ok_or_else(|| StoreError::Corrupt("upload already closed".into()))?;
+        if self.offset != self.size {
+            let _ = writer.abort().await;
+            return Err(StoreError::SizeMismatch {
+                digest: self.declared,
+                declared: self.size,
+                received: self.offset,
+            });
+        }
+        let actual = Digest::from_bytes(self.hasher.clone().finalize().into());
+        if actual != self.declared {
+            let _ = writer.abort().await;
+            return Err(StoreError::DigestMismatch { declared: self.declared, actual });
+        }
+        writer.finish().await?;
+        Ok(actual)
+    }
+
+    /// Drop the staging upload.
+    pub async fn abort(mut self) {
+        if let Some(w) = self.writer.take() {
+            if let Err(e) = w.abort().await {
+                tracing::warn!(error = %e, "aborting upload failed");
+            }
+        }
+    }
+}

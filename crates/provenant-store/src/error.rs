@@ -1,0 +1,31 @@
+use crate::Digest;
+
+/// Errors from the blob and metadata stores.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("invalid digest {value:?}: {reason}")]
+    InvalidDigest { value: String, reason: &'static str },
+    #[error("blob {0} not found")]
+    BlobNotFound(Digest),
+    #[error("digest mismatch: declared {declared}, received bytes hash to {actual}")]
+    DigestMismatch { declared: Digest, actual: Digest },
+    #[error("size mismatch for {digest}: declared {declared} bytes, received {received}")]
+    SizeMismatch { digest: Digest, declared: u64, received: u64 },
+    #[error("upload offset mismatch: upload is at byte {expected}, request starts at {given}")]
+    OffsetMismatch { expected: u64, given: u64 },
+    #[error("unsupported blob store URL {url:?}: {reason}")]
+    BlobUrl { url: String, reason: String },
+    #[error("unsupported database URL {url:?}: {reason}")]
+    DatabaseUrl { url: String, reason: String },
+    #[error("object store: {0}")]
+    Object(#[from] object_store::Error),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored row is corrupt: {0}")]
+    Corrupt(String),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,21 @@
+//! Provenant storage.
+//!
+//! - [`BlobStore`]: content-addressed blobs (SHA-256) over the `object_store` crate —
+//!   a local directory by default, `s3://`, `gs://`, `az://` by URL. Uploads stream
+//!   into an [`Upload`] session that hashes the bytes as they flow and commits the blob
+//!   only when the digest matches the one the client declared.
+//! - [`Store`]: the metadata store over `sqlx`, SQLite (WAL) as the embedded default and
+//!   PostgreSQL for scale-out, one API and one set of migrations per backend.
+
+mod blob;
+mod digest;
+mod error;
+mod meta;
+
+pub use blob::{BlobStore, Upload};
+pub use digest::Digest;
+pub use error::StoreError;
+pub use meta::{
+    AliasEvent, AliasRow, Backend, FileRow, LabelFilter, ModelRow, NewVersion, Page, Store,
+    TokenRow, VersionRow, now_millis,
+};

@@ -1,0 +1,829 @@
+//! The metadata store: one API over SQLite (embedded default) and PostgreSQL.
+//!
+//! Queries go through sqlx's `Any` driver so that both backends share one set of
+//! statements; where SQL differs (full-text search, write transactions) the
+//! method branches on [`Backend`]. Each backend has its own migrations
+//! (`migrations/sqlite`, `migrations/postgres`). Timestamps are Unix milliseconds.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
+
+use crate::StoreError;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Milliseconds since the Unix epoch.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Which database sits behind a [`Store`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The metadata store.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ModelRow {
+    pub id: i64,
+    pub namespace: String,
+    pub name: String,
+    pub full_name: String,
+    pub description: String,
+    pub version_count: i64,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionRow {
+    pub id: i64,
+    pub model_id: i64,
+    pub model: String,
+    pub number: i64,
+    pub digest: String,
+    pub manifest: Vec<u8>,
+    pub config: Vec<u8>,
+    pub config_digest: String,
+    pub metadata: String,
+    pub metadata_digest: String,
+    pub size: i64,
+    pub file_count: i64,
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub state_changed_at: Option<i64>,
+    pub state_changed_by: Option<String>,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FileRow {
+    pub path: String,
+    pub digest: String,
+    pub size: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AliasRow {
+    pub name: String,
+    pub version_id: i64,
+    pub number: i64,
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AliasEvent {
+    pub id: i64,
+    pub alias: String,
+    pub number: i64,
+    pub previous_number: Option<i64>,
+    pub moved_at: i64,
+    pub moved_by: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    pub hash: String,
+    pub role: String,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// `key = value` filter on version labels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelFilter {
+    pub key: String,
+    pub value: String,
+}
+
+/// One page of results and the cursor for the next page, if any.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<i64>,
+}
+
+/// Everything needed to publish a version, prepared by the registry.
+#[derive(Clone, Debug)]
+pub struct NewVersion {
+    pub namespace: String,
+    pub model_name: String,
+    pub description: String,
+    pub digest: String,
+    pub manifest: Vec<u8>,
+    pub config: Vec<u8>,
+    pub config_digest: String,
+    pub metadata: String,
+    pub metadata_digest: String,
+    pub files: Vec<FileRow>,
+    pub labels: BTreeMap<String, String>,
+    /// Text indexed for full-text search (names, description, metadata values).
+    pub search_text: String,
+    pub created_by: String,
+}
+
+const VERSION_COLUMNS: &str = "v.id, v.model_id, m.full_name, v.number, v.digest, v.manifest, v.config, \
+     v.config_digest, v.metadata, v.metadata_digest, v.size, v.file_count, v.state, v.state_reason, \
+     v.state_changed_at, v.state_changed_by, v.created_at, v.created_by";
+
+fn version_from_row(row: &AnyRow) -> Result<VersionRow, sqlx::Error> {
+    Ok(VersionRow {
+        id: row.try_get(0)?,
+        model_id: row.try_get(1)?,
+        model: row.try_get(2)?,
+        number: row.try_get(3)?,
+        digest: row.try_get(4)?,
+        manifest: row.try_get(5)?,
+        config: row.try_get(6)?,
+        config_digest: row.try_get(7)?,
+        metadata: row.try_get(8)?,
+        metadata_digest: row.try_get(9)?,
+        size: row.try_get(10)?,
+        file_count: row.try_get(11)?,
+        state: row.try_get(12)?,
+        state_reason: row.try_get(13)?,
+        state_changed_at: row.try_get(14)?,
+        state_changed_by: row.try_get(15)?,
+        created_at: row.try_get(16)?,
+        created_by: row.try_get(17)?,
+    })
+}
+
+const MODEL_COLUMNS: &str = "m.id, n.name, m.name, m.full_name, m.description, m.next_number, m.created_at, m.created_by";
+
+fn model_from_row(row: &AnyRow) -> Result<ModelRow, sqlx::Error> {
+    Ok(ModelRow {
+        id: row.try_get(0)?,
+        namespace: row.try_get(1)?,
+        name: row.try_get(2)?,
+        full_name: row.try_get(3)?,
+        description: row.try_get(4)?,
+        version_count: row.try_get(5)?,
+        created_at: row.try_get(6)?,
+        created_by: row.try_get(7)?,
+    })
+}
+
+/// Render label pairs as indexed search text.
+fn labels_text(labels: &BTreeMap<String, String>) -> String {
+    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+}
+
+/// Split a free-text query into indexable words (letters, digits, `_`).
+fn query_terms(query: &str) -> Vec<String> {
+    query
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|t| !t.is_empty())
+        .take(16)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+impl Store {
+    /// Connect to `sqlite://…` or `postgres://…` and apply migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?;
+            POSTGRES_MIGRATIONS.run(&pool).await?;
+            Ok(Self { pool, backend: Backend::Postgres })
+        } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let path = path.split('?').next().unwrap_or(path);
+            Self::open_sqlite(Path::new(path)).await
+        } else {
+            Err(StoreError::DatabaseUrl {
+                url: redact(url),
+                reason: "expected sqlite://PATH or postgres://…".into(),
+            })
+        }
+    }
+
+    /// Open (creating if missing) an SQLite database file in WAL mode.
+    pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        if let Some(parent) = path.parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        SQLITE_MIGRATIONS.run(&pool).await?;
+        Ok(Self { pool, backend: Backend::Sqlite })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Begin a write transaction. SQLite takes the write lock up front
+    /// (`BEGIN IMMEDIATE`) so that concurrent writers queue on the busy timeout
+    /// instead of failing on lock upgrade.
+    async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    // ---- tokens -------------------------------------------------------------
+
+    pub async fn token_insert(&self, name: &str, hash: &str, role: &str) -> Result<i64, StoreError> {
+        let id = sqlx::query(
+            "INSERT INTO tokens (name, hash, role, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(name)
+        .bind(hash)
+        .bind(role)
+        .bind(now_millis())
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        Ok(id)
+    }
+
+    pub async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, hash, role, expires_at, revoked_at FROM tokens WHERE hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(TokenRow {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                hash: r.try_get(2)?,
+                role: r.try_get(3)?,
+                expires_at: r.try_get(4)?,
+                revoked_at: r.try_get(5)?,
+            })
+        })
+        .transpose()
+        .map_err(StoreError::Database)
+    }
+
+    pub async fn token_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM tokens").fetch_one(&self.pool).await?.try_get(0)?)
+    }
+
+    // ---- models ---------------------------------------------------------------
+
+    pub async fn model_get(&self, full_name: &str) -> Result<Option<ModelRow>, StoreError> {
+        let sql = format!(
+            "SELECT {MODEL_COLUMNS} FROM models m JOIN namespaces n ON n.id = m.namespace_id \
+             WHERE m.full_name = $1"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(full_name).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(model_from_row).transpose()?)
+    }
+
+    /// Models whose full name starts with `prefix`, in name order, after `after`.
+    pub async fn model_list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ModelRow>, StoreError> {
+        // A half-open range on the unique index instead of LIKE, which would
+        // need escaping and, on SQLite, a case-insensitive index.
+        let upper = format!("{prefix}\u{10FFFF}");
+        let lower = after.map_or_else(|| prefix.to_owned(), str::to_owned);
+        let op = if after.is_some() { ">" } else { ">=" };
+        let sql = format!(
+            "SELECT {MODEL_COLUMNS} FROM models m JOIN namespaces n ON n.id = m.namespace_id \
+             WHERE m.full_name {op} $1 AND m.full_name < $2 ORDER BY m.full_name LIMIT $3"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(lower)
+            .bind(upper)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(model_from_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn model_set_description(&self, model_id: i64, description: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE models SET description = $1 WHERE id = $2")
+            .bind(description)
+            .bind(model_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- versions -------------------------------------------------------------
+
+    /// Publish a version atomically: namespace and model are created on first
+    /// use, then the version, its files, labels and search entry are written in
+    /// one transaction. Publishing a digest the model already has returns the
+    /// existing version and `false`.
+    pub async fn version_publish(&self, new: &NewVersion) -> Result<(VersionRow, bool), StoreError> {
+        let now = now_millis();
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO namespaces (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(&new.namespace)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let ns_id: i64 = sqlx::query("SELECT id FROM namespaces WHERE name = $1")
+            .bind(&new.namespace)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        let full_name = format!("{}/{}", new.namespace, new.model_name);
+        sqlx::query(
+            "INSERT INTO models (namespace_id, name, full_name, description, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (full_name) DO NOTHING",
+        )
+        .bind(ns_id)
+        .bind(&new.model_name)
+        .bind(&full_name)
+        .bind(&new.description)
+        .bind(now)
+        .bind(&new.created_by)
+        .execute(&mut *tx)
+        .await?;
+        let model_id: i64 = sqlx::query("SELECT id FROM models WHERE full_name = $1")
+            .bind(&full_name)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM versions v JOIN models m ON m.id = v.model_id \
+             WHERE v.model_id = $1 AND v.digest = $2"
+        );
+        if let Some(row) = sqlx::query(AssertSqlSafe(sql)).bind(model_id).bind(&new.digest).fetch_optional(&mut *tx).await? {
+            let existing = version_from_row(&row)?;
+            tx.commit().await?;
+            return Ok((existing, false));
+        }
+
+        // Row lock on PostgreSQL; SQLite already holds the write lock.
+        let number: i64 = sqlx::query(
+            "UPDATE models SET next_number = next_number + 1 WHERE id = $1 RETURNING next_number",
+        )
+        .bind(model_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        let size: i64 = new.files.iter().map(|f| f.size).sum();
+        let version_id: i64 = sqlx::query(
+            "INSERT INTO versions (model_id, number, digest, manifest, config, config_digest, metadata, \
+             metadata_digest, size, file_count, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+        )
+        .bind(model_id)
+        .bind(number)
+        .bind(&new.digest)
+        .bind(&new.manifest)
+        .bind(&new.config)
+        .bind(&new.config_digest)
+        .bind(&new.metadata)
+        .bind(&new.metadata_digest)
+        .bind(size)
+        .bind(i64::try_from(new.files.len()).unwrap_or(i64::MAX))
+        .bind(now)
+        .bind(&new.created_by)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+
+        for chunk in new.files.chunks(500) {
+            let mut sql = String::from("INSERT INTO version_files (version_id, path, digest, size) VALUES ");
+            for i in 0..chunk.len() {
+                let b = i * 4;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
+            }
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for f in chunk {
+                q = q.bind(version_id).bind(&f.path).bind(&f.digest).bind(f.size);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for (k, v) in &new.labels {
+            sqlx::query("INSERT INTO version_labels (version_id, key, value) VALUES ($1, $2, $3)")
+                .bind(version_id)
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let search_sql = match self.backend {
+            Backend::Sqlite => "INSERT INTO version_fts (rowid, base, labels) VALUES ($1, $2, $3)",
+            Backend::Postgres => "INSERT INTO version_search (version_id, base, labels) VALUES ($1, $2, $3)",
+        };
+        sqlx::query(search_sql)
+            .bind(version_id)
+            .bind(&new.search_text)
+            .bind(labels_text(&new.labels))
+            .execute(&mut *tx)
+            .await?;
+
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM versions v JOIN models m ON m.id = v.model_id WHERE v.id = $1"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(version_id).fetch_one(&mut *tx).await?;
+        let created = version_from_row(&row)?;
+        tx.commit().await?;
+        Ok((created, true))
+    }
+
+    async fn version_where(&self, clause: &str, a: i64, b: Option<&str>) -> Result<Option<VersionRow>, StoreError> {
+        let sql = format!("SELECT {VERSION_COLUMNS} FROM versions v JOIN models m ON m.id = v.model_id WHERE {clause}");
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(a);
+        if let Some(b) = b {
+            q = q.bind(b);
+        }
+        let row = q.fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(version_from_row).transpose()?)
+    }
+
+    pub async fn version_by_id(&self, id: i64) -> Result<Option<VersionRow>, StoreError> {
+        self.version_where("v.id = $1", id, None).await
+    }
+
+    pub async fn version_by_number(&self, model_id: i64, number: i64) -> Result<Option<VersionRow>, StoreError> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM versions v JOIN models m ON m.id = v.model_id \
+             WHERE v.model_id = $1 AND v.number = $2"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(model_id).bind(number).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(version_from_row).transpose()?)
+    }
+
+    pub async fn version_by_digest(&self, model_id: i64, digest: &str) -> Result<Option<VersionRow>, StoreError> {
+        self.version_where("v.model_id = $1 AND v.digest = $2", model_id, Some(digest)).await
+    }
+
+    pub async fn version_by_alias(&self, model_id: i64, alias: &str) -> Result<Option<VersionRow>, StoreError> {
+        self.version_where(
+            "v.id = (SELECT a.version_id FROM aliases a WHERE a.model_id = $1 AND a.name = $2)",
+            model_id,
+            Some(alias),
+        )
+        .await
+    }
+
+    /// The highest-numbered version of a model.
+    pub async fn version_latest(&self, model_id: i64) -> Result<Option<VersionRow>, StoreError> {
+        self.version_where(
+            "v.model_id = $1 AND v.number = (SELECT MAX(number) FROM versions WHERE model_id = $1)",
+            model_id,
+            None,
+        )
+        .await
+    }
+
+    pub async fn version_files(&self, version_id: i64) -> Result<Vec<FileRow>, StoreError> {
+        let rows = sqlx::query("SELECT path, digest, size FROM version_files WHERE version_id = $1 ORDER BY path")
+            .bind(version_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(FileRow { path: r.try_get(0)?, digest: r.try_get(1)?, size: r.try_get(2)? }))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::Database)
+    }
+
+    pub async fn version_labels(&self, version_id: i64) -> Result<BTreeMap<String, String>, StoreError> {
+        let rows = sqlx::query("SELECT key, value FROM version_labels WHERE version_id = $1")
+            .bind(version_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::Database)
+    }
+
+    /// Versions, newest first, optionally of one model, filtered by labels,
+    /// state and a full-text query; `before` is the cursor (a version id).
+    pub async fn version_list(
+        &self,
+        model_id: Option<i64>,
+        labels: &[LabelFilter],
+        state: Option<&str>,
+        text: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Page<VersionRow>, StoreError> {
+        let mut binds: Vec<Bind> = Vec::new();
+        let next = |b: Bind, binds: &mut Vec<Bind>| {
+            binds.push(b);
+            format!("${}", binds.len())
+        };
+        // Drive the scan from the most selective index available: the model's
+        // versions, else the first label's (key, value, version_id) index.
+        let mut from = format!("versions v JOIN models m ON m.id = v.model_id");
+        let mut conds: Vec<String> = Vec::new();
+        let mut rest = labels;
+        let mut id_col = "v.id";
+        if let Some(mid) = model_id {
+            let p = next(Bind::I(mid), &mut binds);
+            conds.push(format!("v.model_id = {p}"));
+        } else if let Some((first, others)) = labels.split_first() {
+            from = "version_labels l0 JOIN versions v ON v.id = l0.version_id JOIN models m ON m.id = v.model_id"
+                .to_owned();
+            let k = next(Bind::S(first.key.clone()), &mut binds);
+            let val = next(Bind::S(first.value.clone()), &mut binds);
+            conds.push(format!("l0.key = {k} AND l0.value = {val}"));
+            rest = others;
+            id_col = "l0.version_id";
+        }
+        for l in rest {
+            let k = next(Bind::S(l.key.clone()), &mut binds);
+            let val = next(Bind::S(l.value.clone()), &mut binds);
+            conds.push(format!(
+                "EXISTS (SELECT 1 FROM version_labels l WHERE l.version_id = v.id AND l.key = {k} AND l.value = {val})"
+            ));
+        }
+        if let Some(state) = state {
+            let p = next(Bind::S(state.to_owned()), &mut binds);
+            conds.push(format!("v.state = {p}"));
+        }
+        if let Some(text) = text {
+            let terms = query_terms(text);
+            if !terms.is_empty() {
+                match self.backend {
+                    Backend::Sqlite => {
+                        let q = terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" AND ");
+                        let p = next(Bind::S(q), &mut binds);
+                        conds.push(format!("v.id IN (SELECT rowid FROM version_fts WHERE version_fts MATCH {p})"));
+                    }
+                    Backend::Postgres => {
+                        let q = terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ");
+                        let p = next(Bind::S(q), &mut binds);
+                        conds.push(format!(
+                            "v.id IN (SELECT version_id FROM version_search WHERE tsv @@ to_tsquery('simple', {p}))"
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(before) = before {
+            let p = next(Bind::I(before), &mut binds);
+            conds.push(format!("{id_col} < {p}"));
+        }
+        let where_clause = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
+        let lim = next(Bind::I(limit + 1), &mut binds);
+        let sql = format!("SELECT {VERSION_COLUMNS} FROM {from} {where_clause} ORDER BY {id_col} DESC LIMIT {lim}");
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for b in &binds {
+            q = match b {
+                Bind::I(i) => q.bind(*i),
+                Bind::S(s) => q.bind(s.as_str()),
+            };
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        let mut items = rows.iter().map(version_from_row).collect::<Result<Vec<_>, _>>()?;
+        let next = if items.len() as i64 > limit {
+            items.truncate(usize::try_from(limit).unwrap_or(0));
+            items.last().map(|v| v.id)
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    /// Set and remove labels of a version; returns the labels after the change.
+    pub async fn version_labels_update(
+        &self,
+        version_id: i64,
+        set: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<BTreeMap<String, String>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        for k in remove {
+            sqlx::query("DELETE FROM version_labels WHERE version_id = $1 AND key = $2")
+                .bind(version_id)
+                .bind(k)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (k, v) in set {
+            sqlx::query(
+                "INSERT INTO version_labels (version_id, key, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (version_id, key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(version_id)
+            .bind(k)
+            .bind(v)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let rows = sqlx::query("SELECT key, value FROM version_labels WHERE version_id = $1")
+            .bind(version_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        let labels = rows
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<BTreeMap<String, String>, sqlx::Error>>()?;
+        let sql = match self.backend {
+            Backend::Sqlite => "UPDATE version_fts SET labels = $1 WHERE rowid = $2",
+            Backend::Postgres => "UPDATE version_search SET labels = $1 WHERE version_id = $2",
+        };
+        sqlx::query(sql).bind(labels_text(&labels)).bind(version_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(labels)
+    }
+
+    /// Move a version to `to` if it is currently in one of `from`. Returns
+    /// false (changing nothing) when the version is in another state.
+    pub async fn version_state_set(
+        &self,
+        version_id: i64,
+        from: &[&str],
+        to: &str,
+        reason: &str,
+        by: &str,
+    ) -> Result<bool, StoreError> {
+        let placeholders: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 6)).collect();
+        let sql = format!(
+            "UPDATE versions SET state = $1, state_reason = $2, state_changed_at = $3, state_changed_by = $4 \
+             WHERE id = $5 AND state IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(to).bind(reason).bind(now_millis()).bind(by).bind(version_id);
+        for f in from {
+            q = q.bind(*f);
+        }
+        Ok(q.execute(&self.pool).await?.rows_affected() == 1)
+    }
+
+    // ---- aliases --------------------------------------------------------------
+
+    /// Point `alias` at a version and record the move in the alias history.
+    pub async fn alias_move(
+        &self,
+        model_id: i64,
+        alias: &str,
+        version_id: i64,
+        by: &str,
+    ) -> Result<AliasEvent, StoreError> {
+        let now = now_millis();
+        let mut tx = self.begin_write().await?;
+        let previous: Option<i64> = sqlx::query("SELECT version_id FROM aliases WHERE model_id = $1 AND name = $2")
+            .bind(model_id)
+            .bind(alias)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        sqlx::query(
+            "INSERT INTO aliases (model_id, name, version_id, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (model_id, name) DO UPDATE SET version_id = excluded.version_id, \
+             updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+        )
+        .bind(model_id)
+        .bind(alias)
+        .bind(version_id)
+        .bind(now)
+        .bind(by)
+        .execute(&mut *tx)
+        .await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO alias_history (model_id, alias, version_id, previous_version_id, moved_at, moved_by) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(model_id)
+        .bind(alias)
+        .bind(version_id)
+        .bind(previous)
+        .bind(now)
+        .bind(by)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        let row = sqlx::query(
+            "SELECT h.id, h.alias, v.number, p.number, h.moved_at, h.moved_by FROM alias_history h \
+             JOIN versions v ON v.id = h.version_id LEFT JOIN versions p ON p.id = h.previous_version_id \
+             WHERE h.id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let event = alias_event(&row)?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    pub async fn alias_list(&self, model_id: i64) -> Result<Vec<AliasRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.name, a.version_id, v.number, a.updated_at, a.updated_by FROM aliases a \
+             JOIN versions v ON v.id = a.version_id WHERE a.model_id = $1 ORDER BY a.name",
+        )
+        .bind(model_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AliasRow {
+                    name: r.try_get(0)?,
+                    version_id: r.try_get(1)?,
+                    number: r.try_get(2)?,
+                    updated_at: r.try_get(3)?,
+                    updated_by: r.try_get(4)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::Database)
+    }
+
+    /// Aliases currently pointing at a version.
+    pub async fn aliases_of_version(&self, version_id: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT name FROM aliases WHERE version_id = $1 ORDER BY name")
+            .bind(version_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>().map_err(StoreError::Database)
+    }
+
+    /// Every move of an alias, oldest first.
+    pub async fn alias_history(&self, model_id: i64, alias: &str) -> Result<Vec<AliasEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT h.id, h.alias, v.number, p.number, h.moved_at, h.moved_by FROM alias_history h \
+             JOIN versions v ON v.id = h.version_id LEFT JOIN versions p ON p.id = h.previous_version_id \
+             WHERE h.model_id = $1 AND h.alias = $2 ORDER BY h.id",
+        )
+        .bind(model_id)
+        .bind(alias)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(alias_event).collect::<Result<_, _>>().map_err(StoreError::Database)
+    }
+}
+
+fn alias_event(r: &AnyRow) -> Result<AliasEvent, sqlx::Error> {
+    Ok(AliasEvent {
+        id: r.try_get(0)?,
+        alias: r.try_get(1)?,
+        number: r.try_get(2)?,
+        previous_number: r.try_get(3)?,
+        moved_at: r.try_get(4)?,
+        moved_by: r.try_get(5)?,
+    })
+}
+
+enum Bind {
+    I(i64),
+    S(String),
+}
+
+/// Hide a password in a database URL before it reaches an error message.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
