@@ -13,7 +13,7 @@ pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.model.config.v1+json";
 pub const FILEPATH_ANNOTATION: &str = "org.cncf.model.filepath";
 
 /// A file of a version.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ManifestFile {
     pub path: String,
     pub digest: String,

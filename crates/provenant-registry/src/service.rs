@@ -50,7 +50,7 @@ pub struct PublishRequest {
 }
 
 /// A version as the API shows it.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct VersionView {
     pub model: String,
     pub number: i64,
@@ -69,6 +69,7 @@ pub struct VersionView {
     pub file_count: i64,
     pub labels: BTreeMap<String, String>,
     pub aliases: Vec<String>,
+    #[schema(value_type = Object)]
     pub metadata: Value,
     pub metadata_digest: String,
     pub config_digest: String,
@@ -77,7 +78,7 @@ pub struct VersionView {
 }
 
 /// Result of a publish: the version and whether it was newly created.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Published {
     pub created: bool,
     pub version: VersionView,
@@ -140,20 +141,23 @@ impl Registry {
         let metadata = validate_metadata(req.metadata)?;
 
         // Every blob must be present with the declared size.
-        futures::stream::iter(files.iter())
-            .map(|f| async move {
-                let digest: Digest = f.digest.parse().map_err(|e: provenant_store::StoreError| {
-                    RegistryError::InvalidDigest { path: f.path.clone(), reason: e.to_string() }
-                })?;
-                match self.blobs.size(&digest).await? {
-                    None => Err(RegistryError::BlobMissing { path: f.path.clone(), digest: f.digest.clone() }),
-                    Some(stored) if stored != f.size => Err(RegistryError::BlobSizeMismatch {
-                        path: f.path.clone(),
-                        digest: f.digest.clone(),
-                        declared: f.size,
-                        stored,
-                    }),
-                    Some(_) => Ok(()),
+        let checks: Vec<(String, String, u64)> =
+            files.iter().map(|f| (f.path.clone(), f.digest.clone(), f.size)).collect();
+        let blobs = self.blobs.clone();
+        futures::stream::iter(checks)
+            .map(move |(path, digest_str, size)| {
+                let blobs = blobs.clone();
+                async move {
+                    let digest: Digest = digest_str.parse().map_err(|e: provenant_store::StoreError| {
+                        RegistryError::InvalidDigest { path: path.clone(), reason: e.to_string() }
+                    })?;
+                    match blobs.size(&digest).await? {
+                        None => Err(RegistryError::BlobMissing { path, digest: digest_str }),
+                        Some(stored) if stored != size => {
+                            Err(RegistryError::BlobSizeMismatch { path, digest: digest_str, declared: size, stored })
+                        }
+                        Some(_) => Ok(()),
+                    }
                 }
             })
             .buffer_unordered(16)

@@ -73,7 +73,7 @@ pub struct VersionRow {
     pub created_by: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct FileRow {
     pub path: String,
     pub digest: String,

@@ -1,0 +1,82 @@
+//! Client-side views of API responses.
+
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct FileInfo {
+    pub path: String,
+    pub digest: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct VersionInfo {
+    pub model: String,
+    pub number: i64,
+    pub reference: String,
+    pub digest: String,
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_changed_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_changed_by: Option<String>,
+    pub created_at: String,
+    pub created_by: String,
+    pub size: i64,
+    pub file_count: i64,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub metadata: serde_json::Value,
+    pub metadata_digest: String,
+    pub config_digest: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<FileInfo>>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct Published {
+    pub created: bool,
+    pub version: VersionInfo,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct ModelInfo {
+    pub name: String,
+    pub namespace: String,
+    pub description: String,
+    pub version_count: i64,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct AliasEvent {
+    pub alias: String,
+    pub number: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_number: Option<i64>,
+    pub moved_at: String,
+    pub moved_by: String,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct UploadStatus {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub digest: String,
+    pub size: u64,
+    pub offset: u64,
+    pub complete: bool,
+}

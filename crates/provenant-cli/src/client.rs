@@ -1,0 +1,180 @@
+//! HTTP client for the registry API, and client configuration
+//! (flags > `PROVENANT_*` environment > config file > defaults).
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub const DEFAULT_URL: &str = "http://127.0.0.1:7878";
+
+/// A request the server refused, with its stable error code.
+#[derive(Debug, thiserror::Error)]
+#[error("{message} [{code}, HTTP {status}]")]
+pub struct ApiFailure {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+/// The user config file (`~/.config/provenant/config.toml`).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub url: Option<String>,
+    pub token: Option<String>,
+}
+
+/// Where the config file lives: `$PROVENANT_CONFIG`, else
+/// `$XDG_CONFIG_HOME/provenant/config.toml`, else `~/.config/provenant/config.toml`.
+pub fn config_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("PROVENANT_CONFIG") {
+        return PathBuf::from(p);
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("provenant").join("config.toml")
+}
+
+pub fn read_config() -> anyhow::Result<ConfigFile> {
+    let path = config_path();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("reading config file {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
+        Err(e) => Err(e).with_context(|| format!("reading config file {}", path.display())),
+    }
+}
+
+pub fn write_config(cfg: &ConfigFile) -> anyhow::Result<PathBuf> {
+    use std::io::Write as _;
+    let path = config_path();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let text = toml::to_string(cfg)?;
+    let tmp = path.with_extension("toml.tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// Registry API client.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base: url::Url,
+    token: Option<String>,
+}
+
+/// Percent-encode a model name (`ns/name`) as one path segment.
+pub fn model_segment(model: &str) -> String {
+    url::form_urlencoded::byte_serialize(model.as_bytes()).collect::<String>().replace('+', "%20")
+}
+
+impl Client {
+    /// Build from flag/env values, falling back to the config file.
+    pub fn new(url: Option<&str>, token: Option<&str>) -> anyhow::Result<Self> {
+        let file = read_config()?;
+        let url = url.map(str::to_owned).or(file.url).unwrap_or_else(|| DEFAULT_URL.to_owned());
+        let token = token.map(str::to_owned).or(file.token);
+        Self::with(&url, token)
+    }
+
+    pub fn with(url: &str, token: Option<String>) -> anyhow::Result<Self> {
+        // TLS through rustls with ring; an error only means a provider is already set.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut base = url::Url::parse(url).with_context(|| format!("invalid registry URL {url:?}"))?;
+        if !base.path().ends_with('/') {
+            let p = format!("{}/", base.path());
+            base.set_path(&p);
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("provenant/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .context("building HTTP client")?;
+        Ok(Self { http, base, token })
+    }
+
+    pub fn base(&self) -> &url::Url {
+        &self.base
+    }
+
+    pub fn url(&self, path: &str) -> anyhow::Result<url::Url> {
+        self.base.join(path.trim_start_matches('/')).with_context(|| format!("bad API path {path}"))
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> anyhow::Result<reqwest::RequestBuilder> {
+        let mut rb = self.http.request(method, self.url(path)?);
+        if let Some(t) = &self.token {
+            rb = rb.bearer_auth(t);
+        }
+        Ok(rb)
+    }
+
+    /// Send and turn an error status into an [`ApiFailure`].
+    pub async fn send(&self, rb: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+        let resp = rb.send().await.map_err(|e| {
+            anyhow::anyhow!("cannot reach the registry at {}: {}", self.base, error_chain(&e))
+        })?;
+        check(resp).await
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let resp = self.send(self.request(Method::GET, path)?).await?;
+        resp.json().await.context("decoding server response")
+    }
+
+    pub async fn send_json<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<(StatusCode, T)> {
+        let resp = self.send(self.request(method, path)?.json(body)).await?;
+        let status = resp.status();
+        Ok((status, resp.json().await.context("decoding server response")?))
+    }
+}
+
+pub async fn check(resp: reqwest::Response) -> anyhow::Result<reqwest::Response> {
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    #[derive(serde::Deserialize)]
+    struct Body {
+        code: String,
+        message: String,
+    }
+    let failure = match serde_json::from_str::<Body>(&text) {
+        Ok(b) => ApiFailure { status, code: b.code, message: b.message },
+        Err(_) => ApiFailure { status, code: "http_error".into(), message: text.chars().take(300).collect() },
+    };
+    Err(failure.into())
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

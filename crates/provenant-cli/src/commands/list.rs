@@ -1,0 +1,81 @@
+use crate::GlobalArgs;
+use crate::api::{ModelInfo, Page, VersionInfo};
+use crate::client::{ApiFailure, model_segment};
+
+/// List models, optionally under a namespace, or the versions of one model.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A namespace (lists its models) or a model ns/name (lists its versions); omit for all models
+    pub target: Option<String>,
+    /// Only versions with this label, key=value (repeatable; versions only)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Only versions in this state: active, deprecated, archived
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Page size
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Continue after this cursor (printed after a full page)
+    #[arg(long)]
+    pub cursor: Option<String>,
+}
+
+pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
+    let client = g.client()?;
+    if let Some(target) = &a.target {
+        let model_exists = target.contains('/')
+            && match client.get_json::<ModelInfo>(&format!("api/v1/models/{}", model_segment(target))).await {
+                Ok(_) => true,
+                Err(e) if e.downcast_ref::<ApiFailure>().is_some_and(|f| f.status == 404 || f.status == 400) => false,
+                Err(e) => return Err(e),
+            };
+        if model_exists {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            q.append_pair("limit", &a.limit.to_string());
+            for l in &a.labels {
+                q.append_pair("label", l);
+            }
+            if let Some(s) = &a.state {
+                q.append_pair("state", s);
+            }
+            if let Some(c) = &a.cursor {
+                q.append_pair("cursor", c);
+            }
+            let page: Page<VersionInfo> =
+                client.get_json(&format!("api/v1/models/{}/versions?{}", model_segment(target), q.finish())).await?;
+            return print_versions(g, &page);
+        }
+    }
+    let prefix = a.target.as_ref().map(|t| format!("{}/", t.trim_end_matches('/'))).unwrap_or_default();
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("prefix", &prefix).append_pair("limit", &a.limit.to_string());
+    if let Some(c) = &a.cursor {
+        q.append_pair("cursor", c);
+    }
+    let page: Page<ModelInfo> = client.get_json(&format!("api/v1/models?{}", q.finish())).await?;
+    if g.json {
+        return crate::output::json(&page);
+    }
+    let rows: Vec<Vec<String>> = page
+        .items
+        .iter()
+        .map(|m| vec![m.name.clone(), m.version_count.to_string(), m.created_at.clone(), m.description.clone()])
+        .collect();
+    crate::output::table(&["MODEL", "VERSIONS", "CREATED", "DESCRIPTION"], &rows);
+    if let Some(c) = &page.next_cursor {
+        eprintln!("more: --cursor {c}");
+    }
+    Ok(())
+}
+
+pub fn print_versions(g: &GlobalArgs, page: &Page<VersionInfo>) -> anyhow::Result<()> {
+    if g.json {
+        return crate::output::json(page);
+    }
+    super::version_table(&page.items);
+    if let Some(c) = &page.next_cursor {
+        eprintln!("more: --cursor {c}");
+    }
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! One module per command, each with `Args` and `run`.
+
+pub mod alias;
+pub mod label;
+pub mod list;
+pub mod login;
+pub mod pull;
+pub mod push;
+pub mod search;
+pub mod serve;
+pub mod show;
+pub mod state;
+
+use crate::api::VersionInfo;
+use crate::client::Client;
+
+/// Resolve any reference form through the server.
+pub async fn resolve(client: &Client, reference: &str) -> anyhow::Result<VersionInfo> {
+    let q: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("ref", reference).finish();
+    client.get_json(&format!("api/v1/resolve?{q}")).await
+}
+
+/// `api/v1/models/<model>/versions/<n>`.
+pub fn version_path(v: &VersionInfo) -> String {
+    format!("api/v1/models/{}/versions/{}", crate::client::model_segment(&v.model), v.number)
+}
+
+/// Parse `k=v` arguments.
+pub fn parse_kv(items: &[String], what: &str) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    items
+        .iter()
+        .map(|s| {
+            s.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| anyhow::anyhow!("{what} {s:?} must be key=value"))
+        })
+        .collect()
+}
+
+/// Print a version list as a table.
+pub fn version_table(items: &[VersionInfo]) {
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|v| {
+            vec![
+                v.reference.clone(),
+                v.state.clone(),
+                v.aliases.join(","),
+                v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect::<Vec<_>>().join(","),
+                crate::output::size(v.size),
+                v.created_at.clone(),
+                v.digest.get(..19).unwrap_or(&v.digest).to_owned(),
+            ]
+        })
+        .collect();
+    crate::output::table(&["VERSION", "STATE", "ALIASES", "LABELS", "SIZE", "CREATED", "DIGEST"], &rows);
+}

@@ -1,0 +1,215 @@
+use std::collections::HashSet;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use futures::{StreamExt, TryStreamExt};
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::Method;
+use tokio::io::AsyncSeekExt as _;
+
+use crate::GlobalArgs;
+use crate::api::{Published, UploadStatus};
+use crate::client::{ApiFailure, Client, model_segment};
+use crate::hashing::{self, LocalFile};
+
+/// Publish a model directory (or a single file) as a new version.
+///
+/// Files are hashed in parallel, blobs the server already has are skipped,
+/// the rest stream up concurrently; an interrupted upload resumes where it
+/// stopped (also across runs of `push`).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Model directory or single model file
+    pub path: PathBuf,
+    /// Model name, namespace/name (e.g. aiops/anomaly)
+    #[arg(long)]
+    pub model: String,
+    /// Version metadata as JSON or YAML (see /api/v1/schemas/version-metadata.json)
+    #[arg(long)]
+    pub metadata: Option<PathBuf>,
+    /// Label the version, key=value (repeatable)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Concurrent uploads
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+}
+
+/// What a push did, for `--json`.
+#[derive(serde::Serialize)]
+struct Report {
+    #[serde(flatten)]
+    published: Published,
+    files: usize,
+    uploaded_blobs: usize,
+    uploaded_bytes: u64,
+    skipped_blobs: usize,
+    resumed_blobs: usize,
+}
+
+pub fn load_metadata(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read metadata file {}", path.display()))?;
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let value: serde_json::Value = if ext == "yaml" || ext == "yml" {
+        serde_norway::from_str(&text).with_context(|| format!("{} is not valid YAML", path.display()))?
+    } else {
+        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?
+    };
+    if !value.is_object() {
+        bail!("metadata in {} must be an object", path.display());
+    }
+    Ok(value)
+}
+
+fn bar(total: u64, msg: &'static str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg:>9} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+    ) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(msg);
+    pb
+}
+
+#[derive(Default)]
+struct Outcome {
+    uploaded: bool,
+    resumed: bool,
+    bytes: u64,
+}
+
+pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
+    provenant_registry::ModelName::parse(&a.model)?;
+    let labels = super::parse_kv(&a.labels, "label")?;
+    let metadata = match &a.metadata {
+        Some(p) => load_metadata(p)?,
+        None => serde_json::json!({}),
+    };
+    let client = g.client()?;
+
+    let root = a.path.clone();
+    let mut files = tokio::task::spawn_blocking(move || hashing::collect(&root)).await??;
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    let pb = bar(total, "hashing");
+    let pb2 = pb.clone();
+    files = tokio::task::spawn_blocking(move || {
+        hashing::hash_all(&mut files, &|n| pb2.inc(n)).map(|()| files)
+    })
+    .await??;
+    pb.finish_and_clear();
+
+    // One upload per distinct blob.
+    let mut seen = HashSet::new();
+    let unique: Vec<LocalFile> = files.iter().filter(|f| seen.insert(f.digest.clone())).cloned().collect();
+    let pb = bar(unique.iter().map(|f| f.size).sum(), "uploading");
+    let outcomes: Vec<Outcome> = futures::stream::iter(unique.into_iter().map(|f| {
+        let client = client.clone();
+        let pb = pb.clone();
+        async move { upload_blob(&client, &f, &pb).await.with_context(|| format!("uploading {}", f.rel)) }
+    }))
+    .buffer_unordered(usize::from(a.jobs))
+    .try_collect()
+    .await?;
+    pb.finish_and_clear();
+
+    let body = serde_json::json!({
+        "files": files.iter().map(|f| serde_json::json!({"path": f.rel, "digest": f.digest, "size": f.size})).collect::<Vec<_>>(),
+        "metadata": metadata,
+        "labels": labels,
+    });
+    let (_, published): (_, Published) = client
+        .send_json(Method::POST, &format!("api/v1/models/{}/versions", model_segment(&a.model)), &body)
+        .await?;
+    let report = Report {
+        files: files.len(),
+        uploaded_blobs: outcomes.iter().filter(|o| o.uploaded).count(),
+        uploaded_bytes: outcomes.iter().map(|o| o.bytes).sum(),
+        skipped_blobs: outcomes.iter().filter(|o| !o.uploaded).count(),
+        resumed_blobs: outcomes.iter().filter(|o| o.resumed).count(),
+        published,
+    };
+    if g.json {
+        crate::output::json(&report)?;
+    } else {
+        let v = &report.published.version;
+        let verb = if report.published.created { "published" } else { "already published as" };
+        println!("{verb} {} {}", v.reference, v.digest);
+        println!(
+            "{} files, {} uploaded ({}), {} already on the server",
+            report.files,
+            report.uploaded_blobs,
+            crate::output::size(i64::try_from(report.uploaded_bytes).unwrap_or(i64::MAX)),
+            report.skipped_blobs
+        );
+    }
+    Ok(())
+}
+
+/// Upload one blob, resuming after transient failures from the offset the server reports.
+async fn upload_blob(client: &Client, f: &LocalFile, pb: &ProgressBar) -> anyhow::Result<Outcome> {
+    let (_, st): (_, UploadStatus) = client
+        .send_json(Method::POST, "api/v1/uploads", &serde_json::json!({"digest": f.digest, "size": f.size}))
+        .await?;
+    if st.complete {
+        pb.inc(f.size);
+        return Ok(Outcome::default());
+    }
+    let id = st.id.context("server opened an upload without an id")?;
+    let mut out = Outcome { uploaded: true, resumed: st.offset > 0, bytes: 0 };
+    let mut offset = st.offset;
+    pb.inc(offset);
+    let mut attempts = 0u32;
+    loop {
+        match patch(client, &id, f, offset, pb).await {
+            Ok(st) if st.complete => {
+                out.bytes += f.size - offset;
+                return Ok(out);
+            }
+            Ok(st) => {
+                out.bytes += st.offset.saturating_sub(offset);
+                offset = st.offset;
+            }
+            Err(e) => {
+                let permanent = e.chain().any(|c| c.downcast_ref::<ApiFailure>().is_some_and(|f| f.status != 409 && f.status < 500));
+                attempts += 1;
+                if permanent || attempts > 5 {
+                    return Err(e);
+                }
+                tracing::warn!(file = %f.rel, error = %format!("{e:#}"), attempt = attempts, "upload interrupted; resuming");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempts * attempts))).await;
+                let st: UploadStatus = client.get_json(&format!("api/v1/uploads/{id}")).await?;
+                out.bytes += st.offset.saturating_sub(offset);
+                offset = st.offset;
+                out.resumed = true;
+            }
+        }
+    }
+}
+
+async fn patch(client: &Client, id: &str, f: &LocalFile, offset: u64, pb: &ProgressBar) -> anyhow::Result<UploadStatus> {
+    use tokio::io::AsyncReadExt as _;
+    let mut file = tokio::fs::File::open(&f.abs).await.with_context(|| format!("cannot open {}", f.abs.display()))?;
+    file.seek(std::io::SeekFrom::Start(offset)).await?;
+    let remaining = f.size - offset;
+    let pb = pb.clone();
+    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(remaining), 1 << 20).inspect(move |c| {
+        if let Ok(c) = c {
+            pb.inc(c.len() as u64);
+        }
+    });
+    let rb = client
+        .request(Method::PATCH, &format!("api/v1/uploads/{id}"))?
+        .header("Upload-Offset", offset.to_string())
+        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+        .header(reqwest::header::CONTENT_LENGTH, remaining.to_string())
+        .body(reqwest::Body::wrap_stream(stream));
+    let resp = client.send(rb).await?;
+    Ok(resp.json().await?)
+}
+

@@ -1,0 +1,52 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+/// Run the registry server.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on
+    #[arg(long, env = "PROVENANT_LISTEN", default_value = "127.0.0.1:7878")]
+    pub listen: SocketAddr,
+    /// Data directory (SQLite database, blobs, admin token), created on first start
+    #[arg(long, env = "PROVENANT_DATA_DIR", default_value = "./provenant-data")]
+    pub data_dir: PathBuf,
+    /// Metadata database: postgres://… for scale-out [default: sqlite in the data dir]
+    #[arg(long, env = "PROVENANT_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Blob store: s3://…, gs://…, az://…, file://… or a path [default: DATA_DIR/blobs]
+    #[arg(long, env = "PROVENANT_BLOB_URL")]
+    pub blob_url: Option<String>,
+    /// Log as JSON lines
+    #[arg(long, env = "PROVENANT_LOG_JSON")]
+    pub log_json: bool,
+}
+
+pub async fn run(a: Args) -> anyhow::Result<()> {
+    let config = provenant_server::ServeConfig {
+        listen: a.listen,
+        data_dir: a.data_dir.clone(),
+        database_url: a.database_url,
+        blob_url: a.blob_url,
+    };
+    let running = provenant_server::start(config, true).await.context("starting the server")?;
+    if let Some(token) = &running.new_admin_token {
+        // Printed once; also stored (mode 0600) in DATA_DIR/admin.token.
+        eprintln!(
+            "\nadmin token (shown once; stored in {}):\n\n    {token}\n\nexport PROVENANT_URL=http://{} PROVENANT_TOKEN=$(cat {})\n",
+            a.data_dir.join("admin.token").display(),
+            running.addr,
+            a.data_dir.join("admin.token").display(),
+        );
+    }
+    tracing::info!(
+        addr = %running.addr,
+        database = %running.database,
+        blobs = %running.blobs,
+        "provenant listening on http://{}",
+        running.addr
+    );
+    running.wait().await.context("server error")?;
+    Ok(())
+}

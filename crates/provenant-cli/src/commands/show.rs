@@ -1,0 +1,54 @@
+use crate::GlobalArgs;
+
+/// Show a version: identity, state, labels, aliases, metadata and files.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Version reference: ns/name:7, ns/name@sha256:…, ns/name#alias or ns/name (latest)
+    pub reference: String,
+}
+
+pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
+    let client = g.client()?;
+    let v = super::resolve(&client, &a.reference).await?;
+    if g.json {
+        return crate::output::json(&v);
+    }
+    println!("version:    {}", v.reference);
+    println!("digest:     {}", v.digest);
+    match &v.state_reason {
+        Some(r) => println!(
+            "state:      {} ({r}; by {} at {})",
+            v.state,
+            v.state_changed_by.as_deref().unwrap_or("?"),
+            v.state_changed_at.as_deref().unwrap_or("?")
+        ),
+        None => println!("state:      {}", v.state),
+    }
+    println!("created:    {} by {}", v.created_at, v.created_by);
+    println!("size:       {} in {} files", crate::output::size(v.size), v.file_count);
+    if !v.aliases.is_empty() {
+        println!("aliases:    {}", v.aliases.join(", "));
+    }
+    if !v.labels.is_empty() {
+        let labels: Vec<String> = v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect();
+        println!("labels:     {}", labels.join(", "));
+    }
+    if v.metadata.as_object().is_some_and(|m| !m.is_empty()) {
+        println!("metadata:   ({})", v.metadata_digest);
+        for line in serde_json::to_string_pretty(&v.metadata)?.lines() {
+            println!("  {line}");
+        }
+    }
+    if let Some(files) = &v.files {
+        println!("files:");
+        let rows: Vec<Vec<String>> = files
+            .iter()
+            .map(|f| vec![f.path.clone(), crate::output::size(i64::try_from(f.size).unwrap_or(i64::MAX)), f.digest.clone()])
+            .collect();
+        crate::output::table(&["  PATH", "SIZE", "DIGEST"], &rows.into_iter().map(|mut r| {
+            r[0] = format!("  {}", r[0]);
+            r
+        }).collect::<Vec<_>>());
+    }
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! The `provenant` command line: the server (`serve`) and the registry client
+//! commands, one module per command. Data goes to stdout, logs and progress to
+//! stderr; `--json` gives machine-readable output.
+//!
+//! Exit codes: 0 success; 1 denied (missing/invalid token, forbidden) or failed
+//! verification (a pulled file does not match its digest); 2 usage, I/O, or any
+//! other error (including "not found" and invalid input rejected by the server).
+
+mod api;
+mod client;
+mod commands;
+mod hashing;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use client::{ApiFailure, Client, ConfigFile, config_path};
+pub use hashing::{VerifyFailure, hash_file};
+
+/// Provenant: a verifiable model registry. One binary: the server and its CLI.
+#[derive(Debug, Parser)]
+#[command(name = "provenant", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+/// Options every client command takes.
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
+    /// Registry URL [default: config file, else http://127.0.0.1:7878]
+    #[arg(long, global = true, env = "PROVENANT_URL")]
+    pub url: Option<String>,
+    /// API token [default: from the config file]
+    #[arg(long, global = true, env = "PROVENANT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Machine-readable JSON output
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+impl GlobalArgs {
+    pub fn client(&self) -> anyhow::Result<Client> {
+        Client::new(self.url.as_deref(), self.token.as_deref())
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Run the registry server (embedded SQLite + local blobs by default)
+    Serve(commands::serve::Args),
+    /// Store the registry URL and a token in the user config file
+    Login(commands::login::Args),
+    /// Publish a model directory (or file) as a new version
+    Push(commands::push::Args),
+    /// Download a version into a directory, verifying every digest
+    Pull(commands::pull::Args),
+    /// Show a version: digest, state, labels, aliases, metadata, files
+    Show(commands::show::Args),
+    /// List models (optionally under a namespace) or a model's versions
+    List(commands::list::Args),
+    /// Search versions by name, description, metadata and labels
+    Search(commands::search::Args),
+    /// Set or remove labels on a version
+    Label(commands::label::Args),
+    /// Move aliases (e.g. production) and show their history
+    #[command(subcommand)]
+    Alias(commands::alias::Command),
+    /// Mark a version deprecated, with a reason
+    Deprecate(commands::state::Args),
+    /// Archive a version, with a reason
+    Archive(commands::state::Args),
+}
+
+/// Map an error to the documented exit code.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(f) = cause.downcast_ref::<ApiFailure>() {
+            return if matches!(f.status, 401 | 403) { 1 } else { 2 };
+        }
+        if cause.downcast_ref::<VerifyFailure>().is_some() {
+            return 1;
+        }
+    }
+    2
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PROVENANT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let log_json = matches!(&cli.command, Commands::Serve(a) if a.log_json);
+    init_logging(log_json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let g = &cli.global;
+    match cli.command {
+        Commands::Serve(a) => commands::serve::run(a).await,
+        Commands::Login(a) => commands::login::run(g, a).await,
+        Commands::Push(a) => commands::push::run(g, a).await,
+        Commands::Pull(a) => commands::pull::run(g, a).await,
+        Commands::Show(a) => commands::show::run(g, a).await,
+        Commands::List(a) => commands::list::run(g, a).await,
+        Commands::Search(a) => commands::search::run(g, a).await,
+        Commands::Label(a) => commands::label::run(g, a).await,
+        Commands::Alias(c) => commands::alias::run(g, c).await,
+        Commands::Deprecate(a) => commands::state::run(g, a, "deprecate").await,
+        Commands::Archive(a) => commands::state::run(g, a, "archive").await,
+    }
+}

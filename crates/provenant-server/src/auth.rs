@@ -1,0 +1,63 @@
+//! Bearer-token authentication. Tokens are 256-bit random values shown once;
+//! only their SHA-256 is stored, and the comparison after the indexed lookup is
+//! constant-time.
+
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine as _;
+use sha2::Digest as _;
+use subtle::ConstantTimeEq;
+
+use crate::api_error::ApiError;
+use crate::state::AppState;
+
+/// Who is calling, attached to authenticated requests.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub name: String,
+    pub role: String,
+}
+
+pub const TOKEN_PREFIX: &str = "pvt_";
+
+/// A fresh token: `pvt_` + base64url(32 random bytes).
+pub fn generate_token() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    Ok(format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+pub async fn require_token(State(state): State<AppState>, mut req: Request, next: Next) -> Result<Response, ApiError> {
+    let unauthorized = |msg: &str| ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "unauthorized", msg);
+    let header = req
+        .headers()
+        .get(AUTHORIZATION)
+        .ok_or_else(|| unauthorized("missing Authorization: Bearer <token> header"))?;
+    let value = header.to_str().map_err(|_| unauthorized("Authorization header is not valid text"))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| unauthorized("Authorization header must be \"Bearer <token>\""))?;
+    let hash = hash_token(token);
+    let row = state.registry.store.token_by_hash(&hash).await?;
+    let row = match row {
+        Some(r) if bool::from(r.hash.as_bytes().ct_eq(hash.as_bytes())) => r,
+        _ => return Err(unauthorized("unknown token")),
+    };
+    let now = provenant_store::now_millis();
+    if row.revoked_at.is_some() {
+        return Err(unauthorized("token has been revoked"));
+    }
+    if row.expires_at.is_some_and(|e| e <= now) {
+        return Err(unauthorized("token has expired"));
+    }
+    req.extensions_mut().insert(Principal { name: row.name, role: row.role });
+    Ok(next.run(req).await)
+}

@@ -1,0 +1,16 @@
+//! Provenant HTTP server (axum).
+//!
+//! REST API under `/api/v1` (OpenAPI 3.1 document at `/api/v1/openapi.json`),
+//! `/healthz`, bearer-token auth, resumable streaming blob uploads, and one
+//! error boundary: every error body is `{"code": "...", "message": "..."}`.
+
+mod api_error;
+mod auth;
+mod openapi;
+mod routes;
+mod server;
+mod state;
+mod uploads;
+
+pub use api_error::ApiError;
+pub use server::{Running, ServeConfig, ServerError, start};

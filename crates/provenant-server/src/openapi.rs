@@ -1,0 +1,43 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{self, blobs, models, versions};
+use crate::uploads;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Provenant API", description = "Verifiable model registry: versions, blobs, aliases, labels, lifecycle."),
+    paths(
+        routes::healthz, routes::metadata_schema,
+        models::whoami, models::list_models, models::get_model,
+        models::list_aliases, models::set_alias, models::alias_history,
+        uploads::create, uploads::status, uploads::append, uploads::cancel,
+        blobs::get_blob, blobs::head_blob,
+        versions::publish, versions::list_model_versions, versions::list_versions, versions::search,
+        versions::resolve, versions::get_version, versions::get_manifest, versions::set_labels,
+        versions::deprecate, versions::archive,
+    ),
+    components(schemas(crate::api_error::ErrorBody)),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI 3.1 document of this API.
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

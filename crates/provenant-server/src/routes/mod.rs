@@ -1,0 +1,136 @@
+//! Route handlers and the router.
+
+pub mod blobs;
+pub mod models;
+pub mod versions;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use axum::{Json, Router, middleware};
+use provenant_store::LabelFilter;
+
+use crate::api_error::ApiError;
+use crate::state::AppState;
+use crate::{auth, openapi, uploads};
+
+/// Largest JSON request body (version manifests with many files stay far below).
+const JSON_LIMIT: usize = 16 << 20;
+
+pub fn router(state: AppState) -> Router {
+    let authed = Router::new()
+        .route("/api/v1/whoami", get(models::whoami))
+        .route("/api/v1/uploads", post(uploads::create))
+        .route(
+            "/api/v1/uploads/{id}",
+            get(uploads::status)
+                .patch(uploads::append)
+                .delete(uploads::cancel)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/blobs/{digest}", get(blobs::get_blob).head(blobs::head_blob))
+        .route("/api/v1/models", get(models::list_models))
+        .route("/api/v1/models/{model}", get(models::get_model))
+        .route("/api/v1/models/{model}/versions", get(versions::list_model_versions).post(versions::publish))
+        .route("/api/v1/models/{model}/versions/{number}", get(versions::get_version))
+        .route("/api/v1/models/{model}/versions/{number}/manifest", get(versions::get_manifest))
+        .route("/api/v1/models/{model}/versions/{number}/labels", post(versions::set_labels))
+        .route("/api/v1/models/{model}/versions/{number}/deprecate", post(versions::deprecate))
+        .route("/api/v1/models/{model}/versions/{number}/archive", post(versions::archive))
+        .route("/api/v1/models/{model}/aliases", get(models::list_aliases))
+        .route("/api/v1/models/{model}/aliases/{alias}", put(models::set_alias))
+        .route("/api/v1/models/{model}/aliases/{alias}/history", get(models::alias_history))
+        .route("/api/v1/versions", get(versions::list_versions))
+        .route("/api/v1/search", get(versions::search))
+        .route("/api/v1/resolve", get(versions::resolve))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/schemas/version-metadata.json", get(metadata_schema))
+        .merge(authed)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(JSON_LIMIT))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Liveness and readiness.
+#[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, description = "ok")))]
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// The JSON Schema version metadata must satisfy.
+#[utoipa::path(get, path = "/api/v1/schemas/version-metadata.json", tag = "meta",
+    responses((status = 200, description = "JSON Schema (draft 2020-12)")))]
+pub async fn metadata_schema() -> ([(axum::http::HeaderName, &'static str); 1], &'static str) {
+    ([(axum::http::header::CONTENT_TYPE, "application/schema+json")], provenant_registry::METADATA_SCHEMA)
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found("route_not_found", format!("no route for {}", uri.path()))
+}
+
+/// Query parameters shared by the listing endpoints. Parsed by hand because
+/// `label` repeats.
+#[derive(Debug, Default)]
+pub struct ListParams {
+    pub labels: Vec<LabelFilter>,
+    pub state: Option<String>,
+    pub q: Option<String>,
+    pub prefix: Option<String>,
+    pub reference: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: i64,
+}
+
+impl ListParams {
+    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        let mut p = Self { limit: 50, ..Self::default() };
+        for (k, v) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+            match &*k {
+                "label" => {
+                    let (key, value) = v.split_once('=').ok_or_else(|| {
+                        ApiError::bad_request("invalid_label", format!("label filter {v:?} must be key=value"))
+                    })?;
+                    p.labels.push(LabelFilter { key: key.to_owned(), value: value.to_owned() });
+                }
+                "state" => p.state = Some(v.into_owned()),
+                "q" => p.q = Some(v.into_owned()),
+                "prefix" => p.prefix = Some(v.into_owned()),
+                "ref" => p.reference = Some(v.into_owned()),
+                "cursor" => p.cursor = Some(v.into_owned()).filter(|c| !c.is_empty()),
+                "limit" => {
+                    p.limit = v
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|l| (1..=1000).contains(l))
+                        .ok_or_else(|| ApiError::bad_request("invalid_limit", "limit must be 1 to 1000"))?;
+                }
+                other => {
+                    return Err(ApiError::bad_request("invalid_query", format!("unknown query parameter {other:?}")));
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    /// Numeric cursor (a version id) for version listings.
+    pub fn id_cursor(&self) -> Result<Option<i64>, ApiError> {
+        self.cursor
+            .as_deref()
+            .map(|c| c.parse::<i64>().map_err(|_| ApiError::bad_request("invalid_cursor", format!("bad cursor {c:?}"))))
+            .transpose()
+    }
+}
+
+/// A page of results.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct PageOf<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+pub type JsonResult<T> = Result<Json<T>, ApiError>;

@@ -1,0 +1,167 @@
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::extract::rejection::JsonRejection;
+use provenant_registry::rfc3339;
+use provenant_store::{AliasEvent, ModelRow};
+
+use super::{JsonResult, ListParams, PageOf};
+use crate::api_error::ApiError;
+use crate::auth::Principal;
+use crate::state::AppState;
+
+/// A model.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ModelView {
+    /// Full name, `namespace/name`.
+    pub name: String,
+    pub namespace: String,
+    pub description: String,
+    pub version_count: i64,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+impl From<ModelRow> for ModelView {
+    fn from(m: ModelRow) -> Self {
+        Self {
+            name: m.full_name,
+            namespace: m.namespace,
+            description: m.description,
+            version_count: m.version_count,
+            created_at: rfc3339(m.created_at),
+            created_by: m.created_by,
+        }
+    }
+}
+
+/// An alias and the version it points at.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AliasView {
+    pub alias: String,
+    pub number: i64,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+/// One move of an alias.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AliasEventView {
+    pub alias: String,
+    pub number: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_number: Option<i64>,
+    pub moved_at: String,
+    pub moved_by: String,
+}
+
+impl From<AliasEvent> for AliasEventView {
+    fn from(e: AliasEvent) -> Self {
+        Self {
+            alias: e.alias,
+            number: e.number,
+            previous_number: e.previous_number,
+            moved_at: rfc3339(e.moved_at),
+            moved_by: e.moved_by,
+        }
+    }
+}
+
+/// Who the token belongs to.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct WhoAmI {
+    pub name: String,
+    pub role: String,
+}
+
+/// The caller's identity.
+#[utoipa::path(get, path = "/api/v1/whoami", tag = "meta", security(("bearer" = [])),
+    responses((status = 200, body = WhoAmI), (status = 401, body = crate::api_error::ErrorBody)))]
+pub async fn whoami(axum::Extension(p): axum::Extension<Principal>) -> Json<WhoAmI> {
+    Json(WhoAmI { name: p.name, role: p.role })
+}
+
+/// List models, in name order, optionally by name prefix.
+#[utoipa::path(get, path = "/api/v1/models", tag = "models", security(("bearer" = [])),
+    params(("prefix" = Option<String>, Query, description = "full-name prefix, e.g. `aiops/`"),
+           ("cursor" = Option<String>, Query, description = "from `next_cursor`"),
+           ("limit" = Option<i64>, Query, description = "1 to 1000, default 50")),
+    responses((status = 200, body = PageOf<ModelView>)))]
+pub async fn list_models(State(state): State<AppState>, RawQuery(q): RawQuery) -> JsonResult<PageOf<ModelView>> {
+    let p = ListParams::parse(q.as_deref())?;
+    let prefix = p.prefix.as_deref().unwrap_or("");
+    let mut rows = state.registry.store.model_list(prefix, p.cursor.as_deref(), p.limit + 1).await?;
+    let next_cursor = if rows.len() as i64 > p.limit {
+        rows.truncate(usize::try_from(p.limit).unwrap_or(0));
+        rows.last().map(|m| m.full_name.clone())
+    } else {
+        None
+    };
+    Ok(Json(PageOf { items: rows.into_iter().map(ModelView::from).collect(), next_cursor }))
+}
+
+/// One model.
+#[utoipa::path(get, path = "/api/v1/models/{model}", tag = "models", security(("bearer" = [])),
+    params(("model" = String, Path, description = "URL-encoded `namespace/name`")),
+    responses((status = 200, body = ModelView), (status = 404, body = crate::api_error::ErrorBody)))]
+pub async fn get_model(State(state): State<AppState>, Path(model): Path<String>) -> JsonResult<ModelView> {
+    Ok(Json(state.registry.model(&model).await?.into()))
+}
+
+/// A model's aliases.
+#[utoipa::path(get, path = "/api/v1/models/{model}/aliases", tag = "aliases", security(("bearer" = [])),
+    params(("model" = String, Path, description = "URL-encoded `namespace/name`")),
+    responses((status = 200, body = Vec<AliasView>), (status = 404, body = crate::api_error::ErrorBody)))]
+pub async fn list_aliases(State(state): State<AppState>, Path(model): Path<String>) -> JsonResult<Vec<AliasView>> {
+    let m = state.registry.model(&model).await?;
+    let rows = state.registry.store.alias_list(m.id).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|a| AliasView {
+                alias: a.name,
+                number: a.number,
+                updated_at: rfc3339(a.updated_at),
+                updated_by: a.updated_by,
+            })
+            .collect(),
+    ))
+}
+
+/// Where to point an alias.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AliasTarget {
+    /// Version number of this model.
+    pub version: i64,
+}
+
+/// Point an alias at a version (recorded in the alias history).
+#[utoipa::path(put, path = "/api/v1/models/{model}/aliases/{alias}", tag = "aliases", security(("bearer" = [])),
+    params(("model" = String, Path, description = "URL-encoded `namespace/name`"), ("alias" = String, Path)),
+    request_body = AliasTarget,
+    responses((status = 200, body = AliasEventView), (status = 404, body = crate::api_error::ErrorBody),
+              (status = 409, body = crate::api_error::ErrorBody)))]
+pub async fn set_alias(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Path((model, alias)): Path<(String, String)>,
+    body: Result<Json<AliasTarget>, JsonRejection>,
+) -> JsonResult<AliasEventView> {
+    let Json(target) = body?;
+    if target.version < 1 {
+        return Err(ApiError::bad_request("invalid_reference", "version must be a positive number"));
+    }
+    let event = state.registry.alias_set(&format!("{model}:{}", target.version), &alias, &p.name).await?;
+    Ok(Json(event.into()))
+}
+
+/// Every move of an alias, oldest first.
+#[utoipa::path(get, path = "/api/v1/models/{model}/aliases/{alias}/history", tag = "aliases", security(("bearer" = [])),
+    params(("model" = String, Path, description = "URL-encoded `namespace/name`"), ("alias" = String, Path)),
+    responses((status = 200, body = Vec<AliasEventView>), (status = 404, body = crate::api_error::ErrorBody)))]
+pub async fn alias_history(
+    State(state): State<AppState>,
+    Path((model, alias)): Path<(String, String)>,
+) -> JsonResult<Vec<AliasEventView>> {
+    let events = state.registry.alias_history(&model, &alias).await?;
+    Ok(Json(events.into_iter().map(Into::into).collect()))
+}

@@ -1,0 +1,238 @@
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use provenant_registry::{ManifestFile, PublishRequest, Published, VersionState, VersionView};
+use provenant_store::VersionRow;
+
+use super::{JsonResult, ListParams, PageOf};
+use crate::api_error::ApiError;
+use crate::auth::Principal;
+use crate::state::AppState;
+
+/// A version to publish: files already uploaded as blobs, plus metadata and labels.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishBody {
+    pub files: Vec<ManifestFile>,
+    /// Version metadata; see `/api/v1/schemas/version-metadata.json`.
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// Label changes.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabelsBody {
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+/// Why a version changes state.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    pub reason: String,
+}
+
+fn reference(model: &str, number: &str) -> Result<String, ApiError> {
+    let n: i64 = number
+        .parse()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| ApiError::bad_request("invalid_reference", format!("version number {number:?} is not a positive integer")))?;
+    Ok(format!("{model}:{n}"))
+}
+
+async fn page(state: &AppState, page: provenant_store::Page<VersionRow>) -> JsonResult<PageOf<VersionView>> {
+    let items = state.registry.views(&page.items).await?;
+    Ok(Json(PageOf { items, next_cursor: page.next.map(|n| n.to_string()) }))
+}
+
+/// Publish a version (idempotent: identical content returns the existing version with 200).
+#[utoipa::path(post, path = "/api/v1/models/{model}/versions", tag = "versions", security(("bearer" = [])),
+    params(("model" = String, Path, description = "URL-encoded `namespace/name`")),
+    request_body = PublishBody,
+    responses((status = 201, body = Published, description = "created"),
+              (status = 200, body = Published, description = "identical version already exists"),
+              (status = 400, body = crate::api_error::ErrorBody),
+              (status = 422, body = crate::api_error::ErrorBody, description = "a file's blob is missing or its size differs")))]
+pub async fn publish(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Path(model): Path<String>,
+    body: Result<Json<PublishBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Published>), ApiError> {
+    let Json(body) = body?;
+    let published = state
+        .registry
+        .publish(PublishRequest {
+            model,
+            files: body.files,
+            metadata: body.metadata,
+            labels: body.labels,
+            created_by: p.name,
+        })
+        .await?;
+    let status = if published.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(published)))
+}
+
+/// A model's versions, newest first, filtered by label, state or text.
+#[utoipa::path(get, path = "/api/v1/models/{model}/versions", tag = "versions", security(("bearer" = [])),
+    params(("model" = String, Path, description = "URL-encoded `namespace/name`"),
+           ("label" = Option<Vec<String>>, Query, description = "key=value, repeatable (all must match)"),
+           ("state" = Option<String>, Query, description = "active, deprecated or archived"),
+           ("q" = Option<String>, Query, description = "full-text query"),
+           ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = PageOf<VersionView>), (status = 404, body = crate::api_error::ErrorBody)))]
+pub async fn list_model_versions(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+    RawQuery(q): RawQuery,
+) -> JsonResult<PageOf<VersionView>> {
+    let p = ListParams::parse(q.as_deref())?;
+    let rows = state
+        .registry
+        .versions(Some(&model), &p.labels, p.state.as_deref(), p.q.as_deref(), p.id_cursor()?, p.limit)
+        .await?;
+    page(&state, rows).await
+}
+
+/// Versions across all models, newest first, filtered by label, state or text.
+#[utoipa::path(get, path = "/api/v1/versions", tag = "versions", security(("bearer" = [])),
+    params(("label" = Option<Vec<String>>, Query, description = "key=value, repeatable (all must match)"),
+           ("state" = Option<String>, Query), ("q" = Option<String>, Query, description = "full-text query"),
+           ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = PageOf<VersionView>)))]
+pub async fn list_versions(State(state): State<AppState>, RawQuery(q): RawQuery) -> JsonResult<PageOf<VersionView>> {
+    let p = ListParams::parse(q.as_deref())?;
+    let rows = state
+        .registry
+        .versions(None, &p.labels, p.state.as_deref(), p.q.as_deref(), p.id_cursor()?, p.limit)
+        .await?;
+    page(&state, rows).await
+}
+
+/// Full-text search over model names, descriptions, metadata and labels (prefix match per word).
+#[utoipa::path(get, path = "/api/v1/search", tag = "versions", security(("bearer" = [])),
+    params(("q" = Option<String>, Query, description = "words; every word must match (as a prefix)"),
+           ("label" = Option<Vec<String>>, Query, description = "key=value, repeatable"),
+           ("state" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = PageOf<VersionView>)))]
+pub async fn search(State(state): State<AppState>, raw: RawQuery) -> JsonResult<PageOf<VersionView>> {
+    list_versions(State(state), raw).await
+}
+
+/// Resolve `ns/name:7`, `ns/name@sha256:…`, `ns/name#alias` or `ns/name` (latest).
+#[utoipa::path(get, path = "/api/v1/resolve", tag = "versions", security(("bearer" = [])),
+    params(("ref" = String, Query, description = "a version reference")),
+    responses((status = 200, body = VersionView), (status = 404, body = crate::api_error::ErrorBody)))]
+pub async fn resolve(State(state): State<AppState>, RawQuery(q): RawQuery) -> JsonResult<VersionView> {
+    let p = ListParams::parse(q.as_deref())?;
+    let r = p.reference.ok_or_else(|| ApiError::bad_request("invalid_reference", "query parameter ref is required"))?;
+    let row = state.registry.resolve(&r).await?;
+    Ok(Json(state.registry.view(&row, true).await?))
+}
+
+/// One version, with its files.
+#[utoipa::path(get, path = "/api/v1/models/{model}/versions/{number}", tag = "versions", security(("bearer" = [])),
+    params(("model" = String, Path, description = "URL-encoded `namespace/name`"), ("number" = i64, Path)),
+    responses((status = 200, body = VersionView), (status = 404, body = crate::api_error::ErrorBody)))]
+pub async fn get_version(
+    State(state): State<AppState>,
+    Path((model, number)): Path<(String, String)>,
+) -> JsonResult<VersionView> {
+    let row = state.registry.resolve(&reference(&model, &number)?).await?;
+    Ok(Json(state.registry.view(&row, true).await?))
+}
+
+/// The version's OCI image manifest (ModelPack media types), byte for byte.
+#[utoipa::path(get, path = "/api/v1/models/{model}/versions/{number}/manifest", tag = "versions", security(("bearer" = [])),
+    params(("model" = String, Path, description = "URL-encoded `namespace/name`"), ("number" = i64, Path)),
+    responses((status = 200, content_type = "application/vnd.oci.image.manifest.v1+json", body = Object),
+              (status = 404, body = crate::api_error::ErrorBody)))]
+pub async fn get_manifest(
+    State(state): State<AppState>,
+    Path((model, number)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let row = state.registry.resolve(&reference(&model, &number)?).await?;
+    let mut resp = row.manifest.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.oci.image.manifest.v1+json"));
+    if let Ok(v) = HeaderValue::from_str(&row.digest) {
+        h.insert("docker-content-digest", v);
+    }
+    Ok(resp)
+}
+
+/// Set or remove labels.
+#[utoipa::path(post, path = "/api/v1/models/{model}/versions/{number}/labels", tag = "versions", security(("bearer" = [])),
+    params(("model" = String, Path, description = "URL-encoded `namespace/name`"), ("number" = i64, Path)),
+    request_body = LabelsBody,
+    responses((status = 200, body = VersionView), (status = 400, body = crate::api_error::ErrorBody),
+              (status = 404, body = crate::api_error::ErrorBody)))]
+pub async fn set_labels(
+    State(state): State<AppState>,
+    Path((model, number)): Path<(String, String)>,
+    body: Result<Json<LabelsBody>, JsonRejection>,
+) -> JsonResult<VersionView> {
+    let Json(body) = body?;
+    let view = state.registry.set_labels(&reference(&model, &number)?, &body.set, &body.remove).await?;
+    Ok(Json(view))
+}
+
+async fn change_state(
+    state: AppState,
+    p: Principal,
+    model: String,
+    number: String,
+    body: Result<Json<ReasonBody>, JsonRejection>,
+    to: VersionState,
+) -> JsonResult<VersionView> {
+    let Json(body) = body?;
+    let view = state.registry.change_state(&reference(&model, &number)?, to, &body.reason, &p.name).await?;
+    Ok(Json(view))
+}
+
+/// Deprecate an active version (a reason is required).
+#[utoipa::path(post, path = "/api/v1/models/{model}/versions/{number}/deprecate", tag = "versions", security(("bearer" = [])),
+    params(("model" = String, Path, description = "URL-encoded `namespace/name`"), ("number" = i64, Path)),
+    request_body = ReasonBody,
+    responses((status = 200, body = VersionView), (status = 400, body = crate::api_error::ErrorBody),
+              (status = 409, body = crate::api_error::ErrorBody, description = "not active")))]
+pub async fn deprecate(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Path((model, number)): Path<(String, String)>,
+    body: Result<Json<ReasonBody>, JsonRejection>,
+) -> JsonResult<VersionView> {
+    change_state(state, p, model, number, body, VersionState::Deprecated).await
+}
+
+/// Archive an active or deprecated version (a reason is required).
+#[utoipa::path(post, path = "/api/v1/models/{model}/versions/{number}/archive", tag = "versions", security(("bearer" = [])),
+    params(("model" = String, Path, description = "URL-encoded `namespace/name`"), ("number" = i64, Path)),
+    request_body = ReasonBody,
+    responses((status = 200, body = VersionView), (status = 400, body = crate::api_error::ErrorBody),
+              (status = 409, body = crate::api_error::ErrorBody, description = "already archived")))]
+pub async fn archive(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Path((model, number)): Path<(String, String)>,
+    body: Result<Json<ReasonBody>, JsonRejection>,
+) -> JsonResult<VersionView> {
+    change_state(state, p, model, number, body, VersionState::Archived).await
+}
