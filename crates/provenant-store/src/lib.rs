@@ -11,6 +11,7 @@ mod blob;
 mod digest;
 mod error;
 mod meta;
+pub mod testing;
 
 pub use blob::{BlobStore, Upload};
 pub use digest::Digest;

@@ -1,0 +1,5 @@
+//! Store test suite: every metadata test runs against SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+mod blobs;
+mod meta;
