@@ -1,0 +1,142 @@
+use provenant_server::{Running, ServeConfig, start};
+use provenant_store::testing::PgTestDb;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::Digest as _;
+
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub base: String,
+    pub token: String,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    _pg: Option<PgTestDb>,
+}
+
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl TestServer {
+    /// Start a server; `None` when the PostgreSQL half is not configured (outside CI).
+    pub async fn start(backend: Backend) -> Option<Self> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().unwrap();
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(PgTestDb::create().await?),
+        };
+        let running = start(
+            ServeConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                data_dir: dir.path().join("data"),
+                database_url: pg.as_ref().map(|p| p.url.clone()),
+                blob_url: None,
+            },
+            false,
+        )
+        .await
+        .unwrap();
+        let token = running.new_admin_token.clone().unwrap();
+        Some(Self {
+            base: format!("http://{}", running.addr),
+            running: Some(running),
+            token,
+            http: reqwest::Client::new(),
+            dir,
+            _pg: pg,
+        })
+    }
+
+    pub fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token)
+    }
+
+    pub async fn json(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut rb = self.req(method, path);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Upload bytes as a blob; returns its digest.
+    pub async fn upload(&self, data: &[u8]) -> String {
+        let digest = sha(data);
+        let (status, st) =
+            self.json(Method::POST, "/api/v1/uploads", Some(json!({"digest": digest, "size": data.len()}))).await;
+        if st["complete"] == true {
+            return digest;
+        }
+        assert_eq!(status, StatusCode::CREATED, "{st}");
+        let id = st["id"].as_str().unwrap();
+        let resp = self
+            .req(Method::PATCH, &format!("/api/v1/uploads/{id}"))
+            .header("Upload-Offset", "0")
+            .body(data.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED, "{}", resp.text().await.unwrap());
+        digest
+    }
+
+    pub async fn publish(&self, model: &str, files: &[(&str, &[u8])], metadata: Value) -> (StatusCode, Value) {
+        let mut list = Vec::new();
+        for (path, data) in files {
+            let digest = self.upload(data).await;
+            list.push(json!({"path": path, "digest": digest, "size": data.len()}));
+        }
+        self.json(
+            Method::POST,
+            &format!("/api/v1/models/{}/versions", enc(model)),
+            Some(json!({"files": list, "metadata": metadata})),
+        )
+        .await
+    }
+
+    pub async fn version_count(&self) -> usize {
+        let (_, page) = self.json(Method::GET, "/api/v1/versions?limit=1000", None).await;
+        page["items"].as_array().unwrap().len()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.unwrap();
+        }
+    }
+}
+
+pub fn sha(data: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
+}
+
+pub fn enc(model: &str) -> String {
+    model.replace('/', "%2F")
+}
+
+/// Define a test that runs on both backends.
+#[macro_export]
+macro_rules! both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let s = TestServer::start(Backend::Sqlite).await.unwrap();
+                ($body)(&s).await;
+                s.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(s) = TestServer::start(Backend::Postgres).await else { return };
+                ($body)(&s).await;
+                s.stop().await;
+            }
+        }
+    };
+}

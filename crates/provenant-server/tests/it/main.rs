@@ -1,0 +1,5 @@
+//! HTTP API tests against a real server on loopback, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+mod api;
+mod harness;
