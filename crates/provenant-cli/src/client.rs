@@ -43,7 +43,9 @@ pub fn config_path() -> PathBuf {
 pub fn read_config() -> anyhow::Result<ConfigFile> {
     let path = config_path();
     match std::fs::read_to_string(&path) {
-        Ok(text) => toml::from_str(&text).with_context(|| format!("reading config file {}", path.display())),
+        Ok(text) => {
+            toml::from_str(&text).with_context(|| format!("reading config file {}", path.display()))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
         Err(e) => Err(e).with_context(|| format!("reading config file {}", path.display())),
     }
@@ -64,7 +66,9 @@ pub fn write_config(cfg: &ConfigFile) -> anyhow::Result<PathBuf> {
         use std::os::unix::fs::OpenOptionsExt as _;
         opts.mode(0o600);
     }
-    let mut f = opts.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    let mut f = opts
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
@@ -81,14 +85,19 @@ pub struct Client {
 
 /// Percent-encode a model name (`ns/name`) as one path segment.
 pub fn model_segment(model: &str) -> String {
-    url::form_urlencoded::byte_serialize(model.as_bytes()).collect::<String>().replace('+', "%20")
+    url::form_urlencoded::byte_serialize(model.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 impl Client {
     /// Build from flag/env values, falling back to the config file.
     pub fn new(url: Option<&str>, token: Option<&str>) -> anyhow::Result<Self> {
         let file = read_config()?;
-        let url = url.map(str::to_owned).or(file.url).unwrap_or_else(|| DEFAULT_URL.to_owned());
+        let url = url
+            .map(str::to_owned)
+            .or(file.url)
+            .unwrap_or_else(|| DEFAULT_URL.to_owned());
         let token = token.map(str::to_owned).or(file.token);
         Self::with(&url, token)
     }
@@ -96,7 +105,8 @@ impl Client {
     pub fn with(url: &str, token: Option<String>) -> anyhow::Result<Self> {
         // TLS through rustls with ring; an error only means a provider is already set.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut base = url::Url::parse(url).with_context(|| format!("invalid registry URL {url:?}"))?;
+        let mut base =
+            url::Url::parse(url).with_context(|| format!("invalid registry URL {url:?}"))?;
         if !base.path().ends_with('/') {
             let p = format!("{}/", base.path());
             base.set_path(&p);
@@ -114,7 +124,9 @@ impl Client {
     }
 
     pub fn url(&self, path: &str) -> anyhow::Result<url::Url> {
-        self.base.join(path.trim_start_matches('/')).with_context(|| format!("bad API path {path}"))
+        self.base
+            .join(path.trim_start_matches('/'))
+            .with_context(|| format!("bad API path {path}"))
     }
 
     pub fn request(&self, method: Method, path: &str) -> anyhow::Result<reqwest::RequestBuilder> {
@@ -128,7 +140,11 @@ impl Client {
     /// Send and turn an error status into an [`ApiFailure`].
     pub async fn send(&self, rb: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
         let resp = rb.send().await.map_err(|e| {
-            anyhow::anyhow!("cannot reach the registry at {}: {}", self.base, error_chain(&e))
+            anyhow::anyhow!(
+                "cannot reach the registry at {}: {}",
+                self.base,
+                error_chain(&e)
+            )
         })?;
         check(resp).await
     }
@@ -146,7 +162,10 @@ impl Client {
     ) -> anyhow::Result<(StatusCode, T)> {
         let resp = self.send(self.request(method, path)?.json(body)).await?;
         let status = resp.status();
-        Ok((status, resp.json().await.context("decoding server response")?))
+        Ok((
+            status,
+            resp.json().await.context("decoding server response")?,
+        ))
     }
 }
 
@@ -162,8 +181,16 @@ pub async fn check(resp: reqwest::Response) -> anyhow::Result<reqwest::Response>
         message: String,
     }
     let failure = match serde_json::from_str::<Body>(&text) {
-        Ok(b) => ApiFailure { status, code: b.code, message: b.message },
-        Err(_) => ApiFailure { status, code: "http_error".into(), message: text.chars().take(300).collect() },
+        Ok(b) => ApiFailure {
+            status,
+            code: b.code,
+            message: b.message,
+        },
+        Err(_) => ApiFailure {
+            status,
+            code: "http_error".into(),
+            message: text.chars().take(300).collect(),
+        },
     };
     Err(failure.into())
 }

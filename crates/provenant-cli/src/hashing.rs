@@ -48,38 +48,69 @@ pub fn hash_file(path: &Path, progress: &dyn Fn(u64)) -> std::io::Result<String>
 /// resolve to a file inside the model directory; one that leaves the tree is
 /// an error naming it.
 pub fn collect(root: &Path) -> anyhow::Result<Vec<LocalFile>> {
-    let meta = std::fs::metadata(root).with_context(|| format!("cannot read {}", root.display()))?;
+    let meta =
+        std::fs::metadata(root).with_context(|| format!("cannot read {}", root.display()))?;
     if meta.is_file() {
         let name = root
             .file_name()
             .and_then(|n| n.to_str())
             .with_context(|| format!("{} has no UTF-8 file name", root.display()))?;
-        return Ok(vec![LocalFile { rel: name.to_owned(), abs: root.to_path_buf(), size: meta.len(), digest: String::new() }]);
+        return Ok(vec![LocalFile {
+            rel: name.to_owned(),
+            abs: root.to_path_buf(),
+            size: meta.len(),
+            digest: String::new(),
+        }]);
     }
-    let canonical_root = root.canonicalize().with_context(|| format!("cannot resolve {}", root.display()))?;
+    let canonical_root = root
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", root.display()))?;
     let mut out = Vec::new();
     let mut stack = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, prefix)) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
+        let entries =
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
         for entry in entries {
             let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
             let name = entry.file_name();
-            let name = name
-                .to_str()
-                .with_context(|| format!("file name {:?} in {} is not UTF-8", entry.file_name(), dir.display()))?;
-            let rel = if prefix.is_empty() { name.to_owned() } else { format!("{prefix}/{name}") };
+            let name = name.to_str().with_context(|| {
+                format!(
+                    "file name {:?} in {} is not UTF-8",
+                    entry.file_name(),
+                    dir.display()
+                )
+            })?;
+            let rel = if prefix.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{prefix}/{name}")
+            };
             let path = entry.path();
-            let ft = entry.file_type().with_context(|| format!("cannot stat {}", path.display()))?;
+            let ft = entry
+                .file_type()
+                .with_context(|| format!("cannot stat {}", path.display()))?;
             if ft.is_symlink() {
-                let target = path.canonicalize().with_context(|| format!("symlink {rel} is dangling"))?;
+                let target = path
+                    .canonicalize()
+                    .with_context(|| format!("symlink {rel} is dangling"))?;
                 if !target.starts_with(&canonical_root) {
-                    bail!("symlink {rel} points outside the model directory (to {})", target.display());
+                    bail!(
+                        "symlink {rel} points outside the model directory (to {})",
+                        target.display()
+                    );
                 }
                 let tmeta = std::fs::metadata(&target)?;
                 if !tmeta.is_file() {
-                    bail!("symlink {rel} points to a directory; only file symlinks inside the model are followed");
+                    bail!(
+                        "symlink {rel} points to a directory; only file symlinks inside the model are followed"
+                    );
                 }
-                out.push(LocalFile { rel, abs: path, size: tmeta.len(), digest: String::new() });
+                out.push(LocalFile {
+                    rel,
+                    abs: path,
+                    size: tmeta.len(),
+                    digest: String::new(),
+                });
             } else if ft.is_dir() {
                 if name == ".git" {
                     continue;
@@ -87,7 +118,12 @@ pub fn collect(root: &Path) -> anyhow::Result<Vec<LocalFile>> {
                 stack.push((path, rel));
             } else if ft.is_file() {
                 let size = entry.metadata()?.len();
-                out.push(LocalFile { rel, abs: path, size, digest: String::new() });
+                out.push(LocalFile {
+                    rel,
+                    abs: path,
+                    size,
+                    digest: String::new(),
+                });
             } else {
                 bail!("{rel} is not a regular file (sockets, devices and FIFOs cannot be pushed)");
             }
@@ -102,7 +138,10 @@ pub fn collect(root: &Path) -> anyhow::Result<Vec<LocalFile>> {
 
 /// Hash every file in parallel (one worker per core), reporting bytes as they are read.
 pub fn hash_all(files: &mut [LocalFile], progress: &(dyn Fn(u64) + Sync)) -> anyhow::Result<()> {
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(files.len()).max(1);
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(files.len())
+        .max(1);
     let next = AtomicUsize::new(0);
     let results: Vec<std::sync::Mutex<Option<std::io::Result<String>>>> =
         files.iter().map(|_| std::sync::Mutex::new(None)).collect();
@@ -121,7 +160,11 @@ pub fn hash_all(files: &mut [LocalFile], progress: &(dyn Fn(u64) + Sync)) -> any
         }
     });
     for (f, r) in files.iter_mut().zip(results) {
-        let r = r.into_inner().ok().flatten().context("hash worker failed")?;
+        let r = r
+            .into_inner()
+            .ok()
+            .flatten()
+            .context("hash worker failed")?;
         f.digest = r.with_context(|| format!("cannot read {}", f.abs.display()))?;
     }
     Ok(())
@@ -143,13 +186,17 @@ mod tests {
         let names: Vec<_> = files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(names, ["a-c", "a/b/w.bin"]);
         hash_all(&mut files, &|_| {}).unwrap();
-        assert_eq!(files[0].digest, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            files[0].digest,
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
 
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("secret"), b"s").unwrap();
         #[cfg(unix)]
         {
-            std::os::unix::fs::symlink(outside.path().join("secret"), d.path().join("link")).unwrap();
+            std::os::unix::fs::symlink(outside.path().join("secret"), d.path().join("link"))
+                .unwrap();
             let err = collect(d.path()).unwrap_err().to_string();
             assert!(err.contains("symlink link points outside"), "{err}");
         }

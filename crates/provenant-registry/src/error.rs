@@ -5,7 +5,11 @@ use provenant_store::StoreError;
 #[non_exhaustive]
 pub enum RegistryError {
     #[error("invalid {what} {value:?}: {reason}")]
-    InvalidName { what: &'static str, value: String, reason: String },
+    InvalidName {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error("invalid reference {value:?}: {reason}")]
     InvalidReference { value: String, reason: String },
     #[error("invalid file path {path:?}: {reason}")]
@@ -21,13 +25,22 @@ pub enum RegistryError {
     #[error("file {path:?}: blob {digest} has not been uploaded")]
     BlobMissing { path: String, digest: String },
     #[error("file {path:?}: declared size {declared} but blob {digest} holds {stored} bytes")]
-    BlobSizeMismatch { path: String, digest: String, declared: u64, stored: u64 },
+    BlobSizeMismatch {
+        path: String,
+        digest: String,
+        declared: u64,
+        stored: u64,
+    },
     #[error("file path {0:?} appears twice")]
     DuplicatePath(String),
     #[error("a version needs at least one file")]
     NoFiles,
     #[error("version {version} is {state}; cannot {action}")]
-    InvalidState { version: String, state: String, action: &'static str },
+    InvalidState {
+        version: String,
+        state: String,
+        action: &'static str,
+    },
     #[error("a reason is required to {0}")]
     ReasonRequired(&'static str),
     #[error(transparent)]

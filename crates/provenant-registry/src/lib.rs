@@ -16,6 +16,8 @@ mod service;
 pub use error::RegistryError;
 pub use manifest::{BuiltManifest, ManifestFile, build_manifest, layer_media_type};
 pub use metadata::{METADATA_SCHEMA, Metadata, validate_metadata};
-pub use names::{ModelName, validate_alias, validate_file_path, validate_label_key, validate_label_value};
+pub use names::{
+    ModelName, validate_alias, validate_file_path, validate_label_key, validate_label_value,
+};
 pub use reference::{Reference, Selector};
 pub use service::{PublishRequest, Published, Registry, VersionState, VersionView, rfc3339};

@@ -24,11 +24,17 @@ pub struct ManifestFile {
 pub fn layer_media_type(path: &str) -> &'static str {
     let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
     let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
-    if name.starts_with("readme") || name.starts_with("license") || matches!(ext, "md" | "txt" | "rst") {
+    if name.starts_with("readme")
+        || name.starts_with("license")
+        || matches!(ext, "md" | "txt" | "rst")
+    {
         "application/vnd.cncf.model.doc.v1.raw"
     } else if matches!(ext, "py" | "sh" | "ipynb") {
         "application/vnd.cncf.model.code.v1.raw"
-    } else if matches!(ext, "json" | "yaml" | "yml" | "toml" | "model" | "tiktoken" | "vocab") {
+    } else if matches!(
+        ext,
+        "json" | "yaml" | "yml" | "toml" | "model" | "tiktoken" | "vocab"
+    ) {
         "application/vnd.cncf.model.weight.config.v1.raw"
     } else {
         "application/vnd.cncf.model.weight.v1.raw"
@@ -49,7 +55,11 @@ fn sha256(data: &[u8]) -> String {
 }
 
 /// Build the manifest for `files` (sorted by path by the caller).
-pub fn build_manifest(model: &ModelName, files: &[ManifestFile], metadata: &Metadata) -> BuiltManifest {
+pub fn build_manifest(
+    model: &ModelName,
+    files: &[ManifestFile],
+    metadata: &Metadata,
+) -> BuiltManifest {
     let m = &metadata.value;
     let mut descriptor = serde_json::Map::new();
     descriptor.insert("name".into(), json!(model.full()));
@@ -103,7 +113,12 @@ pub fn build_manifest(model: &ModelName, files: &[ManifestFile], metadata: &Meta
     });
     let manifest = manifest_doc.to_string().into_bytes();
     let digest = sha256(&manifest);
-    BuiltManifest { manifest, digest, config: config_bytes, config_digest }
+    BuiltManifest {
+        manifest,
+        digest,
+        config: config_bytes,
+        config_digest,
+    }
 }
 
 #[cfg(test)]
@@ -116,8 +131,16 @@ mod tests {
         let model = ModelName::parse("aiops/anomaly").unwrap();
         let meta = validate_metadata(json!({"format": "safetensors", "x-a": 1})).unwrap();
         let files = vec![
-            ManifestFile { path: "README.md".into(), digest: sha256(b"r"), size: 1 },
-            ManifestFile { path: "model.safetensors".into(), digest: sha256(b"m"), size: 1 },
+            ManifestFile {
+                path: "README.md".into(),
+                digest: sha256(b"r"),
+                size: 1,
+            },
+            ManifestFile {
+                path: "model.safetensors".into(),
+                digest: sha256(b"m"),
+                size: 1,
+            },
         ];
         let a = build_manifest(&model, &files, &meta);
         let b = build_manifest(&model, &files, &meta);
@@ -125,9 +148,18 @@ mod tests {
         let doc: Value = serde_json::from_slice(&a.manifest).unwrap();
         assert_eq!(doc["artifactType"], ARTIFACT_TYPE);
         assert_eq!(doc["config"]["digest"], a.config_digest);
-        assert_eq!(doc["layers"][1]["mediaType"], "application/vnd.cncf.model.weight.v1.raw");
-        assert_eq!(doc["layers"][1]["annotations"][FILEPATH_ANNOTATION], "model.safetensors");
-        assert_eq!(doc["layers"][0]["mediaType"], "application/vnd.cncf.model.doc.v1.raw");
+        assert_eq!(
+            doc["layers"][1]["mediaType"],
+            "application/vnd.cncf.model.weight.v1.raw"
+        );
+        assert_eq!(
+            doc["layers"][1]["annotations"][FILEPATH_ANNOTATION],
+            "model.safetensors"
+        );
+        assert_eq!(
+            doc["layers"][0]["mediaType"],
+            "application/vnd.cncf.model.doc.v1.raw"
+        );
         let other = validate_metadata(json!({"format": "onnx"})).unwrap();
         assert_ne!(build_manifest(&model, &files, &other).digest, a.digest);
     }

@@ -78,7 +78,8 @@ fn validator() -> &'static jsonschema::Validator {
     V.get_or_init(|| {
         // The schema is a constant of this crate; a test checks it compiles.
         #[allow(clippy::expect_used)]
-        let schema: Value = serde_json::from_str(METADATA_SCHEMA).expect("metadata schema is valid JSON");
+        let schema: Value =
+            serde_json::from_str(METADATA_SCHEMA).expect("metadata schema is valid JSON");
         #[allow(clippy::expect_used)]
         jsonschema::validator_for(&schema).expect("metadata schema compiles")
     })
@@ -130,16 +131,26 @@ mod tests {
             "x-team": {"oncall": "netops"}
         }))
         .unwrap();
-        assert!(m.canonical.starts_with("{\"container_image\""), "keys sorted: {}", m.canonical);
+        assert!(
+            m.canonical.starts_with("{\"container_image\""),
+            "keys sorted: {}",
+            m.canonical
+        );
     }
 
     #[test]
     fn rejects_unknown_fields_and_bad_values_with_pointers() {
-        let err = validate_metadata(json!({"framwork": "pytorch"})).unwrap_err().to_string();
+        let err = validate_metadata(json!({"framwork": "pytorch"}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("framwork"), "{err}");
-        let err = validate_metadata(json!({"metrics": {"f1": "high"}})).unwrap_err().to_string();
+        let err = validate_metadata(json!({"metrics": {"f1": "high"}}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/metrics/f1"), "{err}");
-        let err = validate_metadata(json!({"source": {"commit": "abc"}})).unwrap_err().to_string();
+        let err = validate_metadata(json!({"source": {"commit": "abc"}}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/source/commit"), "{err}");
         assert!(validate_metadata(json!([1, 2])).is_err());
     }

@@ -7,7 +7,11 @@ use crate::RegistryError;
 const MAX_SEGMENT: usize = 128;
 
 fn check_segment(what: &'static str, full: &str, seg: &str) -> Result<(), RegistryError> {
-    let bad = |reason: String| RegistryError::InvalidName { what, value: full.to_owned(), reason };
+    let bad = |reason: String| RegistryError::InvalidName {
+        what,
+        value: full.to_owned(),
+        reason,
+    };
     let Some(first) = seg.bytes().next() else {
         return Err(bad("empty path segment".into()));
     };
@@ -15,10 +19,17 @@ fn check_segment(what: &'static str, full: &str, seg: &str) -> Result<(), Regist
         return Err(bad(format!("segment longer than {MAX_SEGMENT} characters")));
     }
     if !matches!(first, b'a'..=b'z' | b'0'..=b'9') {
-        return Err(bad(format!("segment {seg:?} must start with a lowercase letter or digit")));
+        return Err(bad(format!(
+            "segment {seg:?} must start with a lowercase letter or digit"
+        )));
     }
-    if let Some(c) = seg.chars().find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '-')) {
-        return Err(bad(format!("character {c:?} not allowed (use lowercase a-z, 0-9, '.', '_', '-')")));
+    if let Some(c) = seg
+        .chars()
+        .find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '-'))
+    {
+        return Err(bad(format!(
+            "character {c:?} not allowed (use lowercase a-z, 0-9, '.', '_', '-')"
+        )));
     }
     Ok(())
 }
@@ -41,12 +52,17 @@ impl ModelName {
         if full.len() > 512 {
             return Err(bad("longer than 512 characters"));
         }
-        let (namespace, name) = full.rsplit_once('/').ok_or_else(|| bad("expected namespace/name"))?;
+        let (namespace, name) = full
+            .rsplit_once('/')
+            .ok_or_else(|| bad("expected namespace/name"))?;
         for seg in namespace.split('/') {
             check_segment("model name", full, seg)?;
         }
         check_segment("model name", full, name)?;
-        Ok(Self { namespace: namespace.to_owned(), name: name.to_owned() })
+        Ok(Self {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        })
     }
 
     pub fn full(&self) -> String {
@@ -86,7 +102,10 @@ pub fn validate_label_key(key: &str) -> Result<(), RegistryError> {
     if !key.as_bytes()[0].is_ascii_alphanumeric() {
         return Err(bad("must start with a letter or digit"));
     }
-    if !key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/')) {
+    if !key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+    {
         return Err(bad("only letters, digits, '.', '_', '-', '/' are allowed"));
     }
     Ok(())
@@ -107,7 +126,10 @@ pub fn validate_label_value(key: &str, value: &str) -> Result<(), RegistryError>
 /// A model file path: relative, `/`-separated, no `.`/`..`/empty segments,
 /// no backslashes or control characters.
 pub fn validate_file_path(path: &str) -> Result<(), RegistryError> {
-    let bad = |reason: &str| RegistryError::InvalidPath { path: path.to_owned(), reason: reason.to_owned() };
+    let bad = |reason: &str| RegistryError::InvalidPath {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
     if path.is_empty() {
         return Err(bad("empty path"));
     }
@@ -143,17 +165,41 @@ mod tests {
         let m = ModelName::parse("netops/edge/latency-v2").unwrap();
         assert_eq!(m.namespace, "netops/edge");
         assert_eq!(m.name, "latency-v2");
-        for bad in ["anomaly", "Aiops/x", "aiops/", "/x", "aiops//x", "ai ops/x", "aiops/-x", "aiops/x:1"] {
+        for bad in [
+            "anomaly",
+            "Aiops/x",
+            "aiops/",
+            "/x",
+            "aiops//x",
+            "ai ops/x",
+            "aiops/-x",
+            "aiops/x:1",
+        ] {
             assert!(ModelName::parse(bad).is_err(), "{bad} accepted");
         }
     }
 
     #[test]
     fn file_paths() {
-        for good in ["model.safetensors", "a/b/c.json", ".gitattributes", "weird name (1).bin"] {
+        for good in [
+            "model.safetensors",
+            "a/b/c.json",
+            ".gitattributes",
+            "weird name (1).bin",
+        ] {
             validate_file_path(good).unwrap();
         }
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "a/./b", "a\\b", "a\0b", "a/"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "a/./b",
+            "a\\b",
+            "a\0b",
+            "a/",
+        ] {
             assert!(validate_file_path(bad).is_err(), "{bad:?} accepted");
         }
     }

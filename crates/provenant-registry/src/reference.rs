@@ -22,16 +22,22 @@ pub struct Reference {
 
 impl Reference {
     pub fn parse(s: &str) -> Result<Self, RegistryError> {
-        let bad = |reason: &str| RegistryError::InvalidReference { value: s.to_owned(), reason: reason.to_owned() };
+        let bad = |reason: &str| RegistryError::InvalidReference {
+            value: s.to_owned(),
+            reason: reason.to_owned(),
+        };
         let (model, selector) = if let Some((m, d)) = s.split_once('@') {
-            let digest: provenant_store::Digest =
-                d.parse().map_err(|e: provenant_store::StoreError| bad(&e.to_string()))?;
+            let digest: provenant_store::Digest = d
+                .parse()
+                .map_err(|e: provenant_store::StoreError| bad(&e.to_string()))?;
             (m, Selector::Digest(digest.to_string()))
         } else if let Some((m, a)) = s.split_once('#') {
             crate::validate_alias(a).map_err(|e| bad(&e.to_string()))?;
             (m, Selector::Alias(a.to_owned()))
         } else if let Some((m, n)) = s.rsplit_once(':') {
-            let number: i64 = n.parse().map_err(|_| bad("version number after ':' must be a positive integer"))?;
+            let number: i64 = n
+                .parse()
+                .map_err(|_| bad("version number after ':' must be a positive integer"))?;
             if number < 1 {
                 return Err(bad("version numbers start at 1"));
             }
@@ -70,12 +76,21 @@ mod tests {
         let r = Reference::parse("netops/edge/m#production").unwrap();
         assert_eq!(r.model.namespace, "netops/edge");
         assert_eq!(r.selector, Selector::Alias("production".into()));
-        assert_eq!(Reference::parse("aiops/anomaly").unwrap().selector, Selector::Latest);
+        assert_eq!(
+            Reference::parse("aiops/anomaly").unwrap().selector,
+            Selector::Latest
+        );
     }
 
     #[test]
     fn rejects() {
-        for bad in ["aiops/anomaly:0", "aiops/anomaly:x", "aiops/anomaly@sha256:zz", "aiops/anomaly#7", "anomaly:3"] {
+        for bad in [
+            "aiops/anomaly:0",
+            "aiops/anomaly:x",
+            "aiops/anomaly@sha256:zz",
+            "aiops/anomaly#7",
+            "anomaly:3",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad} accepted");
         }
     }

@@ -3,13 +3,16 @@
 use std::collections::BTreeMap;
 
 use futures::{StreamExt, TryStreamExt};
-use provenant_store::{AliasEvent, BlobStore, Digest, FileRow, LabelFilter, ModelRow, NewVersion, Page, Store, VersionRow};
+use provenant_store::{
+    AliasEvent, BlobStore, Digest, FileRow, LabelFilter, ModelRow, NewVersion, Page, Store,
+    VersionRow,
+};
 use serde_json::Value;
 
 use crate::manifest::build_manifest;
 use crate::{
-    ManifestFile, ModelName, Reference, RegistryError, Selector, validate_alias, validate_file_path,
-    validate_label_key, validate_label_value, validate_metadata,
+    ManifestFile, ModelName, Reference, RegistryError, Selector, validate_alias,
+    validate_file_path, validate_label_key, validate_label_value, validate_metadata,
 };
 
 /// Lifecycle of a version: `active` → `deprecated` → `archived` (each with a reason).
@@ -89,7 +92,10 @@ pub fn rfc3339(millis: i64) -> String {
     let nanos = i128::from(millis) * 1_000_000;
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -120,10 +126,12 @@ impl Registry {
         let mut files = req.files;
         for f in &files {
             validate_file_path(&f.path)?;
-            f.digest.parse::<Digest>().map_err(|e| RegistryError::InvalidDigest {
-                path: f.path.clone(),
-                reason: e.to_string(),
-            })?;
+            f.digest
+                .parse::<Digest>()
+                .map_err(|e| RegistryError::InvalidDigest {
+                    path: f.path.clone(),
+                    reason: e.to_string(),
+                })?;
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
         if let Some(w) = files.windows(2).find(|w| w[0].path == w[1].path) {
@@ -131,7 +139,9 @@ impl Registry {
         }
         // A file path may not also be a directory of another path ("a" and "a/b").
         for w in files.windows(2) {
-            if w[1].path.starts_with(&w[0].path) && w[1].path.as_bytes().get(w[0].path.len()) == Some(&b'/') {
+            if w[1].path.starts_with(&w[0].path)
+                && w[1].path.as_bytes().get(w[0].path.len()) == Some(&b'/')
+            {
                 return Err(RegistryError::InvalidPath {
                     path: w[1].path.clone(),
                     reason: format!("{:?} is also a file", w[0].path),
@@ -141,21 +151,35 @@ impl Registry {
         let metadata = validate_metadata(req.metadata)?;
 
         // Every blob must be present with the declared size.
-        let checks: Vec<(String, String, u64)> =
-            files.iter().map(|f| (f.path.clone(), f.digest.clone(), f.size)).collect();
+        let checks: Vec<(String, String, u64)> = files
+            .iter()
+            .map(|f| (f.path.clone(), f.digest.clone(), f.size))
+            .collect();
         let blobs = self.blobs.clone();
         futures::stream::iter(checks)
             .map(move |(path, digest_str, size)| {
                 let blobs = blobs.clone();
                 async move {
-                    let digest: Digest = digest_str.parse().map_err(|e: provenant_store::StoreError| {
-                        RegistryError::InvalidDigest { path: path.clone(), reason: e.to_string() }
-                    })?;
+                    let digest: Digest =
+                        digest_str
+                            .parse()
+                            .map_err(|e: provenant_store::StoreError| {
+                                RegistryError::InvalidDigest {
+                                    path: path.clone(),
+                                    reason: e.to_string(),
+                                }
+                            })?;
                     match blobs.size(&digest).await? {
-                        None => Err(RegistryError::BlobMissing { path, digest: digest_str }),
-                        Some(stored) if stored != size => {
-                            Err(RegistryError::BlobSizeMismatch { path, digest: digest_str, declared: size, stored })
-                        }
+                        None => Err(RegistryError::BlobMissing {
+                            path,
+                            digest: digest_str,
+                        }),
+                        Some(stored) if stored != size => Err(RegistryError::BlobSizeMismatch {
+                            path,
+                            digest: digest_str,
+                            declared: size,
+                            stored,
+                        }),
                         Some(_) => Ok(()),
                     }
                 }
@@ -165,7 +189,12 @@ impl Registry {
             .await?;
 
         let built = build_manifest(&model, &files, &metadata);
-        let description = metadata.value.get("description").and_then(Value::as_str).unwrap_or("").to_owned();
+        let description = metadata
+            .value
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         let new = NewVersion {
             namespace: model.namespace.clone(),
             model_name: model.name.clone(),
@@ -179,7 +208,11 @@ impl Registry {
             metadata: metadata.canonical,
             files: files
                 .iter()
-                .map(|f| FileRow { path: f.path.clone(), digest: f.digest.clone(), size: f.size as i64 })
+                .map(|f| FileRow {
+                    path: f.path.clone(),
+                    digest: f.digest.clone(),
+                    size: f.size as i64,
+                })
                 .collect(),
             labels: req.labels,
             created_by: req.created_by,
@@ -188,12 +221,18 @@ impl Registry {
         if created {
             tracing::info!(model = %model, number = row.number, digest = %row.digest, "version published");
         }
-        Ok(Published { created, version: self.view(&row, true).await? })
+        Ok(Published {
+            created,
+            version: self.view(&row, true).await?,
+        })
     }
 
     pub async fn model(&self, name: &str) -> Result<ModelRow, RegistryError> {
         let model = ModelName::parse(name)?;
-        self.store.model_get(&model.full()).await?.ok_or_else(|| RegistryError::ModelNotFound(model.full()))
+        self.store
+            .model_get(&model.full())
+            .await?
+            .ok_or_else(|| RegistryError::ModelNotFound(model.full()))
     }
 
     /// Resolve any reference form to its version.
@@ -213,10 +252,18 @@ impl Registry {
         found.ok_or_else(|| RegistryError::VersionNotFound(r.to_string()))
     }
 
-    pub async fn view(&self, row: &VersionRow, with_files: bool) -> Result<VersionView, RegistryError> {
+    pub async fn view(
+        &self,
+        row: &VersionRow,
+        with_files: bool,
+    ) -> Result<VersionView, RegistryError> {
         let labels = self.store.version_labels(row.id).await?;
         let aliases = self.store.aliases_of_version(row.id).await?;
-        let files = if with_files { Some(self.store.version_files(row.id).await?) } else { None };
+        let files = if with_files {
+            Some(self.store.version_files(row.id).await?)
+        } else {
+            None
+        };
         Ok(VersionView {
             model: row.model.clone(),
             number: row.number,
@@ -232,8 +279,9 @@ impl Registry {
             file_count: row.file_count,
             labels,
             aliases,
-            metadata: serde_json::from_str(&row.metadata)
-                .map_err(|e| provenant_store::StoreError::Corrupt(format!("metadata of {}: {e}", row.digest)))?,
+            metadata: serde_json::from_str(&row.metadata).map_err(|e| {
+                provenant_store::StoreError::Corrupt(format!("metadata of {}: {e}", row.digest))
+            })?,
             metadata_digest: row.metadata_digest.clone(),
             config_digest: row.config_digest.clone(),
             files,
@@ -241,7 +289,10 @@ impl Registry {
     }
 
     pub async fn views(&self, rows: &[VersionRow]) -> Result<Vec<VersionView>, RegistryError> {
-        futures::stream::iter(rows.iter()).then(|r| self.view(r, false)).try_collect().await
+        futures::stream::iter(rows.iter())
+            .then(|r| self.view(r, false))
+            .try_collect()
+            .await
     }
 
     /// List or search versions, newest first.
@@ -258,19 +309,22 @@ impl Registry {
             Some(m) => Some(self.model(m).await?.id),
             None => None,
         };
-        if let Some(s) = state {
-            if VersionState::parse(s).is_none() {
-                return Err(RegistryError::InvalidName {
-                    what: "state",
-                    value: s.to_owned(),
-                    reason: "expected active, deprecated or archived".into(),
-                });
-            }
+        if let Some(s) = state
+            && VersionState::parse(s).is_none()
+        {
+            return Err(RegistryError::InvalidName {
+                what: "state",
+                value: s.to_owned(),
+                reason: "expected active, deprecated or archived".into(),
+            });
         }
         for l in labels {
             validate_label_key(&l.key)?;
         }
-        Ok(self.store.version_list(model_id, labels, state, text, cursor, limit.clamp(1, 1000)).await?)
+        Ok(self
+            .store
+            .version_list(model_id, labels, state, text, cursor, limit.clamp(1, 1000))
+            .await?)
     }
 
     pub async fn set_labels(
@@ -287,7 +341,9 @@ impl Registry {
             validate_label_key(k)?;
         }
         let row = self.resolve(reference).await?;
-        self.store.version_labels_update(row.id, set, remove).await?;
+        self.store
+            .version_labels_update(row.id, set, remove)
+            .await?;
         self.view(&row, false).await
     }
 
@@ -308,21 +364,39 @@ impl Registry {
             return Err(RegistryError::ReasonRequired(action));
         }
         let row = self.resolve(reference).await?;
-        if !self.store.version_state_set(row.id, from, to.as_str(), reason.trim(), by).await? {
-            let current = self.store.version_by_id(row.id).await?.map(|v| v.state).unwrap_or_default();
+        if !self
+            .store
+            .version_state_set(row.id, from, to.as_str(), reason.trim(), by)
+            .await?
+        {
+            let current = self
+                .store
+                .version_by_id(row.id)
+                .await?
+                .map(|v| v.state)
+                .unwrap_or_default();
             return Err(RegistryError::InvalidState {
                 version: format!("{}:{}", row.model, row.number),
                 state: current,
                 action,
             });
         }
-        let row = self.store.version_by_id(row.id).await?.ok_or_else(|| RegistryError::VersionNotFound(reference.into()))?;
+        let row = self
+            .store
+            .version_by_id(row.id)
+            .await?
+            .ok_or_else(|| RegistryError::VersionNotFound(reference.into()))?;
         tracing::info!(version = %format!("{}:{}", row.model, row.number), state = to.as_str(), reason, "version state changed");
         self.view(&row, false).await
     }
 
     /// Point an alias at the version `reference` resolves to.
-    pub async fn alias_set(&self, reference: &str, alias: &str, by: &str) -> Result<AliasEvent, RegistryError> {
+    pub async fn alias_set(
+        &self,
+        reference: &str,
+        alias: &str,
+        by: &str,
+    ) -> Result<AliasEvent, RegistryError> {
         validate_alias(alias)?;
         let row = self.resolve(reference).await?;
         if row.state == VersionState::Archived.as_str() {
@@ -332,12 +406,19 @@ impl Registry {
                 action: "point an alias at it",
             });
         }
-        let event = self.store.alias_move(row.model_id, alias, row.id, by).await?;
+        let event = self
+            .store
+            .alias_move(row.model_id, alias, row.id, by)
+            .await?;
         tracing::info!(model = %row.model, alias, number = row.number, "alias moved");
         Ok(event)
     }
 
-    pub async fn alias_history(&self, model: &str, alias: &str) -> Result<Vec<AliasEvent>, RegistryError> {
+    pub async fn alias_history(
+        &self,
+        model: &str,
+        alias: &str,
+    ) -> Result<Vec<AliasEvent>, RegistryError> {
         validate_alias(alias)?;
         let m = self.model(model).await?;
         Ok(self.store.alias_history(m.id, alias).await?)

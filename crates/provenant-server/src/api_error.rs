@@ -26,7 +26,11 @@ pub struct ErrorBody {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -39,7 +43,11 @@ impl ApiError {
 
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see the server log",
+        )
     }
 }
 
@@ -48,7 +56,14 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             tracing::warn!(code = self.code, status = %self.status, "request failed");
         }
-        (self.status, Json(ErrorBody { code: self.code.to_owned(), message: self.message })).into_response()
+        (
+            self.status,
+            Json(ErrorBody {
+                code: self.code.to_owned(),
+                message: self.message,
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -57,9 +72,13 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::InvalidDigest { .. } => Self::bad_request("invalid_digest", e.to_string()),
             StoreError::BlobNotFound(_) => Self::not_found("blob_not_found", e.to_string()),
-            StoreError::DigestMismatch { .. } => Self::bad_request("digest_mismatch", e.to_string()),
+            StoreError::DigestMismatch { .. } => {
+                Self::bad_request("digest_mismatch", e.to_string())
+            }
             StoreError::SizeMismatch { .. } => Self::bad_request("size_mismatch", e.to_string()),
-            StoreError::OffsetMismatch { .. } => Self::new(StatusCode::CONFLICT, "offset_mismatch", e.to_string()),
+            StoreError::OffsetMismatch { .. } => {
+                Self::new(StatusCode::CONFLICT, "offset_mismatch", e.to_string())
+            }
             other => Self::internal(other),
         }
     }
@@ -69,7 +88,9 @@ impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
         let code = e.code();
         let status = match &e {
-            RegistryError::ModelNotFound(_) | RegistryError::VersionNotFound(_) => StatusCode::NOT_FOUND,
+            RegistryError::ModelNotFound(_) | RegistryError::VersionNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
             RegistryError::InvalidState { .. } => StatusCode::CONFLICT,
             RegistryError::BlobMissing { .. } | RegistryError::BlobSizeMismatch { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY

@@ -26,20 +26,30 @@ pub const TOKEN_PREFIX: &str = "pvt_";
 pub fn generate_token() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)?;
-    Ok(format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+    Ok(format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
 }
 
 pub fn hash_token(token: &str) -> String {
     hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
 
-pub async fn require_token(State(state): State<AppState>, mut req: Request, next: Next) -> Result<Response, ApiError> {
-    let unauthorized = |msg: &str| ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "unauthorized", msg);
+pub async fn require_token(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let unauthorized =
+        |msg: &str| ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "unauthorized", msg);
     let header = req
         .headers()
         .get(AUTHORIZATION)
         .ok_or_else(|| unauthorized("missing Authorization: Bearer <token> header"))?;
-    let value = header.to_str().map_err(|_| unauthorized("Authorization header is not valid text"))?;
+    let value = header
+        .to_str()
+        .map_err(|_| unauthorized("Authorization header is not valid text"))?;
     let token = value
         .strip_prefix("Bearer ")
         .map(str::trim)
@@ -58,6 +68,9 @@ pub async fn require_token(State(state): State<AppState>, mut req: Request, next
     if row.expires_at.is_some_and(|e| e <= now) {
         return Err(unauthorized("token has expired"));
     }
-    req.extensions_mut().insert(Principal { name: row.name, role: row.role });
+    req.extensions_mut().insert(Principal {
+        name: row.name,
+        role: row.role,
+    });
     Ok(next.run(req).await)
 }

@@ -29,13 +29,22 @@ pub struct ServeConfig {
 #[non_exhaustive]
 pub enum ServerError {
     #[error("data directory {path}: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("writing admin token to {path}: {source}")]
-    Token { path: PathBuf, source: std::io::Error },
+    Token {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("random number generator: {0}")]
     Random(String),
 }
@@ -88,7 +97,10 @@ fn write_secret(path: &Path, contents: &str) -> std::io::Result<()> {
 /// a background task.
 pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running, ServerError> {
     let dir = &config.data_dir;
-    std::fs::create_dir_all(dir).map_err(|source| ServerError::DataDir { path: dir.clone(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| ServerError::DataDir {
+        path: dir.clone(),
+        source,
+    })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -98,7 +110,10 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         Some(url) => (Store::connect(url).await?, redact(url)),
         None => {
             let path = dir.join("meta.db");
-            (Store::open_sqlite(&path).await?, format!("sqlite {}", path.display()))
+            (
+                Store::open_sqlite(&path).await?,
+                format!("sqlite {}", path.display()),
+            )
         }
     };
     let blobs = match &config.blob_url {
@@ -112,20 +127,40 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         let token = generate_token().map_err(|e| ServerError::Random(e.to_string()))?;
         let path = dir.join("admin.token");
         if path.exists() {
-            std::fs::remove_file(&path).map_err(|source| ServerError::Token { path: path.clone(), source })?;
+            std::fs::remove_file(&path).map_err(|source| ServerError::Token {
+                path: path.clone(),
+                source,
+            })?;
         }
-        write_secret(&path, &token).map_err(|source| ServerError::Token { path: path.clone(), source })?;
-        store.token_insert("admin", &hash_token(&token), "admin").await?;
+        write_secret(&path, &token).map_err(|source| ServerError::Token {
+            path: path.clone(),
+            source,
+        })?;
+        store
+            .token_insert("admin", &hash_token(&token), "admin")
+            .await?;
         new_admin_token = Some(token);
     }
 
-    let state = AppState { registry: Registry::new(store, blobs), uploads: Arc::new(std::sync::Mutex::new(HashMap::new())) };
+    let state = AppState {
+        registry: Registry::new(store, blobs),
+        uploads: Arc::new(std::sync::Mutex::new(HashMap::new())),
+    };
     tokio::spawn(crate::uploads::reap_idle(state.clone()));
     let app = routes::router(state.clone());
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServerError::Listen { addr: config.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| ServerError::Listen { addr: config.listen, source })?;
+    let listener =
+        TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ServerError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServerError::Listen {
+            addr: config.listen,
+            source,
+        })?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let store_for_close = state.registry.store.clone();
     let join = tokio::spawn(async move {
@@ -140,11 +175,20 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
             }
             tracing::info!("shutting down: finishing in-flight requests");
         };
-        let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
         store_for_close.close().await;
         result
     });
-    Ok(Running { addr, new_admin_token, database, blobs: blobs_location, shutdown: tx, join })
+    Ok(Running {
+        addr,
+        new_admin_token,
+        database,
+        blobs: blobs_location,
+        shutdown: tx,
+        join,
+    })
 }
 
 async fn signal() {

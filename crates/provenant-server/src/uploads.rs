@@ -72,37 +72,68 @@ pub async fn create(
         Some(size) if size == req.size => {
             return Ok((
                 StatusCode::OK,
-                Json(UploadStatus { id: None, digest: req.digest, size, offset: size, complete: true }),
+                Json(UploadStatus {
+                    id: None,
+                    digest: req.digest,
+                    size,
+                    offset: size,
+                    complete: true,
+                }),
             ));
         }
         Some(size) => {
             return Err(ApiError::bad_request(
                 "size_mismatch",
-                format!("blob {digest} is stored with {size} bytes, not the declared {}", req.size),
+                format!(
+                    "blob {digest} is stored with {size} bytes, not the declared {}",
+                    req.size
+                ),
             ));
         }
         None => {}
     }
     // Resume an idle session for the same blob (e.g. after the client was interrupted).
-    let existing: Vec<(String, Arc<Mutex<UploadSession>>)> =
-        lock_map(&state).iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let existing: Vec<(String, Arc<Mutex<UploadSession>>)> = lock_map(&state)
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     for (id, arc) in existing {
-        if let Ok(s) = arc.try_lock() {
-            if s.digest == digest && s.size == req.size && s.upload.is_some() {
-                return Ok((
-                    StatusCode::OK,
-                    Json(UploadStatus { id: Some(id), digest: req.digest, size: s.size, offset: s.offset, complete: false }),
-                ));
-            }
+        if let Ok(s) = arc.try_lock()
+            && s.digest == digest
+            && s.size == req.size
+            && s.upload.is_some()
+        {
+            return Ok((
+                StatusCode::OK,
+                Json(UploadStatus {
+                    id: Some(id),
+                    digest: req.digest,
+                    size: s.size,
+                    offset: s.offset,
+                    complete: false,
+                }),
+            ));
         }
     }
     let upload = state.registry.blobs.begin_upload(digest, req.size).await?;
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let session = UploadSession { upload: Some(upload), digest, size: req.size, offset: 0, last_active: Instant::now() };
+    let session = UploadSession {
+        upload: Some(upload),
+        digest,
+        size: req.size,
+        offset: 0,
+        last_active: Instant::now(),
+    };
     lock_map(&state).insert(id.clone(), Arc::new(Mutex::new(session)));
     Ok((
         StatusCode::CREATED,
-        Json(UploadStatus { id: Some(id), digest: digest.to_string(), size: req.size, offset: 0, complete: false }),
+        Json(UploadStatus {
+            id: Some(id),
+            digest: digest.to_string(),
+            size: req.size,
+            offset: 0,
+            complete: false,
+        }),
     ))
 }
 
@@ -111,24 +142,38 @@ fn lock_map(
 ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<Mutex<UploadSession>>>> {
     // A poisoned map only means another request panicked while holding the
     // guard; the map itself stays consistent (single inserts/removes).
-    state.uploads.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    state
+        .uploads
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn session(state: &AppState, id: &str) -> Result<Arc<Mutex<UploadSession>>, ApiError> {
-    lock_map(state)
-        .get(id)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found("upload_not_found", format!("upload {id} not found (expired or finished)")))
+    lock_map(state).get(id).cloned().ok_or_else(|| {
+        ApiError::not_found(
+            "upload_not_found",
+            format!("upload {id} not found (expired or finished)"),
+        )
+    })
 }
 
 /// Where an upload stands.
 #[utoipa::path(get, path = "/api/v1/uploads/{id}", tag = "blobs",
     params(("id" = String, Path, description = "upload session id")),
     responses((status = 200, body = UploadStatus), (status = 404, body = crate::api_error::ErrorBody)))]
-pub async fn status(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<UploadStatus>, ApiError> {
+pub async fn status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<UploadStatus>, ApiError> {
     let s = session(&state, &id)?;
     let s = s.lock().await;
-    Ok(Json(UploadStatus { id: Some(id), digest: s.digest.to_string(), size: s.size, offset: s.offset, complete: false }))
+    Ok(Json(UploadStatus {
+        id: Some(id),
+        digest: s.digest.to_string(),
+        size: s.size,
+        offset: s.offset,
+        complete: false,
+    }))
 }
 
 /// Append bytes, starting at `Upload-Offset`.
@@ -150,16 +195,28 @@ pub async fn append(
         .get(UPLOAD_OFFSET)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| ApiError::bad_request("invalid_offset", "Upload-Offset header with a byte offset is required"))?;
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_offset",
+                "Upload-Offset header with a byte offset is required",
+            )
+        })?;
     let arc = session(&state, &id)?;
     let Ok(mut s) = arc.try_lock() else {
-        return Err(ApiError::new(StatusCode::CONFLICT, "upload_busy", format!("upload {id} is receiving another request")));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "upload_busy",
+            format!("upload {id} is receiving another request"),
+        ));
     };
     if at != s.offset {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "offset_mismatch",
-            format!("upload {id} is at byte {}, request starts at {at}", s.offset),
+            format!(
+                "upload {id} is at byte {}, request starts at {at}",
+                s.offset
+            ),
         ));
     }
     let mut stream = body.into_data_stream();
@@ -169,12 +226,18 @@ pub async fn append(
             Ok(c) => c,
             Err(e) => {
                 // Client went away mid-body: keep what arrived; it can resume.
-                failure = Some(ApiError::bad_request("body_interrupted", format!("request body ended early: {e}")));
+                failure = Some(ApiError::bad_request(
+                    "body_interrupted",
+                    format!("request body ended early: {e}"),
+                ));
                 break;
             }
         };
         let offset = s.offset;
-        let upload = s.upload.as_mut().ok_or_else(|| ApiError::internal("upload without writer"))?;
+        let upload = s
+            .upload
+            .as_mut()
+            .ok_or_else(|| ApiError::internal("upload without writer"))?;
         if let Err(e) = upload.write(offset, chunk).await {
             let err = ApiError::from(e);
             if err.code == "size_mismatch" {
@@ -195,16 +258,31 @@ pub async fn append(
     if s.offset < s.size {
         return Ok((
             StatusCode::ACCEPTED,
-            Json(UploadStatus { id: Some(id), digest: s.digest.to_string(), size: s.size, offset: s.offset, complete: false }),
+            Json(UploadStatus {
+                id: Some(id),
+                digest: s.digest.to_string(),
+                size: s.size,
+                offset: s.offset,
+                complete: false,
+            }),
         ));
     }
     lock_map(&state).remove(&id);
-    let upload = s.upload.take().ok_or_else(|| ApiError::internal("upload without writer"))?;
+    let upload = s
+        .upload
+        .take()
+        .ok_or_else(|| ApiError::internal("upload without writer"))?;
     let digest = upload.finish().await?;
     tracing::debug!(%digest, size = s.size, "blob committed");
     Ok((
         StatusCode::CREATED,
-        Json(UploadStatus { id: Some(id), digest: digest.to_string(), size: s.size, offset: s.size, complete: true }),
+        Json(UploadStatus {
+            id: Some(id),
+            digest: digest.to_string(),
+            size: s.size,
+            offset: s.size,
+            complete: true,
+        }),
     ))
 }
 
@@ -212,7 +290,10 @@ pub async fn append(
 #[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "blobs",
     params(("id" = String, Path, description = "upload session id")),
     responses((status = 204), (status = 404, body = crate::api_error::ErrorBody)))]
-pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let arc = lock_map(&state)
         .remove(&id)
         .ok_or_else(|| ApiError::not_found("upload_not_found", format!("upload {id} not found")))?;
@@ -230,7 +311,10 @@ pub async fn reap_idle(state: AppState) {
         let stale: Vec<(String, Arc<Mutex<UploadSession>>)> = {
             let map = lock_map(&state);
             map.iter()
-                .filter(|(_, s)| s.try_lock().is_ok_and(|s| s.last_active.elapsed() > IDLE_EXPIRY))
+                .filter(|(_, s)| {
+                    s.try_lock()
+                        .is_ok_and(|s| s.last_active.elapsed() > IDLE_EXPIRY)
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         };

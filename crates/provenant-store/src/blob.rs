@@ -67,9 +67,11 @@ impl BlobStore {
                         || lower.starts_with("azure_"))
                     .then_some((lower, v))
                 });
-                let (store, prefix) = object_store::parse_url_opts(&url, env).map_err(|e| {
-                    StoreError::BlobUrl { url: spec.to_owned(), reason: e.to_string() }
-                })?;
+                let (store, prefix) =
+                    object_store::parse_url_opts(&url, env).map_err(|e| StoreError::BlobUrl {
+                        url: spec.to_owned(),
+                        reason: e.to_string(),
+                    })?;
                 Ok(Self {
                     store: Arc::from(store),
                     prefix,
@@ -79,7 +81,9 @@ impl BlobStore {
             }
             other => Err(StoreError::BlobUrl {
                 url: spec.to_owned(),
-                reason: format!("unknown scheme {other:?} (use a path, file://, s3://, gs:// or az://)"),
+                reason: format!(
+                    "unknown scheme {other:?} (use a path, file://, s3://, gs:// or az://)"
+                ),
             }),
         }
     }
@@ -135,7 +139,9 @@ impl BlobStore {
             // object_store reads local files 8 KiB at a time; read in 1 MiB chunks instead.
             GetResultPayload::File(file, _) => {
                 let file = tokio::fs::File::from_std(file);
-                ReaderStream::with_capacity(file, READ_CHUNK).map(|r| r.map_err(StoreError::from)).boxed()
+                ReaderStream::with_capacity(file, READ_CHUNK)
+                    .map(|r| r.map_err(StoreError::from))
+                    .boxed()
             }
             GetResultPayload::Stream(s) => s.map(|r| r.map_err(StoreError::from)).boxed(),
         };
@@ -169,7 +175,10 @@ impl BlobStore {
             size,
             offset: 0,
             hasher: sha2::Sha256::new(),
-            writer: Some(WriteMultipart::new_with_chunk_size(multipart, self.part_size)),
+            writer: Some(WriteMultipart::new_with_chunk_size(
+                multipart,
+                self.part_size,
+            )),
         })
     }
 
@@ -224,7 +233,10 @@ impl Upload {
     /// Append `chunk`, which the client says starts at byte `at`.
     pub async fn write(&mut self, at: u64, chunk: Bytes) -> Result<(), StoreError> {
         if at != self.offset {
-            return Err(StoreError::OffsetMismatch { expected: self.offset, given: at });
+            return Err(StoreError::OffsetMismatch {
+                expected: self.offset,
+                given: at,
+            });
         }
         let end = self.offset + chunk.len() as u64;
         if end > self.size {
@@ -234,7 +246,10 @@ impl Upload {
                 received: end,
             });
         }
-        let writer = self.writer.as_mut().ok_or_else(|| StoreError::Corrupt("upload already closed".into()))?;
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| StoreError::Corrupt("upload already closed".into()))?;
         writer.wait_for_capacity(MAX_IN_FLIGHT).await?;
         self.hasher.update(&chunk);
         writer.put(chunk);
@@ -245,7 +260,10 @@ impl Upload {
     /// Commit the blob if every declared byte arrived and the digest matches;
     /// otherwise abort the staging upload and report why.
     pub async fn finish(mut self) -> Result<Digest, StoreError> {
-        let writer = self.writer.take().ok_or_else(|| StoreError::Corrupt("upload already closed".into()))?;
+        let writer = self
+            .writer
+            .take()
+            .ok_or_else(|| StoreError::Corrupt("upload already closed".into()))?;
         if self.offset != self.size {
             let _ = writer.abort().await;
             return Err(StoreError::SizeMismatch {
@@ -257,7 +275,10 @@ impl Upload {
         let actual = Digest::from_bytes(self.hasher.clone().finalize().into());
         if actual != self.declared {
             let _ = writer.abort().await;
-            return Err(StoreError::DigestMismatch { declared: self.declared, actual });
+            return Err(StoreError::DigestMismatch {
+                declared: self.declared,
+                actual,
+            });
         }
         writer.finish().await?;
         Ok(actual)
@@ -265,10 +286,10 @@ impl Upload {
 
     /// Drop the staging upload.
     pub async fn abort(mut self) {
-        if let Some(w) = self.writer.take() {
-            if let Err(e) = w.abort().await {
-                tracing::warn!(error = %e, "aborting upload failed");
-            }
+        if let Some(w) = self.writer.take()
+            && let Err(e) = w.abort().await
+        {
+            tracing::warn!(error = %e, "aborting upload failed");
         }
     }
 }

@@ -31,12 +31,20 @@ impl FromStr for Digest {
     type Err = StoreError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = |reason| StoreError::InvalidDigest { value: s.chars().take(80).collect(), reason };
-        let hex_part = s.strip_prefix("sha256:").ok_or_else(|| bad("must start with \"sha256:\""))?;
+        let bad = |reason| StoreError::InvalidDigest {
+            value: s.chars().take(80).collect(),
+            reason,
+        };
+        let hex_part = s
+            .strip_prefix("sha256:")
+            .ok_or_else(|| bad("must start with \"sha256:\""))?;
         if hex_part.len() != 64 {
             return Err(bad("expected 64 hex characters after \"sha256:\""));
         }
-        if hex_part.bytes().any(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if hex_part
+            .bytes()
+            .any(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return Err(bad("hex must be lowercase 0-9a-f"));
         }
         let mut out = [0u8; 32];

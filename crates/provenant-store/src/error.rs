@@ -11,7 +11,11 @@ pub enum StoreError {
     #[error("digest mismatch: declared {declared}, received bytes hash to {actual}")]
     DigestMismatch { declared: Digest, actual: Digest },
     #[error("size mismatch for {digest}: declared {declared} bytes, received {received}")]
-    SizeMismatch { digest: Digest, declared: u64, received: u64 },
+    SizeMismatch {
+        digest: Digest,
+        declared: u64,
+        received: u64,
+    },
     #[error("upload offset mismatch: upload is at byte {expected}, request starts at {given}")]
     OffsetMismatch { expected: u64, given: u64 },
     #[error("unsupported blob store URL {url:?}: {reason}")]

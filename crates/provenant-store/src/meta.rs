@@ -169,7 +169,8 @@ fn version_from_row(row: &AnyRow) -> Result<VersionRow, sqlx::Error> {
     })
 }
 
-const MODEL_COLUMNS: &str = "m.id, n.name, m.name, m.full_name, m.description, m.next_number, m.created_at, m.created_by";
+const MODEL_COLUMNS: &str =
+    "m.id, n.name, m.name, m.full_name, m.description, m.next_number, m.created_at, m.created_by";
 
 fn model_from_row(row: &AnyRow) -> Result<ModelRow, sqlx::Error> {
     Ok(ModelRow {
@@ -186,7 +187,11 @@ fn model_from_row(row: &AnyRow) -> Result<ModelRow, sqlx::Error> {
 
 /// Render label pairs as indexed search text.
 fn labels_text(labels: &BTreeMap<String, String>) -> String {
-    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Split a free-text query into indexable words (letters, digits, `_`).
@@ -210,8 +215,14 @@ impl Store {
                 .connect(url)
                 .await?;
             POSTGRES_MIGRATIONS.run(&pool).await?;
-            Ok(Self { pool, backend: Backend::Postgres })
-        } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            Ok(Self {
+                pool,
+                backend: Backend::Postgres,
+            })
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             let path = path.split('?').next().unwrap_or(path);
             Self::open_sqlite(Path::new(path)).await
         } else {
@@ -225,10 +236,10 @@ impl Store {
     /// Open (creating if missing) an SQLite database file in WAL mode.
     pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
-        if let Some(parent) = path.parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)?;
-            }
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)?;
         }
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let pool = AnyPoolOptions::new()
@@ -247,7 +258,10 @@ impl Store {
             .connect(&url)
             .await?;
         SQLITE_MIGRATIONS.run(&pool).await?;
-        Ok(Self { pool, backend: Backend::Sqlite })
+        Ok(Self {
+            pool,
+            backend: Backend::Sqlite,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -270,7 +284,12 @@ impl Store {
 
     // ---- tokens -------------------------------------------------------------
 
-    pub async fn token_insert(&self, name: &str, hash: &str, role: &str) -> Result<i64, StoreError> {
+    pub async fn token_insert(
+        &self,
+        name: &str,
+        hash: &str,
+        role: &str,
+    ) -> Result<i64, StoreError> {
         let id = sqlx::query(
             "INSERT INTO tokens (name, hash, role, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
@@ -306,7 +325,10 @@ impl Store {
     }
 
     pub async fn token_count(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query("SELECT COUNT(*) FROM tokens").fetch_one(&self.pool).await?.try_get(0)?)
+        Ok(sqlx::query("SELECT COUNT(*) FROM tokens")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?)
     }
 
     // ---- models ---------------------------------------------------------------
@@ -316,7 +338,10 @@ impl Store {
             "SELECT {MODEL_COLUMNS} FROM models m JOIN namespaces n ON n.id = m.namespace_id \
              WHERE m.full_name = $1"
         );
-        let row = sqlx::query(AssertSqlSafe(sql)).bind(full_name).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(full_name)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(model_from_row).transpose()?)
     }
 
@@ -345,7 +370,11 @@ impl Store {
         Ok(rows.iter().map(model_from_row).collect::<Result<_, _>>()?)
     }
 
-    pub async fn model_set_description(&self, model_id: i64, description: &str) -> Result<(), StoreError> {
+    pub async fn model_set_description(
+        &self,
+        model_id: i64,
+        description: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE models SET description = $1 WHERE id = $2")
             .bind(description)
             .bind(model_id)
@@ -360,7 +389,10 @@ impl Store {
     /// use, then the version, its files, labels and search entry are written in
     /// one transaction. Publishing a digest the model already has returns the
     /// existing version and `false`.
-    pub async fn version_publish(&self, new: &NewVersion) -> Result<(VersionRow, bool), StoreError> {
+    pub async fn version_publish(
+        &self,
+        new: &NewVersion,
+    ) -> Result<(VersionRow, bool), StoreError> {
         let now = now_millis();
         let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO namespaces (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
@@ -396,7 +428,12 @@ impl Store {
             "SELECT {VERSION_COLUMNS} FROM versions v JOIN models m ON m.id = v.model_id \
              WHERE v.model_id = $1 AND v.digest = $2"
         );
-        if let Some(row) = sqlx::query(AssertSqlSafe(sql)).bind(model_id).bind(&new.digest).fetch_optional(&mut *tx).await? {
+        if let Some(row) = sqlx::query(AssertSqlSafe(sql))
+            .bind(model_id)
+            .bind(&new.digest)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
             let existing = version_from_row(&row)?;
             tx.commit().await?;
             return Ok((existing, false));
@@ -433,7 +470,8 @@ impl Store {
         .try_get(0)?;
 
         for chunk in new.files.chunks(500) {
-            let mut sql = String::from("INSERT INTO version_files (version_id, path, digest, size) VALUES ");
+            let mut sql =
+                String::from("INSERT INTO version_files (version_id, path, digest, size) VALUES ");
             for i in 0..chunk.len() {
                 let b = i * 4;
                 if i > 0 {
@@ -443,7 +481,11 @@ impl Store {
             }
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for f in chunk {
-                q = q.bind(version_id).bind(&f.path).bind(&f.digest).bind(f.size);
+                q = q
+                    .bind(version_id)
+                    .bind(&f.path)
+                    .bind(&f.digest)
+                    .bind(f.size);
             }
             q.execute(&mut *tx).await?;
         }
@@ -457,7 +499,9 @@ impl Store {
         }
         let search_sql = match self.backend {
             Backend::Sqlite => "INSERT INTO version_fts (rowid, base, labels) VALUES ($1, $2, $3)",
-            Backend::Postgres => "INSERT INTO version_search (version_id, base, labels) VALUES ($1, $2, $3)",
+            Backend::Postgres => {
+                "INSERT INTO version_search (version_id, base, labels) VALUES ($1, $2, $3)"
+            }
         };
         sqlx::query(search_sql)
             .bind(version_id)
@@ -469,14 +513,24 @@ impl Store {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM versions v JOIN models m ON m.id = v.model_id WHERE v.id = $1"
         );
-        let row = sqlx::query(AssertSqlSafe(sql)).bind(version_id).fetch_one(&mut *tx).await?;
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(version_id)
+            .fetch_one(&mut *tx)
+            .await?;
         let created = version_from_row(&row)?;
         tx.commit().await?;
         Ok((created, true))
     }
 
-    async fn version_where(&self, clause: &str, a: i64, b: Option<&str>) -> Result<Option<VersionRow>, StoreError> {
-        let sql = format!("SELECT {VERSION_COLUMNS} FROM versions v JOIN models m ON m.id = v.model_id WHERE {clause}");
+    async fn version_where(
+        &self,
+        clause: &str,
+        a: i64,
+        b: Option<&str>,
+    ) -> Result<Option<VersionRow>, StoreError> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM versions v JOIN models m ON m.id = v.model_id WHERE {clause}"
+        );
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(a);
         if let Some(b) = b {
             q = q.bind(b);
@@ -489,20 +543,37 @@ impl Store {
         self.version_where("v.id = $1", id, None).await
     }
 
-    pub async fn version_by_number(&self, model_id: i64, number: i64) -> Result<Option<VersionRow>, StoreError> {
+    pub async fn version_by_number(
+        &self,
+        model_id: i64,
+        number: i64,
+    ) -> Result<Option<VersionRow>, StoreError> {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM versions v JOIN models m ON m.id = v.model_id \
              WHERE v.model_id = $1 AND v.number = $2"
         );
-        let row = sqlx::query(AssertSqlSafe(sql)).bind(model_id).bind(number).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(model_id)
+            .bind(number)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(version_from_row).transpose()?)
     }
 
-    pub async fn version_by_digest(&self, model_id: i64, digest: &str) -> Result<Option<VersionRow>, StoreError> {
-        self.version_where("v.model_id = $1 AND v.digest = $2", model_id, Some(digest)).await
+    pub async fn version_by_digest(
+        &self,
+        model_id: i64,
+        digest: &str,
+    ) -> Result<Option<VersionRow>, StoreError> {
+        self.version_where("v.model_id = $1 AND v.digest = $2", model_id, Some(digest))
+            .await
     }
 
-    pub async fn version_by_alias(&self, model_id: i64, alias: &str) -> Result<Option<VersionRow>, StoreError> {
+    pub async fn version_by_alias(
+        &self,
+        model_id: i64,
+        alias: &str,
+    ) -> Result<Option<VersionRow>, StoreError> {
         self.version_where(
             "v.id = (SELECT a.version_id FROM aliases a WHERE a.model_id = $1 AND a.name = $2)",
             model_id,
@@ -522,17 +593,28 @@ impl Store {
     }
 
     pub async fn version_files(&self, version_id: i64) -> Result<Vec<FileRow>, StoreError> {
-        let rows = sqlx::query("SELECT path, digest, size FROM version_files WHERE version_id = $1 ORDER BY path")
-            .bind(version_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT path, digest, size FROM version_files WHERE version_id = $1 ORDER BY path",
+        )
+        .bind(version_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
-            .map(|r| Ok(FileRow { path: r.try_get(0)?, digest: r.try_get(1)?, size: r.try_get(2)? }))
+            .map(|r| {
+                Ok(FileRow {
+                    path: r.try_get(0)?,
+                    digest: r.try_get(1)?,
+                    size: r.try_get(2)?,
+                })
+            })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::Database)
     }
 
-    pub async fn version_labels(&self, version_id: i64) -> Result<BTreeMap<String, String>, StoreError> {
+    pub async fn version_labels(
+        &self,
+        version_id: i64,
+    ) -> Result<BTreeMap<String, String>, StoreError> {
         let rows = sqlx::query("SELECT key, value FROM version_labels WHERE version_id = $1")
             .bind(version_id)
             .fetch_all(&self.pool)
@@ -561,7 +643,7 @@ impl Store {
         };
         // Drive the scan from the most selective index available: the model's
         // versions, else the first label's (key, value, version_id) index.
-        let mut from = format!("versions v JOIN models m ON m.id = v.model_id");
+        let mut from = "versions v JOIN models m ON m.id = v.model_id".to_owned();
         let mut conds: Vec<String> = Vec::new();
         let mut rest = labels;
         let mut id_col = "v.id";
@@ -593,12 +675,22 @@ impl Store {
             if !terms.is_empty() {
                 match self.backend {
                     Backend::Sqlite => {
-                        let q = terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" AND ");
+                        let q = terms
+                            .iter()
+                            .map(|t| format!("\"{t}\"*"))
+                            .collect::<Vec<_>>()
+                            .join(" AND ");
                         let p = next(Bind::S(q), &mut binds);
-                        conds.push(format!("v.id IN (SELECT rowid FROM version_fts WHERE version_fts MATCH {p})"));
+                        conds.push(format!(
+                            "v.id IN (SELECT rowid FROM version_fts WHERE version_fts MATCH {p})"
+                        ));
                     }
                     Backend::Postgres => {
-                        let q = terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ");
+                        let q = terms
+                            .iter()
+                            .map(|t| format!("{t}:*"))
+                            .collect::<Vec<_>>()
+                            .join(" & ");
                         let p = next(Bind::S(q), &mut binds);
                         conds.push(format!(
                             "v.id IN (SELECT version_id FROM version_search WHERE tsv @@ to_tsquery('simple', {p}))"
@@ -611,9 +703,15 @@ impl Store {
             let p = next(Bind::I(before), &mut binds);
             conds.push(format!("{id_col} < {p}"));
         }
-        let where_clause = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
+        let where_clause = if conds.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conds.join(" AND "))
+        };
         let lim = next(Bind::I(limit + 1), &mut binds);
-        let sql = format!("SELECT {VERSION_COLUMNS} FROM {from} {where_clause} ORDER BY {id_col} DESC LIMIT {lim}");
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM {from} {where_clause} ORDER BY {id_col} DESC LIMIT {lim}"
+        );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for b in &binds {
             q = match b {
@@ -622,7 +720,10 @@ impl Store {
             };
         }
         let rows = q.fetch_all(&self.pool).await?;
-        let mut items = rows.iter().map(version_from_row).collect::<Result<Vec<_>, _>>()?;
+        let mut items = rows
+            .iter()
+            .map(version_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         let next = if items.len() as i64 > limit {
             items.truncate(usize::try_from(limit).unwrap_or(0));
             items.last().map(|v| v.id)
@@ -670,7 +771,11 @@ impl Store {
             Backend::Sqlite => "UPDATE version_fts SET labels = $1 WHERE rowid = $2",
             Backend::Postgres => "UPDATE version_search SET labels = $1 WHERE version_id = $2",
         };
-        sqlx::query(sql).bind(labels_text(&labels)).bind(version_id).execute(&mut *tx).await?;
+        sqlx::query(sql)
+            .bind(labels_text(&labels))
+            .bind(version_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(labels)
     }
@@ -691,7 +796,12 @@ impl Store {
              WHERE id = $5 AND state IN ({})",
             placeholders.join(", ")
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(to).bind(reason).bind(now_millis()).bind(by).bind(version_id);
+        let mut q = sqlx::query(AssertSqlSafe(sql))
+            .bind(to)
+            .bind(reason)
+            .bind(now_millis())
+            .bind(by)
+            .bind(version_id);
         for f in from {
             q = q.bind(*f);
         }
@@ -710,13 +820,14 @@ impl Store {
     ) -> Result<AliasEvent, StoreError> {
         let now = now_millis();
         let mut tx = self.begin_write().await?;
-        let previous: Option<i64> = sqlx::query("SELECT version_id FROM aliases WHERE model_id = $1 AND name = $2")
-            .bind(model_id)
-            .bind(alias)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?;
+        let previous: Option<i64> =
+            sqlx::query("SELECT version_id FROM aliases WHERE model_id = $1 AND name = $2")
+                .bind(model_id)
+                .bind(alias)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
         sqlx::query(
             "INSERT INTO aliases (model_id, name, version_id, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (model_id, name) DO UPDATE SET version_id = excluded.version_id, \
@@ -783,11 +894,18 @@ impl Store {
             .bind(version_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>().map_err(StoreError::Database)
+        rows.iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::Database)
     }
 
     /// Every move of an alias, oldest first.
-    pub async fn alias_history(&self, model_id: i64, alias: &str) -> Result<Vec<AliasEvent>, StoreError> {
+    pub async fn alias_history(
+        &self,
+        model_id: i64,
+        alias: &str,
+    ) -> Result<Vec<AliasEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT h.id, h.alias, v.number, p.number, h.moved_at, h.moved_by FROM alias_history h \
              JOIN versions v ON v.id = h.version_id LEFT JOIN versions p ON p.id = h.previous_version_id \
@@ -797,7 +915,10 @@ impl Store {
         .bind(alias)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(alias_event).collect::<Result<_, _>>().map_err(StoreError::Database)
+        rows.iter()
+            .map(alias_event)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::Database)
     }
 }
 

@@ -24,7 +24,9 @@ impl PgTestDb {
     pub async fn create() -> Option<Self> {
         let Ok(admin_url) = std::env::var("PROVENANT_TEST_POSTGRES_URL") else {
             if std::env::var_os("CI").is_some() {
-                panic!("CI is set but PROVENANT_TEST_POSTGRES_URL is not: the PostgreSQL suite must run in CI");
+                panic!(
+                    "CI is set but PROVENANT_TEST_POSTGRES_URL is not: the PostgreSQL suite must run in CI"
+                );
             }
             eprintln!("skipping PostgreSQL half: PROVENANT_TEST_POSTGRES_URL is not set");
             return None;
@@ -34,11 +36,17 @@ impl PgTestDb {
         let mut conn = sqlx::AnyConnection::connect(&admin_url)
             .await
             .unwrap_or_else(|e| panic!("cannot connect to {admin_url}: {e}"));
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
         conn.close().await.unwrap();
         let mut url = url::Url::parse(&admin_url).unwrap();
         url.set_path(&format!("/{name}"));
-        Some(Self { url: url.to_string(), admin_url, name })
+        Some(Self {
+            url: url.to_string(),
+            admin_url,
+            name,
+        })
     }
 }
 
@@ -48,10 +56,19 @@ impl Drop for PgTestDb {
         let admin = self.admin_url.clone();
         let name = self.name.clone();
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
             rt.block_on(async move {
                 if let Ok(mut c) = sqlx::AnyConnection::connect(&admin).await {
-                    let _ = c.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+                    let _ = c
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .await;
                     let _ = c.close().await;
                 }
             });

@@ -44,7 +44,11 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
             let (_, e): (_, AliasEvent) = client
                 .send_json(
                     Method::PUT,
-                    &format!("api/v1/models/{}/aliases/{}", model_segment(&v.model), alias),
+                    &format!(
+                        "api/v1/models/{}/aliases/{}",
+                        model_segment(&v.model),
+                        alias
+                    ),
                     &serde_json::json!({"version": v.number}),
                 )
                 .await?;
@@ -52,14 +56,21 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
                 return crate::output::json(&e);
             }
             match e.previous_number {
-                Some(p) if p != e.number => println!("{}#{} moved from {p} to {}", v.model, e.alias, e.number),
+                Some(p) if p != e.number => {
+                    println!("{}#{} moved from {p} to {}", v.model, e.alias, e.number)
+                }
                 Some(_) => println!("{}#{} already at {}", v.model, e.alias, e.number),
                 None => println!("{}#{} set to {}", v.model, e.alias, e.number),
             }
         }
         Command::History { model, alias } => {
-            let events: Vec<AliasEvent> =
-                client.get_json(&format!("api/v1/models/{}/aliases/{}/history", model_segment(&model), alias)).await?;
+            let events: Vec<AliasEvent> = client
+                .get_json(&format!(
+                    "api/v1/models/{}/aliases/{}/history",
+                    model_segment(&model),
+                    alias
+                ))
+                .await?;
             if g.json {
                 return crate::output::json(&events);
             }
@@ -77,14 +88,22 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
             crate::output::table(&["MOVED", "FROM", "TO", "BY"], &rows);
         }
         Command::List { model } => {
-            let aliases: Vec<AliasView> =
-                client.get_json(&format!("api/v1/models/{}/aliases", model_segment(&model))).await?;
+            let aliases: Vec<AliasView> = client
+                .get_json(&format!("api/v1/models/{}/aliases", model_segment(&model)))
+                .await?;
             if g.json {
                 return crate::output::json(&aliases);
             }
             let rows: Vec<Vec<String>> = aliases
                 .iter()
-                .map(|a| vec![a.alias.clone(), a.number.to_string(), a.updated_at.clone(), a.updated_by.clone()])
+                .map(|a| {
+                    vec![
+                        a.alias.clone(),
+                        a.number.to_string(),
+                        a.updated_at.clone(),
+                        a.updated_by.clone(),
+                    ]
+                })
                 .collect();
             crate::output::table(&["ALIAS", "VERSION", "UPDATED", "BY"], &rows);
         }

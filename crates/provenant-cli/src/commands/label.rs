@@ -33,7 +33,19 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     if g.json {
         return crate::output::json(&updated);
     }
-    let labels: Vec<String> = updated.labels.iter().map(|(k, x)| format!("{k}={x}")).collect();
-    println!("{}: {}", updated.reference, if labels.is_empty() { "(no labels)".into() } else { labels.join(", ") });
+    let labels: Vec<String> = updated
+        .labels
+        .iter()
+        .map(|(k, x)| format!("{k}={x}"))
+        .collect();
+    println!(
+        "{}: {}",
+        updated.reference,
+        if labels.is_empty() {
+            "(no labels)".into()
+        } else {
+            labels.join(", ")
+        }
+    );
     Ok(())
 }

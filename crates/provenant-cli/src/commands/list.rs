@@ -25,9 +25,17 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let client = g.client()?;
     if let Some(target) = &a.target {
         let model_exists = target.contains('/')
-            && match client.get_json::<ModelInfo>(&format!("api/v1/models/{}", model_segment(target))).await {
+            && match client
+                .get_json::<ModelInfo>(&format!("api/v1/models/{}", model_segment(target)))
+                .await
+            {
                 Ok(_) => true,
-                Err(e) if e.downcast_ref::<ApiFailure>().is_some_and(|f| f.status == 404 || f.status == 400) => false,
+                Err(e)
+                    if e.downcast_ref::<ApiFailure>()
+                        .is_some_and(|f| f.status == 404 || f.status == 400) =>
+                {
+                    false
+                }
                 Err(e) => return Err(e),
             };
         if model_exists {
@@ -42,25 +50,44 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             if let Some(c) = &a.cursor {
                 q.append_pair("cursor", c);
             }
-            let page: Page<VersionInfo> =
-                client.get_json(&format!("api/v1/models/{}/versions?{}", model_segment(target), q.finish())).await?;
+            let page: Page<VersionInfo> = client
+                .get_json(&format!(
+                    "api/v1/models/{}/versions?{}",
+                    model_segment(target),
+                    q.finish()
+                ))
+                .await?;
             return print_versions(g, &page);
         }
     }
-    let prefix = a.target.as_ref().map(|t| format!("{}/", t.trim_end_matches('/'))).unwrap_or_default();
+    let prefix = a
+        .target
+        .as_ref()
+        .map(|t| format!("{}/", t.trim_end_matches('/')))
+        .unwrap_or_default();
     let mut q = url::form_urlencoded::Serializer::new(String::new());
-    q.append_pair("prefix", &prefix).append_pair("limit", &a.limit.to_string());
+    q.append_pair("prefix", &prefix)
+        .append_pair("limit", &a.limit.to_string());
     if let Some(c) = &a.cursor {
         q.append_pair("cursor", c);
     }
-    let page: Page<ModelInfo> = client.get_json(&format!("api/v1/models?{}", q.finish())).await?;
+    let page: Page<ModelInfo> = client
+        .get_json(&format!("api/v1/models?{}", q.finish()))
+        .await?;
     if g.json {
         return crate::output::json(&page);
     }
     let rows: Vec<Vec<String>> = page
         .items
         .iter()
-        .map(|m| vec![m.name.clone(), m.version_count.to_string(), m.created_at.clone(), m.description.clone()])
+        .map(|m| {
+            vec![
+                m.name.clone(),
+                m.version_count.to_string(),
+                m.created_at.clone(),
+                m.description.clone(),
+            ]
+        })
         .collect();
     crate::output::table(&["MODEL", "VERSIONS", "CREATED", "DESCRIPTION"], &rows);
     if let Some(c) = &page.next_cursor {

@@ -22,21 +22,40 @@ struct WhoAmI {
 
 pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let existing = read_config()?;
-    let url = g.url.clone().or(existing.url).unwrap_or_else(|| crate::client::DEFAULT_URL.to_owned());
+    let url = g
+        .url
+        .clone()
+        .or(existing.url)
+        .unwrap_or_else(|| crate::client::DEFAULT_URL.to_owned());
     let token = if a.token_stdin {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).context("reading the token from stdin")?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the token from stdin")?;
         line.trim().to_owned()
     } else {
-        g.token.clone().context("give the token with --token, PROVENANT_TOKEN or --token-stdin")?
+        g.token
+            .clone()
+            .context("give the token with --token, PROVENANT_TOKEN or --token-stdin")?
     };
     let client = Client::with(&url, Some(token.clone()))?;
     let me: WhoAmI = client.get_json("api/v1/whoami").await?;
-    let path = write_config(&ConfigFile { url: Some(url.clone()), token: Some(token) })?;
+    let path = write_config(&ConfigFile {
+        url: Some(url.clone()),
+        token: Some(token),
+    })?;
     if g.json {
-        crate::output::json(&serde_json::json!({"url": url, "name": me.name, "role": me.role, "config": path}))?;
+        crate::output::json(
+            &serde_json::json!({"url": url, "name": me.name, "role": me.role, "config": path}),
+        )?;
     } else {
-        println!("logged in to {url} as {} ({}); saved to {}", me.name, me.role, path.display());
+        println!(
+            "logged in to {url} as {} ({}); saved to {}",
+            me.name,
+            me.role,
+            path.display()
+        );
     }
     Ok(())
 }

@@ -16,17 +16,26 @@ use crate::client::Client;
 
 /// Resolve any reference form through the server.
 pub async fn resolve(client: &Client, reference: &str) -> anyhow::Result<VersionInfo> {
-    let q: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("ref", reference).finish();
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("ref", reference)
+        .finish();
     client.get_json(&format!("api/v1/resolve?{q}")).await
 }
 
 /// `api/v1/models/<model>/versions/<n>`.
 pub fn version_path(v: &VersionInfo) -> String {
-    format!("api/v1/models/{}/versions/{}", crate::client::model_segment(&v.model), v.number)
+    format!(
+        "api/v1/models/{}/versions/{}",
+        crate::client::model_segment(&v.model),
+        v.number
+    )
 }
 
 /// Parse `k=v` arguments.
-pub fn parse_kv(items: &[String], what: &str) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+pub fn parse_kv(
+    items: &[String],
+    what: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
     items
         .iter()
         .map(|s| {
@@ -46,12 +55,21 @@ pub fn version_table(items: &[VersionInfo]) {
                 v.reference.clone(),
                 v.state.clone(),
                 v.aliases.join(","),
-                v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect::<Vec<_>>().join(","),
+                v.labels
+                    .iter()
+                    .map(|(k, x)| format!("{k}={x}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
                 crate::output::size(v.size),
                 v.created_at.clone(),
                 v.digest.get(..19).unwrap_or(&v.digest).to_owned(),
             ]
         })
         .collect();
-    crate::output::table(&["VERSION", "STATE", "ALIASES", "LABELS", "SIZE", "CREATED", "DIGEST"], &rows);
+    crate::output::table(
+        &[
+            "VERSION", "STATE", "ALIASES", "LABELS", "SIZE", "CREATED", "DIGEST",
+        ],
+        &rows,
+    );
 }

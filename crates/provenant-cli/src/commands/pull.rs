@@ -31,38 +31,58 @@ pub struct Args {
 }
 
 fn is_empty_dir(p: &Path) -> bool {
-    std::fs::read_dir(p).map(|mut d| d.next().is_none()).unwrap_or(false)
+    std::fs::read_dir(p)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(false)
 }
 
 pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let client = g.client()?;
     let v = super::resolve(&client, &a.reference).await?;
-    let files = v.files.clone().context("server did not list the version's files")?;
+    let files = v
+        .files
+        .clone()
+        .context("server did not list the version's files")?;
     for f in &files {
-        provenant_registry::validate_file_path(&f.path)
-            .map_err(|e| VerifyFailure { path: f.path.clone(), reason: format!("unsafe path from server: {e}") })?;
+        provenant_registry::validate_file_path(&f.path).map_err(|e| VerifyFailure {
+            path: f.path.clone(),
+            reason: format!("unsafe path from server: {e}"),
+        })?;
     }
     verify_manifest(&client, &v, &files).await?;
 
     let target = &a.dir;
     let exists = target.exists();
     if exists && !a.force && !is_empty_dir(target) {
-        bail!("{} exists and is not empty; use --force to replace it", target.display());
+        bail!(
+            "{} exists and is not empty; use --force to replace it",
+            target.display()
+        );
     }
     let parent = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = target.file_name().and_then(|n| n.to_str()).context("target directory needs a name")?;
+    std::fs::create_dir_all(&parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let name = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("target directory needs a name")?;
     let staging = tempfile::Builder::new()
         .prefix(&format!(".{name}.pulling-"))
         .tempdir_in(&parent)
         .with_context(|| format!("cannot create a staging directory in {}", parent.display()))?;
 
     let total: u64 = files.iter().map(|f| f.size).sum();
-    let pb = if std::io::stderr().is_terminal() { ProgressBar::new(total) } else { ProgressBar::hidden() };
-    if let Ok(style) = ProgressStyle::with_template("  pulling [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}") {
+    let pb = if std::io::stderr().is_terminal() {
+        ProgressBar::new(total)
+    } else {
+        ProgressBar::hidden()
+    };
+    if let Ok(style) = ProgressStyle::with_template(
+        "  pulling [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+    ) {
         pb.set_style(style.progress_chars("=> "));
     }
     futures::stream::iter(files.iter().map(|f| {
@@ -80,30 +100,54 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let staged = staging.keep();
     if exists {
         let backup = parent.join(format!(".{name}.replaced-{}", std::process::id()));
-        std::fs::rename(target, &backup).with_context(|| format!("cannot move {} aside", target.display()))?;
+        std::fs::rename(target, &backup)
+            .with_context(|| format!("cannot move {} aside", target.display()))?;
         if let Err(e) = std::fs::rename(&staged, target) {
             let _ = std::fs::rename(&backup, target);
-            return Err(e).with_context(|| format!("cannot move the pulled files into {}", target.display()));
+            return Err(e).with_context(|| {
+                format!("cannot move the pulled files into {}", target.display())
+            });
         }
-        std::fs::remove_dir_all(&backup).with_context(|| format!("cannot remove {}", backup.display()))?;
+        std::fs::remove_dir_all(&backup)
+            .with_context(|| format!("cannot remove {}", backup.display()))?;
     } else {
-        std::fs::rename(&staged, target).with_context(|| format!("cannot move the pulled files into {}", target.display()))?;
+        std::fs::rename(&staged, target)
+            .with_context(|| format!("cannot move the pulled files into {}", target.display()))?;
     }
     if g.json {
-        crate::output::json(&serde_json::json!({"reference": v.reference, "digest": v.digest, "dir": target, "files": files.len(), "bytes": total}))?;
+        crate::output::json(
+            &serde_json::json!({"reference": v.reference, "digest": v.digest, "dir": target, "files": files.len(), "bytes": total}),
+        )?;
     } else {
-        println!("pulled {} ({}) into {}: {} files, {}, all digests verified", v.reference, v.digest, target.display(), files.len(), crate::output::size(i64::try_from(total).unwrap_or(i64::MAX)));
+        println!(
+            "pulled {} ({}) into {}: {} files, {}, all digests verified",
+            v.reference,
+            v.digest,
+            target.display(),
+            files.len(),
+            crate::output::size(i64::try_from(total).unwrap_or(i64::MAX))
+        );
     }
     Ok(())
 }
 
 /// The manifest must hash to the version digest and list exactly the files.
-async fn verify_manifest(client: &Client, v: &VersionInfo, files: &[FileInfo]) -> anyhow::Result<()> {
-    let resp = client.send(client.request(Method::GET, &format!("{}/manifest", super::version_path(v)))?).await?;
+async fn verify_manifest(
+    client: &Client,
+    v: &VersionInfo,
+    files: &[FileInfo],
+) -> anyhow::Result<()> {
+    let resp = client
+        .send(client.request(Method::GET, &format!("{}/manifest", super::version_path(v)))?)
+        .await?;
     let bytes = resp.bytes().await.context("downloading the manifest")?;
     let actual = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
     if actual != v.digest {
-        return Err(VerifyFailure { path: "manifest".into(), reason: format!("hashes to {actual}, version digest is {}", v.digest) }.into());
+        return Err(VerifyFailure {
+            path: "manifest".into(),
+            reason: format!("hashes to {actual}, version digest is {}", v.digest),
+        }
+        .into());
     }
     let doc: serde_json::Value = serde_json::from_slice(&bytes).context("manifest is not JSON")?;
     let mut listed: Vec<(String, String, u64)> = doc["layers"]
@@ -113,7 +157,10 @@ async fn verify_manifest(client: &Client, v: &VersionInfo, files: &[FileInfo]) -
                 .iter()
                 .map(|l| {
                     (
-                        l["annotations"]["org.cncf.model.filepath"].as_str().unwrap_or("").to_owned(),
+                        l["annotations"]["org.cncf.model.filepath"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_owned(),
                         l["digest"].as_str().unwrap_or("").to_owned(),
                         l["size"].as_u64().unwrap_or(u64::MAX),
                     )
@@ -121,21 +168,39 @@ async fn verify_manifest(client: &Client, v: &VersionInfo, files: &[FileInfo]) -
                 .collect()
         })
         .unwrap_or_default();
-    let mut expected: Vec<(String, String, u64)> = files.iter().map(|f| (f.path.clone(), f.digest.clone(), f.size)).collect();
+    let mut expected: Vec<(String, String, u64)> = files
+        .iter()
+        .map(|f| (f.path.clone(), f.digest.clone(), f.size))
+        .collect();
     listed.sort();
     expected.sort();
     if listed != expected {
-        return Err(VerifyFailure { path: "manifest".into(), reason: "file list differs from the signed-off manifest layers".into() }.into());
+        return Err(VerifyFailure {
+            path: "manifest".into(),
+            reason: "file list differs from the signed-off manifest layers".into(),
+        }
+        .into());
     }
     Ok(())
 }
 
-async fn download(client: &Client, f: &FileInfo, dest: &Path, pb: &ProgressBar) -> anyhow::Result<()> {
+async fn download(
+    client: &Client,
+    f: &FileInfo,
+    dest: &Path,
+    pb: &ProgressBar,
+) -> anyhow::Result<()> {
     if let Some(dir) = dest.parent() {
-        tokio::fs::create_dir_all(dir).await.with_context(|| format!("cannot create {}", dir.display()))?;
+        tokio::fs::create_dir_all(dir)
+            .await
+            .with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let resp = client.send(client.request(Method::GET, &format!("api/v1/blobs/{}", f.digest))?).await?;
-    let mut out = tokio::fs::File::create(dest).await.with_context(|| format!("cannot write {}", dest.display()))?;
+    let resp = client
+        .send(client.request(Method::GET, &format!("api/v1/blobs/{}", f.digest))?)
+        .await?;
+    let mut out = tokio::fs::File::create(dest)
+        .await
+        .with_context(|| format!("cannot write {}", dest.display()))?;
     let mut hasher = sha2::Sha256::new();
     let mut stream = resp.bytes_stream();
     let mut written = 0u64;
@@ -143,19 +208,33 @@ async fn download(client: &Client, f: &FileInfo, dest: &Path, pb: &ProgressBar) 
         let chunk = chunk.with_context(|| format!("download of {} interrupted", f.path))?;
         written += chunk.len() as u64;
         if written > f.size {
-            return Err(VerifyFailure { path: f.path.clone(), reason: format!("server sent more than the recorded {} bytes", f.size) }.into());
+            return Err(VerifyFailure {
+                path: f.path.clone(),
+                reason: format!("server sent more than the recorded {} bytes", f.size),
+            }
+            .into());
         }
         hasher.update(&chunk);
-        out.write_all(&chunk).await.with_context(|| format!("cannot write {}", dest.display()))?;
+        out.write_all(&chunk)
+            .await
+            .with_context(|| format!("cannot write {}", dest.display()))?;
         pb.inc(chunk.len() as u64);
     }
     out.flush().await?;
     if written != f.size {
-        return Err(VerifyFailure { path: f.path.clone(), reason: format!("received {written} of {} bytes", f.size) }.into());
+        return Err(VerifyFailure {
+            path: f.path.clone(),
+            reason: format!("received {written} of {} bytes", f.size),
+        }
+        .into());
     }
     let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
     if actual != f.digest {
-        return Err(VerifyFailure { path: f.path.clone(), reason: format!("content hashes to {actual}, expected {}", f.digest) }.into());
+        return Err(VerifyFailure {
+            path: f.path.clone(),
+            reason: format!("content hashes to {actual}, expected {}", f.digest),
+        }
+        .into());
     }
     Ok(())
 }

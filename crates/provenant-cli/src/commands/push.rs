@@ -50,12 +50,19 @@ struct Report {
 }
 
 pub fn load_metadata(path: &Path) -> anyhow::Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read metadata file {}", path.display()))?;
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read metadata file {}", path.display()))?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let value: serde_json::Value = if ext == "yaml" || ext == "yml" {
-        serde_norway::from_str(&text).with_context(|| format!("{} is not valid YAML", path.display()))?
+        serde_norway::from_str(&text)
+            .with_context(|| format!("{} is not valid YAML", path.display()))?
     } else {
-        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid JSON", path.display()))?
     };
     if !value.is_object() {
         bail!("metadata in {} must be an object", path.display());
@@ -106,12 +113,20 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
 
     // One upload per distinct blob.
     let mut seen = HashSet::new();
-    let unique: Vec<LocalFile> = files.iter().filter(|f| seen.insert(f.digest.clone())).cloned().collect();
+    let unique: Vec<LocalFile> = files
+        .iter()
+        .filter(|f| seen.insert(f.digest.clone()))
+        .cloned()
+        .collect();
     let pb = bar(unique.iter().map(|f| f.size).sum(), "uploading");
     let outcomes: Vec<Outcome> = futures::stream::iter(unique.into_iter().map(|f| {
         let client = client.clone();
         let pb = pb.clone();
-        async move { upload_blob(&client, &f, &pb).await.with_context(|| format!("uploading {}", f.rel)) }
+        async move {
+            upload_blob(&client, &f, &pb)
+                .await
+                .with_context(|| format!("uploading {}", f.rel))
+        }
     }))
     .buffer_unordered(usize::from(a.jobs))
     .try_collect()
@@ -124,7 +139,11 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         "labels": labels,
     });
     let (_, published): (_, Published) = client
-        .send_json(Method::POST, &format!("api/v1/models/{}/versions", model_segment(&a.model)), &body)
+        .send_json(
+            Method::POST,
+            &format!("api/v1/models/{}/versions", model_segment(&a.model)),
+            &body,
+        )
         .await?;
     let report = Report {
         files: files.len(),
@@ -138,7 +157,11 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         crate::output::json(&report)?;
     } else {
         let v = &report.published.version;
-        let verb = if report.published.created { "published" } else { "already published as" };
+        let verb = if report.published.created {
+            "published"
+        } else {
+            "already published as"
+        };
         println!("{verb} {} {}", v.reference, v.digest);
         println!(
             "{} files, {} uploaded ({}), {} already on the server",
@@ -154,14 +177,22 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
 /// Upload one blob, resuming after transient failures from the offset the server reports.
 async fn upload_blob(client: &Client, f: &LocalFile, pb: &ProgressBar) -> anyhow::Result<Outcome> {
     let (_, st): (_, UploadStatus) = client
-        .send_json(Method::POST, "api/v1/uploads", &serde_json::json!({"digest": f.digest, "size": f.size}))
+        .send_json(
+            Method::POST,
+            "api/v1/uploads",
+            &serde_json::json!({"digest": f.digest, "size": f.size}),
+        )
         .await?;
     if st.complete {
         pb.inc(f.size);
         return Ok(Outcome::default());
     }
     let id = st.id.context("server opened an upload without an id")?;
-    let mut out = Outcome { uploaded: true, resumed: st.offset > 0, bytes: 0 };
+    let mut out = Outcome {
+        uploaded: true,
+        resumed: st.offset > 0,
+        bytes: 0,
+    };
     let mut offset = st.offset;
     pb.inc(offset);
     let mut attempts = 0u32;
@@ -176,13 +207,17 @@ async fn upload_blob(client: &Client, f: &LocalFile, pb: &ProgressBar) -> anyhow
                 offset = st.offset;
             }
             Err(e) => {
-                let permanent = e.chain().any(|c| c.downcast_ref::<ApiFailure>().is_some_and(|f| f.status != 409 && f.status < 500));
+                let permanent = e.chain().any(|c| {
+                    c.downcast_ref::<ApiFailure>()
+                        .is_some_and(|f| f.status != 409 && f.status < 500)
+                });
                 attempts += 1;
                 if permanent || attempts > 5 {
                     return Err(e);
                 }
                 tracing::warn!(file = %f.rel, error = %format!("{e:#}"), attempt = attempts, "upload interrupted; resuming");
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempts * attempts))).await;
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempts * attempts)))
+                    .await;
                 let st: UploadStatus = client.get_json(&format!("api/v1/uploads/{id}")).await?;
                 out.bytes += st.offset.saturating_sub(offset);
                 offset = st.offset;
@@ -192,17 +227,26 @@ async fn upload_blob(client: &Client, f: &LocalFile, pb: &ProgressBar) -> anyhow
     }
 }
 
-async fn patch(client: &Client, id: &str, f: &LocalFile, offset: u64, pb: &ProgressBar) -> anyhow::Result<UploadStatus> {
+async fn patch(
+    client: &Client,
+    id: &str,
+    f: &LocalFile,
+    offset: u64,
+    pb: &ProgressBar,
+) -> anyhow::Result<UploadStatus> {
     use tokio::io::AsyncReadExt as _;
-    let mut file = tokio::fs::File::open(&f.abs).await.with_context(|| format!("cannot open {}", f.abs.display()))?;
+    let mut file = tokio::fs::File::open(&f.abs)
+        .await
+        .with_context(|| format!("cannot open {}", f.abs.display()))?;
     file.seek(std::io::SeekFrom::Start(offset)).await?;
     let remaining = f.size - offset;
     let pb = pb.clone();
-    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(remaining), 1 << 20).inspect(move |c| {
-        if let Ok(c) = c {
-            pb.inc(c.len() as u64);
-        }
-    });
+    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(remaining), 1 << 20)
+        .inspect(move |c| {
+            if let Ok(c) = c {
+                pb.inc(c.len() as u64);
+            }
+        });
     let rb = client
         .request(Method::PATCH, &format!("api/v1/uploads/{id}"))?
         .header("Upload-Offset", offset.to_string())
@@ -212,4 +256,3 @@ async fn patch(client: &Client, id: &str, f: &LocalFile, offset: u64, pb: &Progr
     let resp = client.send(rb).await?;
     Ok(resp.json().await?)
 }
-

@@ -38,6 +38,8 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         q.append_pair("cursor", c);
     }
     q.append_pair("limit", &a.limit.to_string());
-    let page: Page<VersionInfo> = client.get_json(&format!("api/v1/search?{}", q.finish())).await?;
+    let page: Page<VersionInfo> = client
+        .get_json(&format!("api/v1/search?{}", q.finish()))
+        .await?;
     super::list::print_versions(g, &page)
 }

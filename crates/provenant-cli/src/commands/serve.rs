@@ -30,7 +30,9 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         database_url: a.database_url,
         blob_url: a.blob_url,
     };
-    let running = provenant_server::start(config, true).await.context("starting the server")?;
+    let running = provenant_server::start(config, true)
+        .await
+        .context("starting the server")?;
     if let Some(token) = &running.new_admin_token {
         // Printed once; also stored (mode 0600) in DATA_DIR/admin.token.
         eprintln!(

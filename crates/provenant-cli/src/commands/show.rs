@@ -25,7 +25,11 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         None => println!("state:      {}", v.state),
     }
     println!("created:    {} by {}", v.created_at, v.created_by);
-    println!("size:       {} in {} files", crate::output::size(v.size), v.file_count);
+    println!(
+        "size:       {} in {} files",
+        crate::output::size(v.size),
+        v.file_count
+    );
     if !v.aliases.is_empty() {
         println!("aliases:    {}", v.aliases.join(", "));
     }
@@ -43,12 +47,24 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         println!("files:");
         let rows: Vec<Vec<String>> = files
             .iter()
-            .map(|f| vec![f.path.clone(), crate::output::size(i64::try_from(f.size).unwrap_or(i64::MAX)), f.digest.clone()])
+            .map(|f| {
+                vec![
+                    f.path.clone(),
+                    crate::output::size(i64::try_from(f.size).unwrap_or(i64::MAX)),
+                    f.digest.clone(),
+                ]
+            })
             .collect();
-        crate::output::table(&["  PATH", "SIZE", "DIGEST"], &rows.into_iter().map(|mut r| {
-            r[0] = format!("  {}", r[0]);
-            r
-        }).collect::<Vec<_>>());
+        crate::output::table(
+            &["  PATH", "SIZE", "DIGEST"],
+            &rows
+                .into_iter()
+                .map(|mut r| {
+                    r[0] = format!("  {}", r[0]);
+                    r
+                })
+                .collect::<Vec<_>>(),
+        );
     }
     Ok(())
 }

@@ -17,11 +17,20 @@ pub async fn run(g: &GlobalArgs, a: Args, action: &str) -> anyhow::Result<()> {
     let client = g.client()?;
     let v = super::resolve(&client, &a.reference).await?;
     let (_, updated): (_, VersionInfo) = client
-        .send_json(Method::POST, &format!("{}/{action}", super::version_path(&v)), &serde_json::json!({"reason": a.reason}))
+        .send_json(
+            Method::POST,
+            &format!("{}/{action}", super::version_path(&v)),
+            &serde_json::json!({"reason": a.reason}),
+        )
         .await?;
     if g.json {
         return crate::output::json(&updated);
     }
-    println!("{} is now {}: {}", updated.reference, updated.state, updated.state_reason.unwrap_or_default());
+    println!(
+        "{} is now {}: {}",
+        updated.reference,
+        updated.state,
+        updated.state_reason.unwrap_or_default()
+    );
     Ok(())
 }

@@ -14,9 +14,15 @@ fn parse(d: &str) -> Result<Digest, ApiError> {
 
 fn headers(resp: &mut Response, digest: &Digest, size: u64) {
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
     if let Ok(v) = HeaderValue::from_str(&digest.to_string()) {
         h.insert("docker-content-digest", v.clone());
         h.insert(header::ETAG, v);
@@ -28,7 +34,10 @@ fn headers(resp: &mut Response, digest: &Digest, size: u64) {
     params(("digest" = String, Path, description = "sha256:<hex>")),
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
               (status = 404, body = crate::api_error::ErrorBody)))]
-pub async fn get_blob(State(state): State<AppState>, Path(digest): Path<String>) -> Result<Response, ApiError> {
+pub async fn get_blob(
+    State(state): State<AppState>,
+    Path(digest): Path<String>,
+) -> Result<Response, ApiError> {
     let digest = parse(&digest)?;
     let (size, stream) = state.registry.blobs.get(&digest).await?;
     let body = Body::from_stream(stream.map_err(|e| std::io::Error::other(e.to_string())));
@@ -41,7 +50,10 @@ pub async fn get_blob(State(state): State<AppState>, Path(digest): Path<String>)
 #[utoipa::path(head, path = "/api/v1/blobs/{digest}", tag = "blobs",
     params(("digest" = String, Path, description = "sha256:<hex>")),
     responses((status = 200), (status = 404)))]
-pub async fn head_blob(State(state): State<AppState>, Path(digest): Path<String>) -> Result<Response, ApiError> {
+pub async fn head_blob(
+    State(state): State<AppState>,
+    Path(digest): Path<String>,
+) -> Result<Response, ApiError> {
     let digest = parse(&digest)?;
     match state.registry.blobs.size(&digest).await? {
         Some(size) => {
@@ -49,6 +61,10 @@ pub async fn head_blob(State(state): State<AppState>, Path(digest): Path<String>
             headers(&mut resp, &digest, size);
             Ok(resp)
         }
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "blob_not_found", format!("blob {digest} not found"))),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "blob_not_found",
+            format!("blob {digest} not found"),
+        )),
     }
 }

@@ -27,26 +27,59 @@ pub fn router(state: AppState) -> Router {
                 .delete(uploads::cancel)
                 .layer(DefaultBodyLimit::disable()),
         )
-        .route("/api/v1/blobs/{digest}", get(blobs::get_blob).head(blobs::head_blob))
+        .route(
+            "/api/v1/blobs/{digest}",
+            get(blobs::get_blob).head(blobs::head_blob),
+        )
         .route("/api/v1/models", get(models::list_models))
         .route("/api/v1/models/{model}", get(models::get_model))
-        .route("/api/v1/models/{model}/versions", get(versions::list_model_versions).post(versions::publish))
-        .route("/api/v1/models/{model}/versions/{number}", get(versions::get_version))
-        .route("/api/v1/models/{model}/versions/{number}/manifest", get(versions::get_manifest))
-        .route("/api/v1/models/{model}/versions/{number}/labels", post(versions::set_labels))
-        .route("/api/v1/models/{model}/versions/{number}/deprecate", post(versions::deprecate))
-        .route("/api/v1/models/{model}/versions/{number}/archive", post(versions::archive))
+        .route(
+            "/api/v1/models/{model}/versions",
+            get(versions::list_model_versions).post(versions::publish),
+        )
+        .route(
+            "/api/v1/models/{model}/versions/{number}",
+            get(versions::get_version),
+        )
+        .route(
+            "/api/v1/models/{model}/versions/{number}/manifest",
+            get(versions::get_manifest),
+        )
+        .route(
+            "/api/v1/models/{model}/versions/{number}/labels",
+            post(versions::set_labels),
+        )
+        .route(
+            "/api/v1/models/{model}/versions/{number}/deprecate",
+            post(versions::deprecate),
+        )
+        .route(
+            "/api/v1/models/{model}/versions/{number}/archive",
+            post(versions::archive),
+        )
         .route("/api/v1/models/{model}/aliases", get(models::list_aliases))
-        .route("/api/v1/models/{model}/aliases/{alias}", put(models::set_alias))
-        .route("/api/v1/models/{model}/aliases/{alias}/history", get(models::alias_history))
+        .route(
+            "/api/v1/models/{model}/aliases/{alias}",
+            put(models::set_alias),
+        )
+        .route(
+            "/api/v1/models/{model}/aliases/{alias}/history",
+            get(models::alias_history),
+        )
         .route("/api/v1/versions", get(versions::list_versions))
         .route("/api/v1/search", get(versions::search))
         .route("/api/v1/resolve", get(versions::resolve))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/openapi.json", get(openapi::document))
-        .route("/api/v1/schemas/version-metadata.json", get(metadata_schema))
+        .route(
+            "/api/v1/schemas/version-metadata.json",
+            get(metadata_schema),
+        )
         .merge(authed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(JSON_LIMIT))
@@ -64,7 +97,10 @@ pub async fn healthz() -> &'static str {
 #[utoipa::path(get, path = "/api/v1/schemas/version-metadata.json", tag = "meta",
     responses((status = 200, description = "JSON Schema (draft 2020-12)")))]
 pub async fn metadata_schema() -> ([(axum::http::HeaderName, &'static str); 1], &'static str) {
-    ([(axum::http::header::CONTENT_TYPE, "application/schema+json")], provenant_registry::METADATA_SCHEMA)
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/schema+json")],
+        provenant_registry::METADATA_SCHEMA,
+    )
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
@@ -86,14 +122,23 @@ pub struct ListParams {
 
 impl ListParams {
     pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
-        let mut p = Self { limit: 50, ..Self::default() };
+        let mut p = Self {
+            limit: 50,
+            ..Self::default()
+        };
         for (k, v) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             match &*k {
                 "label" => {
                     let (key, value) = v.split_once('=').ok_or_else(|| {
-                        ApiError::bad_request("invalid_label", format!("label filter {v:?} must be key=value"))
+                        ApiError::bad_request(
+                            "invalid_label",
+                            format!("label filter {v:?} must be key=value"),
+                        )
                     })?;
-                    p.labels.push(LabelFilter { key: key.to_owned(), value: value.to_owned() });
+                    p.labels.push(LabelFilter {
+                        key: key.to_owned(),
+                        value: value.to_owned(),
+                    });
                 }
                 "state" => p.state = Some(v.into_owned()),
                 "q" => p.q = Some(v.into_owned()),
@@ -105,10 +150,15 @@ impl ListParams {
                         .parse::<i64>()
                         .ok()
                         .filter(|l| (1..=1000).contains(l))
-                        .ok_or_else(|| ApiError::bad_request("invalid_limit", "limit must be 1 to 1000"))?;
+                        .ok_or_else(|| {
+                            ApiError::bad_request("invalid_limit", "limit must be 1 to 1000")
+                        })?;
                 }
                 other => {
-                    return Err(ApiError::bad_request("invalid_query", format!("unknown query parameter {other:?}")));
+                    return Err(ApiError::bad_request(
+                        "invalid_query",
+                        format!("unknown query parameter {other:?}"),
+                    ));
                 }
             }
         }
@@ -119,7 +169,11 @@ impl ListParams {
     pub fn id_cursor(&self) -> Result<Option<i64>, ApiError> {
         self.cursor
             .as_deref()
-            .map(|c| c.parse::<i64>().map_err(|_| ApiError::bad_request("invalid_cursor", format!("bad cursor {c:?}"))))
+            .map(|c| {
+                c.parse::<i64>().map_err(|_| {
+                    ApiError::bad_request("invalid_cursor", format!("bad cursor {c:?}"))
+                })
+            })
             .transpose()
     }
 }

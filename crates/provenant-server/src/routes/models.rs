@@ -1,6 +1,6 @@
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
 use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, RawQuery, State};
 use provenant_registry::rfc3339;
 use provenant_store::{AliasEvent, ModelRow};
 
@@ -77,7 +77,10 @@ pub struct WhoAmI {
 #[utoipa::path(get, path = "/api/v1/whoami", tag = "meta", security(("bearer" = [])),
     responses((status = 200, body = WhoAmI), (status = 401, body = crate::api_error::ErrorBody)))]
 pub async fn whoami(axum::Extension(p): axum::Extension<Principal>) -> Json<WhoAmI> {
-    Json(WhoAmI { name: p.name, role: p.role })
+    Json(WhoAmI {
+        name: p.name,
+        role: p.role,
+    })
 }
 
 /// List models, in name order, optionally by name prefix.
@@ -86,24 +89,37 @@ pub async fn whoami(axum::Extension(p): axum::Extension<Principal>) -> Json<WhoA
            ("cursor" = Option<String>, Query, description = "from `next_cursor`"),
            ("limit" = Option<i64>, Query, description = "1 to 1000, default 50")),
     responses((status = 200, body = PageOf<ModelView>)))]
-pub async fn list_models(State(state): State<AppState>, RawQuery(q): RawQuery) -> JsonResult<PageOf<ModelView>> {
+pub async fn list_models(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> JsonResult<PageOf<ModelView>> {
     let p = ListParams::parse(q.as_deref())?;
     let prefix = p.prefix.as_deref().unwrap_or("");
-    let mut rows = state.registry.store.model_list(prefix, p.cursor.as_deref(), p.limit + 1).await?;
+    let mut rows = state
+        .registry
+        .store
+        .model_list(prefix, p.cursor.as_deref(), p.limit + 1)
+        .await?;
     let next_cursor = if rows.len() as i64 > p.limit {
         rows.truncate(usize::try_from(p.limit).unwrap_or(0));
         rows.last().map(|m| m.full_name.clone())
     } else {
         None
     };
-    Ok(Json(PageOf { items: rows.into_iter().map(ModelView::from).collect(), next_cursor }))
+    Ok(Json(PageOf {
+        items: rows.into_iter().map(ModelView::from).collect(),
+        next_cursor,
+    }))
 }
 
 /// One model.
 #[utoipa::path(get, path = "/api/v1/models/{model}", tag = "models", security(("bearer" = [])),
     params(("model" = String, Path, description = "URL-encoded `namespace/name`")),
     responses((status = 200, body = ModelView), (status = 404, body = crate::api_error::ErrorBody)))]
-pub async fn get_model(State(state): State<AppState>, Path(model): Path<String>) -> JsonResult<ModelView> {
+pub async fn get_model(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+) -> JsonResult<ModelView> {
     Ok(Json(state.registry.model(&model).await?.into()))
 }
 
@@ -111,7 +127,10 @@ pub async fn get_model(State(state): State<AppState>, Path(model): Path<String>)
 #[utoipa::path(get, path = "/api/v1/models/{model}/aliases", tag = "aliases", security(("bearer" = [])),
     params(("model" = String, Path, description = "URL-encoded `namespace/name`")),
     responses((status = 200, body = Vec<AliasView>), (status = 404, body = crate::api_error::ErrorBody)))]
-pub async fn list_aliases(State(state): State<AppState>, Path(model): Path<String>) -> JsonResult<Vec<AliasView>> {
+pub async fn list_aliases(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+) -> JsonResult<Vec<AliasView>> {
     let m = state.registry.model(&model).await?;
     let rows = state.registry.store.alias_list(m.id).await?;
     Ok(Json(
@@ -148,9 +167,15 @@ pub async fn set_alias(
 ) -> JsonResult<AliasEventView> {
     let Json(target) = body?;
     if target.version < 1 {
-        return Err(ApiError::bad_request("invalid_reference", "version must be a positive number"));
+        return Err(ApiError::bad_request(
+            "invalid_reference",
+            "version must be a positive number",
+        ));
     }
-    let event = state.registry.alias_set(&format!("{model}:{}", target.version), &alias, &p.name).await?;
+    let event = state
+        .registry
+        .alias_set(&format!("{model}:{}", target.version), &alias, &p.name)
+        .await?;
     Ok(Json(event.into()))
 }
 

@@ -48,17 +48,24 @@ pub struct ReasonBody {
 }
 
 fn reference(model: &str, number: &str) -> Result<String, ApiError> {
-    let n: i64 = number
-        .parse()
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| ApiError::bad_request("invalid_reference", format!("version number {number:?} is not a positive integer")))?;
+    let n: i64 = number.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_reference",
+            format!("version number {number:?} is not a positive integer"),
+        )
+    })?;
     Ok(format!("{model}:{n}"))
 }
 
-async fn page(state: &AppState, page: provenant_store::Page<VersionRow>) -> JsonResult<PageOf<VersionView>> {
+async fn page(
+    state: &AppState,
+    page: provenant_store::Page<VersionRow>,
+) -> JsonResult<PageOf<VersionView>> {
     let items = state.registry.views(&page.items).await?;
-    Ok(Json(PageOf { items, next_cursor: page.next.map(|n| n.to_string()) }))
+    Ok(Json(PageOf {
+        items,
+        next_cursor: page.next.map(|n| n.to_string()),
+    }))
 }
 
 /// Publish a version (idempotent: identical content returns the existing version with 200).
@@ -86,7 +93,11 @@ pub async fn publish(
             created_by: p.name,
         })
         .await?;
-    let status = if published.created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if published.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(published)))
 }
 
@@ -106,7 +117,14 @@ pub async fn list_model_versions(
     let p = ListParams::parse(q.as_deref())?;
     let rows = state
         .registry
-        .versions(Some(&model), &p.labels, p.state.as_deref(), p.q.as_deref(), p.id_cursor()?, p.limit)
+        .versions(
+            Some(&model),
+            &p.labels,
+            p.state.as_deref(),
+            p.q.as_deref(),
+            p.id_cursor()?,
+            p.limit,
+        )
         .await?;
     page(&state, rows).await
 }
@@ -117,11 +135,21 @@ pub async fn list_model_versions(
            ("state" = Option<String>, Query), ("q" = Option<String>, Query, description = "full-text query"),
            ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = PageOf<VersionView>)))]
-pub async fn list_versions(State(state): State<AppState>, RawQuery(q): RawQuery) -> JsonResult<PageOf<VersionView>> {
+pub async fn list_versions(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> JsonResult<PageOf<VersionView>> {
     let p = ListParams::parse(q.as_deref())?;
     let rows = state
         .registry
-        .versions(None, &p.labels, p.state.as_deref(), p.q.as_deref(), p.id_cursor()?, p.limit)
+        .versions(
+            None,
+            &p.labels,
+            p.state.as_deref(),
+            p.q.as_deref(),
+            p.id_cursor()?,
+            p.limit,
+        )
         .await?;
     page(&state, rows).await
 }
@@ -132,7 +160,10 @@ pub async fn list_versions(State(state): State<AppState>, RawQuery(q): RawQuery)
            ("label" = Option<Vec<String>>, Query, description = "key=value, repeatable"),
            ("state" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = PageOf<VersionView>)))]
-pub async fn search(State(state): State<AppState>, raw: RawQuery) -> JsonResult<PageOf<VersionView>> {
+pub async fn search(
+    State(state): State<AppState>,
+    raw: RawQuery,
+) -> JsonResult<PageOf<VersionView>> {
     list_versions(State(state), raw).await
 }
 
@@ -140,9 +171,14 @@ pub async fn search(State(state): State<AppState>, raw: RawQuery) -> JsonResult<
 #[utoipa::path(get, path = "/api/v1/resolve", tag = "versions", security(("bearer" = [])),
     params(("ref" = String, Query, description = "a version reference")),
     responses((status = 200, body = VersionView), (status = 404, body = crate::api_error::ErrorBody)))]
-pub async fn resolve(State(state): State<AppState>, RawQuery(q): RawQuery) -> JsonResult<VersionView> {
+pub async fn resolve(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> JsonResult<VersionView> {
     let p = ListParams::parse(q.as_deref())?;
-    let r = p.reference.ok_or_else(|| ApiError::bad_request("invalid_reference", "query parameter ref is required"))?;
+    let r = p.reference.ok_or_else(|| {
+        ApiError::bad_request("invalid_reference", "query parameter ref is required")
+    })?;
     let row = state.registry.resolve(&r).await?;
     Ok(Json(state.registry.view(&row, true).await?))
 }
@@ -171,7 +207,10 @@ pub async fn get_manifest(
     let row = state.registry.resolve(&reference(&model, &number)?).await?;
     let mut resp = row.manifest.into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.oci.image.manifest.v1+json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.oci.image.manifest.v1+json"),
+    );
     if let Ok(v) = HeaderValue::from_str(&row.digest) {
         h.insert("docker-content-digest", v);
     }
@@ -190,7 +229,10 @@ pub async fn set_labels(
     body: Result<Json<LabelsBody>, JsonRejection>,
 ) -> JsonResult<VersionView> {
     let Json(body) = body?;
-    let view = state.registry.set_labels(&reference(&model, &number)?, &body.set, &body.remove).await?;
+    let view = state
+        .registry
+        .set_labels(&reference(&model, &number)?, &body.set, &body.remove)
+        .await?;
     Ok(Json(view))
 }
 
@@ -203,7 +245,10 @@ async fn change_state(
     to: VersionState,
 ) -> JsonResult<VersionView> {
     let Json(body) = body?;
-    let view = state.registry.change_state(&reference(&model, &number)?, to, &body.reason, &p.name).await?;
+    let view = state
+        .registry
+        .change_state(&reference(&model, &number)?, to, &body.reason, &p.name)
+        .await?;
     Ok(Json(view))
 }
 

@@ -8,204 +8,532 @@ fn code(v: &Value) -> &str {
     v["code"].as_str().unwrap_or("<no code>")
 }
 
-both!(publish_resolve_all_reference_forms, async |s: &TestServer| {
-    let (status, v) = s
-        .publish("aiops/anomaly", &[("model.bin", b"weights-1"), ("cfg/config.json", b"{}")], json!({"framework": "pytorch", "x-team": "sre"}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{v}");
-    assert_eq!(v["created"], true);
-    let digest = v["version"]["digest"].as_str().unwrap().to_owned();
-    assert_eq!(v["version"]["metadata"]["x-team"], "sre", "x-* kept");
+both!(
+    publish_resolve_all_reference_forms,
+    async |s: &TestServer| {
+        let (status, v) = s
+            .publish(
+                "aiops/anomaly",
+                &[("model.bin", b"weights-1"), ("cfg/config.json", b"{}")],
+                json!({"framework": "pytorch", "x-team": "sre"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        assert_eq!(v["created"], true);
+        let digest = v["version"]["digest"].as_str().unwrap().to_owned();
+        assert_eq!(v["version"]["metadata"]["x-team"], "sre", "x-* kept");
 
-    // Idempotent re-publish.
-    let (status, again) = s.publish("aiops/anomaly", &[("cfg/config.json", b"{}"), ("model.bin", b"weights-1")], json!({"framework": "pytorch", "x-team": "sre"})).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(again["created"], false);
-    assert_eq!(again["version"]["number"], 1);
+        // Idempotent re-publish.
+        let (status, again) = s
+            .publish(
+                "aiops/anomaly",
+                &[("cfg/config.json", b"{}"), ("model.bin", b"weights-1")],
+                json!({"framework": "pytorch", "x-team": "sre"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(again["created"], false);
+        assert_eq!(again["version"]["number"], 1);
 
-    let (status, _) = s.json(Method::PUT, "/api/v1/models/aiops%2Fanomaly/aliases/production", Some(json!({"version": 1}))).await;
-    assert_eq!(status, StatusCode::OK);
-    for r in ["aiops/anomaly:1", &format!("aiops/anomaly@{digest}"), "aiops/anomaly#production", "aiops/anomaly"] {
-        let (status, v) = s.json(Method::GET, &format!("/api/v1/resolve?ref={}", r.replace('#', "%23")), None).await;
-        assert_eq!(status, StatusCode::OK, "{r}: {v}");
-        assert_eq!(v["digest"], digest, "{r}");
-        assert_eq!(v["number"], 1);
+        let (status, _) = s
+            .json(
+                Method::PUT,
+                "/api/v1/models/aiops%2Fanomaly/aliases/production",
+                Some(json!({"version": 1})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        for r in [
+            "aiops/anomaly:1",
+            &format!("aiops/anomaly@{digest}"),
+            "aiops/anomaly#production",
+            "aiops/anomaly",
+        ] {
+            let (status, v) = s
+                .json(
+                    Method::GET,
+                    &format!("/api/v1/resolve?ref={}", r.replace('#', "%23")),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{r}: {v}");
+            assert_eq!(v["digest"], digest, "{r}");
+            assert_eq!(v["number"], 1);
+        }
+        // The manifest is the OCI/ModelPack document whose digest is the version digest.
+        let resp = s
+            .req(
+                Method::GET,
+                "/api/v1/models/aiops%2Fanomaly/versions/1/manifest",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.headers()["content-type"],
+            "application/vnd.oci.image.manifest.v1+json"
+        );
+        let bytes = resp.bytes().await.unwrap();
+        assert_eq!(sha(&bytes), digest);
+        let m: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            m["artifactType"],
+            "application/vnd.cncf.model.manifest.v1+json"
+        );
+        assert_eq!(
+            m["layers"][1]["annotations"]["org.cncf.model.filepath"],
+            "model.bin"
+        );
+        // Blobs download byte-identical.
+        let resp = s
+            .req(Method::GET, &format!("/api/v1/blobs/{}", sha(b"weights-1")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.bytes().await.unwrap().as_ref(), b"weights-1");
     }
-    // The manifest is the OCI/ModelPack document whose digest is the version digest.
-    let resp = s.req(Method::GET, "/api/v1/models/aiops%2Fanomaly/versions/1/manifest").send().await.unwrap();
-    assert_eq!(resp.headers()["content-type"], "application/vnd.oci.image.manifest.v1+json");
-    let bytes = resp.bytes().await.unwrap();
-    assert_eq!(sha(&bytes), digest);
-    let m: Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(m["artifactType"], "application/vnd.cncf.model.manifest.v1+json");
-    assert_eq!(m["layers"][1]["annotations"]["org.cncf.model.filepath"], "model.bin");
-    // Blobs download byte-identical.
-    let resp = s.req(Method::GET, &format!("/api/v1/blobs/{}", sha(b"weights-1"))).send().await.unwrap();
-    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"weights-1");
-});
+);
 
-both!(bad_input_is_rejected_and_changes_nothing, async |s: &TestServer| {
-    s.publish("aiops/base", &[("m.bin", b"base")], json!({})).await;
-    let before = s.version_count().await;
-    let ok = s.upload(b"payload").await;
-    let file = |path: &str| json!({"files": [{"path": path, "digest": ok, "size": 7}]});
-    for (path, what) in [("../etc/passwd", "'..'"), ("/abs/file", "absolute"), ("a//b", "empty"), ("a\\b", "backslash")] {
-        let (status, v) = s.json(Method::POST, "/api/v1/models/aiops%2Fm/versions", Some(file(path))).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
-        assert_eq!(code(&v), "invalid_path", "{path}: {v}");
-        assert!(v["message"].as_str().unwrap().contains(what), "{path}: {v}");
-    }
-    // Illegal model names.
-    for name in ["Aiops%2Fm", "aiops%2Fm%20x", "noslash"] {
-        let (status, v) = s.json(Method::POST, &format!("/api/v1/models/{name}/versions"), Some(file("m.bin"))).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}");
-        assert_eq!(code(&v), "invalid_name", "{name}: {v}");
-    }
-    // Metadata that fails the schema names the field.
-    let mut body = file("m.bin");
-    body["metadata"] = json!({"metrics": {"f1": "good"}, "unknown_field": 1});
-    let (status, v) = s.json(Method::POST, "/api/v1/models/aiops%2Fm/versions", Some(body)).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(code(&v), "invalid_metadata");
-    let msg = v["message"].as_str().unwrap();
-    assert!(msg.contains("/metrics/f1") && msg.contains("unknown_field"), "{msg}");
-    // A file whose blob was never uploaded, or whose size is wrong.
-    let missing = sha(b"never uploaded");
-    let (status, v) = s
+both!(
+    bad_input_is_rejected_and_changes_nothing,
+    async |s: &TestServer| {
+        s.publish("aiops/base", &[("m.bin", b"base")], json!({}))
+            .await;
+        let before = s.version_count().await;
+        let ok = s.upload(b"payload").await;
+        let file = |path: &str| json!({"files": [{"path": path, "digest": ok, "size": 7}]});
+        for (path, what) in [
+            ("../etc/passwd", "'..'"),
+            ("/abs/file", "absolute"),
+            ("a//b", "empty"),
+            ("a\\b", "backslash"),
+        ] {
+            let (status, v) = s
+                .json(
+                    Method::POST,
+                    "/api/v1/models/aiops%2Fm/versions",
+                    Some(file(path)),
+                )
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+            assert_eq!(code(&v), "invalid_path", "{path}: {v}");
+            assert!(v["message"].as_str().unwrap().contains(what), "{path}: {v}");
+        }
+        // Illegal model names.
+        for name in ["Aiops%2Fm", "aiops%2Fm%20x", "noslash"] {
+            let (status, v) = s
+                .json(
+                    Method::POST,
+                    &format!("/api/v1/models/{name}/versions"),
+                    Some(file("m.bin")),
+                )
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{name}");
+            assert_eq!(code(&v), "invalid_name", "{name}: {v}");
+        }
+        // Metadata that fails the schema names the field.
+        let mut body = file("m.bin");
+        body["metadata"] = json!({"metrics": {"f1": "good"}, "unknown_field": 1});
+        let (status, v) = s
+            .json(
+                Method::POST,
+                "/api/v1/models/aiops%2Fm/versions",
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(code(&v), "invalid_metadata");
+        let msg = v["message"].as_str().unwrap();
+        assert!(
+            msg.contains("/metrics/f1") && msg.contains("unknown_field"),
+            "{msg}"
+        );
+        // A file whose blob was never uploaded, or whose size is wrong.
+        let missing = sha(b"never uploaded");
+        let (status, v) = s
         .json(Method::POST, "/api/v1/models/aiops%2Fm/versions", Some(json!({"files": [{"path": "a.bin", "digest": ok, "size": 7}, {"path": "b.bin", "digest": missing, "size": 3}]})))
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(code(&v), "blob_missing");
-    assert!(v["message"].as_str().unwrap().contains("b.bin"));
-    let (status, v) = s.json(Method::POST, "/api/v1/models/aiops%2Fm/versions", Some(json!({"files": [{"path": "a.bin", "digest": ok, "size": 8}]}))).await;
-    assert_eq!((status, code(&v)), (StatusCode::UNPROCESSABLE_ENTITY, "blob_size_mismatch"));
-    // Duplicate paths, bad digests, unknown body fields, no files.
-    let (_, v) = s.json(Method::POST, "/api/v1/models/aiops%2Fm/versions", Some(json!({"files": [{"path": "a", "digest": ok, "size": 7}, {"path": "a", "digest": ok, "size": 7}]}))).await;
-    assert_eq!(code(&v), "duplicate_path");
-    let (_, v) = s.json(Method::POST, "/api/v1/models/aiops%2Fm/versions", Some(json!({"files": [{"path": "a", "digest": "sha256:xyz", "size": 7}]}))).await;
-    assert_eq!(code(&v), "invalid_digest");
-    let (status, v) = s.json(Method::POST, "/api/v1/models/aiops%2Fm/versions", Some(json!({"files": [], "extra": 1}))).await;
-    assert_eq!((status.as_u16() / 100, code(&v)), (4, "invalid_body"));
-    let (_, v) = s.json(Method::POST, "/api/v1/models/aiops%2Fm/versions", Some(json!({"files": []}))).await;
-    assert_eq!(code(&v), "no_files");
-    // Nothing was created by any of that.
-    assert_eq!(s.version_count().await, before);
-    let (status, v) = s.json(Method::GET, "/api/v1/models/aiops%2Fm", None).await;
-    assert_eq!((status, code(&v)), (StatusCode::NOT_FOUND, "model_not_found"));
-    // Missing versions and bad references.
-    let (status, v) = s.json(Method::GET, "/api/v1/resolve?ref=aiops/base:9", None).await;
-    assert_eq!((status, code(&v)), (StatusCode::NOT_FOUND, "version_not_found"));
-    let (status, v) = s.json(Method::GET, "/api/v1/resolve?ref=aiops/base:zero", None).await;
-    assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, "invalid_reference"));
-});
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(code(&v), "blob_missing");
+        assert!(v["message"].as_str().unwrap().contains("b.bin"));
+        let (status, v) = s
+            .json(
+                Method::POST,
+                "/api/v1/models/aiops%2Fm/versions",
+                Some(json!({"files": [{"path": "a.bin", "digest": ok, "size": 8}]})),
+            )
+            .await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "blob_size_mismatch")
+        );
+        // Duplicate paths, bad digests, unknown body fields, no files.
+        let (_, v) = s.json(Method::POST, "/api/v1/models/aiops%2Fm/versions", Some(json!({"files": [{"path": "a", "digest": ok, "size": 7}, {"path": "a", "digest": ok, "size": 7}]}))).await;
+        assert_eq!(code(&v), "duplicate_path");
+        let (_, v) = s
+            .json(
+                Method::POST,
+                "/api/v1/models/aiops%2Fm/versions",
+                Some(json!({"files": [{"path": "a", "digest": "sha256:xyz", "size": 7}]})),
+            )
+            .await;
+        assert_eq!(code(&v), "invalid_digest");
+        let (status, v) = s
+            .json(
+                Method::POST,
+                "/api/v1/models/aiops%2Fm/versions",
+                Some(json!({"files": [], "extra": 1})),
+            )
+            .await;
+        assert_eq!((status.as_u16() / 100, code(&v)), (4, "invalid_body"));
+        let (_, v) = s
+            .json(
+                Method::POST,
+                "/api/v1/models/aiops%2Fm/versions",
+                Some(json!({"files": []})),
+            )
+            .await;
+        assert_eq!(code(&v), "no_files");
+        // Nothing was created by any of that.
+        assert_eq!(s.version_count().await, before);
+        let (status, v) = s.json(Method::GET, "/api/v1/models/aiops%2Fm", None).await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::NOT_FOUND, "model_not_found")
+        );
+        // Missing versions and bad references.
+        let (status, v) = s
+            .json(Method::GET, "/api/v1/resolve?ref=aiops/base:9", None)
+            .await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::NOT_FOUND, "version_not_found")
+        );
+        let (status, v) = s
+            .json(Method::GET, "/api/v1/resolve?ref=aiops/base:zero", None)
+            .await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::BAD_REQUEST, "invalid_reference")
+        );
+    }
+);
 
 both!(uploads_verify_digest_and_resume, async |s: &TestServer| {
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
     let digest = sha(&data);
     // A wrong declared digest: rejected at the last byte, nothing stored.
     let wrong = sha(b"something else");
-    let (_, st) = s.json(Method::POST, "/api/v1/uploads", Some(json!({"digest": wrong, "size": data.len()}))).await;
+    let (_, st) = s
+        .json(
+            Method::POST,
+            "/api/v1/uploads",
+            Some(json!({"digest": wrong, "size": data.len()})),
+        )
+        .await;
     let id = st["id"].as_str().unwrap().to_owned();
-    let resp = s.req(Method::PATCH, &format!("/api/v1/uploads/{id}")).header("Upload-Offset", "0").body(data.clone()).send().await.unwrap();
+    let resp = s
+        .req(Method::PATCH, &format!("/api/v1/uploads/{id}"))
+        .header("Upload-Offset", "0")
+        .body(data.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(code(&v), "digest_mismatch");
     assert!(v["message"].as_str().unwrap().contains(&digest), "{v}");
-    let resp = s.req(Method::HEAD, &format!("/api/v1/blobs/{wrong}")).send().await.unwrap();
+    let resp = s
+        .req(Method::HEAD, &format!("/api/v1/blobs/{wrong}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    let (status, _) = s.json(Method::GET, &format!("/api/v1/uploads/{id}"), None).await;
+    let (status, _) = s
+        .json(Method::GET, &format!("/api/v1/uploads/{id}"), None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "a failed session is closed");
 
     // Truncated upload: half the bytes arrive; nothing is visible; the session resumes.
-    let (_, st) = s.json(Method::POST, "/api/v1/uploads", Some(json!({"digest": digest, "size": data.len()}))).await;
+    let (_, st) = s
+        .json(
+            Method::POST,
+            "/api/v1/uploads",
+            Some(json!({"digest": digest, "size": data.len()})),
+        )
+        .await;
     let id = st["id"].as_str().unwrap().to_owned();
     let half = data.len() / 2;
-    let resp = s.req(Method::PATCH, &format!("/api/v1/uploads/{id}")).header("Upload-Offset", "0").body(data[..half].to_vec()).send().await.unwrap();
+    let resp = s
+        .req(Method::PATCH, &format!("/api/v1/uploads/{id}"))
+        .header("Upload-Offset", "0")
+        .body(data[..half].to_vec())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
-    let resp = s.req(Method::HEAD, &format!("/api/v1/blobs/{digest}")).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "partial blob must not be visible");
+    let resp = s
+        .req(Method::HEAD, &format!("/api/v1/blobs/{digest}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::NOT_FOUND,
+        "partial blob must not be visible"
+    );
     // A version naming the half-uploaded blob is refused.
-    let (status, v) = s.json(Method::POST, "/api/v1/models/aiops%2Fpartial/versions", Some(json!({"files": [{"path": "w", "digest": digest, "size": data.len()}]}))).await;
-    assert_eq!((status, code(&v)), (StatusCode::UNPROCESSABLE_ENTITY, "blob_missing"));
+    let (status, v) = s
+        .json(
+            Method::POST,
+            "/api/v1/models/aiops%2Fpartial/versions",
+            Some(json!({"files": [{"path": "w", "digest": digest, "size": data.len()}]})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "blob_missing")
+    );
     // Starting again for the same blob returns the same session and its offset.
-    let (status, st) = s.json(Method::POST, "/api/v1/uploads", Some(json!({"digest": digest, "size": data.len()}))).await;
+    let (status, st) = s
+        .json(
+            Method::POST,
+            "/api/v1/uploads",
+            Some(json!({"digest": digest, "size": data.len()})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!((st["id"].as_str().unwrap(), st["offset"].as_u64().unwrap()), (id.as_str(), half as u64));
+    assert_eq!(
+        (st["id"].as_str().unwrap(), st["offset"].as_u64().unwrap()),
+        (id.as_str(), half as u64)
+    );
     // Wrong offset is a conflict.
-    let resp = s.req(Method::PATCH, &format!("/api/v1/uploads/{id}")).header("Upload-Offset", "0").body(vec![1u8]).send().await.unwrap();
+    let resp = s
+        .req(Method::PATCH, &format!("/api/v1/uploads/{id}"))
+        .header("Upload-Offset", "0")
+        .body(vec![1u8])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::CONFLICT);
-    let resp = s.req(Method::PATCH, &format!("/api/v1/uploads/{id}")).header("Upload-Offset", half.to_string()).body(data[half..].to_vec()).send().await.unwrap();
+    let resp = s
+        .req(Method::PATCH, &format!("/api/v1/uploads/{id}"))
+        .header("Upload-Offset", half.to_string())
+        .body(data[half..].to_vec())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
-    let resp = s.req(Method::GET, &format!("/api/v1/blobs/{digest}")).send().await.unwrap();
+    let resp = s
+        .req(Method::GET, &format!("/api/v1/blobs/{digest}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.bytes().await.unwrap().as_ref(), &data[..]);
     // Already stored: no session needed.
-    let (status, st) = s.json(Method::POST, "/api/v1/uploads", Some(json!({"digest": digest, "size": data.len()}))).await;
-    assert_eq!((status, st["complete"].as_bool()), (StatusCode::OK, Some(true)));
+    let (status, st) = s
+        .json(
+            Method::POST,
+            "/api/v1/uploads",
+            Some(json!({"digest": digest, "size": data.len()})),
+        )
+        .await;
+    assert_eq!(
+        (status, st["complete"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
     // More bytes than declared.
     let small = sha(b"abc");
-    let (_, st) = s.json(Method::POST, "/api/v1/uploads", Some(json!({"digest": small, "size": 3}))).await;
+    let (_, st) = s
+        .json(
+            Method::POST,
+            "/api/v1/uploads",
+            Some(json!({"digest": small, "size": 3})),
+        )
+        .await;
     let id = st["id"].as_str().unwrap().to_owned();
-    let resp = s.req(Method::PATCH, &format!("/api/v1/uploads/{id}")).header("Upload-Offset", "0").body(b"abcdef".to_vec()).send().await.unwrap();
+    let resp = s
+        .req(Method::PATCH, &format!("/api/v1/uploads/{id}"))
+        .header("Upload-Offset", "0")
+        .body(b"abcdef".to_vec())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(code(&resp.json::<Value>().await.unwrap()), "size_mismatch");
 });
 
 both!(lifecycle_labels_aliases_search, async |s: &TestServer| {
     for i in 1..=3 {
-        let (st, _) = s.publish("aiops/anomaly", &[("m.bin", format!("w{i}").as_bytes())], json!({"task": "anomaly-detection", "description": "netflow anomalies"})).await;
+        let (st, _) = s
+            .publish(
+                "aiops/anomaly",
+                &[("m.bin", format!("w{i}").as_bytes())],
+                json!({"task": "anomaly-detection", "description": "netflow anomalies"}),
+            )
+            .await;
         assert_eq!(st, StatusCode::CREATED);
     }
-    s.publish("netops/edge/latency", &[("m.bin", b"lat")], json!({"task": "forecasting"})).await;
-    let (status, v) = s.json(Method::POST, "/api/v1/models/aiops%2Fanomaly/versions/2/labels", Some(json!({"set": {"stage": "prod"}}))).await;
+    s.publish(
+        "netops/edge/latency",
+        &[("m.bin", b"lat")],
+        json!({"task": "forecasting"}),
+    )
+    .await;
+    let (status, v) = s
+        .json(
+            Method::POST,
+            "/api/v1/models/aiops%2Fanomaly/versions/2/labels",
+            Some(json!({"set": {"stage": "prod"}})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["labels"]["stage"], "prod");
-    let (_, v) = s.json(Method::POST, "/api/v1/models/aiops%2Fanomaly/versions/2/labels", Some(json!({"set": {"bad key": "x"}}))).await;
+    let (_, v) = s
+        .json(
+            Method::POST,
+            "/api/v1/models/aiops%2Fanomaly/versions/2/labels",
+            Some(json!({"set": {"bad key": "x"}})),
+        )
+        .await;
     assert_eq!(code(&v), "invalid_name");
-    let (_, page) = s.json(Method::GET, "/api/v1/versions?label=stage%3Dprod", None).await;
+    let (_, page) = s
+        .json(Method::GET, "/api/v1/versions?label=stage%3Dprod", None)
+        .await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
-    let (_, page) = s.json(Method::GET, "/api/v1/models/aiops%2Fanomaly/versions?label=stage%3Dprod", None).await;
+    let (_, page) = s
+        .json(
+            Method::GET,
+            "/api/v1/models/aiops%2Fanomaly/versions?label=stage%3Dprod",
+            None,
+        )
+        .await;
     assert_eq!(page["items"][0]["number"], 2);
     let (_, page) = s.json(Method::GET, "/api/v1/search?q=netflow", None).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 3);
     let (_, page) = s.json(Method::GET, "/api/v1/search?q=forecast", None).await;
     assert_eq!(page["items"][0]["model"], "netops/edge/latency");
-    let (_, page) = s.json(Method::GET, "/api/v1/search?q=netflow&label=stage%3Dprod", None).await;
+    let (_, page) = s
+        .json(
+            Method::GET,
+            "/api/v1/search?q=netflow&label=stage%3Dprod",
+            None,
+        )
+        .await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     let (_, page) = s.json(Method::GET, "/api/v1/versions?limit=2", None).await;
     let cursor = page["next_cursor"].as_str().unwrap().to_owned();
-    let (_, page2) = s.json(Method::GET, &format!("/api/v1/versions?limit=2&cursor={cursor}"), None).await;
+    let (_, page2) = s
+        .json(
+            Method::GET,
+            &format!("/api/v1/versions?limit=2&cursor={cursor}"),
+            None,
+        )
+        .await;
     assert_eq!(page2["items"].as_array().unwrap().len(), 2);
     assert!(page2["next_cursor"].is_null());
-    let (_, models) = s.json(Method::GET, "/api/v1/models?prefix=netops%2F", None).await;
+    let (_, models) = s
+        .json(Method::GET, "/api/v1/models?prefix=netops%2F", None)
+        .await;
     assert_eq!(models["items"][0]["name"], "netops/edge/latency");
 
     // Aliases move with history; promotion of an archived version is refused.
     for n in [1, 3, 2] {
-        let (status, _) = s.json(Method::PUT, "/api/v1/models/aiops%2Fanomaly/aliases/production", Some(json!({"version": n}))).await;
+        let (status, _) = s
+            .json(
+                Method::PUT,
+                "/api/v1/models/aiops%2Fanomaly/aliases/production",
+                Some(json!({"version": n})),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
     }
-    let (_, h) = s.json(Method::GET, "/api/v1/models/aiops%2Fanomaly/aliases/production/history", None).await;
-    let moves: Vec<(i64, Option<i64>)> = h.as_array().unwrap().iter().map(|e| (e["number"].as_i64().unwrap(), e["previous_number"].as_i64())).collect();
+    let (_, h) = s
+        .json(
+            Method::GET,
+            "/api/v1/models/aiops%2Fanomaly/aliases/production/history",
+            None,
+        )
+        .await;
+    let moves: Vec<(i64, Option<i64>)> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["number"].as_i64().unwrap(), e["previous_number"].as_i64()))
+        .collect();
     assert_eq!(moves, [(1, None), (3, Some(1)), (2, Some(3))]);
-    let (status, v) = s.json(Method::PUT, "/api/v1/models/aiops%2Fanomaly/aliases/7up", Some(json!({"version": 9}))).await;
-    assert_eq!((status, code(&v)), (StatusCode::NOT_FOUND, "version_not_found"));
+    let (status, v) = s
+        .json(
+            Method::PUT,
+            "/api/v1/models/aiops%2Fanomaly/aliases/7up",
+            Some(json!({"version": 9})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&v)),
+        (StatusCode::NOT_FOUND, "version_not_found")
+    );
 
     // Deprecate needs a reason; archive after deprecate; no way back.
-    let (status, v) = s.json(Method::POST, "/api/v1/models/aiops%2Fanomaly/versions/1/deprecate", Some(json!({"reason": "  "}))).await;
-    assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, "reason_required"));
-    let (status, v) = s.json(Method::POST, "/api/v1/models/aiops%2Fanomaly/versions/1/deprecate", Some(json!({"reason": "concept drift"}))).await;
+    let (status, v) = s
+        .json(
+            Method::POST,
+            "/api/v1/models/aiops%2Fanomaly/versions/1/deprecate",
+            Some(json!({"reason": "  "})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&v)),
+        (StatusCode::BAD_REQUEST, "reason_required")
+    );
+    let (status, v) = s
+        .json(
+            Method::POST,
+            "/api/v1/models/aiops%2Fanomaly/versions/1/deprecate",
+            Some(json!({"reason": "concept drift"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!((v["state"].as_str(), v["state_reason"].as_str()), (Some("deprecated"), Some("concept drift")));
-    let (status, v) = s.json(Method::POST, "/api/v1/models/aiops%2Fanomaly/versions/1/deprecate", Some(json!({"reason": "again"}))).await;
+    assert_eq!(
+        (v["state"].as_str(), v["state_reason"].as_str()),
+        (Some("deprecated"), Some("concept drift"))
+    );
+    let (status, v) = s
+        .json(
+            Method::POST,
+            "/api/v1/models/aiops%2Fanomaly/versions/1/deprecate",
+            Some(json!({"reason": "again"})),
+        )
+        .await;
     assert_eq!((status, code(&v)), (StatusCode::CONFLICT, "invalid_state"));
-    let (status, _) = s.json(Method::POST, "/api/v1/models/aiops%2Fanomaly/versions/1/archive", Some(json!({"reason": "retired"}))).await;
+    let (status, _) = s
+        .json(
+            Method::POST,
+            "/api/v1/models/aiops%2Fanomaly/versions/1/archive",
+            Some(json!({"reason": "retired"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, v) = s.json(Method::PUT, "/api/v1/models/aiops%2Fanomaly/aliases/staging", Some(json!({"version": 1}))).await;
+    let (status, v) = s
+        .json(
+            Method::PUT,
+            "/api/v1/models/aiops%2Fanomaly/aliases/staging",
+            Some(json!({"version": 1})),
+        )
+        .await;
     assert_eq!((status, code(&v)), (StatusCode::CONFLICT, "invalid_state"));
-    let (_, page) = s.json(Method::GET, "/api/v1/versions?state=archived", None).await;
+    let (_, page) = s
+        .json(Method::GET, "/api/v1/versions?state=archived", None)
+        .await;
     assert_eq!(page["items"][0]["reference"], "aiops/anomaly:1");
     // The archived version's content is unchanged and still addressable.
-    let (_, v) = s.json(Method::GET, "/api/v1/models/aiops%2Fanomaly/versions/1", None).await;
+    let (_, v) = s
+        .json(
+            Method::GET,
+            "/api/v1/models/aiops%2Fanomaly/versions/1",
+            None,
+        )
+        .await;
     assert_eq!(v["files"][0]["digest"], sha(b"w1"));
 });
 
@@ -214,16 +542,29 @@ async fn auth_token_file_openapi_and_schema() {
     let s = TestServer::start(Backend::Sqlite).await.unwrap();
     // Token stored 0600 in the data dir; only its hash in the database.
     let token_path = s.dir.path().join("data/admin.token");
-    assert_eq!(std::fs::read_to_string(&token_path).unwrap().trim(), s.token);
+    assert_eq!(
+        std::fs::read_to_string(&token_path).unwrap().trim(),
+        s.token
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        assert_eq!(std::fs::metadata(&token_path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&token_path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     let db = std::fs::read(s.dir.path().join("data/meta.db")).unwrap();
-    assert!(!db.windows(s.token.len()).any(|w| w == s.token.as_bytes()), "plaintext token in the database");
+    assert!(
+        !db.windows(s.token.len()).any(|w| w == s.token.as_bytes()),
+        "plaintext token in the database"
+    );
 
-    for (header, what) in [(None, "missing"), (Some("Bearer pvt_wrong"), "unknown"), (Some("Basic abc"), "Bearer")] {
+    for (header, what) in [
+        (None, "missing"),
+        (Some("Bearer pvt_wrong"), "unknown"),
+        (Some("Basic abc"), "Bearer"),
+    ] {
         let mut rb = s.http.get(format!("{}/api/v1/models", s.base));
         if let Some(h) = header {
             rb = rb.header("authorization", h);
@@ -235,16 +576,45 @@ async fn auth_token_file_openapi_and_schema() {
         assert!(v["message"].as_str().unwrap().contains(what), "{v}");
     }
     let (status, v) = s.json(Method::GET, "/api/v1/whoami", None).await;
-    assert_eq!((status, v["name"].as_str()), (StatusCode::OK, Some("admin")));
+    assert_eq!(
+        (status, v["name"].as_str()),
+        (StatusCode::OK, Some("admin"))
+    );
 
-    let doc: Value = s.http.get(format!("{}/api/v1/openapi.json", s.base)).send().await.unwrap().json().await.unwrap();
+    let doc: Value = s
+        .http
+        .get(format!("{}/api/v1/openapi.json", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for p in ["/api/v1/uploads/{id}", "/api/v1/models/{model}/versions", "/api/v1/resolve", "/api/v1/search"] {
+    for p in [
+        "/api/v1/uploads/{id}",
+        "/api/v1/models/{model}/versions",
+        "/api/v1/resolve",
+        "/api/v1/search",
+    ] {
         assert!(doc["paths"].get(p).is_some(), "OpenAPI lacks {p}");
     }
-    let schema: Value = s.http.get(format!("{}/api/v1/schemas/version-metadata.json", s.base)).send().await.unwrap().json().await.unwrap();
+    let schema: Value = s
+        .http
+        .get(format!("{}/api/v1/schemas/version-metadata.json", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(schema["additionalProperties"], false);
-    let health = s.http.get(format!("{}/healthz", s.base)).send().await.unwrap();
+    let health = s
+        .http
+        .get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     let resp = s.http.get(format!("{}/nope", s.base)).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
@@ -254,7 +624,12 @@ async fn auth_token_file_openapi_and_schema() {
     let TestServer { running, dir, .. } = s;
     running.unwrap().shutdown().await.unwrap();
     let again = provenant_server::start(
-        provenant_server::ServeConfig { listen: "127.0.0.1:0".parse().unwrap(), data_dir, database_url: None, blob_url: None },
+        provenant_server::ServeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir,
+            database_url: None,
+            blob_url: None,
+        },
         false,
     )
     .await

@@ -50,10 +50,17 @@ impl TestServer {
     }
 
     pub fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token)
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
     }
 
-    pub async fn json(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut rb = self.req(method, path);
         if let Some(b) = body {
             rb = rb.json(&b);
@@ -61,14 +68,22 @@ impl TestServer {
         let resp = rb.send().await.unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// Upload bytes as a blob; returns its digest.
     pub async fn upload(&self, data: &[u8]) -> String {
         let digest = sha(data);
-        let (status, st) =
-            self.json(Method::POST, "/api/v1/uploads", Some(json!({"digest": digest, "size": data.len()}))).await;
+        let (status, st) = self
+            .json(
+                Method::POST,
+                "/api/v1/uploads",
+                Some(json!({"digest": digest, "size": data.len()})),
+            )
+            .await;
         if st["complete"] == true {
             return digest;
         }
@@ -81,11 +96,21 @@ impl TestServer {
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), StatusCode::CREATED, "{}", resp.text().await.unwrap());
+        assert_eq!(
+            resp.status(),
+            StatusCode::CREATED,
+            "{}",
+            resp.text().await.unwrap()
+        );
         digest
     }
 
-    pub async fn publish(&self, model: &str, files: &[(&str, &[u8])], metadata: Value) -> (StatusCode, Value) {
+    pub async fn publish(
+        &self,
+        model: &str,
+        files: &[(&str, &[u8])],
+        metadata: Value,
+    ) -> (StatusCode, Value) {
         let mut list = Vec::new();
         for (path, data) in files {
             let digest = self.upload(data).await;
@@ -100,7 +125,9 @@ impl TestServer {
     }
 
     pub async fn version_count(&self) -> usize {
-        let (_, page) = self.json(Method::GET, "/api/v1/versions?limit=1000", None).await;
+        let (_, page) = self
+            .json(Method::GET, "/api/v1/versions?limit=1000", None)
+            .await;
         page["items"].as_array().unwrap().len()
     }
 
@@ -133,7 +160,9 @@ macro_rules! both {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some(s) = TestServer::start(Backend::Postgres).await else { return };
+                let Some(s) = TestServer::start(Backend::Postgres).await else {
+                    return;
+                };
                 ($body)(&s).await;
                 s.stop().await;
             }

@@ -14,8 +14,14 @@ async fn streamed_upload_commits_only_on_matching_digest() {
     let digest = Digest::of(&data);
     let mut up = s.begin_upload(digest, data.len() as u64).await.unwrap();
     for (i, chunk) in data.chunks(1 << 20).enumerate() {
-        up.write((i << 20) as u64, Bytes::copy_from_slice(chunk)).await.unwrap();
-        assert_eq!(s.size(&digest).await.unwrap(), None, "visible before commit");
+        up.write((i << 20) as u64, Bytes::copy_from_slice(chunk))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.size(&digest).await.unwrap(),
+            None,
+            "visible before commit"
+        );
     }
     assert_eq!(up.finish().await.unwrap(), digest);
     assert_eq!(s.size(&digest).await.unwrap(), Some(data.len() as u64));
@@ -33,7 +39,10 @@ async fn wrong_digest_leaves_nothing() {
     let mut up = s.begin_upload(declared, 8).await.unwrap();
     up.write(0, Bytes::from_static(b"tampered")).await.unwrap();
     match up.finish().await {
-        Err(StoreError::DigestMismatch { declared: dd, actual }) => {
+        Err(StoreError::DigestMismatch {
+            declared: dd,
+            actual,
+        }) => {
             assert_eq!(dd, declared);
             assert_eq!(actual, Digest::of(b"tampered"));
         }
@@ -50,11 +59,20 @@ async fn truncated_and_oversized_uploads_fail_cleanly() {
     let digest = Digest::of(data);
     let mut up = s.begin_upload(digest, 10).await.unwrap();
     up.write(0, Bytes::from_static(b"01234")).await.unwrap();
-    assert!(matches!(up.finish().await, Err(StoreError::SizeMismatch { received: 5, .. })));
+    assert!(matches!(
+        up.finish().await,
+        Err(StoreError::SizeMismatch { received: 5, .. })
+    ));
     assert_eq!(s.size(&digest).await.unwrap(), None);
 
     let mut up = s.begin_upload(digest, 10).await.unwrap();
-    assert!(matches!(up.write(3, Bytes::from_static(b"x")).await, Err(StoreError::OffsetMismatch { expected: 0, given: 3 })));
+    assert!(matches!(
+        up.write(3, Bytes::from_static(b"x")).await,
+        Err(StoreError::OffsetMismatch {
+            expected: 0,
+            given: 3
+        })
+    ));
     assert!(matches!(
         up.write(0, Bytes::from_static(b"0123456789AB")).await,
         Err(StoreError::SizeMismatch { received: 12, .. })
@@ -79,7 +97,11 @@ fn assert_no_files(dir: &std::path::Path) {
             } else {
                 let name = e.file_name().to_string_lossy().into_owned();
                 // object_store's in-flight staging files carry a '#'.
-                assert!(name.contains('#'), "unexpected committed file {}", e.path().display());
+                assert!(
+                    name.contains('#'),
+                    "unexpected committed file {}",
+                    e.path().display()
+                );
             }
         }
     }

@@ -12,13 +12,17 @@ macro_rules! both_backends {
             #[tokio::test]
             async fn sqlite() {
                 let dir = tempfile::tempdir().unwrap();
-                let store = Store::open_sqlite(&dir.path().join("meta.db")).await.unwrap();
+                let store = Store::open_sqlite(&dir.path().join("meta.db"))
+                    .await
+                    .unwrap();
                 ($body)(store).await;
             }
 
             #[tokio::test]
             async fn postgres() {
-                let Some(db) = PgTestDb::create().await else { return };
+                let Some(db) = PgTestDb::create().await else {
+                    return;
+                };
                 let store = Store::connect(&db.url).await.unwrap();
                 ($body)(store.clone()).await;
                 store.close().await;
@@ -41,60 +45,145 @@ fn version(model: &str, content: &str, labels: &[(&str, &str)]) -> NewVersion {
         metadata: format!("{{\"framework\":\"pytorch\",\"task\":\"{content}\"}}"),
         metadata_digest: Digest::of(content.as_bytes()).to_string(),
         files: vec![
-            FileRow { path: "model.bin".into(), digest: Digest::of(content.as_bytes()).to_string(), size: 10 },
-            FileRow { path: "cfg/config.json".into(), digest: Digest::of(b"cfg").to_string(), size: 3 },
+            FileRow {
+                path: "model.bin".into(),
+                digest: Digest::of(content.as_bytes()).to_string(),
+                size: 10,
+            },
+            FileRow {
+                path: "cfg/config.json".into(),
+                digest: Digest::of(b"cfg").to_string(),
+                size: 3,
+            },
         ],
-        labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
         search_text: format!("{model} {name} pytorch {content}"),
         created_by: "tester".into(),
     }
 }
 
 both_backends!(publish_resolve_and_idempotency, |store: Store| async move {
-    let (v1, created) = store.version_publish(&version("aiops/anomaly", "a", &[])).await.unwrap();
+    let (v1, created) = store
+        .version_publish(&version("aiops/anomaly", "a", &[]))
+        .await
+        .unwrap();
     assert!(created);
     assert_eq!(v1.number, 1);
     assert_eq!(v1.size, 13);
-    let (v2, _) = store.version_publish(&version("aiops/anomaly", "b", &[])).await.unwrap();
+    let (v2, _) = store
+        .version_publish(&version("aiops/anomaly", "b", &[]))
+        .await
+        .unwrap();
     assert_eq!(v2.number, 2);
     // Same digest again: same version, nothing new.
-    let (again, created) = store.version_publish(&version("aiops/anomaly", "a", &[])).await.unwrap();
+    let (again, created) = store
+        .version_publish(&version("aiops/anomaly", "a", &[]))
+        .await
+        .unwrap();
     assert!(!created);
     assert_eq!(again, v1);
     let m = store.model_get("aiops/anomaly").await.unwrap().unwrap();
     assert_eq!(m.version_count, 2);
-    assert_eq!(store.version_by_number(m.id, 2).await.unwrap().unwrap().digest, v2.digest);
-    assert_eq!(store.version_by_digest(m.id, &v1.digest).await.unwrap().unwrap().number, 1);
+    assert_eq!(
+        store
+            .version_by_number(m.id, 2)
+            .await
+            .unwrap()
+            .unwrap()
+            .digest,
+        v2.digest
+    );
+    assert_eq!(
+        store
+            .version_by_digest(m.id, &v1.digest)
+            .await
+            .unwrap()
+            .unwrap()
+            .number,
+        1
+    );
     assert_eq!(store.version_latest(m.id).await.unwrap().unwrap().number, 2);
     assert!(store.version_by_number(m.id, 3).await.unwrap().is_none());
     let files = store.version_files(v1.id).await.unwrap();
-    assert_eq!(files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["cfg/config.json", "model.bin"]);
+    assert_eq!(
+        files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+        ["cfg/config.json", "model.bin"]
+    );
     // Versions of another model number from 1 again.
-    let (o, _) = store.version_publish(&version("netops/edge/latency", "a", &[])).await.unwrap();
+    let (o, _) = store
+        .version_publish(&version("netops/edge/latency", "a", &[]))
+        .await
+        .unwrap();
     assert_eq!(o.number, 1);
 });
 
 both_backends!(labels_filters_search_and_pages, |store: Store| async move {
     for i in 0..7 {
         let stage = if i % 2 == 0 { "prod" } else { "dev" };
-        let model = if i < 5 { "aiops/anomaly" } else { "aiops/forecast" };
-        store.version_publish(&version(model, &format!("v{i}"), &[("stage", stage), ("team", "sre")])).await.unwrap();
+        let model = if i < 5 {
+            "aiops/anomaly"
+        } else {
+            "aiops/forecast"
+        };
+        store
+            .version_publish(&version(
+                model,
+                &format!("v{i}"),
+                &[("stage", stage), ("team", "sre")],
+            ))
+            .await
+            .unwrap();
     }
-    let prod = vec![LabelFilter { key: "stage".into(), value: "prod".into() }];
-    let page = store.version_list(None, &prod, None, None, None, 100).await.unwrap();
+    let prod = vec![LabelFilter {
+        key: "stage".into(),
+        value: "prod".into(),
+    }];
+    let page = store
+        .version_list(None, &prod, None, None, None, 100)
+        .await
+        .unwrap();
     assert_eq!(page.items.len(), 4);
-    assert!(page.items.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    assert!(
+        page.items.windows(2).all(|w| w[0].id > w[1].id),
+        "newest first"
+    );
     let m = store.model_get("aiops/anomaly").await.unwrap().unwrap();
-    let page = store.version_list(Some(m.id), &prod, None, None, None, 100).await.unwrap();
-    assert_eq!(page.items.iter().map(|v| v.number).collect::<Vec<_>>(), [5, 3, 1]);
+    let page = store
+        .version_list(Some(m.id), &prod, None, None, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items.iter().map(|v| v.number).collect::<Vec<_>>(),
+        [5, 3, 1]
+    );
     // Two label filters.
-    let both = vec![prod[0].clone(), LabelFilter { key: "team".into(), value: "sre".into() }];
-    assert_eq!(store.version_list(None, &both, None, None, None, 100).await.unwrap().items.len(), 4);
+    let both = vec![
+        prod[0].clone(),
+        LabelFilter {
+            key: "team".into(),
+            value: "sre".into(),
+        },
+    ];
+    assert_eq!(
+        store
+            .version_list(None, &both, None, None, None, 100)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        4
+    );
     // Cursor pagination walks everything exactly once.
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = store.version_list(None, &[], None, None, cursor, 3).await.unwrap();
+        let page = store
+            .version_list(None, &[], None, None, cursor, 3)
+            .await
+            .unwrap();
         seen.extend(page.items.iter().map(|v| v.id));
         match page.next {
             Some(n) => cursor = Some(n),
@@ -105,67 +194,168 @@ both_backends!(labels_filters_search_and_pages, |store: Store| async move {
     seen.dedup();
     assert_eq!(seen.len(), 7);
     // Full text: prefix match, every word must match, labels searchable after updates.
-    let hits = store.version_list(None, &[], None, Some("forec"), None, 100).await.unwrap();
+    let hits = store
+        .version_list(None, &[], None, Some("forec"), None, 100)
+        .await
+        .unwrap();
     assert_eq!(hits.items.len(), 2);
-    let hits = store.version_list(None, &[], None, Some("anomaly v3"), None, 100).await.unwrap();
+    let hits = store
+        .version_list(None, &[], None, Some("anomaly v3"), None, 100)
+        .await
+        .unwrap();
     assert_eq!(hits.items.len(), 1);
-    assert!(store.version_list(None, &[], None, Some("nonexistent"), None, 100).await.unwrap().items.is_empty());
+    assert!(
+        store
+            .version_list(None, &[], None, Some("nonexistent"), None, 100)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     let target = hits.items[0].id;
     let mut set = BTreeMap::new();
     set.insert("owner".to_owned(), "netops".to_owned());
-    let labels = store.version_labels_update(target, &set, &["team".to_owned()]).await.unwrap();
+    let labels = store
+        .version_labels_update(target, &set, &["team".to_owned()])
+        .await
+        .unwrap();
     assert_eq!(labels.get("owner").map(String::as_str), Some("netops"));
     assert!(!labels.contains_key("team"));
-    let hits = store.version_list(None, &[], None, Some("netops"), None, 100).await.unwrap();
-    assert_eq!(hits.items.iter().map(|v| v.id).collect::<Vec<_>>(), [target]);
+    let hits = store
+        .version_list(None, &[], None, Some("netops"), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        hits.items.iter().map(|v| v.id).collect::<Vec<_>>(),
+        [target]
+    );
     // Model listing by prefix, paginated.
     let models = store.model_list("aiops/", None, 1).await.unwrap();
     assert_eq!(models[0].full_name, "aiops/anomaly");
-    let models = store.model_list("aiops/", Some("aiops/anomaly"), 10).await.unwrap();
-    assert_eq!(models.iter().map(|m| m.full_name.as_str()).collect::<Vec<_>>(), ["aiops/forecast"]);
-    assert!(store.model_list("netops/", None, 10).await.unwrap().is_empty());
+    let models = store
+        .model_list("aiops/", Some("aiops/anomaly"), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        models
+            .iter()
+            .map(|m| m.full_name.as_str())
+            .collect::<Vec<_>>(),
+        ["aiops/forecast"]
+    );
+    assert!(
+        store
+            .model_list("netops/", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 });
 
 both_backends!(state_and_aliases, |store: Store| async move {
-    let (v1, _) = store.version_publish(&version("aiops/anomaly", "a", &[])).await.unwrap();
-    let (v2, _) = store.version_publish(&version("aiops/anomaly", "b", &[])).await.unwrap();
-    assert!(store.version_state_set(v1.id, &["active"], "deprecated", "drift", "alice").await.unwrap());
-    assert!(!store.version_state_set(v1.id, &["active"], "deprecated", "again", "alice").await.unwrap());
+    let (v1, _) = store
+        .version_publish(&version("aiops/anomaly", "a", &[]))
+        .await
+        .unwrap();
+    let (v2, _) = store
+        .version_publish(&version("aiops/anomaly", "b", &[]))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .version_state_set(v1.id, &["active"], "deprecated", "drift", "alice")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .version_state_set(v1.id, &["active"], "deprecated", "again", "alice")
+            .await
+            .unwrap()
+    );
     let v = store.version_by_id(v1.id).await.unwrap().unwrap();
-    assert_eq!((v.state.as_str(), v.state_reason.as_deref(), v.state_changed_by.as_deref()), ("deprecated", Some("drift"), Some("alice")));
-    let deprecated = store.version_list(None, &[], Some("deprecated"), None, None, 10).await.unwrap();
+    assert_eq!(
+        (
+            v.state.as_str(),
+            v.state_reason.as_deref(),
+            v.state_changed_by.as_deref()
+        ),
+        ("deprecated", Some("drift"), Some("alice"))
+    );
+    let deprecated = store
+        .version_list(None, &[], Some("deprecated"), None, None, 10)
+        .await
+        .unwrap();
     assert_eq!(deprecated.items.len(), 1);
 
-    let e1 = store.alias_move(v1.model_id, "production", v1.id, "alice").await.unwrap();
+    let e1 = store
+        .alias_move(v1.model_id, "production", v1.id, "alice")
+        .await
+        .unwrap();
     assert_eq!((e1.number, e1.previous_number), (1, None));
-    let e2 = store.alias_move(v1.model_id, "production", v2.id, "bob").await.unwrap();
+    let e2 = store
+        .alias_move(v1.model_id, "production", v2.id, "bob")
+        .await
+        .unwrap();
     assert_eq!((e2.number, e2.previous_number), (2, Some(1)));
-    assert_eq!(store.version_by_alias(v1.model_id, "production").await.unwrap().unwrap().id, v2.id);
-    assert_eq!(store.aliases_of_version(v2.id).await.unwrap(), ["production"]);
+    assert_eq!(
+        store
+            .version_by_alias(v1.model_id, "production")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        v2.id
+    );
+    assert_eq!(
+        store.aliases_of_version(v2.id).await.unwrap(),
+        ["production"]
+    );
     assert!(store.aliases_of_version(v1.id).await.unwrap().is_empty());
-    let history = store.alias_history(v1.model_id, "production").await.unwrap();
-    assert_eq!(history.iter().map(|e| (e.number, e.moved_by.as_str())).collect::<Vec<_>>(), [(1, "alice"), (2, "bob")]);
+    let history = store
+        .alias_history(v1.model_id, "production")
+        .await
+        .unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|e| (e.number, e.moved_by.as_str()))
+            .collect::<Vec<_>>(),
+        [(1, "alice"), (2, "bob")]
+    );
     assert_eq!(store.alias_list(v1.model_id).await.unwrap()[0].number, 2);
 });
 
-both_backends!(concurrent_publishes_get_distinct_numbers, |store: Store| async move {
-    let mut tasks = Vec::new();
-    for i in 0..24 {
-        let s = store.clone();
-        tasks.push(tokio::spawn(async move { s.version_publish(&version("aiops/race", &format!("c{i}"), &[])).await.unwrap().0.number }));
+both_backends!(
+    concurrent_publishes_get_distinct_numbers,
+    |store: Store| async move {
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move {
+                s.version_publish(&version("aiops/race", &format!("c{i}"), &[]))
+                    .await
+                    .unwrap()
+                    .0
+                    .number
+            }));
+        }
+        let mut numbers = Vec::new();
+        for t in tasks {
+            numbers.push(t.await.unwrap());
+        }
+        numbers.sort_unstable();
+        assert_eq!(numbers, (1..=24).collect::<Vec<i64>>());
     }
-    let mut numbers = Vec::new();
-    for t in tasks {
-        numbers.push(t.await.unwrap());
-    }
-    numbers.sort_unstable();
-    assert_eq!(numbers, (1..=24).collect::<Vec<i64>>());
-});
+);
 
 both_backends!(tokens, |store: Store| async move {
     assert_eq!(store.token_count().await.unwrap(), 0);
     store.token_insert("admin", "abc", "admin").await.unwrap();
     let t = store.token_by_hash("abc").await.unwrap().unwrap();
-    assert_eq!((t.name.as_str(), t.role.as_str(), t.revoked_at), ("admin", "admin", None));
+    assert_eq!(
+        (t.name.as_str(), t.role.as_str(), t.revoked_at),
+        ("admin", "admin", None)
+    );
     assert!(store.token_by_hash("abd").await.unwrap().is_none());
 });

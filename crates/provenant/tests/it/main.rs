@@ -26,19 +26,28 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start(dir: &Path, database_url: Option<&str>) -> Server {
     let port = free_port();
     let data = dir.join("data");
     let mut cmd = Command::new(BIN);
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(&data)
-        .env_remove("PROVENANT_URL")
-        .env_remove("PROVENANT_TOKEN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--data-dir",
+    ])
+    .arg(&data)
+    .env_remove("PROVENANT_URL")
+    .env_remove("PROVENANT_TOKEN")
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
     if let Some(db) = database_url {
         cmd.args(["--database-url", db]);
     }
@@ -49,8 +58,16 @@ fn start(dir: &Path, database_url: Option<&str>) -> Server {
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let token = std::fs::read_to_string(data.join("admin.token")).unwrap().trim().to_owned();
-    Server { child, url, token, data }
+    let token = std::fs::read_to_string(data.join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    Server {
+        child,
+        url,
+        token,
+        data,
+    }
 }
 
 impl Server {
@@ -86,7 +103,10 @@ impl Server {
         let out = self.cli(cwd, args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "provenant {args:?}: {err}");
-        assert!(err.contains(needle), "provenant {args:?}: expected {needle:?} in {err}");
+        assert!(
+            err.contains(needle),
+            "provenant {args:?}: expected {needle:?} in {err}"
+        );
     }
 }
 
@@ -113,24 +133,72 @@ fn readme_flow(s: &Server, dir: &Path) {
         b"framework: pytorch\ntask: anomaly-detection\ndescription: Netflow anomaly detector\nmetrics:\n  f1: 0.91\n",
     );
     // Push, then push again (idempotent, nothing uploaded).
-    let r = s.json(dir, &["push", "model", "--model", "aiops/anomaly", "--metadata", "meta.yaml", "--label", "stage=staging"]);
+    let r = s.json(
+        dir,
+        &[
+            "push",
+            "model",
+            "--model",
+            "aiops/anomaly",
+            "--metadata",
+            "meta.yaml",
+            "--label",
+            "stage=staging",
+        ],
+    );
     assert_eq!(r["created"], true);
     assert_eq!(r["uploaded_blobs"], 5);
     assert_eq!(r["version"]["reference"], "aiops/anomaly:1");
     let digest = r["version"]["digest"].as_str().unwrap().to_owned();
-    let r = s.json(dir, &["push", "model", "--model", "aiops/anomaly", "--metadata", "meta.yaml"]);
-    assert_eq!((r["created"].as_bool(), r["uploaded_blobs"].as_u64()), (Some(false), Some(0)));
+    let r = s.json(
+        dir,
+        &[
+            "push",
+            "model",
+            "--model",
+            "aiops/anomaly",
+            "--metadata",
+            "meta.yaml",
+        ],
+    );
+    assert_eq!(
+        (r["created"].as_bool(), r["uploaded_blobs"].as_u64()),
+        (Some(false), Some(0))
+    );
     // A second version differing in one file uploads only that file.
     write(&model.join("empty.txt"), b"now with content");
-    let r = s.json(dir, &["push", "model", "--model", "aiops/anomaly", "--metadata", "meta.yaml"]);
-    assert_eq!((r["version"]["number"].as_i64(), r["uploaded_blobs"].as_u64(), r["skipped_blobs"].as_u64()), (Some(2), Some(1), Some(4)));
+    let r = s.json(
+        dir,
+        &[
+            "push",
+            "model",
+            "--model",
+            "aiops/anomaly",
+            "--metadata",
+            "meta.yaml",
+        ],
+    );
+    assert_eq!(
+        (
+            r["version"]["number"].as_i64(),
+            r["uploaded_blobs"].as_u64(),
+            r["skipped_blobs"].as_u64()
+        ),
+        (Some(2), Some(1), Some(4))
+    );
     write(&model.join("empty.txt"), b"");
 
     // list / search / show.
     let out = s.ok(dir, &["list"]);
-    assert!(out.contains("aiops/anomaly") && out.contains("Netflow anomaly detector"), "{out}");
+    assert!(
+        out.contains("aiops/anomaly") && out.contains("Netflow anomaly detector"),
+        "{out}"
+    );
     let out = s.ok(dir, &["list", "aiops/anomaly"]);
-    assert!(out.contains("aiops/anomaly:1") && out.contains("aiops/anomaly:2"), "{out}");
+    assert!(
+        out.contains("aiops/anomaly:1") && out.contains("aiops/anomaly:2"),
+        "{out}"
+    );
     let hits = s.json(dir, &["search", "netflow"]);
     assert_eq!(hits["items"].as_array().unwrap().len(), 2);
     let hits = s.json(dir, &["search", "--label", "stage=staging"]);
@@ -152,19 +220,58 @@ fn readme_flow(s: &Server, dir: &Path) {
     s.ok(dir, &["alias", "set", "aiops/anomaly:2", "production"]);
     let h = s.json(dir, &["alias", "history", "aiops/anomaly", "production"]);
     assert_eq!(h.as_array().unwrap().len(), 2);
-    assert_eq!((h[1]["number"].as_i64(), h[1]["previous_number"].as_i64()), (Some(2), Some(1)));
-    assert_eq!(s.json(dir, &["show", "aiops/anomaly#production"])["number"], 2);
-    let v = s.json(dir, &["label", "aiops/anomaly:2", "owner=netops", "--remove", "stage"]);
+    assert_eq!(
+        (h[1]["number"].as_i64(), h[1]["previous_number"].as_i64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        s.json(dir, &["show", "aiops/anomaly#production"])["number"],
+        2
+    );
+    let v = s.json(
+        dir,
+        &[
+            "label",
+            "aiops/anomaly:2",
+            "owner=netops",
+            "--remove",
+            "stage",
+        ],
+    );
     assert_eq!(v["labels"]["owner"], "netops");
-    let v = s.json(dir, &["deprecate", "aiops/anomaly:1", "--reason", "precision dropped on new traffic"]);
-    assert_eq!((v["state"].as_str(), v["state_reason"].as_str()), (Some("deprecated"), Some("precision dropped on new traffic")));
-    s.fails(dir, &["deprecate", "aiops/anomaly:1", "--reason", "again"], 2, "invalid_state");
-    let v = s.json(dir, &["archive", "aiops/anomaly:1", "--reason", "replaced by 2"]);
+    let v = s.json(
+        dir,
+        &[
+            "deprecate",
+            "aiops/anomaly:1",
+            "--reason",
+            "precision dropped on new traffic",
+        ],
+    );
+    assert_eq!(
+        (v["state"].as_str(), v["state_reason"].as_str()),
+        (Some("deprecated"), Some("precision dropped on new traffic"))
+    );
+    s.fails(
+        dir,
+        &["deprecate", "aiops/anomaly:1", "--reason", "again"],
+        2,
+        "invalid_state",
+    );
+    let v = s.json(
+        dir,
+        &["archive", "aiops/anomaly:1", "--reason", "replaced by 2"],
+    );
     assert_eq!(v["state"], "archived");
 
     // Errors and exit codes.
     s.fails(dir, &["show", "aiops/anomaly:9"], 2, "version_not_found");
-    s.fails(dir, &["push", "model", "--model", "Bad/Name"], 2, "invalid model name");
+    s.fails(
+        dir,
+        &["push", "model", "--model", "Bad/Name"],
+        2,
+        "invalid model name",
+    );
     let out = Command::new(BIN)
         .args(["list"])
         .env("PROVENANT_URL", &s.url)
@@ -178,7 +285,12 @@ fn readme_flow(s: &Server, dir: &Path) {
         let evil = dir.join("evil");
         write(&evil.join("ok.bin"), b"ok");
         std::os::unix::fs::symlink("/etc/hostname", evil.join("leak")).unwrap();
-        s.fails(dir, &["push", "evil", "--model", "aiops/evil"], 2, "points outside the model directory");
+        s.fails(
+            dir,
+            &["push", "evil", "--model", "aiops/evil"],
+            2,
+            "points outside the model directory",
+        );
     }
 }
 
@@ -192,24 +304,37 @@ fn assert_same_tree(a: &Path, b: &Path) {
                 if e.file_type().unwrap().is_dir() {
                     stack.push(e.path());
                 } else {
-                    out.push((e.path().strip_prefix(root).unwrap().to_path_buf(), std::fs::read(e.path()).unwrap()));
+                    out.push((
+                        e.path().strip_prefix(root).unwrap().to_path_buf(),
+                        std::fs::read(e.path()).unwrap(),
+                    ));
                 }
             }
         }
         out.sort();
         out
     };
-    assert!(list(a) == list(b), "{} and {} differ", a.display(), b.display());
+    assert!(
+        list(a) == list(b),
+        "{} and {} differ",
+        a.display(),
+        b.display()
+    );
 }
 
 /// An upload interrupted half way resumes where it stopped on the next push.
 fn resume_after_interruption(s: &Server, dir: &Path) {
     use sha2::Digest as _;
-    let big: Vec<u8> = (0..6_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let big: Vec<u8> = (0..6_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     let m = dir.join("big");
     write(&m.join("weights.bin"), &big);
     let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&big)));
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();
@@ -236,7 +361,10 @@ fn resume_after_interruption(s: &Server, dir: &Path) {
     });
     let r = s.json(dir, &["push", "big", "--model", "aiops/big"]);
     assert_eq!(r["resumed_blobs"], 1);
-    assert_eq!(r["uploaded_bytes"], 4_000_000, "only the missing part is sent");
+    assert_eq!(
+        r["uploaded_bytes"], 4_000_000,
+        "only the missing part is sent"
+    );
     s.ok(dir, &["pull", "aiops/big:1", "big-out"]);
     assert_eq!(std::fs::read(dir.join("big-out/weights.bin")).unwrap(), big);
     // Tampering with a stored blob is caught on pull, and nothing is written.
@@ -246,7 +374,10 @@ fn resume_after_interruption(s: &Server, dir: &Path) {
     bytes[100] ^= 1;
     std::fs::write(&stored, bytes).unwrap();
     s.fails(dir, &["pull", "aiops/big:1", "tampered"], 1, "weights.bin");
-    assert!(!dir.join("tampered").exists(), "a failed pull leaves no directory");
+    assert!(
+        !dir.join("tampered").exists(),
+        "a failed pull leaves no directory"
+    );
 }
 
 #[test]
@@ -259,8 +390,13 @@ fn readme_flow_sqlite() {
 
 #[test]
 fn readme_flow_postgres() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let Some(db) = rt.block_on(PgTestDb::create()) else { return };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let Some(db) = rt.block_on(PgTestDb::create()) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let s = start(dir.path(), Some(&db.url));
     readme_flow(&s, dir.path());
@@ -273,7 +409,19 @@ fn readme_flow_postgres() {
 fn help_lists_every_command() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    for c in ["serve", "login", "push", "pull", "show", "list", "search", "label", "alias", "deprecate", "archive"] {
+    for c in [
+        "serve",
+        "login",
+        "push",
+        "pull",
+        "show",
+        "list",
+        "search",
+        "label",
+        "alias",
+        "deprecate",
+        "archive",
+    ] {
         assert!(text.contains(c), "--help lacks {c}");
     }
 }
@@ -290,17 +438,34 @@ fn login_stores_url_and_token() {
         .env_remove("PROVENANT_TOKEN")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(&cfg).unwrap();
     assert!(text.contains(&s.token) && text.contains(&s.url));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        assert_eq!(std::fs::metadata(&cfg).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&cfg).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     // Commands now work from the config file alone.
-    let out = Command::new(BIN).args(["list"]).env("PROVENANT_CONFIG", &cfg).env_remove("PROVENANT_URL").env_remove("PROVENANT_TOKEN").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["list"])
+        .env("PROVENANT_CONFIG", &cfg)
+        .env_remove("PROVENANT_URL")
+        .env_remove("PROVENANT_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A wrong token is refused at login and nothing is written.
     let cfg2 = dir.path().join("cfg2/config.toml");
     let out = Command::new(BIN)

@@ -1,0 +1,98 @@
+//! Import and scan benchmark against the real PyPA advisory database.
+//!
+//! `cargo bench --bench pypa` (release profile). Set `PROVENANT_PYPA_DIR` to
+//! use another copy than `../shared/data/osv-pypa/vulns` next to the repository.
+//! Prints the import time of the full database and the time of loading the
+//! index + reading a 1,000-component CycloneDX SBOM + scanning it.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use provenant_vuln::{FileStore, Index, IndexStore, ScanOptions, read_sbom_file, scan};
+
+fn pypa_dir() -> PathBuf {
+    std::env::var_os("PROVENANT_PYPA_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/osv-pypa/vulns"),
+        PathBuf::from,
+    )
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing
+    // useful either: run fully only when asked to bench.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("pypa bench: run with `cargo bench --bench pypa`");
+        return;
+    }
+    let src = pypa_dir();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let db = FileStore::new(tmp.path().join("db"));
+
+    let mut imports = Vec::new();
+    let mut report = None;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let mut index = Index::new();
+        let r = index.import(&src).expect("import");
+        db.save(&index).expect("save");
+        imports.push(t.elapsed());
+        report = Some(r);
+    }
+    let size = std::fs::metadata(db.path()).expect("index file").len();
+    println!(
+        "import (parse {} + save): median {:?} of {imports:?}",
+        src.display(),
+        median(imports.clone())
+    );
+    println!("  {}", report.expect("ran"));
+    println!("  index file {size} bytes");
+
+    // A 1,000-component SBOM: every PyPI package of the database at a listed
+    // (vulnerable) version, padded with packages the database does not know.
+    let index = db.load_required().expect("load");
+    let mut comps = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for e in index.entries() {
+        for a in &e.record.affected {
+            if let (Some(p), Some(v)) = (&a.package, a.versions.last())
+                && seen.insert(p.name.clone())
+                && comps.len() < 1000
+            {
+                comps.push((p.name.clone(), v.clone()));
+            }
+        }
+    }
+    let mut i = 0;
+    while comps.len() < 1000 {
+        comps.push((format!("unrelated-package-{i}"), "1.0.0".into()));
+        i += 1;
+    }
+    let components: Vec<_> = comps
+        .iter()
+        .map(|(n, v)| serde_json::json!({"type": "library", "name": n, "version": v, "purl": format!("pkg:pypi/{n}@{v}")}))
+        .collect();
+    let bom = serde_json::json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": components});
+    let sbom_path = tmp.path().join("bom.json");
+    std::fs::write(&sbom_path, serde_json::to_vec(&bom).expect("json")).expect("write sbom");
+
+    let mut scans = Vec::new();
+    let mut findings = 0;
+    for _ in 0..10 {
+        let t = Instant::now();
+        let index = db.load_required().expect("load");
+        let sbom = read_sbom_file(&sbom_path).expect("sbom");
+        let r = scan(&index, &sbom, &ScanOptions::default());
+        scans.push(t.elapsed());
+        findings = r.findings.len();
+    }
+    println!(
+        "load index + read SBOM + scan 1000 components: median {:?}, min {:?} ({findings} findings)",
+        median(scans.clone()),
+        scans.iter().min().expect("ran")
+    );
+}
