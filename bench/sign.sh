@@ -4,9 +4,7 @@
 #
 #   bench/sign.sh            # builds, generates data under $BENCH_DATA, runs, prints a table
 #
-# Env: PROVENANT_BIN   binary with `sign|verify|digest` (default: the
-#                      provenant-attest `oms` example, built here; switch to
-#                      target/release/provenant once the CLI has these commands)
+# Env: PROVENANT_BIN   the provenant binary (default: built here, release)
 #      PROVENANT_PY_VENV  venv with model-signing 1.1.x + pyopenssl (default /var/tmp/provenant-venv)
 #      BENCH_DATA      data directory (default /var/tmp/provenant-bench; ~8.5 GiB)
 #      BENCH_REPEAT    runs per measurement, best time kept (default 3)
@@ -20,9 +18,9 @@ MS=$VENV/bin/model_signing
 PY=$VENV/bin/python
 
 if [ -z "${PROVENANT_BIN:-}" ]; then
-    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/pt-attest}
-    (cd "$ROOT/crates/provenant-attest" && cargo build --release --quiet --example oms)
-    PROVENANT_BIN=$CARGO_TARGET_DIR/release/examples/oms
+    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+    (cd "$ROOT" && cargo build --release --quiet -p provenant)
+    PROVENANT_BIN=$CARGO_TARGET_DIR/release/provenant
 fi
 [ -x "$MS" ] || { echo "model_signing not found in $VENV" >&2; exit 2; }
 

@@ -136,8 +136,14 @@ pub fn collect(root: &Path) -> anyhow::Result<Vec<LocalFile>> {
     Ok(out)
 }
 
-/// Hash every file in parallel (one worker per core), reporting bytes as they are read.
-pub fn hash_all(files: &mut [LocalFile], progress: &(dyn Fn(u64) + Sync)) -> anyhow::Result<()> {
+/// Hash every file in parallel (one worker per core), reporting bytes as they
+/// are read and each file as soon as its digest is known (so that uploads can
+/// start while other files are still being hashed).
+pub fn hash_all_with(
+    files: &mut [LocalFile],
+    progress: &(dyn Fn(u64) + Sync),
+    done: &(dyn Fn(&LocalFile) + Sync),
+) -> anyhow::Result<()> {
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .min(files.len())
@@ -152,6 +158,12 @@ pub fn hash_all(files: &mut [LocalFile], progress: &(dyn Fn(u64) + Sync)) -> any
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(f) = files.get(i) else { break };
                     let r = hash_file(&f.abs, progress);
+                    if let Ok(d) = &r {
+                        done(&LocalFile {
+                            digest: d.clone(),
+                            ..f.clone()
+                        });
+                    }
                     if let Ok(mut slot) = results[i].lock() {
                         *slot = Some(r);
                     }
@@ -168,6 +180,12 @@ pub fn hash_all(files: &mut [LocalFile], progress: &(dyn Fn(u64) + Sync)) -> any
         f.digest = r.with_context(|| format!("cannot read {}", f.abs.display()))?;
     }
     Ok(())
+}
+
+/// [`hash_all_with`] without the per-file callback.
+#[cfg(test)]
+pub fn hash_all(files: &mut [LocalFile], progress: &(dyn Fn(u64) + Sync)) -> anyhow::Result<()> {
+    hash_all_with(files, progress, &|_| {})
 }
 
 #[cfg(test)]

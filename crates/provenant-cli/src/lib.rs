@@ -5,6 +5,8 @@
 //! Exit codes: 0 success; 1 denied (missing/invalid token, forbidden) or failed
 //! verification (a pulled file does not match its digest); 2 usage, I/O, or any
 //! other error (including "not found" and invalid input rejected by the server).
+//! `sign`/`verify`: 1 when the library refuses (bad signature, wrong key, tampered
+//! file, untrusted certificate), 2 for I/O and usage errors.
 
 mod api;
 mod client;
@@ -74,6 +76,19 @@ pub enum Commands {
     Deprecate(commands::state::Args),
     /// Archive a version, with a reason
     Archive(commands::state::Args),
+    /// Print a model's OMS root digest (OpenSSF Model Signing hashing)
+    Digest(commands::digest::Args),
+    /// Generate a signing key pair (ECDSA P-256/P-384 or Ed25519)
+    Keygen(commands::keygen::Args),
+    /// Sign a model with an OMS signature (model.sig)
+    Sign(commands::sign::Args),
+    /// Verify a model's OMS signature with a key or certificate roots
+    Verify(commands::verify::Args),
+    /// Manage the local OSV vulnerability database
+    #[command(subcommand)]
+    Vulndb(commands::vulndb::Command),
+    /// Scan an SBOM for known vulnerabilities (OSV), with VEX and waivers
+    Scan(commands::scan::Args),
 }
 
 /// Map an error to the documented exit code.
@@ -82,7 +97,10 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(f) = cause.downcast_ref::<ApiFailure>() {
             return if matches!(f.status, 401 | 403) { 1 } else { 2 };
         }
-        if cause.downcast_ref::<VerifyFailure>().is_some() {
+        if cause.downcast_ref::<VerifyFailure>().is_some()
+            || cause.downcast_ref::<commands::oms::Refused>().is_some()
+            || cause.downcast_ref::<commands::scan::GateFailed>().is_some()
+        {
             return 1;
         }
     }
@@ -140,5 +158,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Alias(c) => commands::alias::run(g, c).await,
         Commands::Deprecate(a) => commands::state::run(g, a, "deprecate").await,
         Commands::Archive(a) => commands::state::run(g, a, "archive").await,
+        Commands::Digest(a) => commands::digest::run(g, a).await,
+        Commands::Keygen(a) => commands::keygen::run(g, a).await,
+        Commands::Sign(a) => commands::sign::run(g, a).await,
+        Commands::Verify(a) => commands::verify::run(g, a).await,
+        Commands::Vulndb(c) => commands::vulndb::run(g, c).await,
+        Commands::Scan(a) => commands::scan::run(g, a).await,
     }
 }

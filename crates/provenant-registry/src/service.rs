@@ -264,35 +264,19 @@ impl Registry {
         } else {
             None
         };
-        Ok(VersionView {
-            model: row.model.clone(),
-            number: row.number,
-            reference: format!("{}:{}", row.model, row.number),
-            digest: row.digest.clone(),
-            state: row.state.clone(),
-            state_reason: row.state_reason.clone(),
-            state_changed_at: row.state_changed_at.map(rfc3339),
-            state_changed_by: row.state_changed_by.clone(),
-            created_at: rfc3339(row.created_at),
-            created_by: row.created_by.clone(),
-            size: row.size,
-            file_count: row.file_count,
-            labels,
-            aliases,
-            metadata: serde_json::from_str(&row.metadata).map_err(|e| {
-                provenant_store::StoreError::Corrupt(format!("metadata of {}: {e}", row.digest))
-            })?,
-            metadata_digest: row.metadata_digest.clone(),
-            config_digest: row.config_digest.clone(),
-            files,
-        })
+        make_view(row, labels, aliases, files)
     }
 
+    /// Views of a page of versions, with labels and aliases fetched in two queries.
     pub async fn views(&self, rows: &[VersionRow]) -> Result<Vec<VersionView>, RegistryError> {
-        futures::stream::iter(rows.iter())
-            .then(|r| self.view(r, false))
-            .try_collect()
-            .await
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut ann = self.store.version_annotations(&ids).await?;
+        rows.iter()
+            .map(|r| {
+                let (labels, aliases) = ann.remove(&r.id).unwrap_or_default();
+                make_view(r, labels, aliases, None)
+            })
+            .collect()
     }
 
     /// List or search versions, newest first.
@@ -423,6 +407,36 @@ impl Registry {
         let m = self.model(model).await?;
         Ok(self.store.alias_history(m.id, alias).await?)
     }
+}
+
+fn make_view(
+    row: &VersionRow,
+    labels: BTreeMap<String, String>,
+    aliases: Vec<String>,
+    files: Option<Vec<FileRow>>,
+) -> Result<VersionView, RegistryError> {
+    Ok(VersionView {
+        model: row.model.clone(),
+        number: row.number,
+        reference: format!("{}:{}", row.model, row.number),
+        digest: row.digest.clone(),
+        state: row.state.clone(),
+        state_reason: row.state_reason.clone(),
+        state_changed_at: row.state_changed_at.map(rfc3339),
+        state_changed_by: row.state_changed_by.clone(),
+        created_at: rfc3339(row.created_at),
+        created_by: row.created_by.clone(),
+        size: row.size,
+        file_count: row.file_count,
+        labels,
+        aliases,
+        metadata: serde_json::from_str(&row.metadata).map_err(|e| {
+            provenant_store::StoreError::Corrupt(format!("metadata of {}: {e}", row.digest))
+        })?,
+        metadata_digest: row.metadata_digest.clone(),
+        config_digest: row.config_digest.clone(),
+        files,
+    })
 }
 
 /// Text indexed for search: the model's names and the metadata's string values.

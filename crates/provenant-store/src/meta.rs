@@ -625,6 +625,48 @@ impl Store {
             .map_err(StoreError::Database)
     }
 
+    /// Labels and current aliases of many versions at once (for listing pages).
+    pub async fn version_annotations(
+        &self,
+        ids: &[i64],
+    ) -> Result<BTreeMap<i64, (BTreeMap<String, String>, Vec<String>)>, StoreError> {
+        let mut out: BTreeMap<i64, (BTreeMap<String, String>, Vec<String>)> =
+            ids.iter().map(|id| (*id, Default::default())).collect();
+        for chunk in ids.chunks(500) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT version_id, key, value FROM version_labels WHERE version_id IN ({list})"
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let id: i64 = r.try_get(0)?;
+                if let Some(e) = out.get_mut(&id) {
+                    e.0.insert(r.try_get(1)?, r.try_get(2)?);
+                }
+            }
+            let sql = format!(
+                "SELECT version_id, name FROM aliases WHERE version_id IN ({list}) ORDER BY name"
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let id: i64 = r.try_get(0)?;
+                if let Some(e) = out.get_mut(&id) {
+                    e.1.push(r.try_get(1)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Versions, newest first, optionally of one model, filtered by labels,
     /// state and a full-text query; `before` is the cursor (a version id).
     pub async fn version_list(

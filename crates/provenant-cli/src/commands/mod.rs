@@ -1,15 +1,22 @@
 //! One module per command, each with `Args` and `run`.
 
 pub mod alias;
+pub mod digest;
+pub mod keygen;
 pub mod label;
 pub mod list;
 pub mod login;
+pub mod oms;
 pub mod pull;
 pub mod push;
+pub mod scan;
 pub mod search;
 pub mod serve;
 pub mod show;
+pub mod sign;
 pub mod state;
+pub mod verify;
+pub mod vulndb;
 
 use crate::api::VersionInfo;
 use crate::client::Client;

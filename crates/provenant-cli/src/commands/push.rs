@@ -103,35 +103,41 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let root = a.path.clone();
     let mut files = tokio::task::spawn_blocking(move || hashing::collect(&root)).await??;
     let total: u64 = files.iter().map(|f| f.size).sum();
-    let pb = bar(total, "hashing");
-    let pb2 = pb.clone();
-    files = tokio::task::spawn_blocking(move || {
-        hashing::hash_all(&mut files, &|n| pb2.inc(n)).map(|()| files)
-    })
-    .await??;
-    pb.finish_and_clear();
 
-    // One upload per distinct blob.
+    // Hash and upload as a pipeline: each file is offered for upload as soon
+    // as its digest is known. One upload per distinct blob.
+    let multi = indicatif::MultiProgress::new();
+    let hash_bar = multi.add(bar(total, "hashing"));
+    let upload_bar = multi.add(bar(total, "uploading"));
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<LocalFile>();
+    let hb = hash_bar.clone();
+    let hashing_task = tokio::task::spawn_blocking(move || {
+        let result = hashing::hash_all_with(&mut files, &|n| hb.inc(n), &|f| {
+            let _ = tx.send(f.clone());
+        });
+        result.map(|()| files)
+    });
     let mut seen = HashSet::new();
-    let unique: Vec<LocalFile> = files
-        .iter()
-        .filter(|f| seen.insert(f.digest.clone()))
-        .cloned()
-        .collect();
-    let pb = bar(unique.iter().map(|f| f.size).sum(), "uploading");
-    let outcomes: Vec<Outcome> = futures::stream::iter(unique.into_iter().map(|f| {
-        let client = client.clone();
-        let pb = pb.clone();
-        async move {
-            upload_blob(&client, &f, &pb)
-                .await
-                .with_context(|| format!("uploading {}", f.rel))
-        }
-    }))
-    .buffer_unordered(usize::from(a.jobs))
-    .try_collect()
-    .await?;
-    pb.finish_and_clear();
+    let ready =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) })
+            .filter(move |f| std::future::ready(seen.insert(f.digest.clone())));
+    let uploads = ready
+        .map(|f| {
+            let client = client.clone();
+            let pb = upload_bar.clone();
+            async move {
+                upload_blob(&client, &f, &pb)
+                    .await
+                    .with_context(|| format!("uploading {}", f.rel))
+            }
+        })
+        .buffer_unordered(usize::from(a.jobs))
+        .try_collect::<Vec<Outcome>>();
+    let (outcomes, hashed) = tokio::join!(uploads, hashing_task);
+    let files = hashed??;
+    let outcomes = outcomes?;
+    hash_bar.finish_and_clear();
+    upload_bar.finish_and_clear();
 
     let body = serde_json::json!({
         "files": files.iter().map(|f| serde_json::json!({"path": f.rel, "digest": f.digest, "size": f.size})).collect::<Vec<_>>(),

@@ -2,6 +2,8 @@
 //! embedded default (SQLite) and on PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
+mod offline;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Push and pull of a 2 GiB model directory (8 files of 256 MiB) through the
+# server on loopback, side by side with `cp -r` of the same directory on the
+# same disk. Prints wall times, ratios and peak RSS of server and CLI.
+#
+#   bench/push-pull.sh            # uses target/release/provenant (builds it)
+#   BENCH_DIR=/var/tmp/x FILES=8 FILE_MIB=256 REPEAT=3 bench/push-pull.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${CARGO_TARGET_DIR:=target}"
+BIN="${PROVENANT_BIN:-$CARGO_TARGET_DIR/release/provenant}"
+BENCH_DIR="${BENCH_DIR:-/var/tmp/provenant-bench-pushpull}"
+FILES="${FILES:-8}"
+FILE_MIB="${FILE_MIB:-256}"
+REPEAT="${REPEAT:-3}"
+PORT="${PORT:-7991}"
+
+[ -x "$BIN" ] || cargo build --release -p provenant
+mkdir -p "$BENCH_DIR"
+MODEL="$BENCH_DIR/model"
+if [ "$(find "$MODEL" -type f 2>/dev/null | wc -l)" != "$FILES" ]; then
+    rm -rf "$MODEL"; mkdir -p "$MODEL"
+    echo "generating $FILES x $FILE_MIB MiB of random data in $MODEL"
+    for i in $(seq 1 "$FILES"); do
+        head -c "$((FILE_MIB * 1024 * 1024))" /dev/urandom > "$MODEL/shard-$i.safetensors"
+    done
+fi
+cat "$MODEL"/* > /dev/null   # warm the page cache for every contender alike
+
+now() { date +%s.%N; }
+best() { sort -n | head -1; }
+rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
+cp_times=(); push_times=(); pull_times=(); cli_rss=()
+for r in $(seq 1 "$REPEAT"); do
+    rm -rf "$BENCH_DIR/cp-copy"
+    t0=$(now); cp -r "$MODEL" "$BENCH_DIR/cp-copy"; sync -f "$BENCH_DIR/cp-copy" 2>/dev/null || true; t1=$(now)
+    cp_times+=("$(echo "$t1 - $t0" | bc)")
+
+    rm -rf "$BENCH_DIR/data" "$BENCH_DIR/pulled"
+    "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$BENCH_DIR/data" >/dev/null 2>&1 &
+    SERVER=$!
+    trap 'kill $SERVER 2>/dev/null || true' EXIT
+    for _ in $(seq 1 100); do [ -f "$BENCH_DIR/data/admin.token" ] && curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+    kill -0 "$SERVER" 2>/dev/null || { echo "server failed to start (port $PORT taken?)" >&2; exit 2; }
+    export PROVENANT_URL="http://127.0.0.1:$PORT" PROVENANT_TOKEN="$(cat "$BENCH_DIR/data/admin.token")" PROVENANT_CONFIG="$BENCH_DIR/no-config.toml"
+
+    t0=$(now); /usr/bin/time -f "%M" -o "$BENCH_DIR/push.rss" "$BIN" push "$MODEL" --model bench/model >/dev/null; t1=$(now)
+    push_times+=("$(echo "$t1 - $t0" | bc)")
+    t0=$(now); /usr/bin/time -f "%M" -o "$BENCH_DIR/pull.rss" "$BIN" pull bench/model:1 "$BENCH_DIR/pulled" >/dev/null; t1=$(now)
+    pull_times+=("$(echo "$t1 - $t0" | bc)")
+    cli_rss+=("$(cat "$BENCH_DIR/push.rss")" "$(cat "$BENCH_DIR/pull.rss")")
+    server_rss=$(rss_kib "$SERVER")
+    kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+    cmp -s "$MODEL/shard-1.safetensors" "$BENCH_DIR/pulled/shard-1.safetensors" || { echo "pulled file differs!"; exit 1; }
+done
+
+CP=$(printf '%s\n' "${cp_times[@]}" | best)
+PUSH=$(printf '%s\n' "${push_times[@]}" | best)
+PULL=$(printf '%s\n' "${pull_times[@]}" | best)
+CLI_RSS=$(printf '%s\n' "${cli_rss[@]}" | sort -n | tail -1)
+printf '\n%s files x %s MiB, best of %s, page cache warm\n' "$FILES" "$FILE_MIB" "$REPEAT"
+printf '  cp -r            %6.2f s\n' "$CP"
+printf '  provenant push   %6.2f s   ratio to cp -r: %.2fx\n' "$PUSH" "$(echo "$PUSH / $CP" | bc -l)"
+printf '  provenant pull   %6.2f s   ratio to cp -r: %.2fx\n' "$PULL" "$(echo "$PULL / $CP" | bc -l)"
+printf '  peak RSS: server %s MiB (last run), CLI %s MiB (max of push/pull)\n' "$((server_rss / 1024))" "$((CLI_RSS / 1024))"
+rm -rf "$BENCH_DIR/cp-copy" "$BENCH_DIR/pulled" "$BENCH_DIR/data"

@@ -1,0 +1,86 @@
+use std::path::PathBuf;
+
+use crate::GlobalArgs;
+
+/// Scan an SBOM (CycloneDX or SPDX JSON) against the local OSV database, with
+/// OpenVEX statements and waivers applied. Exit 1 when an unsuppressed finding
+/// meets --fail-on, 0 otherwise, 2 on error.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// SBOM file (CycloneDX 1.x JSON or SPDX 2.3 JSON)
+    pub sbom: PathBuf,
+    /// Database directory (see `vulndb import`)
+    #[arg(long, env = "PROVENANT_VULNDB")]
+    pub db: Option<PathBuf>,
+    /// OpenVEX v0.2 document (repeatable)
+    #[arg(long = "vex", value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
+    /// waivers.yaml (id, purl pattern, reason, approver, expires)
+    #[arg(long)]
+    pub waivers: Option<PathBuf>,
+    /// Fail (exit 1) when an unsuppressed finding is at least this severe; unrated findings count (fail closed)
+    #[arg(long, value_parser = ["critical", "high", "medium", "low"])]
+    pub fail_on: Option<String>,
+    /// SARIF 2.1.0 output for code-scanning UIs
+    #[arg(long, conflicts_with = "json")]
+    pub sarif: bool,
+}
+
+/// The gate tripped.
+#[derive(Debug, thiserror::Error)]
+#[error("{count} unsuppressed finding(s) at or above {threshold}")]
+pub struct GateFailed {
+    pub count: usize,
+    pub threshold: String,
+}
+
+pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
+    let json = g.json;
+    tokio::task::spawn_blocking(move || {
+        let index =
+            provenant_vuln::FileStore::new(super::vulndb::db_dir(a.db.clone())).load_required()?;
+        let sbom = provenant_vuln::read_sbom_file(&a.sbom)?;
+        let vex = a
+            .vex
+            .iter()
+            .map(|p| provenant_vuln::read_vex_file(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let waivers = a
+            .waivers
+            .as_deref()
+            .map(provenant_vuln::read_waivers_file)
+            .transpose()?;
+        let opts = provenant_vuln::ScanOptions {
+            vex: &vex,
+            waivers: waivers.as_ref(),
+            ..Default::default()
+        };
+        let report = provenant_vuln::scan(&index, &sbom, &opts);
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+        if a.sarif {
+            println!(
+                "{}",
+                provenant_vuln::render_sarif(&report, &a.sbom.display().to_string())?
+            );
+        } else if json {
+            println!("{}", provenant_vuln::render_json(&report)?);
+        } else {
+            print!("{}", provenant_vuln::render_table(&report));
+        }
+        if let Some(t) = &a.fail_on {
+            let level: provenant_vuln::Level = t.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            if report.fail_on(level) {
+                let count = report.findings.iter().filter(|f| !f.suppressed).count();
+                return Err(GateFailed {
+                    count,
+                    threshold: t.clone(),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    })
+    .await?
+}

@@ -1,0 +1,281 @@
+//! Commands that need no server: OMS digest/keygen/sign/verify and the
+//! vulnerability database and scanner, through the real binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_provenant");
+
+fn run(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("PROVENANT_VULNDB")
+        .output()
+        .unwrap()
+}
+
+fn expect(cwd: &Path, args: &[&str], code: i32) -> (String, String) {
+    let out = run(cwd, args);
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "provenant {args:?}\nstdout: {so}\nstderr: {se}"
+    );
+    (so, se)
+}
+
+#[test]
+fn sign_verify_and_tampering() {
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("model");
+    std::fs::create_dir_all(m.join("a")).unwrap();
+    std::fs::write(m.join("a/b"), b"nested").unwrap();
+    std::fs::write(m.join("a-c"), b"sorts between").unwrap();
+    std::fs::write(m.join("empty"), b"").unwrap();
+    std::fs::write(m.join("weights.bin"), vec![7u8; 300_000]).unwrap();
+    let cwd = d.path();
+    expect(cwd, &["keygen", "--out", "key.pem"], 0);
+    assert!(cwd.join("key.pub").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(cwd.join("key.pem"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    let (digest_before, _) = expect(cwd, &["digest", "model"], 0);
+    assert!(
+        digest_before.trim().starts_with("sha256:") && digest_before.trim().len() == 71,
+        "{digest_before}"
+    );
+    expect(cwd, &["sign", "model", "--key", "key.pem"], 0);
+    assert!(m.join("model.sig").exists());
+    // The signature file itself is not part of the digest.
+    assert_eq!(expect(cwd, &["digest", "model"], 0).0, digest_before);
+    let (out, _) = expect(cwd, &["verify", "model", "--key", "key.pub", "--json"], 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["resources"], 4);
+
+    // A changed byte names the file.
+    let mut w = std::fs::read(m.join("weights.bin")).unwrap();
+    w[1234] ^= 1;
+    std::fs::write(m.join("weights.bin"), &w).unwrap();
+    let (_, err) = expect(cwd, &["verify", "model", "--key", "key.pub"], 1);
+    assert!(err.contains("weights.bin"), "{err}");
+    w[1234] ^= 1;
+    std::fs::write(m.join("weights.bin"), &w).unwrap();
+    // An extra unsigned file fails unless --ignore-unsigned-files.
+    std::fs::write(m.join("extra.txt"), b"x").unwrap();
+    let (_, err) = expect(cwd, &["verify", "model", "--key", "key.pub"], 1);
+    assert!(err.contains("extra.txt"), "{err}");
+    expect(
+        cwd,
+        &[
+            "verify",
+            "model",
+            "--key",
+            "key.pub",
+            "--ignore-unsigned-files",
+        ],
+        0,
+    );
+    std::fs::remove_file(m.join("extra.txt")).unwrap();
+    // A different key is refused.
+    expect(
+        cwd,
+        &["keygen", "--type", "ed25519", "--out", "other.pem"],
+        0,
+    );
+    expect(cwd, &["verify", "model", "--key", "other.pub"], 1);
+    // Shard mode and blake3 round-trip.
+    expect(
+        cwd,
+        &[
+            "sign",
+            "model",
+            "--key",
+            "other.pem",
+            "--shard-size",
+            "100000",
+            "--hash",
+            "blake3",
+            "--signature",
+            "s.sig",
+        ],
+        0,
+    );
+    expect(
+        cwd,
+        &[
+            "verify",
+            "model",
+            "--key",
+            "other.pub",
+            "--signature",
+            "s.sig",
+            "--ignore-paths",
+            "model/model.sig",
+        ],
+        0,
+    );
+    // Usage errors are exit 2.
+    expect(cwd, &["verify", "model"], 2);
+}
+
+fn pypa() -> PathBuf {
+    std::env::var_os("PROVENANT_PYPA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/osv-pypa/vulns")
+        })
+}
+
+#[test]
+fn vulndb_import_and_scan_gate() {
+    let d = tempfile::tempdir().unwrap();
+    let cwd = d.path();
+    let db = cwd.join("db");
+    let db_s = db.to_str().unwrap();
+    let src = pypa();
+    assert!(
+        src.is_dir(),
+        "PyPA advisory database missing at {}",
+        src.display()
+    );
+    let (out, _) = expect(
+        cwd,
+        &[
+            "vulndb",
+            "import",
+            src.to_str().unwrap(),
+            "--db",
+            db_s,
+            "--json",
+        ],
+        0,
+    );
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(r["added"].as_u64().unwrap() > 2000, "{r}");
+    // Re-import: nothing changes.
+    let (out, _) = expect(
+        cwd,
+        &[
+            "vulndb",
+            "import",
+            src.to_str().unwrap(),
+            "--db",
+            db_s,
+            "--json",
+        ],
+        0,
+    );
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (r["added"].as_u64(), r["updated"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+
+    let sbom = serde_json::json!({
+        "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+        "components": [
+            {"type": "library", "name": "requests", "version": "2.19.0", "purl": "pkg:pypi/requests@2.19.0"},
+            {"type": "library", "name": "requests-ok", "version": "2.20.0", "purl": "pkg:pypi/requests@2.20.0"}
+        ]
+    });
+    std::fs::write(cwd.join("bom.json"), sbom.to_string()).unwrap();
+    let (out, _) = expect(cwd, &["scan", "bom.json", "--db", db_s, "--json"], 0);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let ids: Vec<&str> = findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"PYSEC-2018-28"), "{ids:?}");
+    assert!(
+        findings.iter().all(|f| f["installed_version"] == "2.19.0"),
+        "2.20.0 is exactly `fixed`: not affected"
+    );
+    // The gate: exit 1 when an unsuppressed finding meets the threshold.
+    let (_, err) = expect(
+        cwd,
+        &["scan", "bom.json", "--db", db_s, "--fail-on", "low"],
+        1,
+    );
+    assert!(err.contains("at or above low"), "{err}");
+    // Waive everything on requests 2.19.0: still reported, suppressed, gate passes.
+    let mut waivers = String::from("waivers:\n");
+    let mut seen = std::collections::BTreeSet::new();
+    for f in findings {
+        if seen.insert(f["id"].as_str().unwrap().to_owned()) {
+            waivers.push_str(&format!(
+                "- id: {}\n  purl: pkg:pypi/requests\n  reason: no redirects to plain http in this service\n  approver: sec@example.com\n  expires: 2999-12-31\n",
+                f["id"].as_str().unwrap()
+            ));
+        }
+    }
+    std::fs::write(cwd.join("waivers.yaml"), waivers).unwrap();
+    let (out, _) = expect(
+        cwd,
+        &[
+            "scan",
+            "bom.json",
+            "--db",
+            db_s,
+            "--waivers",
+            "waivers.yaml",
+            "--fail-on",
+            "low",
+            "--json",
+        ],
+        0,
+    );
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["suppressed"] == true),
+        "{report}"
+    );
+    // A waiver without a reason is rejected at load.
+    std::fs::write(
+        cwd.join("bad.yaml"),
+        "waivers:\n- id: X\n  purl: pkg:pypi/a\n  approver: a\n  expires: 2999-01-01\n",
+    )
+    .unwrap();
+    let (_, err) = expect(
+        cwd,
+        &["scan", "bom.json", "--db", db_s, "--waivers", "bad.yaml"],
+        2,
+    );
+    assert!(err.contains("reason"), "{err}");
+    // SARIF output.
+    let (out, _) = expect(cwd, &["scan", "bom.json", "--db", db_s, "--sarif"], 0);
+    let sarif: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    // No database: a clear error, exit 2.
+    let (_, err) = expect(
+        cwd,
+        &[
+            "scan",
+            "bom.json",
+            "--db",
+            cwd.join("nope").to_str().unwrap(),
+        ],
+        2,
+    );
+    assert!(
+        err.to_lowercase().contains("vulndb import") || err.contains("index"),
+        "{err}"
+    );
+}
