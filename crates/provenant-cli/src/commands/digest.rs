@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicU64;
 use crate::GlobalArgs;
 
 /// Print a model's OMS root digest (file or shard mode), as `model_signing` computes it.
+/// The signature file `model.sig` at the top of a directory is left out.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Model directory or single file
@@ -21,6 +22,10 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || {
         let counter = Arc::new(AtomicU64::new(0));
         let mut o = a.hashing.options(&a.model)?;
+        // Like `sign` and `verify`, leave the default signature file out.
+        if a.model.is_dir() {
+            o.ignore_paths.push(provenant_attest::DEFAULT_SIGNATURE_NAME.to_owned());
+        }
         o.progress = Some(counter.clone());
         let d = super::oms::with_progress(&counter, || provenant_digest::hash_model(&a.model, &o))
             .map_err(|e| super::oms::refuse(e.into()))?;

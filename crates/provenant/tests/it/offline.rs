@@ -124,10 +124,27 @@ fn sign_verify_and_tampering() {
             "other.pub",
             "--signature",
             "s.sig",
+        ],
+        0,
+    );
+    // That signature covers model.sig too: leaving it out makes a signed file missing.
+    let (_, err) = expect(
+        cwd,
+        &[
+            "verify",
+            "model",
+            "--key",
+            "other.pub",
+            "--signature",
+            "s.sig",
             "--ignore-paths",
             "model/model.sig",
         ],
-        0,
+        1,
+    );
+    assert!(
+        err.contains("model.sig") && err.contains("missing"),
+        "{err}"
     );
     // Usage errors are exit 2.
     expect(cwd, &["verify", "model"], 2);
@@ -200,10 +217,18 @@ fn vulndb_import_and_scan_gate() {
     let findings = report["findings"].as_array().unwrap();
     let ids: Vec<&str> = findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
     assert!(ids.contains(&"PYSEC-2018-28"), "{ids:?}");
-    assert!(
-        findings.iter().all(|f| f["installed_version"] == "2.19.0"),
-        "2.20.0 is exactly `fixed`: not affected"
+    let hits_2018_28: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["id"] == "PYSEC-2018-28")
+        .map(|f| f["installed_version"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        hits_2018_28,
+        ["2.19.0"],
+        "2.20.0 is exactly `fixed` for PYSEC-2018-28: not affected"
     );
+    // Later advisories (e.g. fixed in 2.31.0) do affect 2.20.0.
+    assert!(findings.iter().any(|f| f["installed_version"] == "2.20.0"));
     // The gate: exit 1 when an unsuppressed finding meets the threshold.
     let (_, err) = expect(
         cwd,
@@ -223,11 +248,16 @@ fn vulndb_import_and_scan_gate() {
         }
     }
     std::fs::write(cwd.join("waivers.yaml"), waivers).unwrap();
+    let bom_old = serde_json::json!({
+        "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+        "components": [{"type": "library", "name": "requests", "version": "2.19.0", "purl": "pkg:pypi/requests@2.19.0"}]
+    });
+    std::fs::write(cwd.join("bom-old.json"), bom_old.to_string()).unwrap();
     let (out, _) = expect(
         cwd,
         &[
             "scan",
-            "bom.json",
+            "bom-old.json",
             "--db",
             db_s,
             "--waivers",
@@ -239,12 +269,15 @@ fn vulndb_import_and_scan_gate() {
         0,
     );
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let all = report["findings"].as_array().unwrap();
     assert!(
-        report["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|f| f["suppressed"] == true),
+        !all.is_empty() && all.iter().all(|f| f["suppressed"] == true),
+        "{report}"
+    );
+    assert!(
+        all.iter().all(|f| f["suppressed_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("no redirects"))),
         "{report}"
     );
     // A waiver without a reason is rejected at load.
