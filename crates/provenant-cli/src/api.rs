@@ -36,6 +36,18 @@ pub struct VersionInfo {
     pub config_digest: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<FileInfo>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signatures: Option<Vec<SignatureInfo>>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct SignatureInfo {
+    pub digest: String,
+    pub signer: String,
+    pub fingerprint: String,
+    pub trusted: bool,
+    pub created_at: String,
+    pub created_by: String,
 }
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]

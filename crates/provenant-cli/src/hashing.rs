@@ -89,6 +89,10 @@ pub fn collect(root: &Path) -> anyhow::Result<Vec<LocalFile>> {
             let ft = entry
                 .file_type()
                 .with_context(|| format!("cannot stat {}", path.display()))?;
+            if prefix.is_empty() && name == "model.sig" {
+                // An OMS signature is an attachment of the version, not one of its files.
+                continue;
+            }
             if ft.is_symlink() {
                 let target = path
                     .canonicalize()
@@ -112,10 +116,9 @@ pub fn collect(root: &Path) -> anyhow::Result<Vec<LocalFile>> {
                     digest: String::new(),
                 });
             } else if ft.is_dir() {
-                if name == ".git" {
-                    continue;
+                if name != ".git" {
+                    stack.push((path, rel));
                 }
-                stack.push((path, rel));
             } else if ft.is_file() {
                 let size = entry.metadata()?.len();
                 out.push(LocalFile {

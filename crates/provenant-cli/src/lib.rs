@@ -84,6 +84,9 @@ pub enum Commands {
     Sign(commands::sign::Args),
     /// Verify a model's OMS signature with a key or certificate roots
     Verify(commands::verify::Args),
+    /// Keys a namespace trusts for signatures: add, list, remove
+    #[command(subcommand)]
+    Keys(commands::keys::Command),
     /// Manage the local OSV vulnerability database
     #[command(subcommand)]
     Vulndb(commands::vulndb::Command),
@@ -162,6 +165,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Keygen(a) => commands::keygen::run(g, a).await,
         Commands::Sign(a) => commands::sign::run(g, a).await,
         Commands::Verify(a) => commands::verify::run(g, a).await,
+        Commands::Keys(c) => commands::keys::run(g, c).await,
         Commands::Vulndb(c) => commands::vulndb::run(g, c).await,
         Commands::Scan(a) => commands::scan::run(g, a).await,
     }

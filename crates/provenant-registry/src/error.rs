@@ -43,6 +43,15 @@ pub enum RegistryError {
     },
     #[error("a reason is required to {0}")]
     ReasonRequired(&'static str),
+    #[error("invalid signature: {reason}")]
+    InvalidSignature { reason: String },
+    #[error("signature does not match the version's files: {}", .problems.join("; "))]
+    SignatureMismatch { problems: Vec<String> },
+    #[error("namespace {namespace} does not trust key {fingerprint}")]
+    KeyNotFound {
+        namespace: String,
+        fingerprint: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -64,6 +73,9 @@ impl RegistryError {
             Self::NoFiles => "no_files",
             Self::InvalidState { .. } => "invalid_state",
             Self::ReasonRequired(_) => "reason_required",
+            Self::InvalidSignature { .. } => "invalid_signature",
+            Self::SignatureMismatch { .. } => "signature_mismatch",
+            Self::KeyNotFound { .. } => "key_not_found",
             Self::Store(_) => "internal",
         }
     }

@@ -12,6 +12,7 @@ mod metadata;
 mod names;
 mod reference;
 mod service;
+mod signatures;
 
 pub use error::RegistryError;
 pub use manifest::{BuiltManifest, ManifestFile, build_manifest, layer_media_type};
@@ -21,3 +22,6 @@ pub use names::{
 };
 pub use reference::{Reference, Selector};
 pub use service::{PublishRequest, Published, Registry, VersionState, VersionView, rfc3339};
+pub use signatures::{
+    SIGNATURE_MEDIA_TYPE, SignatureView, TrustedKeyView, parse_key_or_certificate,
+};

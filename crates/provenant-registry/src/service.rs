@@ -78,6 +78,9 @@ pub struct VersionView {
     pub config_digest: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<FileRow>>,
+    /// OMS signatures attached to the version (single-version reads only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signatures: Option<Vec<crate::SignatureView>>,
 }
 
 /// Result of a publish: the version and whether it was newly created.
@@ -259,12 +262,17 @@ impl Registry {
     ) -> Result<VersionView, RegistryError> {
         let labels = self.store.version_labels(row.id).await?;
         let aliases = self.store.aliases_of_version(row.id).await?;
-        let files = if with_files {
-            Some(self.store.version_files(row.id).await?)
+        let (files, signatures) = if with_files {
+            (
+                Some(self.store.version_files(row.id).await?),
+                Some(self.signatures(row).await?),
+            )
         } else {
-            None
+            (None, None)
         };
-        make_view(row, labels, aliases, files)
+        let mut view = make_view(row, labels, aliases, files)?;
+        view.signatures = signatures;
+        Ok(view)
     }
 
     /// Views of a page of versions, with labels and aliases fetched in two queries.
@@ -436,6 +444,7 @@ fn make_view(
         metadata_digest: row.metadata_digest.clone(),
         config_digest: row.config_digest.clone(),
         files,
+        signatures: None,
     })
 }
 

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{self, blobs, models, versions};
+use crate::routes::{self, blobs, models, signing, versions};
 use crate::uploads;
 
 #[derive(OpenApi)]
@@ -19,6 +19,7 @@ use crate::uploads;
         versions::publish, versions::list_model_versions, versions::list_versions, versions::search,
         versions::resolve, versions::get_version, versions::get_manifest, versions::set_labels,
         versions::deprecate, versions::archive,
+        signing::attach, signing::list, signing::bundle, signing::keys, signing::add_key, signing::remove_key,
     ),
     components(schemas(crate::api_error::ErrorBody)),
     modifiers(&BearerAuth),

@@ -17,6 +17,6 @@ pub use blob::{BlobStore, Upload};
 pub use digest::Digest;
 pub use error::StoreError;
 pub use meta::{
-    AliasEvent, AliasRow, Backend, FileRow, LabelFilter, ModelRow, NewVersion, Page, Store,
-    TokenRow, VersionRow, now_millis,
+    AliasEvent, AliasRow, AttachmentRow, Backend, FileRow, LabelFilter, ModelRow, NewAttachment,
+    NewVersion, Page, Store, TokenRow, TrustedKeyRow, VersionRow, now_millis,
 };

@@ -142,6 +142,83 @@ pub struct NewVersion {
     pub created_by: String,
 }
 
+/// A signed object attached to a version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachmentRow {
+    pub id: i64,
+    pub version_id: i64,
+    pub kind: String,
+    pub media_type: String,
+    pub digest: String,
+    pub body: Vec<u8>,
+    pub signer: String,
+    pub fingerprint: String,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
+/// An attachment to store (see [`Store::attachment_insert`]).
+#[derive(Clone, Debug)]
+pub struct NewAttachment {
+    pub version_id: i64,
+    pub kind: String,
+    pub media_type: String,
+    pub digest: String,
+    pub body: Vec<u8>,
+    pub signer: String,
+    pub fingerprint: String,
+    pub created_by: String,
+}
+
+/// A key a namespace trusts (or trusted, when `removed_at` is set).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustedKeyRow {
+    pub id: i64,
+    pub namespace: String,
+    pub fingerprint: String,
+    pub public_key: String,
+    pub comment: String,
+    pub added_at: i64,
+    pub added_by: String,
+    pub removed_at: Option<i64>,
+    pub removed_by: Option<String>,
+}
+
+const ATTACHMENT_COLUMNS: &str =
+    "id, version_id, kind, media_type, digest, body, signer, fingerprint, created_at, created_by";
+
+fn attachment_from_row(r: &AnyRow) -> Result<AttachmentRow, sqlx::Error> {
+    Ok(AttachmentRow {
+        id: r.try_get(0)?,
+        version_id: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        media_type: r.try_get(3)?,
+        digest: r.try_get(4)?,
+        body: r.try_get(5)?,
+        signer: r.try_get(6)?,
+        fingerprint: r.try_get(7)?,
+        created_at: r.try_get(8)?,
+        created_by: r.try_get(9)?,
+    })
+}
+
+const KEY_COLUMNS: &str =
+    "id, namespace, fingerprint, public_key, comment, added_at, added_by, removed_at, removed_by";
+
+fn key_from_row(r: &AnyRow) -> Result<TrustedKeyRow, sqlx::Error> {
+    Ok(TrustedKeyRow {
+        id: r.try_get(0)?,
+        namespace: r.try_get(1)?,
+        fingerprint: r.try_get(2)?,
+        public_key: r.try_get(3)?,
+        comment: r.try_get(4)?,
+        added_at: r.try_get(5)?,
+        added_by: r.try_get(6)?,
+        removed_at: r.try_get(7)?,
+        removed_by: r.try_get(8)?,
+    })
+}
+
 const VERSION_COLUMNS: &str = "v.id, v.model_id, m.full_name, v.number, v.digest, v.manifest, v.config, \
      v.config_digest, v.metadata, v.metadata_digest, v.size, v.file_count, v.state, v.state_reason, \
      v.state_changed_at, v.state_changed_by, v.created_at, v.created_by";
@@ -848,6 +925,153 @@ impl Store {
             q = q.bind(*f);
         }
         Ok(q.execute(&self.pool).await?.rows_affected() == 1)
+    }
+
+    // ---- attachments ------------------------------------------------------------
+
+    /// Store an attachment; the same bytes on the same version are stored once
+    /// (returns the existing row and `false`).
+    pub async fn attachment_insert(
+        &self,
+        a: &NewAttachment,
+    ) -> Result<(AttachmentRow, bool), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE version_id = $1 AND digest = $2"
+        );
+        if let Some(r) = sqlx::query(AssertSqlSafe(sql))
+            .bind(a.version_id)
+            .bind(&a.digest)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
+            let existing = attachment_from_row(&r)?;
+            tx.commit().await?;
+            return Ok((existing, false));
+        }
+        let sql = format!(
+            "INSERT INTO attachments (version_id, kind, media_type, digest, body, signer, fingerprint, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {ATTACHMENT_COLUMNS}"
+        );
+        let r = sqlx::query(AssertSqlSafe(sql))
+            .bind(a.version_id)
+            .bind(&a.kind)
+            .bind(&a.media_type)
+            .bind(&a.digest)
+            .bind(&a.body)
+            .bind(&a.signer)
+            .bind(&a.fingerprint)
+            .bind(now_millis())
+            .bind(&a.created_by)
+            .fetch_one(&mut *tx)
+            .await?;
+        let row = attachment_from_row(&r)?;
+        tx.commit().await?;
+        Ok((row, true))
+    }
+
+    /// A version's attachments of one kind, oldest first.
+    pub async fn attachments(
+        &self,
+        version_id: i64,
+        kind: &str,
+    ) -> Result<Vec<AttachmentRow>, StoreError> {
+        let sql = format!(
+            "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE version_id = $1 AND kind = $2 ORDER BY id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(version_id)
+            .bind(kind)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(attachment_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    // ---- trusted keys -------------------------------------------------------------
+
+    /// Trust a key in a namespace. Adding a key that is already trusted changes nothing (`false`).
+    pub async fn trusted_key_add(
+        &self,
+        namespace: &str,
+        fingerprint: &str,
+        public_key: &str,
+        comment: &str,
+        by: &str,
+    ) -> Result<(TrustedKeyRow, bool), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM trusted_keys WHERE namespace = $1 AND fingerprint = $2 AND removed_at IS NULL"
+        );
+        if let Some(r) = sqlx::query(AssertSqlSafe(sql))
+            .bind(namespace)
+            .bind(fingerprint)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
+            let existing = key_from_row(&r)?;
+            tx.commit().await?;
+            return Ok((existing, false));
+        }
+        let sql = format!(
+            "INSERT INTO trusted_keys (namespace, fingerprint, public_key, comment, added_at, added_by) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {KEY_COLUMNS}"
+        );
+        let r = sqlx::query(AssertSqlSafe(sql))
+            .bind(namespace)
+            .bind(fingerprint)
+            .bind(public_key)
+            .bind(comment)
+            .bind(now_millis())
+            .bind(by)
+            .fetch_one(&mut *tx)
+            .await?;
+        let row = key_from_row(&r)?;
+        tx.commit().await?;
+        Ok((row, true))
+    }
+
+    /// Stop trusting a key; the row stays as history. Returns false when it was not trusted.
+    pub async fn trusted_key_remove(
+        &self,
+        namespace: &str,
+        fingerprint: &str,
+        by: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE trusted_keys SET removed_at = $1, removed_by = $2 \
+             WHERE namespace = $3 AND fingerprint = $4 AND removed_at IS NULL",
+        )
+        .bind(now_millis())
+        .bind(by)
+        .bind(namespace)
+        .bind(fingerprint)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Keys of a namespace, oldest first; with `history`, removed ones too.
+    pub async fn trusted_keys(
+        &self,
+        namespace: &str,
+        history: bool,
+    ) -> Result<Vec<TrustedKeyRow>, StoreError> {
+        let filter = if history {
+            ""
+        } else {
+            " AND removed_at IS NULL"
+        };
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM trusted_keys WHERE namespace = $1{filter} ORDER BY id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(namespace)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(key_from_row).collect::<Result<_, _>>()?)
     }
 
     // ---- aliases --------------------------------------------------------------

@@ -3,6 +3,7 @@
 pub mod alias;
 pub mod digest;
 pub mod keygen;
+pub mod keys;
 pub mod label;
 pub mod list;
 pub mod login;

@@ -28,6 +28,76 @@ pub struct Args {
     /// Concurrent downloads
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Also verify an attached OMS signature over the downloaded files before
+    /// they appear (with --key or --certificate-chain)
+    #[arg(long)]
+    pub verify: bool,
+    /// Public key (PEM) the signature must verify with, with --verify
+    #[arg(long, requires = "verify", conflicts_with = "certificate_chain")]
+    pub key: Option<PathBuf>,
+    /// Trusted root certificates (PEM) for certificate-mode signatures, with --verify
+    #[arg(long = "certificate-chain", requires = "verify")]
+    pub certificate_chain: Vec<PathBuf>,
+}
+
+/// Verify the staged files against the signatures attached to the version;
+/// succeeds when one of them verifies with the given trust root.
+async fn verify_signatures(
+    client: &Client,
+    v: &VersionInfo,
+    dir: &Path,
+    a: &Args,
+) -> anyhow::Result<String> {
+    let trust = match &a.key {
+        Some(k) => provenant_attest::TrustRoot::PublicKey(
+            provenant_attest::PublicKey::from_pem_file(k).map_err(super::oms::refuse)?,
+        ),
+        None if !a.certificate_chain.is_empty() => provenant_attest::TrustRoot::Certificates(
+            super::oms::certificates(&a.certificate_chain)?,
+        ),
+        None => anyhow::bail!("--verify needs --key or --certificate-chain"),
+    };
+    #[derive(serde::Deserialize)]
+    struct Sig {
+        digest: String,
+    }
+    let sigs: Vec<Sig> = client
+        .get_json(&format!("{}/signatures", super::version_path(v)))
+        .await?;
+    if sigs.is_empty() {
+        return Err(VerifyFailure {
+            path: "signature".into(),
+            reason: format!("no signature is attached to {}", v.reference),
+        }
+        .into());
+    }
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    let mut reasons = Vec::new();
+    for sig in sigs {
+        let resp = client
+            .send(client.request(
+                Method::GET,
+                &format!("{}/signatures/{}", super::version_path(v), sig.digest),
+            )?)
+            .await?;
+        let bytes = resp.bytes().await?;
+        let path = scratch.path().join("model.sig");
+        std::fs::write(&path, &bytes)?;
+        let mut opts = provenant_attest::VerifyOptions::new(trust.clone());
+        opts.signature_path = Some(path);
+        let dir = dir.to_path_buf();
+        match tokio::task::spawn_blocking(move || provenant_attest::verify_model(&dir, &opts))
+            .await?
+        {
+            Ok(verified) => return Ok(verified.identity.to_string()),
+            Err(e) => reasons.push(format!("{}: {e}", sig.digest)),
+        }
+    }
+    Err(VerifyFailure {
+        path: "signature".into(),
+        reason: reasons.join("; "),
+    }
+    .into())
 }
 
 fn is_empty_dir(p: &Path) -> bool {
@@ -96,6 +166,18 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     .await?;
     pb.finish_and_clear();
 
+    let signer = if a.verify {
+        // A single-file model is verified as that file.
+        let target_path = if files.len() == 1 {
+            staging.path().join(&files[0].path)
+        } else {
+            staging.path().to_path_buf()
+        };
+        Some(verify_signatures(&client, &v, &target_path, &a).await?)
+    } else {
+        None
+    };
+
     // Swap into place.
     let staged = staging.keep();
     if exists {
@@ -116,7 +198,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     }
     if g.json {
         crate::output::json(
-            &serde_json::json!({"reference": v.reference, "digest": v.digest, "dir": target, "files": files.len(), "bytes": total}),
+            &serde_json::json!({"reference": v.reference, "digest": v.digest, "dir": target, "files": files.len(), "bytes": total, "signed_by": signer}),
         )?;
     } else {
         println!(
@@ -127,6 +209,9 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             files.len(),
             crate::output::size(i64::try_from(total).unwrap_or(i64::MAX))
         );
+        if let Some(s) = &signer {
+            println!("signature verified: signed by {s}");
+        }
     }
     Ok(())
 }

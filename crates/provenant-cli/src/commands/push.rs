@@ -35,6 +35,82 @@ pub struct Args {
     /// Concurrent uploads
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Sign the model (OMS, file mode, SHA-256) and attach the signature to the version
+    #[arg(long, requires = "key")]
+    pub sign: bool,
+    /// Signing key (PEM), with --sign
+    #[arg(long, requires = "sign")]
+    pub key: Option<PathBuf>,
+    /// Environment variable holding the signing key's password
+    #[arg(long, requires = "key")]
+    pub password_env: Option<String>,
+    /// Signing certificate (PEM) for certificate mode, with --sign
+    #[arg(long, requires = "sign")]
+    pub certificate: Option<PathBuf>,
+    /// Rest of the chain up to the root (PEM), with --certificate
+    #[arg(long = "certificate-chain", requires = "certificate")]
+    pub certificate_chain: Vec<PathBuf>,
+}
+
+/// A signature made for this push, and what the server needs to verify it.
+struct PushSignature {
+    bundle: serde_json::Value,
+    public_key: Option<String>,
+    certificate_roots: Vec<String>,
+    /// Signed resource paths (`.` for a single file).
+    resources: HashSet<String>,
+}
+
+fn sign_for_push(a: &Args) -> anyhow::Result<PushSignature> {
+    let key_path = a.key.as_ref().context("--sign needs --key")?;
+    let password = a
+        .password_env
+        .as_deref()
+        .map(|v| {
+            std::env::var(v)
+                .map(String::into_bytes)
+                .map_err(|_| anyhow::anyhow!("--password-env: {v} is not set"))
+        })
+        .transpose()?;
+    let key = provenant_attest::PrivateKey::from_pem_file(key_path, password.as_deref())
+        .map_err(super::oms::refuse)?;
+    let mut chain = Vec::new();
+    let mut roots = Vec::new();
+    if let Some(cert) = &a.certificate {
+        chain = super::oms::certificates(std::slice::from_ref(cert))?;
+        chain.extend(super::oms::certificates(&a.certificate_chain)?);
+        for p in &a.certificate_chain {
+            roots.push(
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?,
+            );
+        }
+        anyhow::ensure!(
+            !roots.is_empty(),
+            "--certificate needs --certificate-chain up to the root"
+        );
+    }
+    let options = provenant_digest::HashOptions {
+        ignore_paths: vec![provenant_attest::DEFAULT_SIGNATURE_NAME.to_owned()],
+        allow_symlinks: true,
+        ..provenant_digest::HashOptions::default()
+    };
+    let digest = provenant_digest::hash_model(&a.path, &options)
+        .map_err(|e| super::oms::refuse(e.into()))?;
+    let bundle =
+        provenant_attest::sign_digest(&digest, &key, &chain).map_err(super::oms::refuse)?;
+    use provenant_attest::Signer as _;
+    Ok(PushSignature {
+        bundle: serde_json::from_str(&bundle.to_json())
+            .context("serialising the signature bundle")?,
+        public_key: chain.is_empty().then(|| key.public_key().to_pem()),
+        certificate_roots: roots,
+        resources: digest
+            .resources
+            .iter()
+            .map(|r| r.name.to_string())
+            .collect(),
+    })
 }
 
 /// What a push did, for `--json`.
@@ -47,6 +123,8 @@ struct Report {
     uploaded_bytes: u64,
     skipped_blobs: usize,
     resumed_blobs: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature: Option<serde_json::Value>,
 }
 
 pub fn load_metadata(path: &Path) -> anyhow::Result<serde_json::Value> {
@@ -102,6 +180,29 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
 
     let root = a.path.clone();
     let mut files = tokio::task::spawn_blocking(move || hashing::collect(&root)).await??;
+    let signature = if a.sign {
+        let sig = tokio::task::block_in_place(|| sign_for_push(&a))?;
+        // Push exactly what is signed (OMS leaves top-level git files out).
+        if !(files.len() == 1 && sig.resources.contains(".")) {
+            let (kept, dropped): (Vec<LocalFile>, Vec<LocalFile>) = files
+                .into_iter()
+                .partition(|f| sig.resources.contains(&f.rel));
+            for f in &dropped {
+                eprintln!(
+                    "note: {} is not covered by the signature (OMS ignores it); not pushed",
+                    f.rel
+                );
+            }
+            files = kept;
+            anyhow::ensure!(
+                !files.is_empty(),
+                "nothing left to push after leaving out unsigned files"
+            );
+        }
+        Some(sig)
+    } else {
+        None
+    };
     let total: u64 = files.iter().map(|f| f.size).sum();
 
     // Hash and upload as a pipeline: each file is offered for upload as soon
@@ -151,12 +252,36 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             &body,
         )
         .await?;
+    let signature = match signature {
+        Some(sig) => {
+            let v = &published.version;
+            let (_, view): (_, serde_json::Value) = client
+                .send_json(
+                    Method::POST,
+                    &format!(
+                        "api/v1/models/{}/versions/{}/signatures",
+                        model_segment(&v.model),
+                        v.number
+                    ),
+                    &serde_json::json!({
+                        "bundle": sig.bundle,
+                        "public_key": sig.public_key,
+                        "certificate_roots": sig.certificate_roots,
+                    }),
+                )
+                .await
+                .context("attaching the signature")?;
+            Some(view)
+        }
+        None => None,
+    };
     let report = Report {
         files: files.len(),
         uploaded_blobs: outcomes.iter().filter(|o| o.uploaded).count(),
         uploaded_bytes: outcomes.iter().map(|o| o.bytes).sum(),
         skipped_blobs: outcomes.iter().filter(|o| !o.uploaded).count(),
         resumed_blobs: outcomes.iter().filter(|o| o.resumed).count(),
+        signature,
         published,
     };
     if g.json {
@@ -176,6 +301,17 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             crate::output::size(i64::try_from(report.uploaded_bytes).unwrap_or(i64::MAX)),
             report.skipped_blobs
         );
+        if let Some(sig) = &report.signature {
+            println!(
+                "signed by {} ({})",
+                sig["signer"].as_str().unwrap_or("?"),
+                if sig["trusted"] == true {
+                    "trusted"
+                } else {
+                    "key not yet trusted by the namespace: see `provenant keys add`"
+                }
+            );
+        }
     }
     Ok(())
 }

@@ -43,6 +43,23 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             println!("  {line}");
         }
     }
+    match v.signatures.as_deref() {
+        Some([]) | None => println!("signatures: none"),
+        Some(sigs) => {
+            println!("signatures:");
+            for sig in sigs {
+                let trust = if sig.trusted {
+                    "trusted"
+                } else {
+                    "NOT TRUSTED (key not listed for the namespace)"
+                };
+                println!(
+                    "  {} [{trust}] by {} at {}",
+                    sig.signer, sig.created_by, sig.created_at
+                );
+            }
+        }
+    }
     if let Some(files) = &v.files {
         println!("files:");
         let rows: Vec<Vec<String>> = files

@@ -2,10 +2,11 @@
 
 pub mod blobs;
 pub mod models;
+pub mod signing;
 pub mod versions;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router, middleware};
 use provenant_store::LabelFilter;
 
@@ -65,6 +66,22 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/models/{model}/aliases/{alias}/history",
             get(models::alias_history),
+        )
+        .route(
+            "/api/v1/models/{model}/versions/{number}/signatures",
+            get(signing::list).post(signing::attach),
+        )
+        .route(
+            "/api/v1/models/{model}/versions/{number}/signatures/{digest}",
+            get(signing::bundle),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}/keys",
+            get(signing::keys).post(signing::add_key),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}/keys/{fingerprint}",
+            delete(signing::remove_key),
         )
         .route("/api/v1/versions", get(versions::list_versions))
         .route("/api/v1/search", get(versions::search))

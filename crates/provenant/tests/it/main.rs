@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod offline;
+mod signing;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -13,7 +14,7 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_provenant");
 
-struct Server {
+pub struct Server {
     child: Child,
     url: String,
     token: String,
@@ -84,7 +85,7 @@ impl Server {
             .unwrap()
     }
 
-    fn ok(&self, cwd: &Path, args: &[&str]) -> String {
+    pub fn ok(&self, cwd: &Path, args: &[&str]) -> String {
         let out = self.cli(cwd, args);
         assert!(
             out.status.success(),
@@ -95,13 +96,33 @@ impl Server {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    fn json(&self, cwd: &Path, args: &[&str]) -> Value {
+    pub fn json(&self, cwd: &Path, args: &[&str]) -> Value {
         let mut a = args.to_vec();
         a.push("--json");
         serde_json::from_str(&self.ok(cwd, &a)).unwrap()
     }
 
-    fn fails(&self, cwd: &Path, args: &[&str], code: i32, needle: &str) {
+    /// A raw API call (status, JSON body).
+    pub fn api(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let resp = reqwest::Client::new()
+                .request(method.parse().unwrap(), format!("{}{path}", self.url))
+                .bearer_auth(&self.token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json().await.unwrap_or(Value::Null))
+        })
+    }
+
+    pub fn fails(&self, cwd: &Path, args: &[&str], code: i32, needle: &str) {
         let out = self.cli(cwd, args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "provenant {args:?}: {err}");
@@ -388,6 +409,7 @@ fn readme_flow_sqlite() {
     let s = start(dir.path(), None);
     readme_flow(&s, dir.path());
     resume_after_interruption(&s, dir.path());
+    signing::signed_flow(&s, dir.path());
 }
 
 #[test]
@@ -403,6 +425,7 @@ fn readme_flow_postgres() {
     let s = start(dir.path(), Some(&db.url));
     readme_flow(&s, dir.path());
     resume_after_interruption(&s, dir.path());
+    signing::signed_flow(&s, dir.path());
     drop(s);
     drop(db);
 }
