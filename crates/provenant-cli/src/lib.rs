@@ -87,6 +87,8 @@ pub enum Commands {
     /// Keys a namespace trusts for signatures: add, list, remove
     #[command(subcommand)]
     Keys(commands::keys::Command),
+    /// Generate a CycloneDX or SPDX SBOM for environments, lock files, images or a registry version
+    Sbom(commands::sbom::Args),
     /// Manage the local OSV vulnerability database
     #[command(subcommand)]
     Vulndb(commands::vulndb::Command),
@@ -166,6 +168,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Sign(a) => commands::sign::run(g, a).await,
         Commands::Verify(a) => commands::verify::run(g, a).await,
         Commands::Keys(c) => commands::keys::run(g, c).await,
+        Commands::Sbom(a) => commands::sbom::run(g, a).await,
         Commands::Vulndb(c) => commands::vulndb::run(g, c).await,
         Commands::Scan(a) => commands::scan::run(g, a).await,
     }

@@ -10,6 +10,7 @@ pub mod login;
 pub mod oms;
 pub mod pull;
 pub mod push;
+pub mod sbom;
 pub mod scan;
 pub mod search;
 pub mod serve;

@@ -289,6 +289,15 @@ fn readme_flow(s: &Server, dir: &Path) {
 
     // Errors and exit codes.
     s.fails(dir, &["show", "aiops/anomaly:9"], 2, "version_not_found");
+    // An SBOM of a registry version: the model component with every file's hash and a model card.
+    let bom: Value = serde_json::from_str(&s.ok(
+        dir,
+        &["sbom", "--model", "aiops/anomaly:2", "--timestamp", "1"],
+    ))
+    .unwrap();
+    let model = &bom["metadata"]["component"];
+    assert_eq!(model["type"], "machine-learning-model", "{bom}");
+    assert!(bom.to_string().contains("model.safetensors"));
     s.fails(
         dir,
         &["push", "model", "--model", "Bad/Name"],

@@ -312,3 +312,73 @@ fn vulndb_import_and_scan_gate() {
         "{err}"
     );
 }
+
+#[test]
+fn sbom_of_lock_files_and_python_env() {
+    let d = tempfile::tempdir().unwrap();
+    let cwd = d.path();
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock");
+    let (out, _) = expect(
+        cwd,
+        &["sbom", lock.to_str().unwrap(), "--timestamp", "1700000000"],
+        0,
+    );
+    let bom: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(bom["bomFormat"], "CycloneDX");
+    assert_eq!(bom["specVersion"], "1.6");
+    let purls: Vec<&str> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["purl"].as_str())
+        .collect();
+    assert!(
+        purls.iter().any(|p| p.starts_with("pkg:cargo/serde@")),
+        "{purls:?}"
+    );
+    // Deterministic with a pinned timestamp.
+    let (again, _) = expect(
+        cwd,
+        &["sbom", lock.to_str().unwrap(), "--timestamp", "1700000000"],
+        0,
+    );
+    assert_eq!(out, again);
+    // SPDX to a file.
+    expect(
+        cwd,
+        &[
+            "sbom",
+            lock.to_str().unwrap(),
+            "-o",
+            "spdx-json",
+            "--output",
+            "bom.spdx.json",
+        ],
+        0,
+    );
+    let spdx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cwd.join("bom.spdx.json")).unwrap()).unwrap();
+    assert_eq!(spdx["spdxVersion"], "SPDX-2.3");
+    // This machine's own Python environment, then scanned against the real advisories.
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ])
+        .output()
+        .unwrap();
+    let site = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (out, _) = expect(
+        cwd,
+        &["sbom", "--python-env", &site, "--output", "env.cdx.json"],
+        0,
+    );
+    assert!(out.is_empty(), "data goes to the file");
+    let env: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cwd.join("env.cdx.json")).unwrap()).unwrap();
+    let n = env["components"].as_array().unwrap().len();
+    assert!(n >= 1, "no components in {site}");
+    // A file that is no SBOM source is a clear error.
+    std::fs::write(cwd.join("notes.txt"), b"hello").unwrap();
+    expect(cwd, &["sbom", "notes.txt"], 2);
+}

@@ -1,0 +1,505 @@
+//! Images built here from this machine's real files: its dpkg database, os-release, Debian
+//! copyright files and site-packages metadata.
+
+use std::path::Path;
+
+use provenant_sbom::{ImageLimits, SbomError, catalog_image, catalog_image_with, catalog_path};
+
+use crate::fixtures::{
+    Compression, Entry, dpkg_installed, raw_tar_with_name, site_packages, tar_bytes,
+    write_docker_archive, write_oci_layout,
+};
+
+const SP: &str = "usr/local/lib/python3.11/site-packages";
+
+struct Host {
+    status: String,
+    base_layer: Vec<u8>,
+    dists: Vec<String>,
+}
+
+fn host() -> Host {
+    let status =
+        std::fs::read_to_string("/var/lib/dpkg/status").expect("this machine's dpkg database");
+    let mut entries = vec![
+        Entry::File(
+            "etc/os-release".into(),
+            std::fs::read("/etc/os-release").unwrap(),
+        ),
+        Entry::File("var/lib/dpkg/status".into(), status.clone().into_bytes()),
+    ];
+    for pkg in dpkg_installed(&status) {
+        if let Ok(c) = std::fs::read(format!("/usr/share/doc/{pkg}/copyright")) {
+            entries.push(Entry::File(format!("usr/share/doc/{pkg}/copyright"), c));
+        }
+    }
+    let site = site_packages();
+    let mut dists = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(&site)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    for p in names {
+        let n = p.file_name().unwrap().to_string_lossy().to_string();
+        if n.ends_with(".dist-info") && p.join("METADATA").is_file() {
+            entries.push(Entry::Dir(format!("{SP}/{n}")));
+            for f in ["METADATA", "RECORD"] {
+                if let Ok(b) = std::fs::read(p.join(f)) {
+                    entries.push(Entry::File(format!("{SP}/{n}/{f}"), b));
+                }
+            }
+            dists.push(n);
+        }
+    }
+    // Some real files the catalogers must skip over.
+    for f in ["pip/__init__.py", "pip/__main__.py"] {
+        if let Ok(b) = std::fs::read(site.join(f)) {
+            entries.push(Entry::File(format!("{SP}/{f}"), b));
+        }
+    }
+    entries.push(Entry::Symlink(
+        "usr/bin/python3".into(),
+        "python3.11".into(),
+    ));
+    Host {
+        status,
+        base_layer: tar_bytes(&entries),
+        dists,
+    }
+}
+
+fn pip_dist(h: &Host) -> &str {
+    h.dists
+        .iter()
+        .find(|d| d.starts_with("pip-"))
+        .expect("pip is installed")
+}
+
+fn whiteout_layer(h: &Host) -> Vec<u8> {
+    tar_bytes(&[Entry::File(format!("{SP}/.wh.{}", pip_dist(h)), Vec::new())])
+}
+
+fn count(sbom: &provenant_sbom::Sbom, prefix: &str) -> usize {
+    sbom.components
+        .iter()
+        .filter(|c| c.purl.as_deref().is_some_and(|p| p.starts_with(prefix)))
+        .count()
+}
+
+#[test]
+fn oci_layout_gzip_and_zstd_layers_with_whiteout() {
+    let h = host();
+    let tmp = tempfile::tempdir().unwrap();
+    let digest = write_oci_layout(
+        tmp.path(),
+        &[
+            (h.base_layer.clone(), Compression::Gzip),
+            (whiteout_layer(&h), Compression::Zstd),
+        ],
+        "registry.example/aiops/serving:1.0",
+    );
+    let sbom = catalog_image(tmp.path()).unwrap();
+    assert!(sbom.is_complete(), "{:?}", sbom.warnings);
+    assert_eq!(count(&sbom, "pkg:deb/"), dpkg_installed(&h.status).len());
+    assert_eq!(
+        count(&sbom, "pkg:pypi/"),
+        h.dists.len() - 1,
+        "pip was whited out"
+    );
+    assert!(!sbom.components.iter().any(|c| c.name == "pip"));
+    let image = sbom
+        .components
+        .iter()
+        .find(|c| c.purl.as_deref().is_some_and(|p| p.starts_with("pkg:oci/")))
+        .unwrap();
+    assert_eq!(image.hashes[0].hex, digest.strip_prefix("sha256:").unwrap());
+    assert_eq!(image.version.as_deref(), Some("1.0"));
+    assert!(image.properties["provenant:image:layer:000"].contains("diff_id=sha256:"));
+    assert!(image.properties.contains_key("provenant:image:layer:001"));
+    assert_eq!(
+        sbom.contains[&image.bom_ref].len(),
+        sbom.components.len() - 1
+    );
+    // Debian licences from the copyright files, dependency edges from Depends.
+    let bash = sbom.components.iter().find(|c| c.name == "bash").unwrap();
+    assert!(!bash.licenses.is_empty());
+    assert!(
+        bash.purl.as_deref().unwrap().contains("distro=debian-"),
+        "{:?}",
+        bash.purl
+    );
+    assert!(!sbom.dependencies[&bash.bom_ref].is_empty());
+}
+
+#[test]
+fn opaque_directory_hides_lower_layers() {
+    let h = host();
+    let tmp = tempfile::tempdir().unwrap();
+    let pip = pip_dist(&h).to_string();
+    let site = site_packages();
+    let top = tar_bytes(&[
+        Entry::File(format!("{SP}/.wh..wh..opq"), Vec::new()),
+        Entry::File(
+            format!("{SP}/{pip}/METADATA"),
+            std::fs::read(site.join(&pip).join("METADATA")).unwrap(),
+        ),
+    ]);
+    write_oci_layout(
+        tmp.path(),
+        &[
+            (h.base_layer.clone(), Compression::Gzip),
+            (whiteout_layer(&h), Compression::Zstd),
+            (top, Compression::None),
+        ],
+        "x",
+    );
+    let sbom = catalog_image(tmp.path()).unwrap();
+    let py: Vec<_> = sbom
+        .components
+        .iter()
+        .filter(|c| c.purl.as_deref().unwrap().starts_with("pkg:pypi/"))
+        .collect();
+    assert_eq!(py.len(), 1);
+    assert_eq!(py[0].name, "pip");
+}
+
+#[test]
+fn docker_archive_matches_oci_layout() {
+    let h = host();
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = tmp.path().join("image.tar");
+    let config = write_docker_archive(
+        &tar,
+        &[h.base_layer.clone(), whiteout_layer(&h)],
+        "aiops/serving:2",
+    );
+    let sbom = catalog_path(&tar).unwrap();
+    assert_eq!(count(&sbom, "pkg:deb/"), dpkg_installed(&h.status).len());
+    assert_eq!(count(&sbom, "pkg:pypi/"), h.dists.len() - 1);
+    let image = sbom
+        .components
+        .iter()
+        .find(|c| c.name == "aiops/serving")
+        .unwrap();
+    assert_eq!(image.properties["provenant:image:config-digest"], config);
+    assert_eq!(image.version.as_deref(), Some("2"));
+}
+
+#[test]
+fn distroless_status_d() {
+    let h = host();
+    let stanzas: Vec<&str> = h
+        .status
+        .split("\n\n")
+        .filter(|s| s.contains("Status: install ok installed"))
+        .take(5)
+        .collect();
+    let mut entries = Vec::new();
+    for (i, s) in stanzas.iter().enumerate() {
+        entries.push(Entry::File(
+            format!("var/lib/dpkg/status.d/pkg{i}"),
+            format!("{s}\n").into_bytes(),
+        ));
+        entries.push(Entry::File(
+            format!("var/lib/dpkg/status.d/pkg{i}.md5sums"),
+            b"d41d8cd98f00b204e9800998ecf8427e  x\n".to_vec(),
+        ));
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    write_oci_layout(
+        tmp.path(),
+        &[(tar_bytes(&entries), Compression::Gzip)],
+        "distroless",
+    );
+    let sbom = catalog_image(tmp.path()).unwrap();
+    assert_eq!(count(&sbom, "pkg:deb/"), 5);
+}
+
+fn layout_with(layer: Vec<u8>, comp: Compression) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    write_oci_layout(tmp.path(), &[(layer, comp)], "hostile");
+    tmp
+}
+
+#[test]
+fn path_traversal_is_refused() {
+    let tmp = layout_with(
+        raw_tar_with_name(b"../../etc/passwd", b"root:x:0:0\n"),
+        Compression::Gzip,
+    );
+    let e = catalog_image(tmp.path()).unwrap_err();
+    assert!(matches!(e, SbomError::UnsafePath { .. }), "{e}");
+    assert!(e.to_string().contains("blobs/sha256/"), "{e}");
+    let tmp = layout_with(raw_tar_with_name(b"/etc/passwd", b"x"), Compression::None);
+    assert!(matches!(
+        catalog_image(tmp.path()),
+        Err(SbomError::UnsafePath { .. })
+    ));
+}
+
+#[test]
+fn symlink_loop_is_an_error() {
+    let layer = tar_bytes(&[
+        Entry::Symlink("var/lib/dpkg/status".into(), "status2".into()),
+        Entry::Symlink("var/lib/dpkg/status2".into(), "/var/lib/dpkg/status".into()),
+    ]);
+    let tmp = layout_with(layer, Compression::Gzip);
+    let e = catalog_image(tmp.path()).unwrap_err();
+    assert!(matches!(e, SbomError::SymlinkLoop { .. }), "{e}");
+}
+
+#[test]
+fn symlinked_database_is_followed_and_hard_links_resolve() {
+    let h = host();
+    let layer = tar_bytes(&[
+        Entry::File("var/lib/dpkg/status-real".into(), Vec::new()),
+        Entry::Dir("etc".into()),
+        Entry::File(
+            "usr/lib/os-release".into(),
+            std::fs::read("/etc/os-release").unwrap(),
+        ),
+        Entry::HardLink("etc/os-release".into(), "usr/lib/os-release".into()),
+        Entry::Symlink(
+            "var/lib/dpkg/status".into(),
+            "/var/lib/dpkg/db/status".into(),
+        ),
+        Entry::File(
+            "var/lib/dpkg/db/status".into(),
+            h.status.clone().into_bytes(),
+        ),
+    ]);
+    let tmp = layout_with(layer, Compression::Zstd);
+    let sbom = catalog_image(tmp.path()).unwrap();
+    assert_eq!(count(&sbom, "pkg:deb/"), dpkg_installed(&h.status).len());
+    assert!(
+        sbom.components
+            .iter()
+            .any(|c| c.purl.as_deref().unwrap().contains("distro=debian-"))
+    );
+}
+
+#[test]
+fn decompression_bomb_is_an_error() {
+    let zeros = tar_bytes(&[Entry::File("big".into(), vec![0u8; 16 << 20])]);
+    let tmp = layout_with(zeros, Compression::Gzip);
+    let limits = ImageLimits {
+        max_layer_bytes: 8 << 20,
+        ..ImageLimits::default()
+    };
+    let e = catalog_image_with(tmp.path(), &limits).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SbomError::LimitExceeded {
+                what: "decompressed layer size",
+                ..
+            }
+        ),
+        "{e}"
+    );
+
+    let zeros = tar_bytes(&[Entry::File("big".into(), vec![0u8; 4 << 20])]);
+    let tmp = layout_with(zeros, Compression::Gzip);
+    let limits = ImageLimits {
+        max_ratio: 100,
+        ratio_after_bytes: 1 << 20,
+        ..ImageLimits::default()
+    };
+    let e = catalog_image_with(tmp.path(), &limits).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SbomError::LimitExceeded {
+                what: "decompression ratio",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn absurd_entry_count_and_oversized_database() {
+    let entries: Vec<Entry> = (0..200)
+        .map(|i| Entry::File(format!("f{i}"), Vec::new()))
+        .collect();
+    let tmp = layout_with(tar_bytes(&entries), Compression::Gzip);
+    let limits = ImageLimits {
+        max_entries: 100,
+        ..ImageLimits::default()
+    };
+    let e = catalog_image_with(tmp.path(), &limits).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SbomError::LimitExceeded {
+                what: "layer entry count",
+                ..
+            }
+        ),
+        "{e}"
+    );
+
+    let tmp = layout_with(
+        tar_bytes(&[Entry::File("var/lib/dpkg/status".into(), vec![b'a'; 4096])]),
+        Compression::None,
+    );
+    let limits = ImageLimits {
+        max_file_bytes: 1024,
+        ..ImageLimits::default()
+    };
+    let e = catalog_image_with(tmp.path(), &limits).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SbomError::LimitExceeded {
+                what: "file size",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+fn only_layer_blob(dir: &Path) -> std::path::PathBuf {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let md = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("sha256:")
+        .unwrap()
+        .to_string();
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("blobs/sha256").join(md)).unwrap()).unwrap();
+    let ld = m["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("sha256:")
+        .unwrap()
+        .to_string();
+    dir.join("blobs/sha256").join(ld)
+}
+
+#[test]
+fn tampered_and_truncated_layers() {
+    let h = host();
+    let tmp = layout_with(h.base_layer.clone(), Compression::None);
+    let blob = only_layer_blob(tmp.path());
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] ^= 1;
+    std::fs::write(&blob, &bytes).unwrap();
+    let e = catalog_image(tmp.path()).unwrap_err();
+    assert!(matches!(e, SbomError::DigestMismatch { .. }), "{e}");
+
+    let tmp = layout_with(h.base_layer.clone(), Compression::Gzip);
+    let blob = only_layer_blob(tmp.path());
+    let bytes = std::fs::read(&blob).unwrap();
+    std::fs::write(&blob, &bytes[..bytes.len() / 2]).unwrap();
+    let e = catalog_image(tmp.path()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SbomError::Parse { .. } | SbomError::DigestMismatch { .. }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("blobs/sha256/"), "{e}");
+}
+
+#[test]
+fn garbage_archive_is_an_error_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("image.tar");
+    let mut t = raw_tar_with_name(b"manifest.json", b"[{\"Config\": 5}]");
+    t.truncate(700);
+    std::fs::write(&p, t).unwrap();
+    assert!(catalog_image(&p).is_err());
+    std::fs::write(&p, b"not a tar at all").unwrap();
+    assert!(catalog_image(&p).is_err());
+}
+
+#[test]
+fn oci_layout_inside_a_tarball_like_docker_25_saves() {
+    let h = host();
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    std::fs::create_dir_all(&layout).unwrap();
+    write_oci_layout(
+        &layout,
+        &[
+            (h.base_layer.clone(), Compression::None),
+            (whiteout_layer(&h), Compression::Gzip),
+        ],
+        "x",
+    );
+    // Re-annotate as docker does: full name in the containerd annotation.
+    let idx_path = layout.join("index.json");
+    let mut idx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&idx_path).unwrap()).unwrap();
+    idx["manifests"][0]["annotations"] = serde_json::json!({"io.containerd.image.name": "docker.io/aiops/serving:3", "org.opencontainers.image.ref.name": "3"});
+    std::fs::write(&idx_path, serde_json::to_vec(&idx).unwrap()).unwrap();
+    let mut entries = Vec::new();
+    for e in walk(&layout) {
+        let rel = e
+            .strip_prefix(&layout)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        entries.push(Entry::File(rel, std::fs::read(&e).unwrap()));
+    }
+    let tar = tmp.path().join("saved.tar");
+    std::fs::write(&tar, tar_bytes(&entries)).unwrap();
+    let sbom = catalog_path(&tar).unwrap();
+    assert_eq!(count(&sbom, "pkg:pypi/"), h.dists.len() - 1);
+    let image = sbom
+        .components
+        .iter()
+        .find(|c| c.purl.as_deref().unwrap().starts_with("pkg:oci/"))
+        .unwrap();
+    assert_eq!(image.name, "docker.io/aiops/serving");
+    assert_eq!(image.version.as_deref(), Some("3"));
+    assert!(
+        image
+            .purl
+            .as_deref()
+            .unwrap()
+            .contains("repository_url=docker.io/aiops/serving"),
+        "{:?}",
+        image.purl
+    );
+
+    // A compressed archive is refused with a clear message, not misread.
+    let gz = tmp.path().join("saved.tar.gz");
+    std::fs::write(&gz, crate::fixtures::gzip(&std::fs::read(&tar).unwrap())).unwrap();
+    let e = catalog_image(&gz).unwrap_err();
+    assert!(e.to_string().contains("decompress it first"), "{e}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn unpacked_docker_archive_cannot_read_outside_its_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("manifest.json"),
+        br#"[{"Config": "../../../../etc/os-release", "RepoTags": ["x:1"], "Layers": []}]"#,
+    )
+    .unwrap();
+    let e = catalog_image(tmp.path()).unwrap_err();
+    assert!(matches!(e, SbomError::UnsafePath { .. }), "{e}");
+}
