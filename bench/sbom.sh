@@ -5,7 +5,7 @@
 #  2. a >= 300 MiB container image (OCI layout) built here from local files (/usr/share,
 #     the dpkg database, this machine's site-packages), gzip + zstd layers: wall time and
 #     peak RSS (target < 100 MiB).
-# Binary: $PROVENANT_BIN (default: release build of crates/provenant-sbom/examples/sbom.rs);
+# Binary: $PROVENANT_BIN (default: release build of the provenant binary);
 # peer: $PROVENANT_PY_VENV/bin/cyclonedx-py (default venv /var/tmp/provenant-venv).
 set -euo pipefail
 
@@ -17,9 +17,9 @@ RUNS_PEER="${RUNS_PEER:-3}"
 mkdir -p "$WORK"
 
 if [[ -z "${PROVENANT_BIN:-}" ]]; then
-  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/pt-sbom}"
-  (cd "$HERE/crates/provenant-sbom" && cargo build --release --example sbom >&2)
-  PROVENANT_BIN="$CARGO_TARGET_DIR/release/examples/sbom"
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HERE/target}"
+  (cd "$HERE" && cargo build --release -p provenant >&2)
+  PROVENANT_BIN="$CARGO_TARGET_DIR/release/provenant"
 fi
 [[ -x "$VENV/bin/cyclonedx-py" ]] || { echo "missing $VENV/bin/cyclonedx-py (pip install cyclonedx-bom)" >&2; exit 2; }
 
@@ -40,9 +40,9 @@ mean_time() {
 count() { python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["components"]))' "$1"; }
 
 echo "== 1. Python environment: $SITE"
-"$PROVENANT_BIN" "$SITE" -o cyclonedx-json --output "$WORK/ours.cdx.json" 2>/dev/null
+"$PROVENANT_BIN" sbom "$SITE" -o cyclonedx-json --output "$WORK/ours.cdx.json" 2>/dev/null
 "$VENV/bin/cyclonedx-py" environment --of JSON -o "$WORK/peer.cdx.json" "$PY" 2>/dev/null
-T_OURS=$(mean_time "$RUNS_OURS" "$PROVENANT_BIN" "$SITE" -o cyclonedx-json --output "$WORK/ours.cdx.json")
+T_OURS=$(mean_time "$RUNS_OURS" "$PROVENANT_BIN" sbom "$SITE" -o cyclonedx-json --output "$WORK/ours.cdx.json")
 T_PEER=$(mean_time "$RUNS_PEER" "$VENV/bin/cyclonedx-py" environment --of JSON -o "$WORK/peer.cdx.json" "$PY")
 printf 'provenant sbom          %8.3f s  (mean of %d)  components: %s\n' "$T_OURS" "$RUNS_OURS" "$(count "$WORK/ours.cdx.json")"
 printf 'cyclonedx-py environment %7.3f s  (mean of %d)  components: %s\n' "$T_PEER" "$RUNS_PEER" "$(count "$WORK/peer.cdx.json")"
@@ -82,7 +82,7 @@ if [[ ! -f "$IMG/index.json" ]]; then
   mv "$IMG.tmp" "$IMG"
 fi
 printf 'image: %s compressed on disk\n' "$(du -sh --apparent-size "$IMG/blobs" | cut -f1)"
-/usr/bin/time -f '%e %M' -o "$WORK/time.txt" "$PROVENANT_BIN" "$IMG" -o cyclonedx-json --output "$WORK/image.cdx.json" 2>"$WORK/image.stderr" || { cat "$WORK/image.stderr"; exit 1; }
+/usr/bin/time -f '%e %M' -o "$WORK/time.txt" "$PROVENANT_BIN" sbom "$IMG" -o cyclonedx-json --output "$WORK/image.cdx.json" 2>"$WORK/image.stderr" || { cat "$WORK/image.stderr"; exit 1; }
 read -r SECS KB < "$WORK/time.txt"
 python3 - "$WORK/image.cdx.json" "$SECS" "$KB" <<'PY'
 import json, sys

@@ -59,8 +59,10 @@ fn model_sbom() -> Sbom {
         ..Sbom::default()
     };
     sbom.merge(
-        catalog_lockfile(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock"))
-            .unwrap(),
+        catalog_lockfile(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock"),
+        )
+        .unwrap(),
     );
     sbom
 }
