@@ -47,7 +47,7 @@ def main():
 
     by_model = timed(lambda k: client.search_model_versions(f"name='{names[k * 7 % models]}' and tag.stage='prod'"), queries)
     tag_only = timed(lambda k: client.search_model_versions("tag.stage='prod'", max_results=100), max(5, queries // 5))
-    prefix = timed(lambda k: client.search_registered_models(f"name LIKE 'model-{k % 10}%'"), queries)
+    prefix = timed(lambda k: client.search_registered_models(f"name LIKE 'model-0{k % 10}%'"), queries)
     print(json.dumps({
         "peer": "mlflow",
         "versions": created,

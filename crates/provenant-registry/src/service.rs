@@ -224,10 +224,16 @@ impl Registry {
         if created {
             tracing::info!(model = %model, number = row.number, digest = %row.digest, "version published");
         }
-        Ok(Published {
-            created,
-            version: self.view(&row, true).await?,
-        })
+        let version = if created {
+            // A new version: its files and labels are what was just written,
+            // and it has no aliases or signatures yet.
+            let mut v = make_view(&row, new.labels, Vec::new(), Some(new.files))?;
+            v.signatures = Some(Vec::new());
+            v
+        } else {
+            self.view(&row, true).await?
+        };
+        Ok(Published { created, version })
     }
 
     pub async fn model(&self, name: &str) -> Result<ModelRow, RegistryError> {

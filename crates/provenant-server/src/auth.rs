@@ -22,6 +22,10 @@ pub struct Principal {
 
 pub const TOKEN_PREFIX: &str = "pvt_";
 
+/// How long a validated token is trusted without asking the database again
+/// (bounds how late a revocation takes effect).
+const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A fresh token: `pvt_` + base64url(32 random bytes).
 pub fn generate_token() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 32];
@@ -56,21 +60,52 @@ pub async fn require_token(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| unauthorized("Authorization header must be \"Bearer <token>\""))?;
     let hash = hash_token(token);
-    let row = state.registry.store.token_by_hash(&hash).await?;
-    let row = match row {
-        Some(r) if bool::from(r.hash.as_bytes().ct_eq(hash.as_bytes())) => r,
-        _ => return Err(unauthorized("unknown token")),
-    };
     let now = provenant_store::now_millis();
-    if row.revoked_at.is_some() {
-        return Err(unauthorized("token has been revoked"));
-    }
-    if row.expires_at.is_some_and(|e| e <= now) {
-        return Err(unauthorized("token has expired"));
-    }
-    req.extensions_mut().insert(Principal {
-        name: row.name,
-        role: row.role,
-    });
+    let cached = state
+        .token_cache
+        .lock()
+        .ok()
+        .and_then(|c| c.get(&hash).cloned())
+        .filter(|c| c.checked.elapsed() < TOKEN_CACHE_TTL);
+    let principal = match cached {
+        Some(c) => {
+            if c.expires_at.is_some_and(|e| e <= now) {
+                return Err(unauthorized("token has expired"));
+            }
+            c.principal
+        }
+        None => {
+            let row = state.registry.store.token_by_hash(&hash).await?;
+            let row = match row {
+                Some(r) if bool::from(r.hash.as_bytes().ct_eq(hash.as_bytes())) => r,
+                _ => return Err(unauthorized("unknown token")),
+            };
+            if row.revoked_at.is_some() {
+                return Err(unauthorized("token has been revoked"));
+            }
+            if row.expires_at.is_some_and(|e| e <= now) {
+                return Err(unauthorized("token has expired"));
+            }
+            let principal = Principal {
+                name: row.name,
+                role: row.role,
+            };
+            if let Ok(mut c) = state.token_cache.lock() {
+                if c.len() > 10_000 {
+                    c.clear();
+                }
+                c.insert(
+                    hash,
+                    crate::state::CachedToken {
+                        principal: principal.clone(),
+                        expires_at: row.expires_at,
+                        checked: std::time::Instant::now(),
+                    },
+                );
+            }
+            principal
+        }
+    };
+    req.extensions_mut().insert(principal);
     Ok(next.run(req).await)
 }

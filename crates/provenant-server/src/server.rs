@@ -145,6 +145,7 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
     let state = AppState {
         registry: Registry::new(store, blobs),
         uploads: Arc::new(std::sync::Mutex::new(HashMap::new())),
+        token_cache: Arc::new(std::sync::Mutex::new(HashMap::new())),
     };
     tokio::spawn(crate::uploads::reap_idle(state.clone()));
     let app = routes::router(state.clone());

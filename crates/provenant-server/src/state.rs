@@ -11,4 +11,14 @@ use crate::uploads::UploadSession;
 pub struct AppState {
     pub registry: Registry,
     pub uploads: Arc<std::sync::Mutex<HashMap<String, Arc<Mutex<UploadSession>>>>>,
+    /// Recently validated tokens (hash -> principal, expiry, when checked), so
+    /// that every request does not cost a database read. Entries live briefly.
+    pub token_cache: Arc<std::sync::Mutex<HashMap<String, CachedToken>>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CachedToken {
+    pub principal: crate::auth::Principal,
+    pub expires_at: Option<i64>,
+    pub checked: std::time::Instant,
 }

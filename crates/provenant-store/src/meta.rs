@@ -37,7 +37,16 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite allows one writer at a time; queueing writers here, in order,
+    /// is far cheaper than letting them spin in SQLite's busy handler.
+    writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
+
+/// A write transaction and, on SQLite, the in-process writer slot it holds.
+type WriteTxn = (
+    Transaction<'static, Any>,
+    Option<tokio::sync::OwnedMutexGuard<()>>,
+);
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ModelRow {
@@ -295,6 +304,7 @@ impl Store {
             Ok(Self {
                 pool,
                 backend: Backend::Postgres,
+                writer: None,
             })
         } else if let Some(path) = url
             .strip_prefix("sqlite://")
@@ -326,7 +336,9 @@ impl Store {
                 Box::pin(async move {
                     conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                         PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY; \
+                         PRAGMA wal_autocheckpoint = 8192;",
                     )
                     .await?;
                     Ok(())
@@ -338,6 +350,7 @@ impl Store {
         Ok(Self {
             pool,
             backend: Backend::Sqlite,
+            writer: Some(Default::default()),
         })
     }
 
@@ -349,13 +362,26 @@ impl Store {
         self.pool.close().await;
     }
 
-    /// Begin a write transaction. SQLite takes the write lock up front
-    /// (`BEGIN IMMEDIATE`) so that concurrent writers queue on the busy timeout
-    /// instead of failing on lock upgrade.
-    async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+    /// The in-process writer slot (SQLite only), for single-statement writes.
+    async fn writer_slot(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.writer {
+            Some(w) => Some(w.clone().lock_owned().await),
+            None => None,
+        }
+    }
+
+    /// Begin a write transaction. On SQLite, writers queue in process for the
+    /// one writer slot, then take the database lock up front (`BEGIN
+    /// IMMEDIATE`) so that a writer in another process waits on the busy
+    /// timeout instead of failing on lock upgrade.
+    async fn begin_write(&self) -> Result<WriteTxn, StoreError> {
+        Ok(match (self.backend, &self.writer) {
+            (Backend::Sqlite, Some(w)) => {
+                let guard = w.clone().lock_owned().await;
+                (self.pool.begin_with("BEGIN IMMEDIATE").await?, Some(guard))
+            }
+            (Backend::Sqlite, None) => (self.pool.begin_with("BEGIN IMMEDIATE").await?, None),
+            (Backend::Postgres, _) => (self.pool.begin().await?, None),
         })
     }
 
@@ -471,35 +497,48 @@ impl Store {
         new: &NewVersion,
     ) -> Result<(VersionRow, bool), StoreError> {
         let now = now_millis();
-        let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO namespaces (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-            .bind(&new.namespace)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let ns_id: i64 = sqlx::query("SELECT id FROM namespaces WHERE name = $1")
-            .bind(&new.namespace)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
+        let (mut tx, _writer) = self.begin_write().await?;
         let full_name = format!("{}/{}", new.namespace, new.model_name);
-        sqlx::query(
-            "INSERT INTO models (namespace_id, name, full_name, description, created_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (full_name) DO NOTHING",
-        )
-        .bind(ns_id)
-        .bind(&new.model_name)
-        .bind(&full_name)
-        .bind(&new.description)
-        .bind(now)
-        .bind(&new.created_by)
-        .execute(&mut *tx)
-        .await?;
-        let model_id: i64 = sqlx::query("SELECT id FROM models WHERE full_name = $1")
+        let existing_model: Option<i64> = sqlx::query("SELECT id FROM models WHERE full_name = $1")
             .bind(&full_name)
-            .fetch_one(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?
-            .try_get(0)?;
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        let model_id = match existing_model {
+            Some(id) => id,
+            None => {
+                sqlx::query(
+                    "INSERT INTO namespaces (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(&new.namespace)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let ns_id: i64 = sqlx::query("SELECT id FROM namespaces WHERE name = $1")
+                    .bind(&new.namespace)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
+                sqlx::query(
+                    "INSERT INTO models (namespace_id, name, full_name, description, created_at, created_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (full_name) DO NOTHING",
+                )
+                .bind(ns_id)
+                .bind(&new.model_name)
+                .bind(&full_name)
+                .bind(&new.description)
+                .bind(now)
+                .bind(&new.created_by)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("SELECT id FROM models WHERE full_name = $1")
+                    .bind(&full_name)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?
+            }
+        };
 
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM versions v JOIN models m ON m.id = v.model_id \
@@ -566,13 +605,21 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
-        for (k, v) in &new.labels {
-            sqlx::query("INSERT INTO version_labels (version_id, key, value) VALUES ($1, $2, $3)")
-                .bind(version_id)
-                .bind(k)
-                .bind(v)
-                .execute(&mut *tx)
-                .await?;
+        if !new.labels.is_empty() {
+            let mut sql =
+                String::from("INSERT INTO version_labels (version_id, key, value) VALUES ");
+            for i in 0..new.labels.len() {
+                let b = i * 3;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${}, ${}, ${})", b + 1, b + 2, b + 3));
+            }
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (k, v) in &new.labels {
+                q = q.bind(version_id).bind(k).bind(v);
+            }
+            q.execute(&mut *tx).await?;
         }
         let search_sql = match self.backend {
             Backend::Sqlite => "INSERT INTO version_fts (rowid, base, labels) VALUES ($1, $2, $3)",
@@ -587,14 +634,26 @@ impl Store {
             .execute(&mut *tx)
             .await?;
 
-        let sql = format!(
-            "SELECT {VERSION_COLUMNS} FROM versions v JOIN models m ON m.id = v.model_id WHERE v.id = $1"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(version_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let created = version_from_row(&row)?;
+        let created = VersionRow {
+            id: version_id,
+            model_id,
+            model: full_name,
+            number,
+            digest: new.digest.clone(),
+            manifest: new.manifest.clone(),
+            config: new.config.clone(),
+            config_digest: new.config_digest.clone(),
+            metadata: new.metadata.clone(),
+            metadata_digest: new.metadata_digest.clone(),
+            size,
+            file_count: i64::try_from(new.files.len()).unwrap_or(i64::MAX),
+            state: "active".into(),
+            state_reason: None,
+            state_changed_at: None,
+            state_changed_by: None,
+            created_at: now,
+            created_by: new.created_by.clone(),
+        };
         tx.commit().await?;
         Ok((created, true))
     }
@@ -859,7 +918,7 @@ impl Store {
         set: &BTreeMap<String, String>,
         remove: &[String],
     ) -> Result<BTreeMap<String, String>, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let (mut tx, _writer) = self.begin_write().await?;
         for k in remove {
             sqlx::query("DELETE FROM version_labels WHERE version_id = $1 AND key = $2")
                 .bind(version_id)
@@ -924,6 +983,7 @@ impl Store {
         for f in from {
             q = q.bind(*f);
         }
+        let _writer = self.writer_slot().await;
         Ok(q.execute(&self.pool).await?.rows_affected() == 1)
     }
 
@@ -935,7 +995,7 @@ impl Store {
         &self,
         a: &NewAttachment,
     ) -> Result<(AttachmentRow, bool), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let (mut tx, _writer) = self.begin_write().await?;
         let sql = format!(
             "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE version_id = $1 AND digest = $2"
         );
@@ -1001,7 +1061,7 @@ impl Store {
         comment: &str,
         by: &str,
     ) -> Result<(TrustedKeyRow, bool), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let (mut tx, _writer) = self.begin_write().await?;
         let sql = format!(
             "SELECT {KEY_COLUMNS} FROM trusted_keys WHERE namespace = $1 AND fingerprint = $2 AND removed_at IS NULL"
         );
@@ -1040,6 +1100,7 @@ impl Store {
         fingerprint: &str,
         by: &str,
     ) -> Result<bool, StoreError> {
+        let _writer = self.writer_slot().await;
         let done = sqlx::query(
             "UPDATE trusted_keys SET removed_at = $1, removed_by = $2 \
              WHERE namespace = $3 AND fingerprint = $4 AND removed_at IS NULL",
@@ -1085,7 +1146,7 @@ impl Store {
         by: &str,
     ) -> Result<AliasEvent, StoreError> {
         let now = now_millis();
-        let mut tx = self.begin_write().await?;
+        let (mut tx, _writer) = self.begin_write().await?;
         let previous: Option<i64> =
             sqlx::query("SELECT version_id FROM aliases WHERE model_id = $1 AND name = $2")
                 .bind(model_id)

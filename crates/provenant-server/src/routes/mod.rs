@@ -205,3 +205,14 @@ pub struct PageOf<T> {
 }
 
 pub type JsonResult<T> = Result<Json<T>, ApiError>;
+
+/// `ns/name:N` from a model path segment and a version number segment.
+pub fn reference(model: &str, number: &str) -> Result<String, ApiError> {
+    let n: i64 = number.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_reference",
+            format!("version number {number:?} is not a positive integer"),
+        )
+    })?;
+    Ok(format!("{model}:{n}"))
+}

@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use provenant_registry::{SIGNATURE_MEDIA_TYPE, SignatureView, TrustedKeyView};
 
-use super::JsonResult;
+use super::{JsonResult, reference};
 use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::state::AppState;
@@ -23,16 +23,6 @@ pub struct SignatureBody {
     /// Certificate mode: the root certificate(s) the bundle's chain leads to (PEM).
     #[serde(default)]
     pub certificate_roots: Vec<String>,
-}
-
-fn reference(model: &str, number: &str) -> Result<String, ApiError> {
-    let n: i64 = number.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_reference",
-            format!("version number {number:?} is not a positive integer"),
-        )
-    })?;
-    Ok(format!("{model}:{n}"))
 }
 
 /// Attach an OMS signature. The server verifies it against the key or roots

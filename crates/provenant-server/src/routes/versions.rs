@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use provenant_registry::{ManifestFile, PublishRequest, Published, VersionState, VersionView};
 use provenant_store::VersionRow;
 
-use super::{JsonResult, ListParams, PageOf};
+use super::{JsonResult, ListParams, PageOf, reference};
 use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::state::AppState;
@@ -45,16 +45,6 @@ pub struct LabelsBody {
 #[serde(deny_unknown_fields)]
 pub struct ReasonBody {
     pub reason: String,
-}
-
-fn reference(model: &str, number: &str) -> Result<String, ApiError> {
-    let n: i64 = number.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_reference",
-            format!("version number {number:?} is not a positive integer"),
-        )
-    })?;
-    Ok(format!("{model}:{n}"))
 }
 
 async fn page(
