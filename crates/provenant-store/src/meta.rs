@@ -40,7 +40,14 @@ pub struct Store {
     /// SQLite allows one writer at a time; queueing writers here, in order,
     /// is far cheaper than letting them spin in SQLite's busy handler.
     writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// Group-commit queue for publishes (SQLite).
+    batcher: Option<tokio::sync::mpsc::UnboundedSender<PublishJob>>,
 }
+
+type PublishJob = (
+    NewVersion,
+    tokio::sync::oneshot::Sender<Result<(VersionRow, bool), StoreError>>,
+);
 
 /// A write transaction and, on SQLite, the in-process writer slot it holds.
 type WriteTxn = (
@@ -255,6 +262,35 @@ fn version_from_row(row: &AnyRow) -> Result<VersionRow, sqlx::Error> {
     })
 }
 
+/// Listing pages leave the manifest and config bytes out (callers of
+/// [`Store::version_list`] get them empty; single reads carry them).
+const LIST_COLUMNS: &str = "v.id, v.model_id, m.full_name, v.number, v.digest, \
+     v.config_digest, v.metadata, v.metadata_digest, v.size, v.file_count, v.state, v.state_reason, \
+     v.state_changed_at, v.state_changed_by, v.created_at, v.created_by";
+
+fn version_from_list_row(row: &AnyRow) -> Result<VersionRow, sqlx::Error> {
+    Ok(VersionRow {
+        id: row.try_get(0)?,
+        model_id: row.try_get(1)?,
+        model: row.try_get(2)?,
+        number: row.try_get(3)?,
+        digest: row.try_get(4)?,
+        manifest: Vec::new(),
+        config: Vec::new(),
+        config_digest: row.try_get(5)?,
+        metadata: row.try_get(6)?,
+        metadata_digest: row.try_get(7)?,
+        size: row.try_get(8)?,
+        file_count: row.try_get(9)?,
+        state: row.try_get(10)?,
+        state_reason: row.try_get(11)?,
+        state_changed_at: row.try_get(12)?,
+        state_changed_by: row.try_get(13)?,
+        created_at: row.try_get(14)?,
+        created_by: row.try_get(15)?,
+    })
+}
+
 const MODEL_COLUMNS: &str =
     "m.id, n.name, m.name, m.full_name, m.description, m.next_number, m.created_at, m.created_by";
 
@@ -305,6 +341,7 @@ impl Store {
                 pool,
                 backend: Backend::Postgres,
                 writer: None,
+                batcher: None,
             })
         } else if let Some(path) = url
             .strip_prefix("sqlite://")
@@ -347,10 +384,17 @@ impl Store {
             .connect(&url)
             .await?;
         SQLITE_MIGRATIONS.run(&pool).await?;
-        Ok(Self {
+        let store = Self {
             pool,
             backend: Backend::Sqlite,
             writer: Some(Default::default()),
+            batcher: None,
+        };
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(store.clone().publish_writer(rx));
+        Ok(Self {
+            batcher: Some(tx),
+            ..store
         })
     }
 
@@ -491,17 +535,84 @@ impl Store {
     /// Publish a version atomically: namespace and model are created on first
     /// use, then the version, its files, labels and search entry are written in
     /// one transaction. Publishing a digest the model already has returns the
-    /// existing version and `false`.
+    /// existing version and `false`. On SQLite, concurrent publishes are group
+    /// committed: the writer task runs every publish waiting at that moment in
+    /// one transaction (falling back to one transaction each if any fails).
     pub async fn version_publish(
         &self,
         new: &NewVersion,
     ) -> Result<(VersionRow, bool), StoreError> {
-        let now = now_millis();
+        if let Some(batcher) = &self.batcher {
+            let (reply, rx) = tokio::sync::oneshot::channel();
+            if batcher.send((new.clone(), reply)).is_ok() {
+                return rx
+                    .await
+                    .map_err(|_| StoreError::Corrupt("publish writer task stopped".into()))?;
+            }
+        }
+        self.version_publish_single(new).await
+    }
+
+    async fn version_publish_single(
+        &self,
+        new: &NewVersion,
+    ) -> Result<(VersionRow, bool), StoreError> {
         let (mut tx, _writer) = self.begin_write().await?;
+        let out = Self::version_publish_in_txn(&mut tx, self.backend, new).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// The group-commit loop behind [`Store::version_publish`] on SQLite.
+    async fn publish_writer(self, mut rx: tokio::sync::mpsc::UnboundedReceiver<PublishJob>) {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 256 {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            match self.publish_batch(&batch).await {
+                Ok(results) => {
+                    for ((_, reply), r) in batch.into_iter().zip(results) {
+                        let _ = reply.send(Ok(r));
+                    }
+                }
+                Err(_) => {
+                    // Something in the batch failed: nothing was committed; run each alone
+                    // so that only the failing publish reports an error.
+                    for (new, reply) in batch {
+                        let _ = reply.send(self.version_publish_single(&new).await);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn publish_batch(
+        &self,
+        batch: &[PublishJob],
+    ) -> Result<Vec<(VersionRow, bool)>, StoreError> {
+        let (mut tx, _writer) = self.begin_write().await?;
+        let mut out = Vec::with_capacity(batch.len());
+        for (new, _) in batch {
+            out.push(Self::version_publish_in_txn(&mut tx, self.backend, new).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn version_publish_in_txn(
+        tx: &mut Transaction<'static, Any>,
+        backend: Backend,
+        new: &NewVersion,
+    ) -> Result<(VersionRow, bool), StoreError> {
+        let now = now_millis();
         let full_name = format!("{}/{}", new.namespace, new.model_name);
         let existing_model: Option<i64> = sqlx::query("SELECT id FROM models WHERE full_name = $1")
             .bind(&full_name)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?
             .map(|r| r.try_get(0))
             .transpose()?;
@@ -513,11 +624,11 @@ impl Store {
                 )
                 .bind(&new.namespace)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 let ns_id: i64 = sqlx::query("SELECT id FROM namespaces WHERE name = $1")
                     .bind(&new.namespace)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **tx)
                     .await?
                     .try_get(0)?;
                 sqlx::query(
@@ -530,11 +641,11 @@ impl Store {
                 .bind(&new.description)
                 .bind(now)
                 .bind(&new.created_by)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 sqlx::query("SELECT id FROM models WHERE full_name = $1")
                     .bind(&full_name)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **tx)
                     .await?
                     .try_get(0)?
             }
@@ -547,11 +658,10 @@ impl Store {
         if let Some(row) = sqlx::query(AssertSqlSafe(sql))
             .bind(model_id)
             .bind(&new.digest)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?
         {
             let existing = version_from_row(&row)?;
-            tx.commit().await?;
             return Ok((existing, false));
         }
 
@@ -560,7 +670,7 @@ impl Store {
             "UPDATE models SET next_number = next_number + 1 WHERE id = $1 RETURNING next_number",
         )
         .bind(model_id)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?
         .try_get(0)?;
         let size: i64 = new.files.iter().map(|f| f.size).sum();
@@ -581,7 +691,7 @@ impl Store {
         .bind(i64::try_from(new.files.len()).unwrap_or(i64::MAX))
         .bind(now)
         .bind(&new.created_by)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?
         .try_get(0)?;
 
@@ -603,7 +713,7 @@ impl Store {
                     .bind(&f.digest)
                     .bind(f.size);
             }
-            q.execute(&mut *tx).await?;
+            q.execute(&mut **tx).await?;
         }
         if !new.labels.is_empty() {
             let mut sql =
@@ -619,9 +729,9 @@ impl Store {
             for (k, v) in &new.labels {
                 q = q.bind(version_id).bind(k).bind(v);
             }
-            q.execute(&mut *tx).await?;
+            q.execute(&mut **tx).await?;
         }
-        let search_sql = match self.backend {
+        let search_sql = match backend {
             Backend::Sqlite => "INSERT INTO version_fts (rowid, base, labels) VALUES ($1, $2, $3)",
             Backend::Postgres => {
                 "INSERT INTO version_search (version_id, base, labels) VALUES ($1, $2, $3)"
@@ -631,7 +741,7 @@ impl Store {
             .bind(version_id)
             .bind(&new.search_text)
             .bind(labels_text(&new.labels))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
 
         let created = VersionRow {
@@ -654,7 +764,6 @@ impl Store {
             created_at: now,
             created_by: new.created_by.clone(),
         };
-        tx.commit().await?;
         Ok((created, true))
     }
 
@@ -888,7 +997,7 @@ impl Store {
         };
         let lim = next(Bind::I(limit + 1), &mut binds);
         let sql = format!(
-            "SELECT {VERSION_COLUMNS} FROM {from} {where_clause} ORDER BY {id_col} DESC LIMIT {lim}"
+            "SELECT {LIST_COLUMNS} FROM {from} {where_clause} ORDER BY {id_col} DESC LIMIT {lim}"
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for b in &binds {
@@ -900,7 +1009,7 @@ impl Store {
         let rows = q.fetch_all(&self.pool).await?;
         let mut items = rows
             .iter()
-            .map(version_from_row)
+            .map(version_from_list_row)
             .collect::<Result<Vec<_>, _>>()?;
         let next = if items.len() as i64 > limit {
             items.truncate(usize::try_from(limit).unwrap_or(0));

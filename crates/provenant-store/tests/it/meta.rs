@@ -359,3 +359,47 @@ both_backends!(tokens, |store: Store| async move {
     );
     assert!(store.token_by_hash("abd").await.unwrap().is_none());
 });
+
+both_backends!(
+    a_failing_publish_does_not_sink_its_batch,
+    |store: Store| async move {
+        // Publishes arriving together are group committed on SQLite; one that
+        // fails (here: a duplicate file path) must fail alone.
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut v = version("aiops/batch", &format!("b{i}"), &[]);
+                if i == 5 {
+                    v.files.push(v.files[0].clone());
+                }
+                s.version_publish(&v).await.map(|(row, _)| row.number)
+            }));
+        }
+        let mut ok = Vec::new();
+        let mut failed = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(n) => ok.push(n),
+                Err(_) => failed += 1,
+            }
+        }
+        ok.sort_unstable();
+        assert_eq!(failed, 1);
+        assert_eq!(
+            ok,
+            (1..=11).collect::<Vec<i64>>(),
+            "numbers stay dense: the failed publish left nothing behind"
+        );
+        let m = store.model_get("aiops/batch").await.unwrap().unwrap();
+        assert_eq!(
+            store
+                .version_list(Some(m.id), &[], None, None, None, 100)
+                .await
+                .unwrap()
+                .items
+                .len(),
+            11
+        );
+    }
+);
