@@ -240,25 +240,35 @@ const VERSION_COLUMNS: &str = "v.id, v.model_id, m.full_name, v.number, v.digest
      v.state_changed_at, v.state_changed_by, v.created_at, v.created_by";
 
 fn version_from_row(row: &AnyRow) -> Result<VersionRow, sqlx::Error> {
+    version_row(row, true)
+}
+
+/// Map a row of [`VERSION_COLUMNS`] (`blobs`) or [`LIST_COLUMNS`] (no manifest/config).
+fn version_row(row: &AnyRow, blobs: bool) -> Result<VersionRow, sqlx::Error> {
+    let (manifest, config, k) = if blobs {
+        (row.try_get(5)?, row.try_get(6)?, 7)
+    } else {
+        (Vec::new(), Vec::new(), 5)
+    };
     Ok(VersionRow {
         id: row.try_get(0)?,
         model_id: row.try_get(1)?,
         model: row.try_get(2)?,
         number: row.try_get(3)?,
         digest: row.try_get(4)?,
-        manifest: row.try_get(5)?,
-        config: row.try_get(6)?,
-        config_digest: row.try_get(7)?,
-        metadata: row.try_get(8)?,
-        metadata_digest: row.try_get(9)?,
-        size: row.try_get(10)?,
-        file_count: row.try_get(11)?,
-        state: row.try_get(12)?,
-        state_reason: row.try_get(13)?,
-        state_changed_at: row.try_get(14)?,
-        state_changed_by: row.try_get(15)?,
-        created_at: row.try_get(16)?,
-        created_by: row.try_get(17)?,
+        manifest,
+        config,
+        config_digest: row.try_get(k)?,
+        metadata: row.try_get(k + 1)?,
+        metadata_digest: row.try_get(k + 2)?,
+        size: row.try_get(k + 3)?,
+        file_count: row.try_get(k + 4)?,
+        state: row.try_get(k + 5)?,
+        state_reason: row.try_get(k + 6)?,
+        state_changed_at: row.try_get(k + 7)?,
+        state_changed_by: row.try_get(k + 8)?,
+        created_at: row.try_get(k + 9)?,
+        created_by: row.try_get(k + 10)?,
     })
 }
 
@@ -269,26 +279,7 @@ const LIST_COLUMNS: &str = "v.id, v.model_id, m.full_name, v.number, v.digest, \
      v.state_changed_at, v.state_changed_by, v.created_at, v.created_by";
 
 fn version_from_list_row(row: &AnyRow) -> Result<VersionRow, sqlx::Error> {
-    Ok(VersionRow {
-        id: row.try_get(0)?,
-        model_id: row.try_get(1)?,
-        model: row.try_get(2)?,
-        number: row.try_get(3)?,
-        digest: row.try_get(4)?,
-        manifest: Vec::new(),
-        config: Vec::new(),
-        config_digest: row.try_get(5)?,
-        metadata: row.try_get(6)?,
-        metadata_digest: row.try_get(7)?,
-        size: row.try_get(8)?,
-        file_count: row.try_get(9)?,
-        state: row.try_get(10)?,
-        state_reason: row.try_get(11)?,
-        state_changed_at: row.try_get(12)?,
-        state_changed_by: row.try_get(13)?,
-        created_at: row.try_get(14)?,
-        created_by: row.try_get(15)?,
-    })
+    version_row(row, false)
 }
 
 const MODEL_COLUMNS: &str =
