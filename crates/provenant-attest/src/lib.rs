@@ -22,6 +22,7 @@
 //! cosign's (base64 of SHA-256 over the DER SubjectPublicKeyInfo). A hint only
 //! selects the key; the signature is what is verified.
 
+mod attestation;
 mod bundle;
 mod dsse;
 mod encoding;
@@ -31,6 +32,9 @@ mod model;
 mod statement;
 mod x509;
 
+pub use attestation::{
+    Statement, Subject, VerifiedAttestation, sign_statement, verify_attestation,
+};
 pub use bundle::{BUNDLE_MEDIA_TYPE, Bundle, MAX_BUNDLE_BYTES, VerificationMaterial};
 pub use dsse::{Envelope, EnvelopeSignature, IN_TOTO_PAYLOAD_TYPE, pae};
 pub use error::{AttestError, Result};
@@ -38,7 +42,7 @@ pub use keys::{KeyAlgorithm, PrivateKey, PublicKey, Signer, Verifier};
 pub use model::{
     DEFAULT_SIGNATURE_NAME, SignOptions, Signed, SignerIdentity, TrustRoot, Verified,
     VerifiedBundle, VerifyOptions, default_signature_path, sign_digest, sign_model, verify_bundle,
-    verify_model,
+    verify_model, verify_signature,
 };
 pub use statement::{
     PREDICATE_TYPE, PREDICATE_TYPE_V01, STATEMENT_TYPE, SignedManifest, parse_statement,

@@ -88,8 +88,23 @@ pub fn sign_digest(
     signer: &dyn Signer,
     certificate_chain: &[Vec<u8>],
 ) -> Result<Bundle> {
+    let material = verification_material(signer, certificate_chain)?;
+    let envelope = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, statement_json(digest), signer)?;
+    Ok(Bundle {
+        media_type: BUNDLE_MEDIA_TYPE.to_owned(),
+        material,
+        envelope,
+    })
+}
+
+/// The bundle's `verificationMaterial` for `signer`: its certificate chain
+/// (whose leaf must carry the signer's key), or a public-key hint.
+pub(crate) fn verification_material(
+    signer: &dyn Signer,
+    certificate_chain: &[Vec<u8>],
+) -> Result<VerificationMaterial> {
     let public = signer.public_key();
-    let material = if let Some(leaf) = certificate_chain.first() {
+    if let Some(leaf) = certificate_chain.first() {
         let cert_key = certificate_public_key(leaf)?;
         if cert_key != public {
             return Err(AttestError::Certificate {
@@ -97,18 +112,14 @@ pub fn sign_digest(
                 reason: "its public key does not match the signing key".into(),
             });
         }
-        VerificationMaterial::CertificateChain(certificate_chain.to_vec())
+        Ok(VerificationMaterial::CertificateChain(
+            certificate_chain.to_vec(),
+        ))
     } else {
-        VerificationMaterial::PublicKey {
+        Ok(VerificationMaterial::PublicKey {
             hint: Some(public.model_signing_hint()),
-        }
-    };
-    let envelope = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, statement_json(digest), signer)?;
-    Ok(Bundle {
-        media_type: BUNDLE_MEDIA_TYPE.to_owned(),
-        material,
-        envelope,
-    })
+        })
+    }
 }
 
 /// What a verifier trusts.
@@ -164,6 +175,22 @@ pub fn verify_bundle(
     trust: &TrustRoot,
     time: SystemTime,
 ) -> Result<VerifiedBundle> {
+    let identity = verify_signature(bundle, trust, time)?;
+    let manifest = parse_statement(&bundle.envelope.payload)?;
+    Ok(VerifiedBundle { identity, manifest })
+}
+
+/// Checks a bundle's DSSE signature against `trust` (key hint, certificate
+/// chain to the roots at `time`) and that it carries an in-toto statement;
+/// returns who signed. Says nothing about the statement's content.
+///
+/// # Errors
+/// Wrong key, bad signature, rejected certificate chain, wrong payload type.
+pub fn verify_signature(
+    bundle: &Bundle,
+    trust: &TrustRoot,
+    time: SystemTime,
+) -> Result<SignerIdentity> {
     let (key, identity) = match (&bundle.material, trust) {
         (VerificationMaterial::PublicKey { hint }, TrustRoot::PublicKey(k)) => {
             if bundle.envelope.verify(k).is_none() {
@@ -221,8 +248,7 @@ pub fn verify_bundle(
             ),
         ));
     }
-    let manifest = parse_statement(&bundle.envelope.payload)?;
-    Ok(VerifiedBundle { identity, manifest })
+    Ok(identity)
 }
 
 fn key_identity(k: &PublicKey) -> SignerIdentity {
