@@ -111,7 +111,9 @@ impl Statement {
                     "sha1" | "gitCommit" => None,
                     _ => None,
                 };
-                let ok = hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                let ok = hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
                     && want.is_none_or(|n| hex.len() == n);
                 if !ok {
                     return Err(AttestError::malformed(
@@ -219,7 +221,10 @@ mod tests {
             .collect();
         let trust = TrustRoot::PublicKey(key.public_key());
         let err = verify_attestation(&bundle, &trust, SystemTime::now()).unwrap_err();
-        assert!(err.to_string().contains("signature does not verify"), "{err}");
+        assert!(
+            err.to_string().contains("signature does not verify"),
+            "{err}"
+        );
     }
 
     #[test]

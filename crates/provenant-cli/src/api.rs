@@ -38,6 +38,9 @@ pub struct VersionInfo {
     pub files: Option<Vec<FileInfo>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signatures: Option<Vec<SignatureInfo>>,
+    /// Attestations (SBOMs, provenance) as the server shows them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestations: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]

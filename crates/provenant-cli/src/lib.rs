@@ -61,6 +61,8 @@ pub enum Commands {
     Push(commands::push::Args),
     /// Download a version into a directory, verifying every digest
     Pull(commands::pull::Args),
+    /// Attach a signed attestation (an SBOM signed with --key, or a ready bundle) to a version
+    Attach(commands::attach::Args),
     /// Show a version: digest, state, labels, aliases, metadata, files
     Show(commands::show::Args),
     /// List models (optionally under a namespace) or a model's versions
@@ -94,6 +96,8 @@ pub enum Commands {
     Vulndb(commands::vulndb::Command),
     /// Scan an SBOM for known vulnerabilities (OSV), with VEX and waivers
     Scan(commands::scan::Args),
+    /// Known vulnerabilities of a registry version (server-side scans of its attached SBOMs)
+    Findings(commands::findings::Args),
 }
 
 /// Map an error to the documented exit code.
@@ -157,6 +161,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Push(a) => commands::push::run(g, a).await,
         Commands::Pull(a) => commands::pull::run(g, a).await,
         Commands::Show(a) => commands::show::run(g, a).await,
+        Commands::Attach(a) => commands::attach::run(g, a).await,
+        Commands::Findings(a) => commands::findings::run(g, a).await,
         Commands::List(a) => commands::list::run(g, a).await,
         Commands::Search(a) => commands::search::run(g, a).await,
         Commands::Label(a) => commands::label::run(g, a).await,

@@ -52,6 +52,10 @@ pub enum RegistryError {
         namespace: String,
         fingerprint: String,
     },
+    #[error("invalid attestation: {field}: {reason}")]
+    InvalidAttestation { field: String, reason: String },
+    #[error("invalid vulnerability database update: {reason}")]
+    InvalidVulnDb { reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -76,6 +80,8 @@ impl RegistryError {
             Self::InvalidSignature { .. } => "invalid_signature",
             Self::SignatureMismatch { .. } => "signature_mismatch",
             Self::KeyNotFound { .. } => "key_not_found",
+            Self::InvalidAttestation { .. } => "invalid_attestation",
+            Self::InvalidVulnDb { .. } => "invalid_vulndb",
             Self::Store(_) => "internal",
         }
     }

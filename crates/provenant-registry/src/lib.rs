@@ -6,6 +6,7 @@
 //! (<https://github.com/modelpack/model-spec>), and the operations the server
 //! exposes: publish, resolve, labels, aliases with history, deprecate/archive.
 
+mod attestations;
 mod error;
 mod manifest;
 mod metadata;
@@ -13,7 +14,12 @@ mod names;
 mod reference;
 mod service;
 mod signatures;
+mod vulnscan;
 
+pub use attestations::{
+    ATTESTATION_MEDIA_TYPE, AttestationView, CYCLONEDX_PREDICATE, PROVENANCE_KIND, SBOM_KIND,
+    SLSA_PROVENANCE_PREDICATE, SPDX_PREDICATE, attestation_statement, oms_root_digest,
+};
 pub use error::RegistryError;
 pub use manifest::{BuiltManifest, ManifestFile, build_manifest, layer_media_type};
 pub use metadata::{METADATA_SCHEMA, Metadata, validate_metadata};
@@ -25,3 +31,4 @@ pub use service::{PublishRequest, Published, Registry, VersionState, VersionView
 pub use signatures::{
     SIGNATURE_MEDIA_TYPE, SignatureView, TrustedKeyView, parse_key_or_certificate,
 };
+pub use vulnscan::{FindingView, FindingsView, VersionScan, VulnDbImport, VulnDbStatus};

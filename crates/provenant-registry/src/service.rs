@@ -81,6 +81,9 @@ pub struct VersionView {
     /// OMS signatures attached to the version (single-version reads only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signatures: Option<Vec<crate::SignatureView>>,
+    /// Signed attestations (SBOMs, provenance) attached to the version (single-version reads only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attestations: Option<Vec<crate::AttestationView>>,
 }
 
 /// Result of a publish: the version and whether it was newly created.
@@ -103,15 +106,33 @@ pub fn rfc3339(millis: i64) -> String {
 }
 
 /// The registry: domain rules over the stores.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Registry {
     pub store: Store,
     pub blobs: BlobStore,
+    /// The OSV index at the database's current generation.
+    pub(crate) vuln: std::sync::Arc<crate::vulnscan::VulnCache>,
+    /// Serialises imports into the vulnerability database (one process).
+    pub(crate) vuln_import: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("store", &self.store)
+            .field("blobs", &self.blobs)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Registry {
     pub fn new(store: Store, blobs: BlobStore) -> Self {
-        Self { store, blobs }
+        Self {
+            store,
+            blobs,
+            vuln: Default::default(),
+            vuln_import: Default::default(),
+        }
     }
 
     /// Publish a version. Every file must name an uploaded blob of the declared
@@ -229,6 +250,7 @@ impl Registry {
             // and it has no aliases or signatures yet.
             let mut v = make_view(&row, new.labels, Vec::new(), Some(new.files))?;
             v.signatures = Some(Vec::new());
+            v.attestations = Some(Vec::new());
             v
         } else {
             self.view(&row, true).await?
@@ -268,16 +290,18 @@ impl Registry {
     ) -> Result<VersionView, RegistryError> {
         let labels = self.store.version_labels(row.id).await?;
         let aliases = self.store.aliases_of_version(row.id).await?;
-        let (files, signatures) = if with_files {
+        let (files, signatures, attestations) = if with_files {
             (
                 Some(self.store.version_files(row.id).await?),
                 Some(self.signatures(row).await?),
+                Some(self.attestations(row).await?),
             )
         } else {
-            (None, None)
+            (None, None, None)
         };
         let mut view = make_view(row, labels, aliases, files)?;
         view.signatures = signatures;
+        view.attestations = attestations;
         Ok(view)
     }
 
@@ -451,6 +475,7 @@ fn make_view(
         config_digest: row.config_digest.clone(),
         files,
         signatures: None,
+        attestations: None,
     })
 }
 

@@ -83,6 +83,43 @@ pub fn parse_key_or_certificate(pem: &str) -> Result<PublicKey, RegistryError> {
     }
 }
 
+/// What verifies a signed bundle: the signer's public key (PEM), or the root
+/// certificates its chain leads to; with the fingerprint recorded as the signer's.
+pub(crate) fn trust_from(
+    public_key: Option<&str>,
+    certificate_roots: &[String],
+) -> Result<(TrustRoot, String), RegistryError> {
+    Ok(match (public_key, certificate_roots) {
+        (Some(pem), []) => {
+            let k =
+                PublicKey::from_pem(pem.as_bytes()).map_err(|e| bad(format!("public_key: {e}")))?;
+            let fp = k.fingerprint();
+            (TrustRoot::PublicKey(k), fp)
+        }
+        (None, roots) if !roots.is_empty() => {
+            let mut ders = Vec::new();
+            for pem in roots {
+                ders.extend(
+                    provenant_attest::load_pem_certificates(pem.as_bytes())
+                        .map_err(|e| bad(format!("certificate_roots: {e}")))?,
+                );
+            }
+            let root = ders
+                .last()
+                .ok_or_else(|| bad("certificate_roots holds no certificate"))?;
+            let fp = provenant_attest::certificate_public_key(root)
+                .map_err(|e| bad(e.to_string()))?
+                .fingerprint();
+            (TrustRoot::Certificates(ders), fp)
+        }
+        _ => {
+            return Err(bad(
+                "send exactly one of public_key or certificate_roots with the bundle",
+            ));
+        }
+    })
+}
+
 /// Namespace of a model name or a bare namespace.
 fn namespace_of(ns: &str) -> Result<String, RegistryError> {
     // Validate with the model-name rules by pretending a model name.
@@ -158,35 +195,7 @@ impl Registry {
     ) -> Result<(SignatureView, bool), RegistryError> {
         let row = self.resolve(reference).await?;
         let bundle = Bundle::from_json(bundle_bytes).map_err(|e| bad(e.to_string()))?;
-        let (trust, fingerprint) = match (public_key, certificate_roots) {
-            (Some(pem), []) => {
-                let k = PublicKey::from_pem(pem.as_bytes())
-                    .map_err(|e| bad(format!("public_key: {e}")))?;
-                let fp = k.fingerprint();
-                (TrustRoot::PublicKey(k), fp)
-            }
-            (None, roots) if !roots.is_empty() => {
-                let mut ders = Vec::new();
-                for pem in roots {
-                    ders.extend(
-                        provenant_attest::load_pem_certificates(pem.as_bytes())
-                            .map_err(|e| bad(format!("certificate_roots: {e}")))?,
-                    );
-                }
-                let root = ders
-                    .last()
-                    .ok_or_else(|| bad("certificate_roots holds no certificate"))?;
-                let fp = provenant_attest::certificate_public_key(root)
-                    .map_err(|e| bad(e.to_string()))?
-                    .fingerprint();
-                (TrustRoot::Certificates(ders), fp)
-            }
-            _ => {
-                return Err(bad(
-                    "send exactly one of public_key or certificate_roots with the bundle",
-                ));
-            }
-        };
+        let (trust, fingerprint) = trust_from(public_key, certificate_roots)?;
         let verified = provenant_attest::verify_bundle(&bundle, &trust, SystemTime::now())
             .map_err(|e| bad(e.to_string()))?;
         let files = self.store.version_files(row.id).await?;
@@ -206,6 +215,8 @@ impl Registry {
                 signer,
                 fingerprint,
                 created_by: by.into(),
+                predicate_type: String::new(),
+                summary: "{}".into(),
             })
             .await?;
         if created {
@@ -215,7 +226,10 @@ impl Registry {
         Ok((signature_view(&att, &trusted), created))
     }
 
-    async fn trusted_fingerprints(&self, row: &VersionRow) -> Result<Vec<String>, RegistryError> {
+    pub(crate) async fn trusted_fingerprints(
+        &self,
+        row: &VersionRow,
+    ) -> Result<Vec<String>, RegistryError> {
         let model = ModelName::parse(&row.model)?;
         Ok(self
             .store

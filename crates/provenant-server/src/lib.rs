@@ -11,6 +11,7 @@ mod routes;
 mod server;
 mod state;
 mod uploads;
+mod vulnwatch;
 
 pub use api_error::ApiError;
 pub use server::{Running, ServeConfig, ServerError, start};

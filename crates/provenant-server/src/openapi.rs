@@ -4,12 +4,12 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{self, blobs, models, signing, versions};
+use crate::routes::{self, attest, blobs, models, signing, versions};
 use crate::uploads;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Provenant API", description = "Verifiable model registry: versions, blobs, aliases, labels, lifecycle."),
+    info(title = "Provenant API", description = "Verifiable model registry: versions, blobs, aliases, labels, lifecycle, signatures, attestations, vulnerability findings."),
     paths(
         routes::healthz, routes::metadata_schema,
         models::whoami, models::list_models, models::get_model,
@@ -20,6 +20,7 @@ use crate::uploads;
         versions::resolve, versions::get_version, versions::get_manifest, versions::set_labels,
         versions::deprecate, versions::archive,
         signing::attach, signing::list, signing::bundle, signing::keys, signing::add_key, signing::remove_key,
+        attest::attach, attest::list, attest::bundle, attest::findings, attest::vulndb_import, attest::vulndb_status,
     ),
     components(schemas(crate::api_error::ErrorBody)),
     modifiers(&BearerAuth),

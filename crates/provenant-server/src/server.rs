@@ -23,6 +23,25 @@ pub struct ServeConfig {
     pub database_url: Option<String>,
     /// `s3://…`, `gs://…`, `az://…`, `file://…` or a path; default `DATA_DIR/blobs`.
     pub blob_url: Option<String>,
+    /// An OSV source (directory of JSON/YAML records or an `all.zip`) the
+    /// server imports into its database whenever it changes.
+    pub vulndb_watch: Option<PathBuf>,
+    /// How often `vulndb_watch` is checked for changes.
+    pub vulndb_watch_interval: std::time::Duration,
+}
+
+impl ServeConfig {
+    /// The embedded default (SQLite and local blobs under `data_dir`).
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
+        Self {
+            listen,
+            data_dir,
+            database_url: None,
+            blob_url: None,
+            vulndb_watch: None,
+            vulndb_watch_interval: std::time::Duration::from_secs(60),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +167,13 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         token_cache: Arc::new(std::sync::Mutex::new(HashMap::new())),
     };
     tokio::spawn(crate::uploads::reap_idle(state.clone()));
+    if let Some(path) = config.vulndb_watch.clone() {
+        tokio::spawn(crate::vulnwatch::watch(
+            state.registry.clone(),
+            path,
+            config.vulndb_watch_interval,
+        ));
+    }
     let app = routes::router(state.clone());
     let listener =
         TcpListener::bind(config.listen)

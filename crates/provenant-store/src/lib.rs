@@ -12,6 +12,7 @@ mod digest;
 mod error;
 mod meta;
 pub mod testing;
+mod vulnstore;
 
 pub use blob::{BlobStore, Upload};
 pub use digest::Digest;
@@ -20,3 +21,4 @@ pub use meta::{
     AliasEvent, AliasRow, AttachmentRow, Backend, FileRow, LabelFilter, ModelRow, NewAttachment,
     NewVersion, Page, Store, TokenRow, TrustedKeyRow, VersionRow, now_millis,
 };
+pub use vulnstore::{FindingRow, FindingsChange, NewFinding, OsvRow, ScanRow, VulnDbState};

@@ -35,7 +35,7 @@ pub enum Backend {
 /// The metadata store.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     backend: Backend,
     /// SQLite allows one writer at a time; queueing writers here, in order,
     /// is far cheaper than letting them spin in SQLite's busy handler.
@@ -171,6 +171,10 @@ pub struct AttachmentRow {
     pub fingerprint: String,
     pub created_at: i64,
     pub created_by: String,
+    /// in-toto predicate type for attestations; empty for OMS signatures.
+    pub predicate_type: String,
+    /// Short JSON summary of an attestation (format, counts, ...); `{}` when none.
+    pub summary: String,
 }
 
 /// An attachment to store (see [`Store::attachment_insert`]).
@@ -184,6 +188,8 @@ pub struct NewAttachment {
     pub signer: String,
     pub fingerprint: String,
     pub created_by: String,
+    pub predicate_type: String,
+    pub summary: String,
 }
 
 /// A key a namespace trusts (or trusted, when `removed_at` is set).
@@ -200,8 +206,7 @@ pub struct TrustedKeyRow {
     pub removed_by: Option<String>,
 }
 
-const ATTACHMENT_COLUMNS: &str =
-    "id, version_id, kind, media_type, digest, body, signer, fingerprint, created_at, created_by";
+const ATTACHMENT_COLUMNS: &str = "id, version_id, kind, media_type, digest, body, signer, fingerprint, created_at, created_by, predicate_type, summary";
 
 fn attachment_from_row(r: &AnyRow) -> Result<AttachmentRow, sqlx::Error> {
     Ok(AttachmentRow {
@@ -215,6 +220,8 @@ fn attachment_from_row(r: &AnyRow) -> Result<AttachmentRow, sqlx::Error> {
         fingerprint: r.try_get(7)?,
         created_at: r.try_get(8)?,
         created_by: r.try_get(9)?,
+        predicate_type: r.try_get(10)?,
+        summary: r.try_get(11)?,
     })
 }
 
@@ -409,7 +416,7 @@ impl Store {
     /// one writer slot, then take the database lock up front (`BEGIN
     /// IMMEDIATE`) so that a writer in another process waits on the busy
     /// timeout instead of failing on lock upgrade.
-    async fn begin_write(&self) -> Result<WriteTxn, StoreError> {
+    pub(crate) async fn begin_write(&self) -> Result<WriteTxn, StoreError> {
         Ok(match (self.backend, &self.writer) {
             (Backend::Sqlite, Some(w)) => {
                 let guard = w.clone().lock_owned().await;
@@ -1110,8 +1117,8 @@ impl Store {
             return Ok((existing, false));
         }
         let sql = format!(
-            "INSERT INTO attachments (version_id, kind, media_type, digest, body, signer, fingerprint, created_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {ATTACHMENT_COLUMNS}"
+            "INSERT INTO attachments (version_id, kind, media_type, digest, body, signer, fingerprint, created_at, created_by, predicate_type, summary) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {ATTACHMENT_COLUMNS}"
         );
         let r = sqlx::query(AssertSqlSafe(sql))
             .bind(a.version_id)
@@ -1123,6 +1130,8 @@ impl Store {
             .bind(&a.fingerprint)
             .bind(now_millis())
             .bind(&a.created_by)
+            .bind(&a.predicate_type)
+            .bind(&a.summary)
             .fetch_one(&mut *tx)
             .await?;
         let row = attachment_from_row(&r)?;

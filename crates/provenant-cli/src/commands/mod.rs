@@ -1,7 +1,9 @@
 //! One module per command, each with `Args` and `run`.
 
 pub mod alias;
+pub mod attach;
 pub mod digest;
+pub mod findings;
 pub mod keygen;
 pub mod keys;
 pub mod label;

@@ -38,18 +38,22 @@ pub struct Args {
     /// Sign the model (OMS, file mode, SHA-256) and attach the signature to the version
     #[arg(long, requires = "key")]
     pub sign: bool,
-    /// Signing key (PEM), with --sign
-    #[arg(long, requires = "sign")]
+    /// Signing key (PEM), for --sign and --sbom
+    #[arg(long)]
     pub key: Option<PathBuf>,
     /// Environment variable holding the signing key's password
     #[arg(long, requires = "key")]
     pub password_env: Option<String>,
-    /// Signing certificate (PEM) for certificate mode, with --sign
-    #[arg(long, requires = "sign")]
+    /// Signing certificate (PEM) for certificate mode, with --key
+    #[arg(long, requires = "key")]
     pub certificate: Option<PathBuf>,
     /// Rest of the chain up to the root (PEM), with --certificate
     #[arg(long = "certificate-chain", requires = "certificate")]
     pub certificate_chain: Vec<PathBuf>,
+    /// Attach this SBOM (CycloneDX or SPDX JSON) as an in-toto attestation signed with
+    /// --key (repeatable); it must parse, and its subject is the pushed model's OMS root digest
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub sbom: Vec<PathBuf>,
 }
 
 /// A signature made for this push, and what the server needs to verify it.
@@ -63,33 +67,12 @@ struct PushSignature {
 
 fn sign_for_push(a: &Args) -> anyhow::Result<PushSignature> {
     let key_path = a.key.as_ref().context("--sign needs --key")?;
-    let password = a
-        .password_env
-        .as_deref()
-        .map(|v| {
-            std::env::var(v)
-                .map(String::into_bytes)
-                .map_err(|_| anyhow::anyhow!("--password-env: {v} is not set"))
-        })
-        .transpose()?;
-    let key = provenant_attest::PrivateKey::from_pem_file(key_path, password.as_deref())
-        .map_err(super::oms::refuse)?;
-    let mut chain = Vec::new();
-    let mut roots = Vec::new();
-    if let Some(cert) = &a.certificate {
-        chain = super::oms::certificates(std::slice::from_ref(cert))?;
-        chain.extend(super::oms::certificates(&a.certificate_chain)?);
-        for p in &a.certificate_chain {
-            roots.push(
-                std::fs::read_to_string(p)
-                    .with_context(|| format!("cannot read {}", p.display()))?,
-            );
-        }
-        anyhow::ensure!(
-            !roots.is_empty(),
-            "--certificate needs --certificate-chain up to the root"
-        );
-    }
+    let m = super::attach::SigningMaterial::load(
+        key_path,
+        a.password_env.as_deref(),
+        a.certificate.as_deref(),
+        &a.certificate_chain,
+    )?;
     let options = provenant_digest::HashOptions {
         ignore_paths: vec![provenant_attest::DEFAULT_SIGNATURE_NAME.to_owned()],
         allow_symlinks: true,
@@ -98,13 +81,12 @@ fn sign_for_push(a: &Args) -> anyhow::Result<PushSignature> {
     let digest = provenant_digest::hash_model(&a.path, &options)
         .map_err(|e| super::oms::refuse(e.into()))?;
     let bundle =
-        provenant_attest::sign_digest(&digest, &key, &chain).map_err(super::oms::refuse)?;
-    use provenant_attest::Signer as _;
+        provenant_attest::sign_digest(&digest, &m.key, &m.chain).map_err(super::oms::refuse)?;
     Ok(PushSignature {
         bundle: serde_json::from_str(&bundle.to_json())
             .context("serialising the signature bundle")?,
-        public_key: chain.is_empty().then(|| key.public_key().to_pem()),
-        certificate_roots: roots,
+        public_key: m.public_key,
+        certificate_roots: m.certificate_roots,
         resources: digest
             .resources
             .iter()
@@ -125,6 +107,8 @@ struct Report {
     resumed_blobs: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     signature: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attestations: Vec<serde_json::Value>,
 }
 
 pub fn load_metadata(path: &Path) -> anyhow::Result<serde_json::Value> {
@@ -177,7 +161,23 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         None => serde_json::json!({}),
     };
     let client = g.client()?;
-
+    // Check the SBOMs and the key before uploading anything.
+    let sbom_signing = if a.sbom.is_empty() {
+        None
+    } else {
+        for p in &a.sbom {
+            let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+            provenant_sbom::parse_sbom(&bytes, &p.display().to_string())
+                .with_context(|| format!("--sbom {} is not a usable SBOM", p.display()))?;
+        }
+        let key = a.key.as_deref().context("--sbom needs --key")?;
+        Some(super::attach::SigningMaterial::load(
+            key,
+            a.password_env.as_deref(),
+            a.certificate.as_deref(),
+            &a.certificate_chain,
+        )?)
+    };
     let root = a.path.clone();
     let mut files = tokio::task::spawn_blocking(move || hashing::collect(&root)).await??;
     let signature = if a.sign {
@@ -275,7 +275,31 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let mut attestations = Vec::new();
+    if let Some(signing) = &sbom_signing {
+        let v = &published.version;
+        let root = provenant_registry::oms_root_digest(
+            files.iter().map(|f| (f.rel.as_str(), f.digest.as_str())),
+        )?;
+        for p in &a.sbom {
+            let st = super::attach::sbom_statement(p, &v.model, &root)?;
+            let bundle = signing.sign(&st)?;
+            attestations.push(
+                super::attach::post(
+                    &client,
+                    &v.model,
+                    v.number,
+                    &bundle,
+                    signing.public_key.as_deref(),
+                    &signing.certificate_roots,
+                )
+                .await
+                .with_context(|| format!("attaching the SBOM {}", p.display()))?,
+            );
+        }
+    }
     let report = Report {
+        attestations,
         files: files.len(),
         uploaded_blobs: outcomes.iter().filter(|o| o.uploaded).count(),
         uploaded_bytes: outcomes.iter().map(|o| o.bytes).sum(),
@@ -311,6 +335,9 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
                     "key not yet trusted by the namespace: see `provenant keys add`"
                 }
             );
+        }
+        for att in &report.attestations {
+            println!("attached {}", super::attach::describe(att));
         }
     }
     Ok(())

@@ -43,22 +43,7 @@ async fn model_sbom(g: &GlobalArgs, reference: &str) -> anyhow::Result<provenant
         .files
         .clone()
         .context("server did not list the version's files")?;
-    let mut resources: Vec<provenant_digest::Resource> = files
-        .iter()
-        .map(|f| {
-            let hex = f.digest.trim_start_matches("sha256:");
-            let mut bytes = vec![0u8; hex.len() / 2];
-            hex::decode_to_slice(hex, &mut bytes)
-                .map_err(|e| anyhow::anyhow!("digest of {}: {e}", f.path))?;
-            Ok(provenant_digest::Resource {
-                name: provenant_digest::ResourceName::File(f.path.clone()),
-                algorithm: "sha256".into(),
-                digest: bytes,
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
-    resources.sort_by(|a, b| a.name.cmp(&b.name));
-    let root = hex::encode(provenant_digest::root_digest(&resources));
+    let root = super::attach::version_root(&v)?;
     let (namespace, name) = v
         .model
         .rsplit_once('/')
@@ -82,11 +67,36 @@ async fn model_sbom(g: &GlobalArgs, reference: &str) -> anyhow::Result<provenant
         supplier: Some(v.created_by.clone()),
     };
     let component = provenant_sbom::model_component(&desc)?;
-    Ok(provenant_sbom::Sbom {
+    let mut sbom = provenant_sbom::Sbom {
         subject: Some(component.clone()),
         components: vec![component],
         ..Default::default()
-    })
+    };
+    // Merge the SBOMs attached to the version (verified by the server when attached).
+    let path = super::version_path(&v);
+    let atts: Vec<serde_json::Value> = client.get_json(&format!("{path}/attestations")).await?;
+    for att in atts.iter().filter(|a| a["kind"] == "sbom") {
+        let digest = att["digest"].as_str().unwrap_or_default();
+        if att["trusted"] != true {
+            eprintln!(
+                "warning: attached SBOM {digest} is signed by {}, which the namespace does not trust",
+                att["signer"].as_str().unwrap_or("?")
+            );
+        }
+        let resp = client
+            .send(client.request(
+                reqwest::Method::GET,
+                &format!("{path}/attestations/{digest}"),
+            )?)
+            .await?;
+        let body = resp.bytes().await?;
+        let statement = provenant_registry::attestation_statement(&body)
+            .with_context(|| format!("attestation {digest}"))?;
+        let doc = serde_json::to_vec(&statement.predicate)?;
+        let (_, attached) = provenant_sbom::parse_sbom(&doc, &format!("attached SBOM {digest}"))?;
+        sbom.merge(attached);
+    }
+    Ok(sbom)
 }
 
 pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {

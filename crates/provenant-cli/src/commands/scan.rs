@@ -3,11 +3,13 @@ use std::path::PathBuf;
 use crate::GlobalArgs;
 
 /// Scan an SBOM (CycloneDX or SPDX JSON) against the local OSV database, with
-/// OpenVEX statements and waivers applied. Exit 1 when an unsuppressed finding
-/// meets --fail-on, 0 otherwise, 2 on error.
+/// OpenVEX statements and waivers applied. Any other path (a directory, lock
+/// file, site-packages, OCI layout or image tarball) is catalogued first, as
+/// `provenant sbom` would. Exit 1 when an unsuppressed finding meets
+/// --fail-on, 0 otherwise, 2 on error.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// SBOM file (CycloneDX 1.x JSON or SPDX 2.3 JSON)
+    /// SBOM file (CycloneDX 1.x JSON or SPDX 2.3 JSON), or a path to catalog first
     pub sbom: PathBuf,
     /// Database directory (see `vulndb import`)
     #[arg(long, env = "PROVENANT_VULNDB")]
@@ -39,7 +41,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || {
         let index =
             provenant_vuln::FileStore::new(super::vulndb::db_dir(a.db.clone())).load_required()?;
-        let sbom = provenant_vuln::read_sbom_file(&a.sbom)?;
+        let sbom = read_or_catalog(&a.sbom)?;
         let vex = a
             .vex
             .iter()
@@ -83,4 +85,45 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         Ok(())
     })
     .await?
+}
+
+/// Whether the file holds a CycloneDX or SPDX JSON document (by its first bytes
+/// and the marker fields), without reading a large non-JSON file whole.
+fn looks_like_sbom(path: &std::path::Path) -> bool {
+    use std::io::Read as _;
+    if !path.is_file() {
+        return false;
+    }
+    let mut head = vec![0u8; 64 * 1024];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    let head = String::from_utf8_lossy(&head[..n]);
+    head.trim_start().starts_with('{')
+        && (head.contains("\"bomFormat\"") || head.contains("\"spdxVersion\""))
+}
+
+/// The SBOM at `path`, or the SBOM of cataloguing `path` when it is not one.
+fn read_or_catalog(path: &std::path::Path) -> anyhow::Result<provenant_vuln::Sbom> {
+    if looks_like_sbom(path) {
+        return Ok(provenant_vuln::read_sbom_file(path)?);
+    }
+    let sbom = provenant_sbom::catalog_path(path)?;
+    for w in &sbom.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!(
+        "catalogued {} components from {}",
+        sbom.components.len(),
+        path.display()
+    );
+    let doc = provenant_sbom::write(
+        &sbom,
+        provenant_sbom::Format::CycloneDxJson,
+        &provenant_sbom::WriteOptions::default(),
+    );
+    Ok(provenant_vuln::parse_sbom(
+        &doc,
+        &path.display().to_string(),
+    )?)
 }

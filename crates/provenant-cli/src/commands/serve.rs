@@ -18,6 +18,14 @@ pub struct Args {
     /// Blob store: s3://…, gs://…, az://…, file://… or a path [default: DATA_DIR/blobs]
     #[arg(long, env = "PROVENANT_BLOB_URL")]
     pub blob_url: Option<String>,
+    /// OSV source to keep the server's vulnerability database in sync with: a directory of
+    /// JSON/YAML records (e.g. a clone of the PyPA advisory database) or an all.zip export;
+    /// imported at start and whenever it changes, re-scanning every attached SBOM
+    #[arg(long, env = "PROVENANT_VULNDB_WATCH", value_name = "PATH")]
+    pub vulndb_watch: Option<PathBuf>,
+    /// Seconds between checks of --vulndb-watch
+    #[arg(long, env = "PROVENANT_VULNDB_WATCH_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub vulndb_watch_interval: u64,
     /// Log as JSON lines
     #[arg(long, env = "PROVENANT_LOG_JSON")]
     pub log_json: bool,
@@ -29,6 +37,8 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         data_dir: a.data_dir.clone(),
         database_url: a.database_url,
         blob_url: a.blob_url,
+        vulndb_watch: a.vulndb_watch,
+        vulndb_watch_interval: std::time::Duration::from_secs(a.vulndb_watch_interval),
     };
     let running = provenant_server::start(config, true)
         .await

@@ -43,6 +43,20 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             println!("  {line}");
         }
     }
+    match v.attestations.as_deref() {
+        Some([]) | None => println!("attestations: none"),
+        Some(atts) => {
+            println!("attestations:");
+            for att in atts {
+                println!(
+                    "  {} by {} at {}",
+                    super::attach::describe(att),
+                    att["created_by"].as_str().unwrap_or("?"),
+                    att["created_at"].as_str().unwrap_or("?")
+                );
+            }
+        }
+    }
     match v.signatures.as_deref() {
         Some([]) | None => println!("signatures: none"),
         Some(sigs) => {

@@ -12,9 +12,15 @@ pub enum Command {
         /// Directory, .zip or single record file
         path: PathBuf,
         /// Database directory [default: $XDG_DATA_HOME/provenant/vulndb or ~/.local/share/provenant/vulndb]
-        #[arg(long, env = "PROVENANT_VULNDB")]
+        #[arg(long, env = "PROVENANT_VULNDB", conflicts_with = "server")]
         db: Option<PathBuf>,
+        /// Import into the registry server's database instead (admin token; --url/PROVENANT_URL);
+        /// the server then re-scans every version with an attached SBOM
+        #[arg(long)]
+        server: bool,
     },
+    /// Show the registry server's vulnerability database (generation, records, last update)
+    Status,
 }
 
 /// The database directory from the flag, else the per-user default.
@@ -30,7 +36,32 @@ pub fn db_dir(db: Option<PathBuf>) -> PathBuf {
 
 pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
     use provenant_vuln::IndexStore as _;
-    let Command::Import { path, db } = c;
+    let (path, db) = match c {
+        Command::Import {
+            path, server: true, ..
+        } => return import_to_server(g, path).await,
+        Command::Status => {
+            let status: serde_json::Value = g.client()?.get_json("api/v1/vulndb").await?;
+            if g.json {
+                crate::output::json(&status)?;
+            } else {
+                println!(
+                    "generation {}, {} records{}",
+                    status["generation"],
+                    status["records"],
+                    status["updated_at"]
+                        .as_str()
+                        .map(|t| format!(
+                            ", updated {t} by {}",
+                            status["updated_by"].as_str().unwrap_or("?")
+                        ))
+                        .unwrap_or_default()
+                );
+            }
+            return Ok(());
+        }
+        Command::Import { path, db, .. } => (path, db),
+    };
     let dir = db_dir(db);
     let json = g.json;
     tokio::task::spawn_blocking(move || {
@@ -63,4 +94,59 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
         Ok(())
     })
     .await?
+}
+
+/// Reads the source locally (reporting malformed records with file and field)
+/// and sends the records to the server as the complete content of the source.
+async fn import_to_server(g: &GlobalArgs, path: PathBuf) -> anyhow::Result<()> {
+    let client = g.client()?;
+    let p = path.clone();
+    let (source, records) = tokio::task::spawn_blocking(move || {
+        let canonical =
+            std::fs::canonicalize(&p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        // The server names the source by its last path component (a path on
+        // this machine means nothing there).
+        let source = canonical.file_name().map_or_else(
+            || canonical.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let mut records = Vec::new();
+        for item in provenant_vuln::read_source(&p)? {
+            match item.result {
+                Ok(r) => records.push(serde_json::to_value(&r)?),
+                Err(e) => eprintln!("warning: {}: {}: {}", item.file, e.field, e.message),
+            }
+        }
+        anyhow::Ok((source, records))
+    })
+    .await??;
+    let (_, report): (_, serde_json::Value) = client
+        .send_json(
+            reqwest::Method::POST,
+            "api/v1/vulndb/import",
+            &serde_json::json!({"source": source, "records": records}),
+        )
+        .await?;
+    for issue in report["issues"].as_array().into_iter().flatten() {
+        eprintln!("warning: {}", issue.as_str().unwrap_or_default());
+    }
+    if g.json {
+        crate::output::json(&report)?;
+    } else {
+        println!(
+            "{}: {} added, {} updated, {} removed, {} unchanged, {} skipped ({} withdrawn)",
+            report["source"].as_str().unwrap_or("?"),
+            report["added"],
+            report["updated"],
+            report["removed"],
+            report["unchanged"],
+            report["skipped"],
+            report["withdrawn"]
+        );
+        println!(
+            "{} records on the server (generation {}); {} versions re-scanned, {} new findings",
+            report["records"], report["generation"], report["rescanned"], report["new_findings"]
+        );
+    }
+    Ok(())
 }

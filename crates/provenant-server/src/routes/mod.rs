@@ -1,5 +1,6 @@
 //! Route handlers and the router.
 
+pub mod attest;
 pub mod blobs;
 pub mod models;
 pub mod signing;
@@ -82,6 +83,23 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/namespaces/{namespace}/keys/{fingerprint}",
             delete(signing::remove_key),
+        )
+        .route(
+            "/api/v1/models/{model}/versions/{number}/attestations",
+            get(attest::list).post(attest::attach),
+        )
+        .route(
+            "/api/v1/models/{model}/versions/{number}/attestations/{digest}",
+            get(attest::bundle),
+        )
+        .route(
+            "/api/v1/models/{model}/versions/{number}/findings",
+            get(attest::findings),
+        )
+        .route("/api/v1/vulndb", get(attest::vulndb_status))
+        .route(
+            "/api/v1/vulndb/import",
+            post(attest::vulndb_import).layer(DefaultBodyLimit::max(attest::VULNDB_LIMIT)),
         )
         .route("/api/v1/versions", get(versions::list_versions))
         .route("/api/v1/search", get(versions::search))

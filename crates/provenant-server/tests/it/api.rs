@@ -629,6 +629,8 @@ async fn auth_token_file_openapi_and_schema() {
             data_dir,
             database_url: None,
             blob_url: None,
+            vulndb_watch: None,
+            vulndb_watch_interval: std::time::Duration::from_secs(60),
         },
         false,
     )

@@ -33,6 +33,8 @@ impl TestServer {
                 data_dir: dir.path().join("data"),
                 database_url: pg.as_ref().map(|p| p.url.clone()),
                 blob_url: None,
+                vulndb_watch: None,
+                vulndb_watch_interval: std::time::Duration::from_secs(60),
             },
             false,
         )

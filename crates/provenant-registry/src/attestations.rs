@@ -1,0 +1,287 @@
+//! Signed in-toto attestations attached to versions: SBOMs (CycloneDX or
+//! SPDX documents as the predicate) and, through the same path, training
+//! provenance.
+//!
+//! An attestation is accepted when its DSSE signature verifies against the
+//! key or certificate roots sent with it, a subject names the version (its
+//! OMS root digest — file mode, SHA-256 — or its manifest digest), and the
+//! predicate is one we understand and parses. Trust is decided when reading,
+//! against the namespace's keys, as for signatures.
+
+use std::time::SystemTime;
+
+use provenant_attest::{Bundle, SignerIdentity, Statement};
+use provenant_store::{AttachmentRow, Digest, NewAttachment, VersionRow};
+use serde_json::{Value, json};
+
+use crate::service::rfc3339;
+use crate::signatures::trust_from;
+use crate::{Registry, RegistryError};
+
+/// Attachment kind of SBOM attestations.
+pub const SBOM_KIND: &str = "sbom";
+/// Attachment kind of provenance attestations.
+pub const PROVENANCE_KIND: &str = "provenance";
+/// in-toto predicate type of a CycloneDX document.
+pub const CYCLONEDX_PREDICATE: &str = "https://cyclonedx.org/bom";
+/// in-toto predicate type of an SPDX 2.3 document.
+pub const SPDX_PREDICATE: &str = "https://spdx.dev/Document/v2.3";
+/// SLSA provenance v1.
+pub const SLSA_PROVENANCE_PREDICATE: &str = "https://slsa.dev/provenance/v1";
+/// Media type of stored attestation bundles.
+pub const ATTESTATION_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+/// An attestation as the API shows it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AttestationView {
+    /// SHA-256 of the bundle bytes.
+    pub digest: String,
+    /// `sbom` or `provenance`.
+    pub kind: String,
+    pub predicate_type: String,
+    pub signer: String,
+    pub fingerprint: String,
+    /// Whether the namespace lists `fingerprint` among its trusted keys now.
+    pub trusted: bool,
+    /// What the predicate says in brief (SBOM: format, spec version, component count).
+    #[schema(value_type = Object)]
+    pub summary: Value,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> RegistryError {
+    RegistryError::InvalidAttestation {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// The OMS root digest (hex) of a version's files given as (path, `sha256:` digest)
+/// pairs: file mode, SHA-256, digests in OMS path order — what `provenant digest`
+/// prints for the same files.
+pub fn oms_root_digest<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<String, RegistryError> {
+    let mut resources = files
+        .into_iter()
+        .map(|(path, digest)| {
+            let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+            let bytes = (hex.len() == 64)
+                .then(|| {
+                    (0..hex.len())
+                        .step_by(2)
+                        .map(|i| {
+                            hex.get(i..i + 2)
+                                .and_then(|b| u8::from_str_radix(b, 16).ok())
+                        })
+                        .collect::<Option<Vec<u8>>>()
+                })
+                .flatten()
+                .ok_or_else(|| RegistryError::InvalidDigest {
+                    path: path.to_owned(),
+                    reason: format!("{digest} is not a sha256: digest"),
+                })?;
+            Ok(provenant_digest::Resource {
+                name: provenant_digest::ResourceName::File(path.to_owned()),
+                algorithm: "sha256".into(),
+                digest: bytes,
+            })
+        })
+        .collect::<Result<Vec<_>, RegistryError>>()?;
+    resources.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(provenant_digest::root_digest(&resources)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Checks an SBOM predicate: it must be the document its predicate type
+/// names and parse. Returns the summary kept with the attachment.
+fn check_sbom(statement: &Statement) -> Result<Value, RegistryError> {
+    let bytes = serde_json::to_vec(&statement.predicate)
+        .map_err(|e| invalid("payload.predicate", e.to_string()))?;
+    let (format, sbom) = provenant_sbom::parse_sbom(&bytes, "payload.predicate")
+        .map_err(|e| invalid("payload.predicate", e.to_string()))?;
+    let expected = match statement.predicate_type.as_str() {
+        CYCLONEDX_PREDICATE => provenant_sbom::Format::CycloneDxJson,
+        _ => provenant_sbom::Format::SpdxJson,
+    };
+    if format != expected {
+        return Err(invalid(
+            "payload.predicateType",
+            format!(
+                "{} but the predicate is a {} document",
+                statement.predicate_type,
+                format_name(format)
+            ),
+        ));
+    }
+    let spec_version = statement
+        .predicate
+        .get("specVersion")
+        .or_else(|| statement.predicate.get("spdxVersion"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    Ok(json!({
+        "format": format_name(format),
+        "spec_version": spec_version,
+        "components": sbom.components.len(),
+        "complete": sbom.is_complete(),
+        "subject": sbom.subject.as_ref().map(|c| c.name.clone()),
+    }))
+}
+
+fn format_name(f: provenant_sbom::Format) -> &'static str {
+    match f {
+        provenant_sbom::Format::SpdxJson => "spdx-json",
+        _ => "cyclonedx-json",
+    }
+}
+
+/// The attachment kind and summary for a statement's predicate, after
+/// checking it; unknown predicate types are refused.
+fn check_predicate(statement: &Statement) -> Result<(&'static str, Value), RegistryError> {
+    match statement.predicate_type.as_str() {
+        CYCLONEDX_PREDICATE | SPDX_PREDICATE | "https://spdx.dev/Document" => {
+            Ok((SBOM_KIND, check_sbom(statement)?))
+        }
+        other => Err(invalid(
+            "payload.predicateType",
+            format!(
+                "unsupported predicate type {other:?} (accepted: {CYCLONEDX_PREDICATE}, {SPDX_PREDICATE})"
+            ),
+        )),
+    }
+}
+
+impl Registry {
+    /// Verify an attestation bundle against the key or roots the client sent,
+    /// check that it is about this version and that its predicate parses,
+    /// then attach it (idempotent for identical bytes).
+    pub async fn attach_attestation(
+        &self,
+        reference: &str,
+        bundle_bytes: &[u8],
+        public_key: Option<&str>,
+        certificate_roots: &[String],
+        by: &str,
+    ) -> Result<(AttestationView, bool), RegistryError> {
+        let row = self.resolve(reference).await?;
+        let bundle =
+            Bundle::from_json(bundle_bytes).map_err(|e| invalid("bundle", e.to_string()))?;
+        let (trust, fingerprint) = trust_from(public_key, certificate_roots)?;
+        let verified = provenant_attest::verify_attestation(&bundle, &trust, SystemTime::now())
+            .map_err(|e| invalid("bundle", e.to_string()))?;
+        let statement = verified.statement;
+        let files = self.store.version_files(row.id).await?;
+        let root = oms_root_digest(files.iter().map(|f| (f.path.as_str(), f.digest.as_str())))?;
+        let manifest = row.digest.trim_start_matches("sha256:");
+        if !statement.has_sha256(&root) && !statement.has_sha256(manifest) {
+            return Err(invalid(
+                "payload.subject",
+                format!(
+                    "no subject is {}:{} (its OMS root digest sha256:{root} or manifest digest {})",
+                    row.model, row.number, row.digest
+                ),
+            ));
+        }
+        let (kind, summary) = check_predicate(&statement)?;
+        let signer = match &verified.identity {
+            SignerIdentity::Key { .. } => verified.identity.to_string(),
+            SignerIdentity::Certificate(c) => c.to_string(),
+        };
+        let (att, created) = self
+            .store
+            .attachment_insert(&NewAttachment {
+                version_id: row.id,
+                kind: kind.into(),
+                media_type: ATTESTATION_MEDIA_TYPE.into(),
+                digest: Digest::of(bundle_bytes).to_string(),
+                body: bundle_bytes.to_vec(),
+                signer,
+                fingerprint,
+                created_by: by.into(),
+                predicate_type: statement.predicate_type.clone(),
+                summary: summary.to_string(),
+            })
+            .await?;
+        if created {
+            tracing::info!(version = %format!("{}:{}", row.model, row.number), kind, signer = %att.signer, "attestation attached");
+            if att.kind == SBOM_KIND {
+                self.scan_version_logged(&row).await;
+            }
+        }
+        let trusted = self.trusted_fingerprints(&row).await?;
+        Ok((attestation_view(&att, &trusted), created))
+    }
+
+    /// Attestations of a version (every kind but OMS signatures), oldest first.
+    pub async fn attestations(
+        &self,
+        row: &VersionRow,
+    ) -> Result<Vec<AttestationView>, RegistryError> {
+        let trusted = self.trusted_fingerprints(row).await?;
+        let mut out = Vec::new();
+        for kind in [SBOM_KIND, PROVENANCE_KIND] {
+            for a in self.store.attachments(row.id, kind).await? {
+                out.push(attestation_view(&a, &trusted));
+            }
+        }
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        Ok(out)
+    }
+
+    /// The stored bundles of a version's attestations of `kind`.
+    pub async fn attestation_rows(
+        &self,
+        row: &VersionRow,
+        kind: &str,
+    ) -> Result<Vec<AttachmentRow>, RegistryError> {
+        Ok(self.store.attachments(row.id, kind).await?)
+    }
+
+    /// One attestation bundle, byte for byte.
+    pub async fn attestation_bundle(
+        &self,
+        row: &VersionRow,
+        digest: &str,
+    ) -> Result<Vec<u8>, RegistryError> {
+        for kind in [SBOM_KIND, PROVENANCE_KIND] {
+            if let Some(a) = self
+                .store
+                .attachments(row.id, kind)
+                .await?
+                .into_iter()
+                .find(|a| a.digest == digest)
+            {
+                return Ok(a.body);
+            }
+        }
+        Err(RegistryError::VersionNotFound(format!(
+            "{}:{} attestation {digest}",
+            row.model, row.number
+        )))
+    }
+}
+
+fn attestation_view(a: &AttachmentRow, trusted: &[String]) -> AttestationView {
+    AttestationView {
+        digest: a.digest.clone(),
+        kind: a.kind.clone(),
+        predicate_type: a.predicate_type.clone(),
+        signer: a.signer.clone(),
+        fingerprint: a.fingerprint.clone(),
+        trusted: trusted.iter().any(|t| t == &a.fingerprint),
+        summary: serde_json::from_str(&a.summary).unwrap_or(Value::Null),
+        created_at: rfc3339(a.created_at),
+        created_by: a.created_by.clone(),
+    }
+}
+
+/// The statement inside a stored attestation bundle (already verified when
+/// it was attached).
+pub fn attestation_statement(body: &[u8]) -> Result<Statement, RegistryError> {
+    let bundle = Bundle::from_json(body).map_err(|e| invalid("bundle", e.to_string()))?;
+    Statement::parse(&bundle.envelope.payload).map_err(|e| invalid("bundle", e.to_string()))
+}
