@@ -331,3 +331,102 @@ both!(sbom_attestations_and_findings, async |s: &TestServer| {
     let (_, st) = s.json(Method::GET, "/api/v1/vulndb", None).await;
     assert_eq!(st["generation"], 2);
 });
+
+/// `vulndb_watch`: the server imports a directory it watches and re-scans.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watched_directory_is_imported_and_rescanned() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let watch = dir.path().join("osv");
+    std::fs::create_dir_all(&watch).unwrap();
+    let mut config =
+        provenant_server::ServeConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data"));
+    config.vulndb_watch = Some(watch.clone());
+    config.vulndb_watch_interval = std::time::Duration::from_millis(200);
+    let running = provenant_server::start(config, false).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    let token = running.new_admin_token.clone().unwrap();
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let (http, token) = (http.clone(), token.clone());
+        async move {
+            http.get(path)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    // Publish a version and attach an SBOM with demo 1.0.
+    let data = b"weights".to_vec();
+    let digest = crate::harness::sha(&data);
+    let st: Value = http
+        .post(format!("{base}/api/v1/uploads"))
+        .bearer_auth(&token)
+        .json(&json!({"digest": digest, "size": data.len()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resp = http
+        .patch(format!(
+            "{base}/api/v1/uploads/{}",
+            st["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .header("Upload-Offset", "0")
+        .body(data)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    let resp = http
+        .post(format!("{base}/api/v1/models/w%2Fm/versions"))
+        .bearer_auth(&token)
+        .json(&json!({"files": [{"path": "m.bin", "digest": digest, "size": 7}], "metadata": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let root = provenant_registry::oms_root_digest([("m.bin", digest.as_str())]).unwrap();
+    let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let resp = http
+        .post(format!("{base}/api/v1/models/w%2Fm/versions/1/attestations"))
+        .bearer_auth(&token)
+        .json(&json!({
+            "bundle": bundle(&key, &root, "https://cyclonedx.org/bom", cyclonedx(&[("demo", "1.0")])),
+            "public_key": key.public_key().to_pem(),
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+
+    // A record appears in the watched directory: imported, re-scanned, found.
+    std::fs::write(
+        watch.join("PYSEC-2099-0001.json"),
+        osv("PYSEC-2099-0001", "2026-01-01T00:00:00Z", "1.1").to_string(),
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let f = get(format!("{base}/api/v1/models/w%2Fm/versions/1/findings")).await;
+        if f["findings"].as_array().is_some_and(|l| !l.is_empty()) {
+            assert_eq!(f["findings"][0]["finding"]["id"], "PYSEC-2099-0001");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never re-scanned: {f}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let st = get(format!("{base}/api/v1/vulndb")).await;
+    assert_eq!(st["updated_by"], "vulndb-watch", "{st}");
+    running.shutdown().await.unwrap();
+}

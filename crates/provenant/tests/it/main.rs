@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod offline;
+mod sboms;
 mod signing;
 
 use std::path::{Path, PathBuf};
@@ -119,6 +120,25 @@ impl Server {
                 .unwrap();
             let status = resp.status().as_u16();
             (status, resp.json().await.unwrap_or(Value::Null))
+        })
+    }
+
+    /// The raw body of a GET.
+    pub fn raw_get(&self, path: &str) -> Vec<u8> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let resp = reqwest::Client::new()
+                .get(format!("{}{path}", self.url))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .unwrap();
+            assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
+            resp.bytes().await.unwrap().to_vec()
         })
     }
 
@@ -419,6 +439,7 @@ fn readme_flow_sqlite() {
     readme_flow(&s, dir.path());
     resume_after_interruption(&s, dir.path());
     signing::signed_flow(&s, dir.path());
+    sboms::sbom_flow(&s, dir.path());
 }
 
 #[test]
@@ -435,6 +456,7 @@ fn readme_flow_postgres() {
     readme_flow(&s, dir.path());
     resume_after_interruption(&s, dir.path());
     signing::signed_flow(&s, dir.path());
+    sboms::sbom_flow(&s, dir.path());
     drop(s);
     drop(db);
 }

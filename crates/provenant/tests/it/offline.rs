@@ -217,6 +217,23 @@ fn vulndb_import_and_scan_gate() {
     let findings = report["findings"].as_array().unwrap();
     let ids: Vec<&str> = findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
     assert!(ids.contains(&"PYSEC-2018-28"), "{ids:?}");
+    // A path that is not an SBOM is catalogued first (here a requirements file).
+    std::fs::write(cwd.join("requirements.txt"), "requests==2.19.0\n").unwrap();
+    let (out, err) = expect(
+        cwd,
+        &["scan", "requirements.txt", "--db", db_s, "--json"],
+        0,
+    );
+    assert!(err.contains("catalogued 1 components"), "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["id"] == "PYSEC-2018-28" && f["installed_version"] == "2.19.0"),
+        "{report}"
+    );
     let hits_2018_28: Vec<&str> = findings
         .iter()
         .filter(|f| f["id"] == "PYSEC-2018-28")
