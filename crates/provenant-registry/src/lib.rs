@@ -31,4 +31,7 @@ pub use service::{PublishRequest, Published, Registry, VersionState, VersionView
 pub use signatures::{
     SIGNATURE_MEDIA_TYPE, SignatureView, TrustedKeyView, parse_key_or_certificate,
 };
-pub use vulnscan::{FindingView, FindingsView, VersionScan, VulnDbImport, VulnDbStatus};
+pub use vulnscan::{
+    FindingView, FindingsView, VersionScan, VulnDbImport, VulnDbStatus, load_vuln_index,
+    save_vuln_index,
+};

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use provenant_store::{NewFinding, OsvRow, VersionRow};
+use provenant_store::{NewFinding, OsvRow, Store, VersionRow};
 use provenant_vuln::{Format, Index, IndexEntry, Level, SourceItem};
 use serde_json::Value;
 
@@ -112,13 +112,7 @@ impl Registry {
         {
             return Ok((*g, idx.clone()));
         }
-        let rows = self.store.osv_records().await?;
-        let index = tokio::task::spawn_blocking(move || index_from_rows(rows))
-            .await
-            .map_err(|e| RegistryError::InvalidVulnDb {
-                reason: format!("loading the database: {e}"),
-            })??;
-        let index = Arc::new(index);
+        let index = Arc::new(load_vuln_index(&self.store).await?);
         *cur = Some((state.generation, index.clone()));
         Ok((state.generation, index))
     }
@@ -349,6 +343,23 @@ impl Registry {
                 .collect(),
         })
     }
+}
+
+/// The OSV index kept in a metadata store (the server's, or the CLI's
+/// embedded `osv.db`).
+pub async fn load_vuln_index(store: &Store) -> Result<Index, RegistryError> {
+    let rows = store.osv_records().await?;
+    tokio::task::spawn_blocking(move || index_from_rows(rows))
+        .await
+        .map_err(|e| RegistryError::InvalidVulnDb {
+            reason: format!("loading the database: {e}"),
+        })?
+}
+
+/// Replaces the OSV database in `store` with `index`; returns the new generation.
+pub async fn save_vuln_index(store: &Store, index: &Index, by: &str) -> Result<i64, RegistryError> {
+    let rows = rows_from_index(index)?;
+    Ok(store.osv_replace(&rows, by).await?)
 }
 
 fn index_from_rows(rows: Vec<OsvRow>) -> Result<Index, RegistryError> {

@@ -38,9 +38,10 @@ pub struct GateFailed {
 
 pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let json = g.json;
+    let store = super::vulndb::open_db(&super::vulndb::db_dir(a.db.clone()), false).await?;
+    let index = provenant_registry::load_vuln_index(&store).await?;
+    store.close().await;
     tokio::task::spawn_blocking(move || {
-        let index =
-            provenant_vuln::FileStore::new(super::vulndb::db_dir(a.db.clone())).load_required()?;
         let sbom = read_or_catalog(&a.sbom)?;
         let vex = a
             .vex

@@ -35,7 +35,6 @@ pub fn db_dir(db: Option<PathBuf>) -> PathBuf {
 }
 
 pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
-    use provenant_vuln::IndexStore as _;
     let (path, db) = match c {
         Command::Import {
             path, server: true, ..
@@ -63,37 +62,58 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
         Command::Import { path, db, .. } => (path, db),
     };
     let dir = db_dir(db);
-    let json = g.json;
-    tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-        let store = provenant_vuln::FileStore::new(&dir);
-        let mut index = store.load()?.unwrap_or_default();
-        let report = index.import(&path)?;
-        store.save(&index)?;
-        for issue in &report.issues {
-            eprintln!("warning: {issue}");
-        }
-        if json {
-            crate::output::json(&serde_json::json!({
-                "db": dir,
-                "source": report.source,
-                "added": report.added,
-                "updated": report.updated,
-                "removed": report.removed,
-                "unchanged": report.unchanged,
-                "skipped": report.skipped,
-                "withdrawn": report.withdrawn,
-                "issues": report.issues.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "records": index.len(),
-            }))?;
-        } else {
-            println!("{report}");
-            println!("{} records in {}", index.len(), dir.display());
-        }
-        Ok(())
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let store = open_db(&dir, true).await?;
+    let mut index = provenant_registry::load_vuln_index(&store).await?;
+    let (index, report) = tokio::task::spawn_blocking(move || {
+        let report = index.import(&path);
+        (index, report)
     })
-    .await?
+    .await?;
+    let report = report?;
+    if report.added + report.updated + report.removed > 0 {
+        provenant_registry::save_vuln_index(&store, &index, "local").await?;
+    }
+    store.close().await;
+    for issue in &report.issues {
+        eprintln!("warning: {issue}");
+    }
+    if g.json {
+        crate::output::json(&serde_json::json!({
+            "db": dir,
+            "source": report.source,
+            "added": report.added,
+            "updated": report.updated,
+            "removed": report.removed,
+            "unchanged": report.unchanged,
+            "skipped": report.skipped,
+            "withdrawn": report.withdrawn,
+            "issues": report.issues.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "records": index.len(),
+        }))?;
+    } else {
+        println!("{report}");
+        println!("{} records in {}", index.len(), dir.display());
+    }
+    Ok(())
+}
+
+/// File name of the local database (embedded SQLite) in the database directory.
+pub const DB_FILE: &str = "osv.db";
+
+/// Opens the local database in `dir`; unless `create`, a missing database is
+/// an error that says how to make one.
+pub async fn open_db(dir: &std::path::Path, create: bool) -> anyhow::Result<provenant_store::Store> {
+    let path = dir.join(DB_FILE);
+    if !create && !path.exists() {
+        anyhow::bail!(
+            "no vulnerability database at {} (run `provenant vulndb import <path> --db {}` first)",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(provenant_store::Store::open_sqlite(&path).await?)
 }
 
 /// Reads the source locally (reporting malformed records with file and field)
