@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use futures::{StreamExt, TryStreamExt};
 use provenant_store::{
-    AliasEvent, BlobStore, Digest, FileRow, LabelFilter, ModelRow, NewVersion, Page, Store,
-    VersionRow,
+    AliasEvent, BlobStore, Digest, FileRow, LabelFilter, ModelKey, ModelRow, NewVersion, Page,
+    Store, VersionRow,
 };
 use serde_json::Value;
 
@@ -307,11 +307,23 @@ impl Registry {
 
     /// Views of a page of versions, with labels and aliases fetched in two queries.
     pub async fn views(&self, rows: &[VersionRow]) -> Result<Vec<VersionView>, RegistryError> {
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let mut ann = self.store.version_annotations(&ids).await?;
+        // Listings carry labels and aliases with each row; fetch them only for rows without.
+        let missing: Vec<i64> = rows
+            .iter()
+            .filter(|r| r.annotations.is_none())
+            .map(|r| r.id)
+            .collect();
+        let mut ann = if missing.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.store.version_annotations(&missing).await?
+        };
         rows.iter()
             .map(|r| {
-                let (labels, aliases) = ann.remove(&r.id).unwrap_or_default();
+                let (labels, aliases) = match &r.annotations {
+                    Some(a) => (a.labels.clone(), a.aliases.clone()),
+                    None => ann.remove(&r.id).unwrap_or_default(),
+                };
                 make_view(r, labels, aliases, None)
             })
             .collect()
@@ -327,10 +339,9 @@ impl Registry {
         cursor: Option<i64>,
         limit: i64,
     ) -> Result<Page<VersionRow>, RegistryError> {
-        let model_id = match model {
-            Some(m) => Some(self.model(m).await?.id),
-            None => None,
-        };
+        if let Some(m) = model {
+            ModelName::parse(m)?;
+        }
         if let Some(s) = state
             && VersionState::parse(s).is_none()
         {
@@ -343,10 +354,25 @@ impl Registry {
         for l in labels {
             validate_label_key(&l.key)?;
         }
-        Ok(self
+        // The model is resolved inside the listing query; only an empty page
+        // needs to tell a missing model from one without matching versions.
+        let page = self
             .store
-            .version_list(model_id, labels, state, text, cursor, limit.clamp(1, 1000))
-            .await?)
+            .version_list(
+                model.map(ModelKey::Name),
+                labels,
+                state,
+                text,
+                cursor,
+                limit.clamp(1, 1000),
+            )
+            .await?;
+        if page.items.is_empty()
+            && let Some(m) = model
+        {
+            self.model(m).await?;
+        }
+        Ok(page)
     }
 
     pub async fn set_labels(

@@ -18,7 +18,8 @@ pub use blob::{BlobStore, Upload};
 pub use digest::Digest;
 pub use error::StoreError;
 pub use meta::{
-    AliasEvent, AliasRow, AttachmentRow, Backend, FileRow, LabelFilter, ModelRow, NewAttachment,
-    NewVersion, Page, Store, TokenRow, TrustedKeyRow, VersionRow, now_millis,
+    AliasEvent, AliasRow, Annotations, AttachmentRow, Backend, FileRow, LabelFilter, ModelKey,
+    ModelRow, NewAttachment, NewVersion, Page, Store, TokenRow, TrustedKeyRow, VersionRow,
+    now_millis,
 };
 pub use vulnstore::{FindingRow, FindingsChange, NewFinding, OsvRow, ScanRow, VulnDbState};

@@ -87,6 +87,24 @@ pub struct VersionRow {
     pub state_changed_by: Option<String>,
     pub created_at: i64,
     pub created_by: String,
+    /// Labels and aliases, when the query fetched them with the row (listings).
+    pub annotations: Option<Annotations>,
+}
+
+/// A version's labels and the aliases pointing at it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Annotations {
+    pub labels: BTreeMap<String, String>,
+    /// Sorted by name.
+    pub aliases: Vec<String>,
+}
+
+/// Which model a listing is about.
+#[derive(Clone, Copy, Debug)]
+pub enum ModelKey<'a> {
+    Id(i64),
+    /// `namespace/name`; resolved inside the listing query.
+    Name(&'a str),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -250,7 +268,8 @@ fn version_from_row(row: &AnyRow) -> Result<VersionRow, sqlx::Error> {
     version_row(row, true)
 }
 
-/// Map a row of [`VERSION_COLUMNS`] (`blobs`) or [`LIST_COLUMNS`] (no manifest/config).
+/// Map a row of [`VERSION_COLUMNS`] (`blobs`) or [`list_columns`] (no
+/// manifest/config; labels and aliases as JSON).
 fn version_row(row: &AnyRow, blobs: bool) -> Result<VersionRow, sqlx::Error> {
     let (manifest, config, k) = if blobs {
         (row.try_get(5)?, row.try_get(6)?, 7)
@@ -276,6 +295,23 @@ fn version_row(row: &AnyRow, blobs: bool) -> Result<VersionRow, sqlx::Error> {
         state_changed_by: row.try_get(k + 8)?,
         created_at: row.try_get(k + 9)?,
         created_by: row.try_get(k + 10)?,
+        annotations: if blobs {
+            None
+        } else {
+            let labels: Option<String> = row.try_get(k + 11)?;
+            let aliases: Option<String> = row.try_get(k + 12)?;
+            let decode = |e: serde_json::Error| sqlx::Error::Decode(Box::new(e));
+            Some(Annotations {
+                labels: match labels {
+                    Some(j) => serde_json::from_str(&j).map_err(decode)?,
+                    None => BTreeMap::new(),
+                },
+                aliases: match aliases {
+                    Some(j) => serde_json::from_str(&j).map_err(decode)?,
+                    None => Vec::new(),
+                },
+            })
+        },
     })
 }
 
@@ -284,6 +320,23 @@ fn version_row(row: &AnyRow, blobs: bool) -> Result<VersionRow, sqlx::Error> {
 const LIST_COLUMNS: &str = "v.id, v.model_id, m.full_name, v.number, v.digest, \
      v.config_digest, v.metadata, v.metadata_digest, v.size, v.file_count, v.state, v.state_reason, \
      v.state_changed_at, v.state_changed_by, v.created_at, v.created_by";
+
+/// [`LIST_COLUMNS`] plus each version's labels (JSON object) and aliases
+/// (JSON array, by name), so a page is one query.
+fn list_columns(backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => format!(
+            "{LIST_COLUMNS}, \
+             (SELECT json_group_object(key, value) FROM version_labels WHERE version_id = v.id), \
+             (SELECT json_group_array(name) FROM (SELECT name FROM aliases WHERE version_id = v.id ORDER BY name))"
+        ),
+        Backend::Postgres => format!(
+            "{LIST_COLUMNS}, \
+             (SELECT json_object_agg(key, value)::text FROM version_labels WHERE version_id = v.id), \
+             (SELECT json_agg(name ORDER BY name)::text FROM aliases WHERE version_id = v.id)"
+        ),
+    }
+}
 
 fn version_from_list_row(row: &AnyRow) -> Result<VersionRow, sqlx::Error> {
     version_row(row, false)
@@ -761,6 +814,7 @@ impl Store {
             state_changed_by: None,
             created_at: now,
             created_by: new.created_by.clone(),
+            annotations: None,
         };
         Ok((created, true))
     }
@@ -914,7 +968,7 @@ impl Store {
     /// state and a full-text query; `before` is the cursor (a version id).
     pub async fn version_list(
         &self,
-        model_id: Option<i64>,
+        model: Option<ModelKey<'_>>,
         labels: &[LabelFilter],
         state: Option<&str>,
         text: Option<&str>,
@@ -932,9 +986,14 @@ impl Store {
         let mut conds: Vec<String> = Vec::new();
         let mut rest = labels;
         let mut id_col = "v.id";
-        if let Some(mid) = model_id {
+        if let Some(ModelKey::Id(mid)) = model {
             let p = next(Bind::I(mid), &mut binds);
             conds.push(format!("v.model_id = {p}"));
+        } else if let Some(ModelKey::Name(name)) = model {
+            let p = next(Bind::S(name.to_owned()), &mut binds);
+            conds.push(format!(
+                "v.model_id = (SELECT id FROM models WHERE full_name = {p})"
+            ));
         } else if let Some((first, others)) = labels.split_first() {
             from = "version_labels l0 JOIN versions v ON v.id = l0.version_id JOIN models m ON m.id = v.model_id"
                 .to_owned();
@@ -995,7 +1054,8 @@ impl Store {
         };
         let lim = next(Bind::I(limit + 1), &mut binds);
         let sql = format!(
-            "SELECT {LIST_COLUMNS} FROM {from} {where_clause} ORDER BY {id_col} DESC LIMIT {lim}"
+            "SELECT {} FROM {from} {where_clause} ORDER BY {id_col} DESC LIMIT {lim}",
+            list_columns(self.backend)
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for b in &binds {

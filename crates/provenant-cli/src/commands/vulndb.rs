@@ -104,7 +104,10 @@ pub const DB_FILE: &str = "osv.db";
 
 /// Opens the local database in `dir`; unless `create`, a missing database is
 /// an error that says how to make one.
-pub async fn open_db(dir: &std::path::Path, create: bool) -> anyhow::Result<provenant_store::Store> {
+pub async fn open_db(
+    dir: &std::path::Path,
+    create: bool,
+) -> anyhow::Result<provenant_store::Store> {
     let path = dir.join(DB_FILE);
     if !create && !path.exists() {
         anyhow::bail!(

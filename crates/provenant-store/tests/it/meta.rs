@@ -152,12 +152,57 @@ both_backends!(labels_filters_search_and_pages, |store: Store| async move {
     );
     let m = store.model_get("aiops/anomaly").await.unwrap().unwrap();
     let page = store
-        .version_list(Some(m.id), &prod, None, None, None, 100)
+        .version_list(
+            Some(provenant_store::ModelKey::Id(m.id)),
+            &prod,
+            None,
+            None,
+            None,
+            100,
+        )
         .await
         .unwrap();
     assert_eq!(
         page.items.iter().map(|v| v.number).collect::<Vec<_>>(),
         [5, 3, 1]
+    );
+    // Listings carry each version's labels (and aliases) with the row.
+    let ann = page.items[0].annotations.clone().unwrap();
+    assert_eq!(
+        ann.labels.into_iter().collect::<Vec<_>>(),
+        [
+            ("stage".to_owned(), "prod".to_owned()),
+            ("team".to_owned(), "sre".to_owned())
+        ]
+    );
+    assert!(ann.aliases.is_empty());
+    // By model name, resolved in the query; an unknown name lists nothing.
+    let by_name = store
+        .version_list(
+            Some(provenant_store::ModelKey::Name("aiops/anomaly")),
+            &prod,
+            None,
+            None,
+            None,
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_name.items, page.items);
+    assert!(
+        store
+            .version_list(
+                Some(provenant_store::ModelKey::Name("aiops/none")),
+                &[],
+                None,
+                None,
+                None,
+                100
+            )
+            .await
+            .unwrap()
+            .items
+            .is_empty()
     );
     // Two label filters.
     let both = vec![
@@ -312,6 +357,31 @@ both_backends!(state_and_aliases, |store: Store| async move {
         ["production"]
     );
     assert!(store.aliases_of_version(v1.id).await.unwrap().is_empty());
+    store
+        .alias_move(v1.model_id, "canary", v2.id, "bob")
+        .await
+        .unwrap();
+    let listed = store
+        .version_list(
+            Some(provenant_store::ModelKey::Id(v1.model_id)),
+            &[],
+            None,
+            None,
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    let v2_listed = listed.items.iter().find(|v| v.id == v2.id).unwrap();
+    assert_eq!(
+        v2_listed.annotations.as_ref().unwrap().aliases,
+        ["canary", "production"],
+        "aliases listed with the row, by name"
+    );
+    store
+        .alias_move(v1.model_id, "canary", v1.id, "bob")
+        .await
+        .unwrap();
     let history = store
         .alias_history(v1.model_id, "production")
         .await
@@ -323,7 +393,14 @@ both_backends!(state_and_aliases, |store: Store| async move {
             .collect::<Vec<_>>(),
         [(1, "alice"), (2, "bob")]
     );
-    assert_eq!(store.alias_list(v1.model_id).await.unwrap()[0].number, 2);
+    let aliases = store.alias_list(v1.model_id).await.unwrap();
+    assert_eq!(
+        aliases
+            .iter()
+            .map(|a| (a.name.as_str(), a.number))
+            .collect::<Vec<_>>(),
+        [("canary", 1), ("production", 2)]
+    );
 });
 
 both_backends!(
@@ -394,7 +471,14 @@ both_backends!(
         let m = store.model_get("aiops/batch").await.unwrap().unwrap();
         assert_eq!(
             store
-                .version_list(Some(m.id), &[], None, None, None, 100)
+                .version_list(
+                    Some(provenant_store::ModelKey::Id(m.id)),
+                    &[],
+                    None,
+                    None,
+                    None,
+                    100
+                )
                 .await
                 .unwrap()
                 .items
