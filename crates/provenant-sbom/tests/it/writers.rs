@@ -240,3 +240,64 @@ fn package_files_validate_when_included() {
     let small = write(&sbom, Format::CycloneDxJson, &pinned());
     assert!(small.len() * 5 < cdx.len());
 }
+
+/// Golden documents: a model with a model card, pickled content and a hashed
+/// requirement, in both formats, byte for byte. A change here is a change in
+/// what we emit: review the diff (`cargo insta review`), do not just accept it.
+#[test]
+fn golden_documents() {
+    let desc = ModelDescription {
+        namespace: "aiops".into(),
+        name: "incident-predictor".into(),
+        version: "7".into(),
+        root_digest: sha256_hex(b"manifest"),
+        files: vec![
+            ModelFile {
+                path: "model.safetensors".into(),
+                sha256: sha256_hex(b"weights"),
+                size: Some(7),
+                format: Some(provenant_sbom::ModelFormat::Safetensors),
+            },
+            ModelFile {
+                path: "legacy.pkl".into(),
+                sha256: sha256_hex(b"pickle"),
+                size: Some(6),
+                format: Some(provenant_sbom::ModelFormat::Pickle),
+            },
+        ],
+        metadata: Some(serde_json::json!({
+            "task": "classification", "architecture": "gradient-boosted trees",
+            "framework": "xgboost", "license": "Apache-2.0",
+            "datasets": [{"name": "incidents-2025", "uri": "https://data.example/incidents", "digest": "sha256:00"}],
+            "metrics": {"f1": 0.91}
+        })),
+        supplier: Some("AIOps team".into()),
+        ..ModelDescription::default()
+    };
+    let mut sbom = Sbom {
+        subject: Some(model_component(&desc).unwrap()),
+        ..Sbom::default()
+    };
+    let (reqs, _) = provenant_sbom::parse_requirements(
+        "requests==2.19.0 --hash=sha256:5d7a8c3dc0a4e1a1b1b9c3ad0b4f1e6d2c1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e\nflask>=2\n",
+        "requirements.txt",
+    )
+    .unwrap();
+    sbom.merge(reqs);
+    let opts = WriteOptions {
+        serial: Some("urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79".into()),
+        ..pinned()
+    };
+    let cdx = write(&sbom, Format::CycloneDxJson, &opts);
+    let spdx = write(&sbom, Format::SpdxJson, &opts);
+    validate_cyclonedx(&cdx);
+    validate_spdx(&spdx);
+    insta::assert_snapshot!(
+        "model-and-requirements.cdx.json",
+        String::from_utf8(cdx).unwrap()
+    );
+    insta::assert_snapshot!(
+        "model-and-requirements.spdx.json",
+        String::from_utf8(spdx).unwrap()
+    );
+}
