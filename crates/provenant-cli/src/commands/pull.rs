@@ -6,7 +6,6 @@ use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::Method;
 use sha2::Digest as _;
-use tokio::io::AsyncWriteExt as _;
 
 use crate::GlobalArgs;
 use crate::api::{FileInfo, VersionInfo};
@@ -283,29 +282,54 @@ async fn download(
     let resp = client
         .send(client.request(Method::GET, &format!("api/v1/blobs/{}", f.digest))?)
         .await?;
-    let mut out = tokio::fs::File::create(dest)
-        .await
-        .with_context(|| format!("cannot write {}", dest.display()))?;
-    let mut hasher = sha2::Sha256::new();
+    // Hash and write on a blocking thread, fed in ~1 MiB batches, so the
+    // network, the hashing and the disk overlap.
+    let file =
+        std::fs::File::create(dest).with_context(|| format!("cannot write {}", dest.display()))?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
+    let dest_owned = dest.to_path_buf();
+    let writer = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+        use std::io::Write as _;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut hasher = sha2::Sha256::new();
+        while let Some(buf) = rx.blocking_recv() {
+            hasher.update(&buf);
+            out.write_all(&buf)
+                .with_context(|| format!("cannot write {}", dest_owned.display()))?;
+        }
+        out.flush()
+            .with_context(|| format!("cannot write {}", dest_owned.display()))?;
+        Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+    });
     let mut stream = resp.bytes_stream();
     let mut written = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.with_context(|| format!("download of {} interrupted", f.path))?;
-        written += chunk.len() as u64;
-        if written > f.size {
-            return Err(VerifyFailure {
-                path: f.path.clone(),
-                reason: format!("server sent more than the recorded {} bytes", f.size),
+    let mut batch = bytes::BytesMut::new();
+    let received: anyhow::Result<()> = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.with_context(|| format!("download of {} interrupted", f.path))?;
+            written += chunk.len() as u64;
+            if written > f.size {
+                return Err(VerifyFailure {
+                    path: f.path.clone(),
+                    reason: format!("server sent more than the recorded {} bytes", f.size),
+                }
+                .into());
             }
-            .into());
+            pb.inc(chunk.len() as u64);
+            batch.extend_from_slice(&chunk);
+            if batch.len() >= 1 << 20 && tx.send(batch.split().freeze()).await.is_err() {
+                break; // the writer failed; its error is reported below
+            }
         }
-        hasher.update(&chunk);
-        out.write_all(&chunk)
-            .await
-            .with_context(|| format!("cannot write {}", dest.display()))?;
-        pb.inc(chunk.len() as u64);
+        if !batch.is_empty() {
+            let _ = tx.send(batch.split().freeze()).await;
+        }
+        Ok(())
     }
-    out.flush().await?;
+    .await;
+    drop(tx);
+    let actual = writer.await??;
+    received?;
     if written != f.size {
         return Err(VerifyFailure {
             path: f.path.clone(),
@@ -313,7 +337,6 @@ async fn download(
         }
         .into());
     }
-    let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
     if actual != f.digest {
         return Err(VerifyFailure {
             path: f.path.clone(),
