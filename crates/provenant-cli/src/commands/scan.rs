@@ -38,11 +38,18 @@ pub struct GateFailed {
 
 pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let json = g.json;
+    // Read the SBOM while the database loads.
+    let sbom_path = a.sbom.clone();
+    let sbom_task = tokio::task::spawn_blocking(move || read_or_catalog(&sbom_path));
     let store = super::vulndb::open_db(&super::vulndb::db_dir(a.db.clone()), false).await?;
     let index = provenant_registry::load_vuln_index(&store).await?;
     store.close().await;
+    let sbom = sbom_task.await??;
     tokio::task::spawn_blocking(move || {
-        let sbom = read_or_catalog(&a.sbom)?;
+        // The process ends after one scan: leave the database, SBOM and report
+        // to the OS instead of freeing tens of thousands of small allocations.
+        let index = std::mem::ManuallyDrop::new(index);
+        let sbom = std::mem::ManuallyDrop::new(sbom);
         let vex = a
             .vex
             .iter()
@@ -58,7 +65,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             waivers: waivers.as_ref(),
             ..Default::default()
         };
-        let report = provenant_vuln::scan(&index, &sbom, &opts);
+        let report = std::mem::ManuallyDrop::new(provenant_vuln::scan(&index, &sbom, &opts));
         for w in &report.warnings {
             eprintln!("warning: {w}");
         }
