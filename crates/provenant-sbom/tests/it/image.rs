@@ -503,3 +503,37 @@ fn unpacked_docker_archive_cannot_read_outside_its_directory() {
     let e = catalog_image(tmp.path()).unwrap_err();
     assert!(matches!(e, SbomError::UnsafePath { .. }), "{e}");
 }
+
+/// An Alpine image (zstd layer): the apk database is tiny and made up, as no
+/// Alpine system is installed on this machine to take a real one from.
+#[test]
+fn alpine_apk_database_in_an_image() {
+    let installed = "C:Q1abc=\nP:musl\nV:1.2.4-r2\nA:x86_64\nL:MIT\nT:the musl c library\n\n\
+                     P:busybox\nV:1.36.1-r5\nA:x86_64\nL:GPL-2.0-only\nD:so:libc.musl-x86_64.so.1\n\n\
+                     P:python3\nV:3.11.8-r0\nA:x86_64\nL:PSF-2.0\n";
+    let entries = vec![
+        Entry::File(
+            "etc/os-release".into(),
+            b"ID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME=\"Alpine Linux v3.19\"\n".to_vec(),
+        ),
+        Entry::File("lib/apk/db/installed".into(), installed.as_bytes().to_vec()),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    write_oci_layout(
+        tmp.path(),
+        &[(tar_bytes(&entries), Compression::Zstd)],
+        "alpine",
+    );
+    let sbom = catalog_image(tmp.path()).unwrap();
+    assert_eq!(count(&sbom, "pkg:apk/alpine/"), 3, "{:?}", sbom.components);
+    let bb = sbom
+        .components
+        .iter()
+        .find(|c| c.name == "busybox")
+        .unwrap();
+    assert_eq!(
+        bb.purl.as_deref(),
+        Some("pkg:apk/alpine/busybox@1.36.1-r5?arch=x86_64&distro=alpine-3.19.1")
+    );
+    assert!(sbom.is_complete(), "{:?}", sbom.warnings);
+}
