@@ -130,8 +130,8 @@ impl Store {
             return Ok((existing, false));
         }
         let sql = format!(
-            "INSERT INTO attachments (version_id, kind, media_type, digest, body, signer, fingerprint, created_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {ATTACHMENT_COLUMNS}"
+            "INSERT INTO attachments (version_id, kind, media_type, digest, body, signer, fingerprint, created_at, created_by, predicate_type, summary) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {ATTACHMENT_COLUMNS}"
         );
         let now = now_millis();
         let r = sqlx::query(AssertSqlSafe(sql))
@@ -144,6 +144,8 @@ impl Store {
             .bind(&a.fingerprint)
             .bind(now)
             .bind(&a.created_by)
+            .bind(&a.predicate_type)
+            .bind(&a.summary)
             .fetch_one(&mut *tx)
             .await?;
         let row = attachment_from_row(&r)?;
