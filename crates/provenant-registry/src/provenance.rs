@@ -12,7 +12,7 @@
 
 use std::time::SystemTime;
 
-use provenant_attest::{Bundle, SignerIdentity, Statement};
+use provenant_attest::{Bundle, PublicKey, SignerIdentity, Statement, TrustRoot};
 use provenant_provenance::{Inputs, Requirements};
 use provenant_store::{
     AttachmentRow, Digest, FileRow, ImpactRow, LineageEdgeRow, NewAttachment, NewLineageEdge,
@@ -266,14 +266,45 @@ impl Registry {
             Bundle::from_json(bundle_bytes).map_err(|e| RegistryError::InvalidSignature {
                 reason: e.to_string(),
             })?;
-        let (trust, fingerprint) = trust_from(public_key, certificate_roots)?;
-        let verified = provenant_attest::verify_attestation(&bundle, &trust, SystemTime::now())
-            .map_err(|e| RegistryError::InvalidSignature {
-                reason: e.to_string(),
-            })?;
+        let (verified, fingerprint) = if public_key.is_none() && certificate_roots.is_empty() {
+            self.verify_with_trusted_keys(&row, &bundle).await?
+        } else {
+            let (trust, fingerprint) = trust_from(public_key, certificate_roots)?;
+            let verified = provenant_attest::verify_attestation(&bundle, &trust, SystemTime::now())
+                .map_err(|e| RegistryError::InvalidSignature {
+                    reason: e.to_string(),
+                })?;
+            (verified, fingerprint)
+        };
         let files = self.store.version_files(row.id).await?;
         self.provenance_attach_verified(&row, &files, bundle_bytes, &verified, fingerprint, by)
             .await
+    }
+
+    /// Without a key from the client: the keys the version's namespace trusts.
+    async fn verify_with_trusted_keys(
+        &self,
+        row: &VersionRow,
+        bundle: &Bundle,
+    ) -> Result<(provenant_attest::VerifiedAttestation, String), RegistryError> {
+        let ns = crate::ModelName::parse(&row.model)?.namespace;
+        for k in self.store.trusted_keys(&ns, false).await? {
+            let Ok(key) = PublicKey::from_pem(k.public_key.as_bytes()) else {
+                continue;
+            };
+            if let Ok(v) = provenant_attest::verify_attestation(
+                bundle,
+                &TrustRoot::PublicKey(key),
+                SystemTime::now(),
+            ) {
+                return Ok((v, k.fingerprint));
+            }
+        }
+        Err(RegistryError::InvalidSignature {
+            reason: format!(
+                "no public_key or certificate_roots sent, and no key trusted by namespace {ns} verifies the bundle"
+            ),
+        })
     }
 
     /// The part of [`Registry::attach_provenance`] after the signature
