@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod offline;
+mod provenance;
 mod sboms;
 mod signing;
 
