@@ -255,7 +255,12 @@ pub fn provenance_flow(s: &Server, dir: &Path) {
         );
     };
     let extra_ref = format!("s3://datasets/flows-2026-11@sha256:{}", "ab".repeat(32));
-    capture("../recipe-a.json", &["../flows", &extra_ref], "lr=0.01", &[]);
+    capture(
+        "../recipe-a.json",
+        &["../flows", &extra_ref],
+        "lr=0.01",
+        &[],
+    );
     let r = read_json(&dir.join("recipe-a.json"));
     assert_eq!(r["source"]["commit"], commit.as_str());
     assert_eq!(
@@ -496,17 +501,25 @@ pub fn provenance_flow(s: &Server, dir: &Path) {
             "prov-a2.sigstore.json",
         ],
     );
+    // Pushed bare, then attached through the generic attestation path.
     s.ok(
         dir,
+        &["push", "model-a2", "--model", "aiops/anomaly-rebuild"],
+    );
+    let att = s.json(
+        dir,
         &[
-            "push",
-            "model-a2",
-            "--model",
-            "aiops/anomaly-rebuild",
-            "--provenance",
+            "attach",
+            "aiops/anomaly-rebuild:1",
             "prov-a2.sigstore.json",
+            "--key",
+            "k.pub",
         ],
     );
+    assert_eq!(att[0]["kind"], "provenance", "{att}");
+    assert_eq!(att[0]["summary"]["commit"], commit.as_str(), "{att}");
+    let i = s.json(dir, &["impact", &format!("dataset:{ds_digest}")]);
+    assert_eq!(i["versions"].as_array().unwrap().len(), 3, "{i}");
     let out = s.ok(
         dir,
         &[
