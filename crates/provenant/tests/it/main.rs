@@ -478,6 +478,12 @@ fn help_lists_every_command() {
         "alias",
         "deprecate",
         "archive",
+        "dataset",
+        "capture",
+        "attest",
+        "lineage",
+        "impact",
+        "reproduce",
     ] {
         assert!(text.contains(c), "--help lacks {c}");
     }
