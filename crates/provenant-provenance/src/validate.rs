@@ -271,10 +271,10 @@ pub fn validate(predicate_type: &str, predicate: &Value, req: Requirements) -> R
         }
     }
     if req.hyperparameters
-        && !ext
+        && ext
             .get("hyperparameters")
             .and_then(Value::as_object)
-            .is_some_and(|m| !m.is_empty())
+            .is_none_or(serde_json::Map::is_empty)
     {
         return Err(ProvenanceError::invalid(
             format!("{EXT}.hyperparameters"),

@@ -83,6 +83,8 @@ fn attachment(version_id: i64, body: &str) -> NewAttachment {
         signer: "key".into(),
         fingerprint: "sha256:00".into(),
         created_by: "tester".into(),
+        predicate_type: "https://slsa.dev/provenance/v1".into(),
+        summary: "{}".into(),
     }
 }
 
