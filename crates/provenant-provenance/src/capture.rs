@@ -754,4 +754,98 @@ mod git_tests {
         let e = git_source(d.path(), false, None).unwrap_err();
         assert!(matches!(e, ProvenanceError::Tool { .. }), "{e}");
     }
+
+    #[test]
+    fn gpg_signed_commits_are_checked_against_the_keyring() {
+        if !have("git") || !have("gpg") {
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        let home = d.path().join("gnupg");
+        std::fs::create_dir(&home).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        let params = d.path().join("params");
+        std::fs::write(
+            &params,
+            "%no-protection\nKey-Type: EDDSA\nKey-Curve: ed25519\nName-Real: Bob Builder\nName-Email: bob@example.com\nExpire-Date: 0\n%commit\n",
+        )
+        .unwrap();
+        let out = Command::new("gpg")
+            .env("GNUPGHOME", &home)
+            .args(["--batch", "--quiet", "--gen-key"])
+            .arg(&params)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = Command::new("gpg")
+            .env("GNUPGHOME", &home)
+            .args(["--list-secret-keys", "--with-colons"])
+            .output()
+            .unwrap();
+        let fpr = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("fpr:")
+                    .map(|r| r.trim_matches(':').to_owned())
+            })
+            .unwrap();
+        // git runs gpg through gpg.program: a wrapper pointing at this keyring.
+        let wrapper = d.path().join("gpg-wrapper");
+        std::fs::write(
+            &wrapper,
+            format!("#!/bin/sh\nGNUPGHOME={} exec gpg \"$@\"\n", home.display()),
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let repo = d.path().join("repo");
+        std::fs::create_dir(&repo).unwrap();
+        run(&repo, "git", &["init", "-q"]);
+        run(&repo, "git", &["config", "user.email", "bob@example.com"]);
+        run(&repo, "git", &["config", "user.name", "Bob Builder"]);
+        run(&repo, "git", &["config", "user.signingkey", &fpr]);
+        run(
+            &repo,
+            "git",
+            &["config", "gpg.program", wrapper.to_str().unwrap()],
+        );
+        std::fs::write(repo.join("train.py"), "x\n").unwrap();
+        run(&repo, "git", &["add", "train.py"]);
+        run(&repo, "git", &["commit", "-q", "-S", "-m", "signed"]);
+        let s = git_source(&repo, false, None).unwrap();
+        assert_eq!(s.signature.status, "verified", "{:?}", s.signature);
+        assert_eq!(s.signature.format.as_deref(), Some("gpg"));
+        assert_eq!(
+            s.signature.signer.as_deref(),
+            Some("Bob Builder <bob@example.com>")
+        );
+        assert_eq!(s.signature.key.as_deref(), Some(fpr.as_str()));
+        // Without the key in the keyring the signature cannot be checked.
+        let empty = d.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        std::fs::write(
+            &wrapper,
+            format!("#!/bin/sh\nGNUPGHOME={} exec gpg \"$@\"\n", empty.display()),
+        )
+        .unwrap();
+        let s = git_source(&repo, false, None).unwrap();
+        assert_ne!(s.signature.status, "verified", "{:?}", s.signature);
+        assert_eq!(s.signature.format.as_deref(), Some("gpg"));
+    }
 }
