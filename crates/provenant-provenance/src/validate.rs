@@ -22,6 +22,42 @@ pub struct Requirements {
     pub image_digest: bool,
 }
 
+impl Requirements {
+    /// The names `--provenance-optional` accepts.
+    pub const NAMES: [&'static str; 4] = [
+        "dataset-digest",
+        "commit",
+        "hyperparameters",
+        "image-digest",
+    ];
+
+    /// All required except the named ones.
+    ///
+    /// # Errors
+    /// An unknown name.
+    pub fn all_except(optional: &[String]) -> Result<Self> {
+        let mut r = Self::default();
+        for name in optional {
+            match name.as_str() {
+                "dataset-digest" => r.dataset_digest = false,
+                "commit" => r.commit = false,
+                "hyperparameters" => r.hyperparameters = false,
+                "image-digest" => r.image_digest = false,
+                other => {
+                    return Err(ProvenanceError::invalid(
+                        "--provenance-optional",
+                        format!(
+                            "unknown input {other:?} (one of {})",
+                            Self::NAMES.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(r)
+    }
+}
+
 impl Default for Requirements {
     fn default() -> Self {
         Self {
@@ -423,6 +459,14 @@ mod tests {
             validate(PREDICATE_TYPE, &p, req).unwrap_err().field(),
             Some("predicate.runDetails.builder")
         );
+    }
+
+    #[test]
+    fn policy_names_relax_requirements() {
+        let r = Requirements::all_except(&["image-digest".into(), "commit".into()]).unwrap();
+        assert!(!r.image_digest && !r.commit && r.dataset_digest && r.hyperparameters);
+        let e = Requirements::all_except(&["seeds".into()]).unwrap_err();
+        assert_eq!(e.field(), Some("--provenance-optional"));
     }
 
     #[test]

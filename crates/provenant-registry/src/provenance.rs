@@ -13,7 +13,7 @@
 use std::time::SystemTime;
 
 use provenant_attest::{Bundle, PublicKey, SignerIdentity, Statement, TrustRoot};
-use provenant_provenance::{Inputs, Requirements};
+use provenant_provenance::Inputs;
 use provenant_store::{
     AttachmentRow, Digest, FileRow, ImpactRow, LineageEdgeRow, NewAttachment, NewLineageEdge,
     StoreError, VersionRow,
@@ -368,7 +368,7 @@ impl Registry {
         let inputs: Inputs = provenant_provenance::validate(
             &st.predicate_type,
             &st.predicate,
-            Requirements::default(),
+            self.provenance_requirements,
         )
         .map_err(|e| match e {
             provenant_provenance::ProvenanceError::Invalid { field, reason } => {

@@ -792,3 +792,60 @@ fn provenance_flow_postgres() {
     drop(s);
     drop(db);
 }
+
+/// The registry's policy may make inputs optional (`serve --provenance-optional`).
+#[test]
+fn provenance_policy_can_make_inputs_optional() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let relaxed = crate::start_with(
+        &d.join("relaxed"),
+        None,
+        &["--provenance-optional", "image-digest,hyperparameters"],
+    );
+    let strict = start(&d.join("strict"), None);
+    model(d, "m", &[1u8; 1000]);
+    relaxed.ok(d, &["keygen", "--out", "k.pem"]);
+    let root = relaxed.json(d, &["digest", "m"])["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_owned();
+    let sha = "ab".repeat(32);
+    let commit = "c".repeat(40);
+    let predicate = json!({
+        "buildDefinition": {
+            "buildType": "https://provenant.dev/buildtypes/ml-training/v1",
+            "externalParameters": {
+                "entrypoint": "train.py",
+                "datasets": [{"uri": "s3://d/flows", "digest": {"sha256": sha}}],
+                "source": {"repository": "https://git.example/t.git", "commit": commit},
+            },
+            "resolvedDependencies": [
+                {"uri": "git+https://git.example/t.git", "digest": {"gitCommit": commit}, "annotations": {"role": "source"}},
+                {"uri": "s3://d/flows", "digest": {"sha256": sha}, "annotations": {"role": "dataset"}},
+            ],
+        },
+        "runDetails": {"builder": {"id": "https://ci.example/train"}},
+    });
+    for (s, status) in [(&relaxed, 201), (&strict, 400)] {
+        s.ok(d, &["push", "m", "--model", "ml/m"]);
+        let (st, v) = s.api(
+            "POST",
+            "/api/v1/models/ml%2Fm/versions/1/provenance",
+            signed_body(d, &root, predicate.clone()),
+        );
+        assert_eq!(st, status, "{v}");
+        if status == 400 {
+            assert!(
+                v["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("predicate.buildDefinition.externalParameters.hyperparameters"),
+                "{v}"
+            );
+        }
+    }
+    let i = relaxed.json(d, &["impact", &format!("dataset:sha256:{sha}")]);
+    assert_eq!(i["versions"][0]["version"], "ml/m:1");
+}
