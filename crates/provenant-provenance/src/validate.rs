@@ -462,6 +462,27 @@ mod tests {
     }
 
     #[test]
+    fn odd_predicates_are_errors_not_panics() {
+        let bt = BUILD_TYPE;
+        let cases = [
+            serde_json::json!(null),
+            serde_json::json!([1, 2]),
+            serde_json::json!({"buildDefinition": {"buildType": bt}}),
+            serde_json::json!({"buildDefinition": {"buildType": bt, "externalParameters": {"datasets": 3}}, "runDetails": {"builder": {"id": "x"}}}),
+            serde_json::json!({"buildDefinition": {"buildType": bt, "externalParameters": {}, "resolvedDependencies": [{"annotations": {"role": "dataset"}, "uri": "u"}]}, "runDetails": {"builder": {"id": "x"}}}),
+            serde_json::json!({"buildDefinition": {"buildType": bt, "externalParameters": {}, "resolvedDependencies": [{"annotations": {"role": "parent"}, "digest": {"sha256": "ab".repeat(32)}}]}, "runDetails": {"builder": {"id": "x"}}}),
+        ];
+        for p in &cases {
+            assert!(
+                validate(PREDICATE_TYPE, p, Requirements::default()).is_err(),
+                "{p}"
+            );
+            let empty = Default::default();
+            let _ = crate::diff(p, p, &empty, &empty);
+        }
+    }
+
+    #[test]
     fn policy_names_relax_requirements() {
         let r = Requirements::all_except(&["image-digest".into(), "commit".into()]).unwrap();
         assert!(!r.image_digest && !r.commit && r.dataset_digest && r.hyperparameters);
