@@ -131,6 +131,18 @@ mod tests {
     }
 
     #[test]
+    fn a_single_file_is_a_dataset_too() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("flows.parquet");
+        std::fs::write(&f, b"PAR1....PAR1").unwrap();
+        let desc = hash_dataset(&f).unwrap();
+        assert_eq!((desc.files, desc.size), (Some(1), Some(12)));
+        assert_eq!(desc.name, "flows.parquet");
+        assert!(desc.uri.starts_with("file:///") && desc.uri.ends_with("flows.parquet"));
+        assert_eq!(parse_dataset_ref(f.to_str().unwrap()).unwrap(), desc);
+    }
+
+    #[test]
     fn references_by_digest_are_checked() {
         let hex = "ab".repeat(32);
         let r = parse_dataset_ref(&format!("s3://bucket/flows/2026-11@sha256:{hex}")).unwrap();
