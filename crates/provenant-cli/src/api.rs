@@ -41,6 +41,9 @@ pub struct VersionInfo {
     /// Attestations (SBOMs, provenance) as the server shows them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestations: Option<Vec<serde_json::Value>>,
+    /// SLSA provenance summaries (filled in by `show`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]

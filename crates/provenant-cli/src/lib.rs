@@ -98,6 +98,21 @@ pub enum Commands {
     Scan(commands::scan::Args),
     /// Known vulnerabilities of a registry version (server-side scans of its attached SBOMs)
     Findings(commands::findings::Args),
+    /// Dataset descriptors: `dataset hash <path>`
+    #[command(subcommand)]
+    Dataset(commands::dataset::Command),
+    /// Record what a training run used (recipe JSON), inside the training repository
+    Capture(commands::capture::Args),
+    /// Produce signed attestations: `attest provenance <model> --recipe … --key …`
+    #[command(subcommand)]
+    Attest(commands::attest::Command),
+    /// Show a version's lineage (upstream inputs and parents, downstream fine-tunes)
+    Lineage(commands::lineage::Args),
+    /// List versions and aliases affected by a dataset, commit or image
+    Impact(commands::impact::Args),
+    /// Compare recipes and outputs: `reproduce diff A B`, `reproduce check REF DIR`
+    #[command(subcommand)]
+    Reproduce(commands::reproduce::Command),
 }
 
 /// Map an error to the documented exit code.
@@ -177,5 +192,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Sbom(a) => commands::sbom::run(g, a).await,
         Commands::Vulndb(c) => commands::vulndb::run(g, c).await,
         Commands::Scan(a) => commands::scan::run(g, a).await,
+        Commands::Dataset(c) => commands::dataset::run(g, c).await,
+        Commands::Capture(a) => commands::capture::run(g, a).await,
+        Commands::Attest(c) => commands::attest::run(g, c).await,
+        Commands::Lineage(a) => commands::lineage::run(g, a).await,
+        Commands::Impact(a) => commands::impact::run(g, a).await,
+        Commands::Reproduce(c) => commands::reproduce::run(g, c).await,
     }
 }

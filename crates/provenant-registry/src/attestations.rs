@@ -149,7 +149,7 @@ fn check_predicate(statement: &Statement) -> Result<(&'static str, Value), Regis
         other => Err(invalid(
             "payload.predicateType",
             format!(
-                "unsupported predicate type {other:?} (accepted: {CYCLONEDX_PREDICATE}, {SPDX_PREDICATE})"
+                "unsupported predicate type {other:?} (accepted: {CYCLONEDX_PREDICATE}, {SPDX_PREDICATE}, {SLSA_PROVENANCE_PREDICATE})"
             ),
         )),
     }
@@ -186,11 +186,20 @@ impl Registry {
                 ),
             ));
         }
-        let (kind, summary) = check_predicate(&statement)?;
         let signer = match &verified.identity {
             SignerIdentity::Key { .. } => verified.identity.to_string(),
             SignerIdentity::Certificate(c) => c.to_string(),
         };
+        if statement.predicate_type == SLSA_PROVENANCE_PREDICATE {
+            // Provenance: validated against the ML-training build type and
+            // stored with its lineage edges in one transaction.
+            let (att, created) = self
+                .provenance_insert(&row, &statement, bundle_bytes, signer, fingerprint, by)
+                .await?;
+            let trusted = self.trusted_fingerprints(&row).await?;
+            return Ok((attestation_view(&att, &trusted), created));
+        }
+        let (kind, summary) = check_predicate(&statement)?;
         let (att, created) = self
             .store
             .attachment_insert(&NewAttachment {

@@ -56,6 +56,22 @@ pub enum RegistryError {
     InvalidAttestation { field: String, reason: String },
     #[error("invalid vulnerability database update: {reason}")]
     InvalidVulnDb { reason: String },
+    #[error("invalid provenance: {field}: {reason}")]
+    InvalidProvenance { field: String, reason: String },
+    #[error(
+        "subject does not match version {version}: expected {expected}, the statement names {got}"
+    )]
+    SubjectMismatch {
+        version: String,
+        expected: String,
+        got: String,
+    },
+    #[error(
+        "predicate.buildDefinition.externalParameters.parents: parent {parent} would make a cycle in the lineage of {version}"
+    )]
+    LineageCycle { version: String, parent: String },
+    #[error("invalid input {value:?}: {reason}")]
+    InvalidInput { value: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -82,6 +98,10 @@ impl RegistryError {
             Self::KeyNotFound { .. } => "key_not_found",
             Self::InvalidAttestation { .. } => "invalid_attestation",
             Self::InvalidVulnDb { .. } => "invalid_vulndb",
+            Self::InvalidProvenance { .. } => "invalid_provenance",
+            Self::SubjectMismatch { .. } => "subject_mismatch",
+            Self::LineageCycle { .. } => "lineage_cycle",
+            Self::InvalidInput { .. } => "invalid_input",
             Self::Store(_) => "internal",
         }
     }

@@ -11,6 +11,7 @@ mod error;
 mod manifest;
 mod metadata;
 mod names;
+mod provenance;
 mod reference;
 mod service;
 mod signatures;
@@ -25,6 +26,10 @@ pub use manifest::{BuiltManifest, ManifestFile, build_manifest, layer_media_type
 pub use metadata::{METADATA_SCHEMA, Metadata, validate_metadata};
 pub use names::{
     ModelName, validate_alias, validate_file_path, validate_label_key, validate_label_value,
+};
+pub use provenance::{
+    ImpactView, ImpactedVersion, LineageEdgeView, LineageView, ProvenanceSummary, ProvenanceView,
+    parse_impact_input,
 };
 pub use reference::{Reference, Selector};
 pub use service::{PublishRequest, Published, Registry, VersionState, VersionView, rfc3339};

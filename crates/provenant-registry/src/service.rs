@@ -114,6 +114,8 @@ pub struct Registry {
     pub(crate) vuln: std::sync::Arc<crate::vulnscan::VulnCache>,
     /// Serialises imports into the vulnerability database (one process).
     pub(crate) vuln_import: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Inputs provenance must name (the registry's policy; all by default).
+    pub provenance_requirements: provenant_provenance::Requirements,
 }
 
 impl std::fmt::Debug for Registry {
@@ -132,6 +134,7 @@ impl Registry {
             blobs,
             vuln: Default::default(),
             vuln_import: Default::default(),
+            provenance_requirements: Default::default(),
         }
     }
 

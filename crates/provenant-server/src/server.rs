@@ -28,6 +28,8 @@ pub struct ServeConfig {
     pub vulndb_watch: Option<PathBuf>,
     /// How often `vulndb_watch` is checked for changes.
     pub vulndb_watch_interval: std::time::Duration,
+    /// Inputs provenance must name on ingestion (all by default).
+    pub provenance_requirements: provenant_provenance::Requirements,
 }
 
 impl ServeConfig {
@@ -40,6 +42,7 @@ impl ServeConfig {
             blob_url: None,
             vulndb_watch: None,
             vulndb_watch_interval: std::time::Duration::from_secs(60),
+            provenance_requirements: Default::default(),
         }
     }
 }
@@ -161,8 +164,10 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         new_admin_token = Some(token);
     }
 
+    let mut registry = Registry::new(store, blobs);
+    registry.provenance_requirements = config.provenance_requirements;
     let state = AppState {
-        registry: Registry::new(store, blobs),
+        registry,
         uploads: Arc::new(std::sync::Mutex::new(HashMap::new())),
         token_cache: Arc::new(std::sync::Mutex::new(HashMap::new())),
     };

@@ -28,6 +28,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("parent link {parent} would make a cycle in the lineage of version id {version_id}")]
+    LineageCycle { version_id: i64, parent: String },
     #[error("stored row is corrupt: {0}")]
     Corrupt(String),
     #[error("I/O: {0}")]

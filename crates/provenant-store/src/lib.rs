@@ -18,8 +18,8 @@ pub use blob::{BlobStore, Upload};
 pub use digest::Digest;
 pub use error::StoreError;
 pub use meta::{
-    AliasEvent, AliasRow, Annotations, AttachmentRow, Backend, FileRow, LabelFilter, ModelKey,
-    ModelRow, NewAttachment, NewVersion, Page, Store, TokenRow, TrustedKeyRow, VersionRow,
-    now_millis,
+    AliasEvent, AliasRow, Annotations, AttachmentRow, Backend, FileRow, ImpactRow, LabelFilter,
+    LineageEdgeRow, MAX_LINEAGE_DEPTH, ModelKey, ModelRow, NewAttachment, NewLineageEdge,
+    NewVersion, Page, Store, TokenRow, TrustedKeyRow, VersionRow, now_millis,
 };
 pub use vulnstore::{FindingRow, FindingsChange, NewFinding, OsvRow, ScanRow, VulnDbState};

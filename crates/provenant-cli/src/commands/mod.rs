@@ -2,16 +2,23 @@
 
 pub mod alias;
 pub mod attach;
+pub mod attest;
+pub mod capture;
+pub mod dataset;
 pub mod digest;
 pub mod findings;
+pub mod impact;
 pub mod keygen;
 pub mod keys;
 pub mod label;
+pub mod lineage;
 pub mod list;
 pub mod login;
 pub mod oms;
+pub mod provenance;
 pub mod pull;
 pub mod push;
+pub mod reproduce;
 pub mod sbom;
 pub mod scan;
 pub mod search;

@@ -54,6 +54,14 @@ pub struct Args {
     /// --key (repeatable); it must parse, and its subject is the pushed model's OMS root digest
     #[arg(long, value_name = "FILE", requires = "key")]
     pub sbom: Vec<PathBuf>,
+    /// SLSA provenance bundle (`provenant attest provenance`) to attach to the version;
+    /// checked (signature, subject, required fields) before the version is published
+    #[arg(long, value_name = "BUNDLE")]
+    pub provenance: Option<PathBuf>,
+    /// Public key (PEM) verifying the provenance [default: that of --key, else the
+    /// keys the namespace trusts]
+    #[arg(long, value_name = "PEM", requires = "provenance")]
+    pub provenance_key: Option<PathBuf>,
 }
 
 /// A signature made for this push, and what the server needs to verify it.
@@ -109,6 +117,8 @@ struct Report {
     signature: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     attestations: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provenance: Option<serde_json::Value>,
 }
 
 pub fn load_metadata(path: &Path) -> anyhow::Result<serde_json::Value> {
@@ -236,6 +246,17 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         .try_collect::<Vec<Outcome>>();
     let (outcomes, hashed) = tokio::join!(uploads, hashing_task);
     let files = hashed??;
+    // Refuse a provenance that cannot be attached before publishing anything.
+    let provenance = match &a.provenance {
+        Some(p) => Some(super::provenance::prepare(
+            p,
+            a.provenance_key.as_deref(),
+            a.key.as_deref(),
+            a.password_env.as_deref(),
+            &files,
+        )?),
+        None => None,
+    };
     let outcomes = outcomes?;
     hash_bar.finish_and_clear();
     upload_bar.finish_and_clear();
@@ -298,8 +319,22 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             );
         }
     }
+    let provenance = match provenance {
+        Some(body) => Some(
+            super::provenance::attach(&client, &published.version, &body)
+                .await
+                .with_context(|| {
+                    format!(
+                        "published {} but attaching the provenance failed",
+                        published.version.reference
+                    )
+                })?,
+        ),
+        None => None,
+    };
     let report = Report {
         attestations,
+        provenance,
         files: files.len(),
         uploaded_blobs: outcomes.iter().filter(|o| o.uploaded).count(),
         uploaded_bytes: outcomes.iter().map(|o| o.bytes).sum(),
@@ -325,6 +360,13 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             crate::output::size(i64::try_from(report.uploaded_bytes).unwrap_or(i64::MAX)),
             report.skipped_blobs
         );
+        if let Some(p) = &report.provenance {
+            println!(
+                "provenance attached (signed by {}; builder {})",
+                p["signer"].as_str().unwrap_or("?"),
+                p["summary"]["builder_id"].as_str().unwrap_or("?")
+            );
+        }
         if let Some(sig) = &report.signature {
             println!(
                 "signed by {} ({})",

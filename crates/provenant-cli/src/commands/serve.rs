@@ -26,6 +26,15 @@ pub struct Args {
     /// Seconds between checks of --vulndb-watch
     #[arg(long, env = "PROVENANT_VULNDB_WATCH_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub vulndb_watch_interval: u64,
+    /// Provenance inputs not required on ingestion (policy), comma-separated:
+    /// dataset-digest, commit, hyperparameters, image-digest [default: all required]
+    #[arg(
+        long,
+        env = "PROVENANT_PROVENANCE_OPTIONAL",
+        value_delimiter = ',',
+        value_name = "INPUT"
+    )]
+    pub provenance_optional: Vec<String>,
     /// Log as JSON lines
     #[arg(long, env = "PROVENANT_LOG_JSON")]
     pub log_json: bool,
@@ -39,6 +48,9 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         blob_url: a.blob_url,
         vulndb_watch: a.vulndb_watch,
         vulndb_watch_interval: std::time::Duration::from_secs(a.vulndb_watch_interval),
+        provenance_requirements: provenant_provenance::Requirements::all_except(
+            &a.provenance_optional,
+        )?,
     };
     let running = provenant_server::start(config, true)
         .await

@@ -9,7 +9,8 @@ pub struct Args {
 
 pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let client = g.client()?;
-    let v = super::resolve(&client, &a.reference).await?;
+    let mut v = super::resolve(&client, &a.reference).await?;
+    v.provenance = Some(super::provenance::summaries(&client, &v).await?);
     if g.json {
         return crate::output::json(&v);
     }
@@ -70,6 +71,56 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
                 println!(
                     "  {} [{trust}] by {} at {}",
                     sig.signer, sig.created_by, sig.created_at
+                );
+            }
+        }
+    }
+    match v.provenance.as_deref() {
+        Some([]) | None => println!("provenance: none"),
+        Some(list) => {
+            println!("provenance:");
+            for p in list {
+                let s = &p["summary"];
+                let text = |k: &str| s[k].as_str().unwrap_or("-").to_owned();
+                let list = |k: &str| {
+                    s[k].as_array()
+                        .map(|a| {
+                            a.iter()
+                                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        })
+                        .filter(|t| !t.is_empty())
+                        .unwrap_or_else(|| "-".into())
+                };
+                println!(
+                    "  signed by {} at {}",
+                    p["signer"].as_str().unwrap_or("?"),
+                    p["created_at"].as_str().unwrap_or("?")
+                );
+                println!(
+                    "  builder:    {} ({})",
+                    text("builder_id"),
+                    s["invocation_id"].as_str().unwrap_or("no invocation id")
+                );
+                println!(
+                    "  source:     {} @ {} (commit signature: {})",
+                    text("repository"),
+                    text("commit"),
+                    text("commit_signature")
+                );
+                println!("  datasets:   {}", list("datasets"));
+                println!("  image:      {}", list("images"));
+                println!("  entrypoint: {}", text("entrypoint"));
+                println!("  hyperparameters: {}", s["hyperparameters"]);
+                println!("  seeds:      {}", list("seeds"));
+                if s["parents"].as_array().is_some_and(|a| !a.is_empty()) {
+                    println!("  parents:    {}", list("parents"));
+                }
+                println!(
+                    "  trained:    {} to {}",
+                    text("started_on"),
+                    text("finished_on")
                 );
             }
         }

@@ -3,6 +3,7 @@
 pub mod attest;
 pub mod blobs;
 pub mod models;
+pub mod provenance;
 pub mod signing;
 pub mod versions;
 
@@ -101,6 +102,15 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/vulndb/import",
             post(attest::vulndb_import).layer(DefaultBodyLimit::max(attest::VULNDB_LIMIT)),
         )
+        .route(
+            "/api/v1/models/{model}/versions/{number}/provenance",
+            get(provenance::list).post(provenance::attach),
+        )
+        .route(
+            "/api/v1/models/{model}/versions/{number}/lineage",
+            get(provenance::lineage),
+        )
+        .route("/api/v1/impact", get(provenance::impact))
         .route("/api/v1/versions", get(versions::list_versions))
         .route("/api/v1/search", get(versions::search))
         .route("/api/v1/resolve", get(versions::resolve))
@@ -114,6 +124,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/schemas/version-metadata.json",
             get(metadata_schema),
+        )
+        .route(
+            "/api/v1/schemas/ml-training-build-type.json",
+            get(provenance::build_type_schema),
         )
         .merge(authed)
         .fallback(not_found)

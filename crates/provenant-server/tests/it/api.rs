@@ -631,6 +631,7 @@ async fn auth_token_file_openapi_and_schema() {
             blob_url: None,
             vulndb_watch: None,
             vulndb_watch_interval: std::time::Duration::from_secs(60),
+            provenance_requirements: Default::default(),
         },
         false,
     )

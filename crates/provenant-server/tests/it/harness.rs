@@ -35,6 +35,7 @@ impl TestServer {
                 blob_url: None,
                 vulndb_watch: None,
                 vulndb_watch_interval: std::time::Duration::from_secs(60),
+                provenance_requirements: Default::default(),
             },
             false,
         )

@@ -2,4 +2,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod blobs;
+mod lineage;
 mod meta;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod offline;
+mod provenance;
 mod sboms;
 mod signing;
 
@@ -38,6 +39,11 @@ fn free_port() -> u16 {
 }
 
 fn start(dir: &Path, database_url: Option<&str>) -> Server {
+    start_with(dir, database_url, &[])
+}
+
+/// [`start`] with extra `serve` arguments.
+fn start_with(dir: &Path, database_url: Option<&str>, extra: &[&str]) -> Server {
     let port = free_port();
     let data = dir.join("data");
     let mut cmd = Command::new(BIN);
@@ -55,6 +61,7 @@ fn start(dir: &Path, database_url: Option<&str>) -> Server {
     if let Some(db) = database_url {
         cmd.args(["--database-url", db]);
     }
+    cmd.args(extra);
     let child = cmd.spawn().unwrap();
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -477,6 +484,12 @@ fn help_lists_every_command() {
         "alias",
         "deprecate",
         "archive",
+        "dataset",
+        "capture",
+        "attest",
+        "lineage",
+        "impact",
+        "reproduce",
     ] {
         assert!(text.contains(c), "--help lacks {c}");
     }

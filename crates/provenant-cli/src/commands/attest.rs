@@ -1,0 +1,112 @@
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use provenant_attest::{Statement, Subject};
+use provenant_provenance::{PREDICATE_TYPE, Recipe, Requirements};
+
+use crate::GlobalArgs;
+use crate::commands::oms::{Refused, refuse};
+
+/// Produce signed attestations about a model.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// SLSA v1 provenance of a trained model from its recipe: an in-toto
+    /// Statement v1 whose subject is the model's OMS root digest, signed as a
+    /// DSSE envelope in a Sigstore bundle
+    Provenance(ProvenanceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProvenanceArgs {
+    /// Model directory or single file (the training output)
+    pub model: PathBuf,
+    /// Recipe written by `provenant capture`
+    #[arg(long)]
+    pub recipe: PathBuf,
+    /// Signing key (PEM)
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Environment variable holding the key's password
+    #[arg(long)]
+    pub password_env: Option<String>,
+    /// Signing certificate (PEM) for certificate mode
+    #[arg(long)]
+    pub certificate: Option<PathBuf>,
+    /// Intermediate certificates (PEM), with --certificate
+    #[arg(long = "certificate-chain", requires = "certificate")]
+    pub certificate_chain: Vec<PathBuf>,
+    /// Subject name [default: the model directory's name]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where to write the bundle [default: stdout]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
+    let Command::Provenance(a) = c;
+    let json = g.json;
+    tokio::task::spawn_blocking(move || {
+        let bytes = std::fs::read(&a.recipe)
+            .with_context(|| format!("cannot read recipe {}", a.recipe.display()))?;
+        let recipe = Recipe::from_json(&bytes)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", a.recipe.display()))?;
+        let predicate =
+            serde_json::to_value(provenant_provenance::provenance_from_recipe(&recipe))?;
+        // Refuse locally what the registry would refuse, naming the field.
+        provenant_provenance::validate(PREDICATE_TYPE, &predicate, Requirements::default())
+            .map_err(|e| Refused(format!("{}: {e}", a.recipe.display())))?;
+        let mut opts = provenant_digest::HashOptions::default();
+        if a.model.is_dir() {
+            opts.ignore_paths
+                .push(provenant_attest::DEFAULT_SIGNATURE_NAME.to_owned());
+        }
+        let digest = provenant_digest::hash_model(&a.model, &opts)
+            .with_context(|| format!("hashing {}", a.model.display()))?;
+        let password = a
+            .password_env
+            .as_deref()
+            .map(|v| {
+                std::env::var(v)
+                    .map(String::into_bytes)
+                    .map_err(|_| anyhow::anyhow!("--password-env: {v} is not set"))
+            })
+            .transpose()?;
+        let key = provenant_attest::PrivateKey::from_pem_file(&a.key, password.as_deref())
+            .map_err(refuse)?;
+        let mut chain = Vec::new();
+        if let Some(cert) = &a.certificate {
+            chain = super::oms::certificates(std::slice::from_ref(cert))?;
+            chain.extend(super::oms::certificates(&a.certificate_chain)?);
+        }
+        let name = a.name.clone().unwrap_or_else(|| digest.model_name.clone());
+        let statement = Statement::new(
+            vec![Subject::sha256(name, digest.root_digest_hex())],
+            PREDICATE_TYPE,
+            predicate,
+        );
+        let bundle = provenant_attest::sign_statement(&statement, &key, &chain).map_err(refuse)?;
+        let text = bundle.to_json();
+        match &a.out {
+            Some(p) => {
+                std::fs::write(p, &text).with_context(|| format!("writing {}", p.display()))?;
+                if json {
+                    crate::output::json(&serde_json::json!({
+                        "bundle": p,
+                        "subject": format!("sha256:{}", digest.root_digest_hex()),
+                        "predicateType": PREDICATE_TYPE,
+                    }))?;
+                } else {
+                    println!(
+                        "provenance for sha256:{} -> {}",
+                        digest.root_digest_hex(),
+                        p.display()
+                    );
+                }
+            }
+            None => println!("{text}"),
+        }
+        Ok(())
+    })
+    .await?
+}

@@ -1,0 +1,39 @@
+//! Training provenance for ML models: what a training run used, as SLSA
+//! Provenance v1 with Provenant's ML-training build type, and what follows
+//! from it (validation on ingestion, lineage inputs, reproducibility).
+//!
+//! - Dataset descriptors: a dataset (directory or file) hashed with the OMS
+//!   engine of [`provenant_digest`] (file mode, SHA-256); its root digest is
+//!   the dataset's digest.
+//! - Recipe capture ([`capture`]): source repository and commit (with commit
+//!   signature checked against a git allowed-signers file), datasets,
+//!   hyperparameters, seeds, container image, Python packages, OS/CPU/GPU,
+//!   CI run identity.
+//! - SLSA Provenance v1 predicate types (<https://slsa.dev/spec/v1.0/provenance>)
+//!   inside in-toto Statement v1 (<https://github.com/in-toto/attestation/blob/main/spec/v1/statement.md>),
+//!   the build type [`BUILD_TYPE`] and its JSON Schema [`BUILD_TYPE_SCHEMA`].
+//! - [`validate`]: schema plus required inputs, errors naming the field.
+//! - [`diff`] and [`check_files`]: field-by-field recipe comparison.
+
+mod capture;
+mod dataset;
+mod error;
+mod recipe;
+mod reproduce;
+mod slsa;
+mod validate;
+
+pub use capture::{
+    CaptureOptions, CiIdentity, CommitSignature, capture, detect_ci, environment_info, git_source,
+};
+pub use dataset::{DatasetDescriptor, hash_dataset, parse_dataset_ref};
+pub use error::{ProvenanceError, Result};
+pub use recipe::{DatasetRef, Environment, Package, RECIPE_TYPE, Recipe, Source};
+pub use reproduce::{
+    Category, Comparison, FieldDiff, FileDiff, Verdict, check_files, diff, recipe_fields,
+};
+pub use slsa::{
+    BUILD_TYPE, BuildDefinition, BuildMetadata, Builder, LOCAL_BUILDER, PREDICATE_TYPE, Provenance,
+    ResourceDescriptor, RunDetails, provenance_from_recipe,
+};
+pub use validate::{BUILD_TYPE_SCHEMA, Inputs, Requirements, parse_sha256, valid_commit, validate};

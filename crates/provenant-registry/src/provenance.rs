@@ -1,0 +1,522 @@
+//! Training provenance (SLSA v1, ML-training build type) attached to
+//! versions, and the lineage graph built from it: impact of an input,
+//! upstream/downstream of a version.
+//!
+//! On ingestion the bundle's signature is verified against the key or roots
+//! the client sends, its subject must carry the version's OMS root digest
+//! (file mode, SHA-256, from the version's file digests) or its manifest
+//! digest, the predicate must satisfy the build type's schema and required
+//! inputs, parents must be versions of this registry; then the attachment
+//! and its lineage edges are stored in one transaction (a parent cycle
+//! stores nothing).
+
+use std::time::SystemTime;
+
+use provenant_attest::{Bundle, PublicKey, SignerIdentity, Statement, TrustRoot};
+use provenant_provenance::Inputs;
+use provenant_store::{
+    AttachmentRow, Digest, FileRow, ImpactRow, LineageEdgeRow, NewAttachment, NewLineageEdge,
+    StoreError, VersionRow,
+};
+
+use crate::attestations::{ATTESTATION_MEDIA_TYPE, PROVENANCE_KIND, oms_root_digest};
+use crate::signatures::trust_from;
+use serde_json::Value;
+
+use crate::service::rfc3339;
+use crate::{Registry, RegistryError};
+
+/// What `show` prints about one provenance attestation.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ProvenanceSummary {
+    pub build_type: String,
+    pub builder_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invocation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_on: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_on: Option<String>,
+    /// `uri@sha256:…` of each dataset.
+    pub datasets: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Commit signature status (`verified`, `unsigned`, …) and signer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit_signature: Option<String>,
+    pub entrypoint: String,
+    #[schema(value_type = Object)]
+    pub hyperparameters: Value,
+    pub seeds: Vec<u64>,
+    pub images: Vec<String>,
+    pub parents: Vec<String>,
+}
+
+/// A provenance attestation as the API shows it.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ProvenanceView {
+    /// SHA-256 of the bundle bytes.
+    pub digest: String,
+    /// Who signed the attestation (verified).
+    pub signer: String,
+    pub fingerprint: String,
+    pub created_at: String,
+    pub created_by: String,
+    pub summary: ProvenanceSummary,
+    /// The in-toto statement (subject, predicateType, predicate).
+    #[schema(value_type = Object)]
+    pub statement: Value,
+}
+
+/// A node of the lineage graph.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct LineageEdgeView {
+    /// The version that used the input: `ns/name:N`.
+    pub version: String,
+    pub version_digest: String,
+    /// `dataset`, `commit`, `image` or `parent`.
+    pub kind: String,
+    /// `sha256:…`, a commit id, or for parents the parent version `ns/name:N`.
+    pub input: String,
+    pub uri: String,
+}
+
+/// Upstream (inputs, parents and theirs) and downstream (fine-tunes) of a version.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct LineageView {
+    pub version: String,
+    pub digest: String,
+    pub upstream: Vec<LineageEdgeView>,
+    pub downstream: Vec<LineageEdgeView>,
+}
+
+/// A version affected by an input.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ImpactedVersion {
+    pub version: String,
+    pub digest: String,
+    pub state: String,
+    /// Uses the input itself; otherwise inherits it from a parent version.
+    pub direct: bool,
+    /// Aliases pointing at this version now.
+    pub aliases: Vec<String>,
+}
+
+/// Everything an input affects.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ImpactView {
+    /// `dataset:sha256:…`, `commit:…` or `image:sha256:…`.
+    pub input: String,
+    pub versions: Vec<ImpactedVersion>,
+    /// `ns/name#alias` of every alias pointing at an affected version.
+    pub aliases: Vec<String>,
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> RegistryError {
+    RegistryError::InvalidProvenance {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+fn summary_of(st: &Statement) -> ProvenanceSummary {
+    summary(&serde_json::json!({"predicate": st.predicate}))
+}
+
+fn summary(statement: &Value) -> ProvenanceSummary {
+    let p = statement.get("predicate").cloned().unwrap_or(Value::Null);
+    let s = |ptr: &str| p.pointer(ptr).and_then(Value::as_str).map(str::to_owned);
+    let deps = p
+        .pointer("/buildDefinition/resolvedDependencies")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let role = |r: &str| -> Vec<Value> {
+        deps.iter()
+            .filter(|d| d.pointer("/annotations/role").and_then(Value::as_str) == Some(r))
+            .cloned()
+            .collect()
+    };
+    let sha = |d: &Value| {
+        d.pointer("/digest/sha256")
+            .and_then(Value::as_str)
+            .map(|h| format!("sha256:{h}"))
+            .unwrap_or_default()
+    };
+    let source = role("source").into_iter().next();
+    let commit_signature = source
+        .as_ref()
+        .and_then(|d| d.pointer("/annotations/signature"))
+        .map(|sig| {
+            let status = sig
+                .get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
+            match sig.get("signer").and_then(Value::as_str) {
+                Some(who) => format!("{status} ({who})"),
+                None => status.to_owned(),
+            }
+        });
+    ProvenanceSummary {
+        build_type: s("/buildDefinition/buildType").unwrap_or_default(),
+        builder_id: s("/runDetails/builder/id").unwrap_or_default(),
+        invocation_id: s("/runDetails/metadata/invocationId"),
+        started_on: s("/runDetails/metadata/startedOn"),
+        finished_on: s("/runDetails/metadata/finishedOn"),
+        datasets: role("dataset")
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}@{}",
+                    d.get("uri").and_then(Value::as_str).unwrap_or(""),
+                    sha(d)
+                )
+            })
+            .collect(),
+        repository: s("/buildDefinition/externalParameters/source/repository"),
+        commit: s("/buildDefinition/externalParameters/source/commit"),
+        commit_signature,
+        entrypoint: s("/buildDefinition/externalParameters/entrypoint").unwrap_or_default(),
+        hyperparameters: p
+            .pointer("/buildDefinition/externalParameters/hyperparameters")
+            .cloned()
+            .unwrap_or(Value::Null),
+        seeds: p
+            .pointer("/buildDefinition/internalParameters/seeds")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default(),
+        images: role("image").iter().map(sha).collect(),
+        parents: role("parent")
+            .iter()
+            .filter_map(|d| {
+                d.get("uri")
+                    .and_then(Value::as_str)
+                    .map(|u| u.trim_start_matches("provenant:").to_owned())
+            })
+            .collect(),
+    }
+}
+
+/// Parses `dataset:sha256:<hex>`, `commit:<sha>` or `image:sha256:<hex>`
+/// into the edge kind and stored input.
+pub fn parse_impact_input(input: &str) -> Result<(&'static str, String), RegistryError> {
+    let bad = |reason: String| RegistryError::InvalidInput {
+        value: input.to_owned(),
+        reason,
+    };
+    let (kind, rest) = input.split_once(':').ok_or_else(|| {
+        bad("expected dataset:sha256:<hex>, commit:<sha> or image:sha256:<hex>".into())
+    })?;
+    match kind {
+        "dataset" | "image" => {
+            let hex =
+                provenant_provenance::parse_sha256(kind, rest).map_err(|e| bad(e.to_string()))?;
+            Ok((
+                if kind == "dataset" {
+                    "dataset"
+                } else {
+                    "image"
+                },
+                format!("sha256:{hex}"),
+            ))
+        }
+        "commit" => {
+            if !provenant_provenance::valid_commit(rest) {
+                return Err(bad(format!(
+                    "commit {rest:?} is not a full commit id (40 or 64 lowercase hex digits)"
+                )));
+            }
+            Ok(("commit", rest.to_owned()))
+        }
+        other => Err(bad(format!(
+            "unknown input kind {other:?}: use dataset, commit or image"
+        ))),
+    }
+}
+
+fn edge_view(e: &LineageEdgeRow) -> LineageEdgeView {
+    let input = match (&e.parent_model, e.parent_number) {
+        (Some(m), Some(n)) if e.kind == "parent" => format!("{m}:{n}"),
+        _ => e.input.clone(),
+    };
+    LineageEdgeView {
+        version: format!("{}:{}", e.model, e.number),
+        version_digest: e.digest.clone(),
+        kind: e.kind.clone(),
+        input,
+        uri: e.uri.clone(),
+    }
+}
+
+impl Registry {
+    /// Verify a provenance bundle and attach it with its lineage edges.
+    pub async fn attach_provenance(
+        &self,
+        reference: &str,
+        bundle_bytes: &[u8],
+        public_key: Option<&str>,
+        certificate_roots: &[String],
+        by: &str,
+    ) -> Result<(ProvenanceView, bool), RegistryError> {
+        let row = self.resolve(reference).await?;
+        let bundle =
+            Bundle::from_json(bundle_bytes).map_err(|e| RegistryError::InvalidSignature {
+                reason: e.to_string(),
+            })?;
+        let (verified, fingerprint) = if public_key.is_none() && certificate_roots.is_empty() {
+            self.verify_with_trusted_keys(&row, &bundle).await?
+        } else {
+            let (trust, fingerprint) = trust_from(public_key, certificate_roots)?;
+            let verified = provenant_attest::verify_attestation(&bundle, &trust, SystemTime::now())
+                .map_err(|e| RegistryError::InvalidSignature {
+                    reason: e.to_string(),
+                })?;
+            (verified, fingerprint)
+        };
+        let files = self.store.version_files(row.id).await?;
+        self.provenance_attach_verified(&row, &files, bundle_bytes, &verified, fingerprint, by)
+            .await
+    }
+
+    /// Without a key from the client: the keys the version's namespace trusts.
+    async fn verify_with_trusted_keys(
+        &self,
+        row: &VersionRow,
+        bundle: &Bundle,
+    ) -> Result<(provenant_attest::VerifiedAttestation, String), RegistryError> {
+        let ns = crate::ModelName::parse(&row.model)?.namespace;
+        for k in self.store.trusted_keys(&ns, false).await? {
+            let Ok(key) = PublicKey::from_pem(k.public_key.as_bytes()) else {
+                continue;
+            };
+            if let Ok(v) = provenant_attest::verify_attestation(
+                bundle,
+                &TrustRoot::PublicKey(key),
+                SystemTime::now(),
+            ) {
+                return Ok((v, k.fingerprint));
+            }
+        }
+        Err(RegistryError::InvalidSignature {
+            reason: format!(
+                "no public_key or certificate_roots sent, and no key trusted by namespace {ns} verifies the bundle"
+            ),
+        })
+    }
+
+    /// The part of [`Registry::attach_provenance`] after the signature
+    /// verified: subject, predicate, parents, then one transaction.
+    pub async fn provenance_attach_verified(
+        &self,
+        row: &VersionRow,
+        files: &[FileRow],
+        bundle_bytes: &[u8],
+        verified: &provenant_attest::VerifiedAttestation,
+        fingerprint: String,
+        by: &str,
+    ) -> Result<(ProvenanceView, bool), RegistryError> {
+        let st = &verified.statement;
+        let root = oms_root_digest(files.iter().map(|f| (f.path.as_str(), f.digest.as_str())))?;
+        let manifest_hex = row.digest.trim_start_matches("sha256:");
+        if !st.has_sha256(&root) && !st.has_sha256(manifest_hex) {
+            let got: Vec<String> = st
+                .subject
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} sha256:{}",
+                        s.name,
+                        s.digest.get("sha256").map_or("-", String::as_str)
+                    )
+                })
+                .collect();
+            return Err(RegistryError::SubjectMismatch {
+                version: format!("{}:{}", row.model, row.number),
+                expected: format!(
+                    "sha256:{root} (OMS root digest) or {} (manifest digest)",
+                    row.digest
+                ),
+                got: got.join(", "),
+            });
+        }
+        let signer = match &verified.identity {
+            SignerIdentity::Key { .. } => verified.identity.to_string(),
+            SignerIdentity::Certificate(c) => c.to_string(),
+        };
+        let (att, created) = self
+            .provenance_insert(row, st, bundle_bytes, signer, fingerprint, by)
+            .await?;
+        Ok((provenance_view(&att)?, created))
+    }
+
+    /// Validates a provenance statement whose signature and subject were
+    /// checked (ML-training build type, required inputs, parents known), then
+    /// stores the attachment and its lineage edges in one transaction. Used by
+    /// the provenance route and by generic attestation attach.
+    pub(crate) async fn provenance_insert(
+        &self,
+        row: &VersionRow,
+        st: &Statement,
+        bundle_bytes: &[u8],
+        signer: String,
+        fingerprint: String,
+        by: &str,
+    ) -> Result<(AttachmentRow, bool), RegistryError> {
+        let inputs: Inputs = provenant_provenance::validate(
+            &st.predicate_type,
+            &st.predicate,
+            self.provenance_requirements,
+        )
+        .map_err(|e| match e {
+            provenant_provenance::ProvenanceError::Invalid { field, reason } => {
+                invalid(field, reason)
+            }
+            other => invalid("predicate", other.to_string()),
+        })?;
+        let mut edges = Vec::new();
+        for (uri, hex) in &inputs.datasets {
+            edges.push(NewLineageEdge {
+                kind: "dataset".into(),
+                input: format!("sha256:{hex}"),
+                uri: uri.clone(),
+                parent_id: None,
+            });
+        }
+        for (repo, sha) in &inputs.commits {
+            edges.push(NewLineageEdge {
+                kind: "commit".into(),
+                input: sha.clone(),
+                uri: repo.clone(),
+                parent_id: None,
+            });
+        }
+        for hex in &inputs.images {
+            edges.push(NewLineageEdge {
+                kind: "image".into(),
+                input: format!("sha256:{hex}"),
+                uri: String::new(),
+                parent_id: None,
+            });
+        }
+        for (name, hex) in &inputs.parents {
+            let reference = format!("{name}@sha256:{hex}");
+            let parent = self.resolve(&reference).await.map_err(|e| match e {
+                RegistryError::ModelNotFound(_)
+                | RegistryError::VersionNotFound(_)
+                | RegistryError::InvalidName { .. }
+                | RegistryError::InvalidReference { .. } => invalid(
+                    "predicate.buildDefinition.externalParameters.parents",
+                    format!("parent version {reference} is not in this registry"),
+                ),
+                other => other,
+            })?;
+            edges.push(NewLineageEdge {
+                kind: "parent".into(),
+                input: reference,
+                uri: format!("provenant:{}:{}", parent.model, parent.number),
+                parent_id: Some(parent.id),
+            });
+        }
+        let (att, created) = self
+            .store
+            .attachment_insert_with_lineage(
+                &NewAttachment {
+                    version_id: row.id,
+                    kind: PROVENANCE_KIND.into(),
+                    media_type: ATTESTATION_MEDIA_TYPE.into(),
+                    digest: Digest::of(bundle_bytes).to_string(),
+                    body: bundle_bytes.to_vec(),
+                    signer,
+                    fingerprint,
+                    created_by: by.into(),
+                    predicate_type: st.predicate_type.clone(),
+                    summary: serde_json::to_string(&summary_of(st)).unwrap_or_default(),
+                },
+                &edges,
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::LineageCycle { parent, .. } => RegistryError::LineageCycle {
+                    version: format!("{}:{}", row.model, row.number),
+                    parent,
+                },
+                other => other.into(),
+            })?;
+        if created {
+            tracing::info!(version = %format!("{}:{}", row.model, row.number), edges = edges.len(), "provenance attached");
+        }
+        Ok((att, created))
+    }
+
+    /// Provenance attestations of a version, oldest first.
+    pub async fn provenance(&self, row: &VersionRow) -> Result<Vec<ProvenanceView>, RegistryError> {
+        self.store
+            .attachments(row.id, PROVENANCE_KIND)
+            .await?
+            .iter()
+            .map(provenance_view)
+            .collect()
+    }
+
+    /// Upstream and downstream of a version.
+    pub async fn lineage(&self, reference: &str) -> Result<LineageView, RegistryError> {
+        let row = self.resolve(reference).await?;
+        let up = self.store.lineage_upstream(row.id).await?;
+        let down = self.store.lineage_downstream(row.id).await?;
+        Ok(LineageView {
+            version: format!("{}:{}", row.model, row.number),
+            digest: row.digest.clone(),
+            upstream: up.iter().map(edge_view).collect(),
+            downstream: down.iter().map(edge_view).collect(),
+        })
+    }
+
+    /// Every version (and alias) affected by an input.
+    pub async fn impact(&self, input: &str) -> Result<ImpactView, RegistryError> {
+        let (kind, stored) = parse_impact_input(input)?;
+        let rows: Vec<ImpactRow> = self.store.lineage_impact(kind, &stored).await?;
+        let mut aliases = Vec::new();
+        let versions = rows
+            .into_iter()
+            .map(|r| {
+                aliases.extend(r.aliases.iter().map(|a| format!("{}#{a}", r.model)));
+                ImpactedVersion {
+                    version: format!("{}:{}", r.model, r.number),
+                    digest: r.digest,
+                    state: r.state,
+                    direct: r.direct,
+                    aliases: r.aliases,
+                }
+            })
+            .collect();
+        Ok(ImpactView {
+            input: format!("{kind}:{stored}"),
+            versions,
+            aliases,
+        })
+    }
+}
+
+fn provenance_view(a: &AttachmentRow) -> Result<ProvenanceView, RegistryError> {
+    let corrupt = |e: String| {
+        RegistryError::Store(StoreError::Corrupt(format!(
+            "provenance attachment {}: {e}",
+            a.digest
+        )))
+    };
+    let bundle = Bundle::from_json(&a.body).map_err(|e| corrupt(e.to_string()))?;
+    let statement: Value =
+        serde_json::from_slice(&bundle.envelope.payload).map_err(|e| corrupt(e.to_string()))?;
+    Ok(ProvenanceView {
+        digest: a.digest.clone(),
+        signer: a.signer.clone(),
+        fingerprint: a.fingerprint.clone(),
+        created_at: rfc3339(a.created_at),
+        created_by: a.created_by.clone(),
+        summary: summary(&statement),
+        statement,
+    })
+}

@@ -1,0 +1,308 @@
+//! Lineage edges, impact and cycle refusal on both backends.
+
+use provenant_store::testing::PgTestDb;
+use provenant_store::{
+    Digest, FileRow, NewAttachment, NewLineageEdge, NewVersion, Store, StoreError,
+};
+
+macro_rules! both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                let dir = tempfile::tempdir().unwrap();
+                let store = Store::open_sqlite(&dir.path().join("meta.db"))
+                    .await
+                    .unwrap();
+                ($body)(store).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let Some(db) = PgTestDb::create().await else {
+                    return;
+                };
+                let store = Store::connect(&db.url).await.unwrap();
+                ($body)(store.clone()).await;
+                store.close().await;
+            }
+        }
+    };
+}
+
+fn version(model: &str, content: &str) -> NewVersion {
+    let (ns, name) = model.rsplit_once('/').unwrap();
+    NewVersion {
+        namespace: ns.into(),
+        model_name: name.into(),
+        description: String::new(),
+        digest: Digest::of(format!("{model}/{content}").as_bytes()).to_string(),
+        manifest: b"{}".to_vec(),
+        config: b"{}".to_vec(),
+        config_digest: Digest::of(b"{}").to_string(),
+        metadata: "{}".into(),
+        metadata_digest: Digest::of(b"{}").to_string(),
+        files: vec![FileRow {
+            path: "model.bin".into(),
+            digest: Digest::of(content.as_bytes()).to_string(),
+            size: 1,
+        }],
+        labels: Default::default(),
+        search_text: model.into(),
+        created_by: "tester".into(),
+    }
+}
+
+fn edge(kind: &str, input: &str) -> NewLineageEdge {
+    NewLineageEdge {
+        kind: kind.into(),
+        input: input.into(),
+        uri: format!("uri-of-{input}"),
+        parent_id: None,
+    }
+}
+
+fn parent(id: i64) -> NewLineageEdge {
+    NewLineageEdge {
+        kind: "parent".into(),
+        input: format!("parent-{id}"),
+        uri: String::new(),
+        parent_id: Some(id),
+    }
+}
+
+fn attachment(version_id: i64, body: &str) -> NewAttachment {
+    NewAttachment {
+        version_id,
+        kind: "provenance".into(),
+        media_type: "application/vnd.dev.sigstore.bundle.v0.3+json".into(),
+        digest: Digest::of(body.as_bytes()).to_string(),
+        body: body.as_bytes().to_vec(),
+        signer: "key".into(),
+        fingerprint: "sha256:00".into(),
+        created_by: "tester".into(),
+        predicate_type: "https://slsa.dev/provenance/v1".into(),
+        summary: "{}".into(),
+    }
+}
+
+both!(
+    impact_follows_parents_and_lists_aliases,
+    |store: Store| async move {
+        let base = store
+            .version_publish(&version("aiops/base", "1"))
+            .await
+            .unwrap()
+            .0;
+        let tune = store
+            .version_publish(&version("aiops/tuned", "1"))
+            .await
+            .unwrap()
+            .0;
+        let tune2 = store
+            .version_publish(&version("aiops/tuned2", "1"))
+            .await
+            .unwrap()
+            .0;
+        let other = store
+            .version_publish(&version("aiops/other", "1"))
+            .await
+            .unwrap()
+            .0;
+        let ds = "sha256:aaaa";
+        let (_, created) = store
+            .attachment_insert_with_lineage(
+                &attachment(base.id, "p-base"),
+                &[
+                    edge("dataset", ds),
+                    edge("commit", "c1"),
+                    edge("image", "sha256:ii"),
+                ],
+            )
+            .await
+            .unwrap();
+        assert!(created);
+        store
+            .attachment_insert_with_lineage(
+                &attachment(tune.id, "p-tune"),
+                &[parent(base.id), edge("dataset", "sha256:bbbb")],
+            )
+            .await
+            .unwrap();
+        store
+            .lineage_insert(tune2.id, &[parent(tune.id)])
+            .await
+            .unwrap();
+        store
+            .lineage_insert(other.id, &[edge("dataset", "sha256:bbbb")])
+            .await
+            .unwrap();
+        store
+            .alias_move(tune.model_id, "production", tune.id, "t")
+            .await
+            .unwrap();
+        store
+            .alias_move(tune.model_id, "staging", tune.id, "t")
+            .await
+            .unwrap();
+
+        let hit = store.lineage_impact("dataset", ds).await.unwrap();
+        let got: Vec<_> = hit
+            .iter()
+            .map(|r| (r.model.as_str(), r.number, r.direct, r.aliases.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("aiops/base", 1, true, vec![]),
+                (
+                    "aiops/tuned",
+                    1,
+                    false,
+                    vec!["production".to_owned(), "staging".to_owned()]
+                ),
+                ("aiops/tuned2", 1, false, vec![]),
+            ]
+        );
+        let hit = store
+            .lineage_impact("dataset", "sha256:bbbb")
+            .await
+            .unwrap();
+        let got: Vec<_> = hit.iter().map(|r| (r.model.as_str(), r.direct)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("aiops/other", true),
+                ("aiops/tuned", true),
+                ("aiops/tuned2", false)
+            ]
+        );
+        assert_eq!(store.lineage_impact("commit", "c1").await.unwrap().len(), 3);
+        assert!(
+            store
+                .lineage_impact("image", "sha256:none")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store.lineage_impact("commit", ds).await.unwrap().is_empty(),
+            "kind matters"
+        );
+
+        // Upstream of tuned2: its parent edge, tuned's edges, base's edges.
+        let up = store.lineage_upstream(tune2.id).await.unwrap();
+        let got: Vec<_> = up
+            .iter()
+            .map(|e| (e.model.as_str(), e.kind.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("aiops/base", "commit"),
+                ("aiops/base", "dataset"),
+                ("aiops/base", "image"),
+                ("aiops/tuned", "dataset"),
+                ("aiops/tuned", "parent"),
+                ("aiops/tuned2", "parent"),
+            ]
+        );
+        assert_eq!(up[4].parent_model.as_deref(), Some("aiops/base"));
+        assert_eq!(up[4].parent_number, Some(1));
+        // Downstream of base: tuned, then tuned2.
+        let down = store.lineage_downstream(base.id).await.unwrap();
+        let got: Vec<_> = down
+            .iter()
+            .map(|e| (e.parent_model.clone().unwrap(), e.model.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("aiops/base".to_owned(), "aiops/tuned".to_owned()),
+                ("aiops/tuned".to_owned(), "aiops/tuned2".to_owned()),
+            ]
+        );
+        assert!(store.lineage_downstream(other.id).await.unwrap().is_empty());
+    }
+);
+
+both!(
+    parent_cycles_are_refused_and_nothing_is_stored,
+    |store: Store| async move {
+        let a = store
+            .version_publish(&version("ml/a", "1"))
+            .await
+            .unwrap()
+            .0;
+        let b = store
+            .version_publish(&version("ml/b", "1"))
+            .await
+            .unwrap()
+            .0;
+        let c = store
+            .version_publish(&version("ml/c", "1"))
+            .await
+            .unwrap()
+            .0;
+        store.lineage_insert(b.id, &[parent(a.id)]).await.unwrap();
+        store.lineage_insert(c.id, &[parent(b.id)]).await.unwrap();
+        // a ← b ← c; making c a parent of a closes the loop.
+        let err = store
+            .attachment_insert_with_lineage(
+                &attachment(a.id, "p-a"),
+                &[edge("dataset", "sha256:dd"), parent(c.id)],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::LineageCycle { .. }), "{err}");
+        assert!(err.to_string().contains("parent-"), "{err}");
+        assert!(
+            store
+                .attachments(a.id, "provenance")
+                .await
+                .unwrap()
+                .is_empty(),
+            "attachment rolled back"
+        );
+        assert!(
+            store
+                .lineage_impact("dataset", "sha256:dd")
+                .await
+                .unwrap()
+                .is_empty(),
+            "edges rolled back"
+        );
+        // Self-parent.
+        let err = store
+            .lineage_insert(a.id, &[parent(a.id)])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::LineageCycle { .. }));
+        // Idempotent: the same attachment twice stores once.
+        let (_, first) = store
+            .attachment_insert_with_lineage(
+                &attachment(c.id, "p-c"),
+                &[edge("dataset", "sha256:ee")],
+            )
+            .await
+            .unwrap();
+        let (_, again) = store
+            .attachment_insert_with_lineage(
+                &attachment(c.id, "p-c"),
+                &[edge("dataset", "sha256:ee")],
+            )
+            .await
+            .unwrap();
+        assert!(first && !again);
+        assert_eq!(
+            store
+                .lineage_impact("dataset", "sha256:ee")
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+);
