@@ -348,8 +348,8 @@ impl Registry {
 /// The OSV index kept in a metadata store (the server's, or the CLI's
 /// embedded `osv.db`).
 pub async fn load_vuln_index(store: &Store) -> Result<Index, RegistryError> {
-    let rows = store.osv_records().await?;
-    tokio::task::spawn_blocking(move || index_from_rows(rows))
+    let groups = store.osv_records_by_source().await?;
+    tokio::task::spawn_blocking(move || index_from_groups(groups))
         .await
         .map_err(|e| RegistryError::InvalidVulnDb {
             reason: format!("loading the database: {e}"),
@@ -362,16 +362,58 @@ pub async fn save_vuln_index(store: &Store, index: &Index, by: &str) -> Result<i
     Ok(store.osv_replace(&rows, by).await?)
 }
 
-fn index_from_rows(rows: Vec<OsvRow>) -> Result<Index, RegistryError> {
-    let mut entries = Vec::with_capacity(rows.len());
-    for r in rows {
-        let record = serde_json::from_str(&r.record).map_err(|e| RegistryError::InvalidVulnDb {
-            reason: format!("stored record {} is unreadable: {e}", r.id),
-        })?;
-        entries.push(IndexEntry {
-            source: r.source,
-            record,
-        });
+/// Parses records (joined by U+001E per source) on every core.
+fn index_from_groups(groups: Vec<(String, String)>) -> Result<Index, RegistryError> {
+    let records: Vec<(&str, &str)> = groups
+        .iter()
+        .flat_map(|(source, joined)| {
+            joined
+                .split('\u{1e}')
+                .filter(|r| !r.is_empty())
+                .map(move |r| (source.as_str(), r))
+        })
+        .collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 8);
+    let chunk = records.len().div_ceil(threads).max(1);
+    let parsed: Vec<Result<Vec<IndexEntry>, RegistryError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = records
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(source, json)| {
+                            let record = serde_json::from_str(json).map_err(|e| {
+                                RegistryError::InvalidVulnDb {
+                                    reason: format!(
+                                        "a stored record of {source} is unreadable: {e}"
+                                    ),
+                                }
+                            })?;
+                            Ok(IndexEntry {
+                                source: (*source).to_owned(),
+                                record,
+                            })
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(RegistryError::InvalidVulnDb {
+                        reason: "a loader thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut entries = Vec::with_capacity(records.len());
+    for part in parsed {
+        entries.extend(part?);
     }
     Ok(Index::from_entries(entries))
 }
