@@ -13,6 +13,7 @@ mod names;
 mod reference;
 mod service;
 mod signatures;
+mod transparency;
 
 pub use error::RegistryError;
 pub use manifest::{BuiltManifest, ManifestFile, build_manifest, layer_media_type};
@@ -22,6 +23,7 @@ pub use names::{
 };
 pub use reference::{Reference, Selector};
 pub use service::{PublishRequest, Published, Registry, VersionState, VersionView, rfc3339};
+pub use transparency::{LogConfig, LogError, LogHead, TransparencyLog};
 pub use signatures::{
     SIGNATURE_MEDIA_TYPE, SignatureView, TrustedKeyView, parse_key_or_certificate,
 };

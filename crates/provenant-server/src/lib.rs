@@ -10,7 +10,9 @@ mod openapi;
 mod routes;
 mod server;
 mod state;
+mod tlog;
 mod uploads;
 
 pub use api_error::ApiError;
 pub use server::{Running, ServeConfig, ServerError, start};
+pub use tlog::{LogOptions, WitnessPeer};

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{self, blobs, models, signing, versions};
+use crate::routes::{self, blobs, log, models, signing, versions};
 use crate::uploads;
 
 #[derive(OpenApi)]
@@ -20,6 +20,8 @@ use crate::uploads;
         versions::resolve, versions::get_version, versions::get_manifest, versions::set_labels,
         versions::deprecate, versions::archive,
         signing::attach, signing::list, signing::bundle, signing::keys, signing::add_key, signing::remove_key,
+        log::checkpoint, log::key, log::tile, log::entry, log::inclusion, log::consistency,
+        log::version_entries, log::audit_records, log::audit_events,
     ),
     components(schemas(crate::api_error::ErrorBody)),
     modifiers(&BearerAuth),

@@ -23,6 +23,8 @@ pub struct ServeConfig {
     pub database_url: Option<String>,
     /// `s3://…`, `gs://…`, `az://…`, `file://…` or a path; default `DATA_DIR/blobs`.
     pub blob_url: Option<String>,
+    /// Transparency log settings.
+    pub log: crate::tlog::LogOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,8 @@ pub enum ServerError {
     },
     #[error("random number generator: {0}")]
     Random(String),
+    #[error("transparency log: {0}")]
+    Log(String),
 }
 
 /// A running server.
@@ -78,7 +82,7 @@ impl Running {
     }
 }
 
-fn write_secret(path: &Path, contents: &str) -> std::io::Result<()> {
+pub(crate) fn write_secret(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -142,7 +146,11 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         new_admin_token = Some(token);
     }
 
+    let log = crate::tlog::open_log(&config, dir, store.clone(), blobs.clone()).await?;
+    tokio::spawn(log.clone().run());
+    crate::tlog::spawn_witness_collector(log.clone(), &config.log.witnesses)?;
     let state = AppState {
+        log,
         registry: Registry::new(store, blobs),
         uploads: Arc::new(std::sync::Mutex::new(HashMap::new())),
         token_cache: Arc::new(std::sync::Mutex::new(HashMap::new())),

@@ -10,12 +10,17 @@
 mod blob;
 mod digest;
 mod error;
+mod log;
 mod meta;
 pub mod testing;
 
 pub use blob::{BlobStore, Upload};
 pub use digest::Digest;
 pub use error::StoreError;
+pub use log::{
+    Assigned, AuditRecord, ENTRY_SCHEMA_VERSION, LogBatch, LogEventRow, LogRecord, LogStateRow,
+    LogTarget, PendingEntry, canonical_entry, entry_type,
+};
 pub use meta::{
     AliasEvent, AliasRow, AttachmentRow, Backend, FileRow, LabelFilter, ModelRow, NewAttachment,
     NewVersion, Page, Store, TokenRow, TrustedKeyRow, VersionRow, now_millis,

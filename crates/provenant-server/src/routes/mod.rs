@@ -1,6 +1,7 @@
 //! Route handlers and the router.
 
 pub mod blobs;
+pub mod log;
 pub mod models;
 pub mod signing;
 pub mod versions;
@@ -83,6 +84,9 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/namespaces/{namespace}/keys/{fingerprint}",
             delete(signing::remove_key),
         )
+        .route("/api/v1/log/versions", get(log::version_entries))
+        .route("/api/v1/admin/log/records", get(log::audit_records))
+        .route("/api/v1/admin/log/events", get(log::audit_events))
         .route("/api/v1/versions", get(versions::list_versions))
         .route("/api/v1/search", get(versions::search))
         .route("/api/v1/resolve", get(versions::resolve))
@@ -92,6 +96,12 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/log/checkpoint", get(log::checkpoint))
+        .route("/log/key", get(log::key))
+        .route("/log/tile/{*path}", get(log::tile))
+        .route("/api/v1/log/entries/{index}", get(log::entry))
+        .route("/api/v1/log/proof/inclusion", get(log::inclusion))
+        .route("/api/v1/log/proof/consistency", get(log::consistency))
         .route("/api/v1/openapi.json", get(openapi::document))
         .route(
             "/api/v1/schemas/version-metadata.json",

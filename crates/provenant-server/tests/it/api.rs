@@ -629,6 +629,7 @@ async fn auth_token_file_openapi_and_schema() {
             data_dir,
             database_url: None,
             blob_url: None,
+            log: Default::default(),
         },
         false,
     )

@@ -33,6 +33,7 @@ impl TestServer {
                 data_dir: dir.path().join("data"),
                 database_url: pg.as_ref().map(|p| p.url.clone()),
                 blob_url: None,
+                log: Default::default(),
             },
             false,
         )
