@@ -94,6 +94,14 @@ pub enum Commands {
     Vulndb(commands::vulndb::Command),
     /// Scan an SBOM for known vulnerabilities (OSV), with VEX and waivers
     Scan(commands::scan::Args),
+    /// The transparency log: verifier key, checkpoint, verify, prove inclusion
+    #[command(subcommand)]
+    Log(commands::log::Command),
+    /// Audit the registry against its log (admin): verify, export the trail
+    #[command(subcommand)]
+    Audit(commands::audit::Command),
+    /// Run a witness that cosigns log checkpoints (C2SP tlog-witness)
+    Witness(commands::witness::Args),
 }
 
 /// Map an error to the documented exit code.
@@ -171,5 +179,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Sbom(a) => commands::sbom::run(g, a).await,
         Commands::Vulndb(c) => commands::vulndb::run(g, c).await,
         Commands::Scan(a) => commands::scan::run(g, a).await,
+        Commands::Log(c) => commands::log::run(g, c).await,
+        Commands::Audit(c) => commands::audit::run(g, c).await,
+        Commands::Witness(a) => commands::witness::run(a).await,
     }
 }

@@ -11,8 +11,10 @@ mod routes;
 mod server;
 mod state;
 mod tlog;
+mod witness;
 mod uploads;
 
 pub use api_error::ApiError;
 pub use server::{Running, ServeConfig, ServerError, start};
 pub use tlog::{LogOptions, WitnessPeer};
+pub use witness::{FileWitnessStore, RunningWitness, WitnessConfig, start_witness};

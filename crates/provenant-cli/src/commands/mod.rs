@@ -1,11 +1,13 @@
 //! One module per command, each with `Args` and `run`.
 
 pub mod alias;
+pub mod audit;
 pub mod digest;
 pub mod keygen;
 pub mod keys;
 pub mod label;
 pub mod list;
+pub mod log;
 pub mod login;
 pub mod oms;
 pub mod pull;
@@ -19,6 +21,7 @@ pub mod sign;
 pub mod state;
 pub mod verify;
 pub mod vulndb;
+pub mod witness;
 
 use crate::api::VersionInfo;
 use crate::client::Client;
