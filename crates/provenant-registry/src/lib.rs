@@ -23,7 +23,7 @@ pub use names::{
 };
 pub use reference::{Reference, Selector};
 pub use service::{PublishRequest, Published, Registry, VersionState, VersionView, rfc3339};
-pub use transparency::{LogConfig, LogError, LogHead, TransparencyLog};
 pub use signatures::{
     SIGNATURE_MEDIA_TYPE, SignatureView, TrustedKeyView, parse_key_or_certificate,
 };
+pub use transparency::{LogConfig, LogError, LogHead, TransparencyLog};

@@ -26,9 +26,9 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use provenant_store::{Assigned, BlobStore, LogStateRow, Store, StoreError};
 use provenant_tlog::{
-    Checkpoint, Ed25519Signer, Hash, NoteSigner, TILE_WIDTH, TileHashReader, TileId,
-    TileKind, TileReader, consistency_proof, empty_root, inclusion_proof, integrate, leaf_hash,
-    tile_width, tree_hash,
+    Checkpoint, Ed25519Signer, Hash, NoteSigner, TILE_WIDTH, TileHashReader, TileId, TileKind,
+    TileReader, consistency_proof, empty_root, inclusion_proof, integrate, leaf_hash, tile_width,
+    tree_hash,
 };
 
 /// Errors of the transparency log service.
@@ -362,7 +362,11 @@ impl TransparencyLog {
                     })?;
                 tile_prefix(&id, &data).ok_or_else(|| LogError::Inconsistent {
                     size: now,
-                    reason: format!("{} is shorter than its prefix {}", current.path(), id.path()),
+                    reason: format!(
+                        "{} is shorter than its prefix {}",
+                        current.path(),
+                        id.path()
+                    ),
                 })?
             }
             None => return Err(LogError::Missing { path: id.path() }),
@@ -395,7 +399,9 @@ impl TransparencyLog {
                 Err(e) if missing.is_empty() => return Err(e.into()),
                 Err(_) => {
                     let fetched: Vec<(TileId, Arc<[u8]>)> = futures::stream::iter(missing)
-                        .map(|id| async move { Ok::<_, LogError>((id, self.fetch_tile(id, size).await?)) })
+                        .map(|id| async move {
+                            Ok::<_, LogError>((id, self.fetch_tile(id, size).await?))
+                        })
                         .buffer_unordered(8)
                         .try_collect()
                         .await?;
@@ -653,4 +659,3 @@ impl TransparencyLog {
         leaf_hash(entry)
     }
 }
-

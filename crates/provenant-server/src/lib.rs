@@ -11,8 +11,8 @@ mod routes;
 mod server;
 mod state;
 mod tlog;
-mod witness;
 mod uploads;
+mod witness;
 
 pub use api_error::ApiError;
 pub use server::{Running, ServeConfig, ServerError, start};

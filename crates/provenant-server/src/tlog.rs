@@ -7,8 +7,7 @@ use std::time::Duration;
 use provenant_registry::{LogConfig, LogHead, TransparencyLog};
 use provenant_store::{BlobStore, Store};
 use provenant_tlog::{
-    AddCheckpointRequest, Checkpoint, CosignatureVerifier, Ed25519Signer, NoteSignature,
-    parse_note,
+    AddCheckpointRequest, Checkpoint, CosignatureVerifier, Ed25519Signer, NoteSignature, parse_note,
 };
 
 use crate::server::{ServeConfig, ServerError};
@@ -29,8 +28,7 @@ impl std::str::FromStr for WitnessPeer {
         let (url, vkey) = s
             .split_once(',')
             .ok_or_else(|| format!("witness {s:?} must be URL,VERIFIER_KEY"))?;
-        CosignatureVerifier::from_vkey(vkey)
-            .map_err(|e| format!("witness key of {url}: {e}"))?;
+        CosignatureVerifier::from_vkey(vkey).map_err(|e| format!("witness key of {url}: {e}"))?;
         Ok(Self {
             url: url.trim_end_matches('/').to_owned(),
             vkey: vkey.to_owned(),
@@ -202,9 +200,10 @@ async fn submit(
         let bytes = resp.text().await.map_err(|e| e.to_string())?;
         if status.as_u16() == 409 {
             // The witness holds another size: retry from it.
-            let size = bytes.trim().parse::<u64>().map_err(|_| {
-                format!("409 without a tree size: {:?}", bytes.trim())
-            })?;
+            let size = bytes
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| format!("409 without a tree size: {:?}", bytes.trim()))?;
             if size > head.size {
                 return Err(format!(
                     "witness has size {size}, beyond this log's {} (fork or rollback?)",

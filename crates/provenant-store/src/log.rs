@@ -116,8 +116,7 @@ pub struct LogEventRow {
     pub leaf_hash: Option<String>,
 }
 
-const EVENT_COLUMNS: &str =
-    "id, type, source, source_id, entry, created_at, log_index, leaf_hash";
+const EVENT_COLUMNS: &str = "id, type, source, source_id, entry, created_at, log_index, leaf_hash";
 
 fn event_from_row(r: &AnyRow) -> Result<LogEventRow, sqlx::Error> {
     Ok(LogEventRow {
@@ -238,11 +237,7 @@ impl Store {
 
     /// Appends raw entries to the outbox in one transaction (benchmarks,
     /// tests, and entry types with no registry row).
-    pub async fn log_append_raw(
-        &self,
-        kind: &str,
-        entries: &[String],
-    ) -> Result<(), StoreError> {
+    pub async fn log_append_raw(&self, kind: &str, entries: &[String]) -> Result<(), StoreError> {
         let now = crate::now_millis();
         let (mut tx, _writer) = self.begin_write().await?;
         for chunk in entries.chunks(500) {

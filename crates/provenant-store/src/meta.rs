@@ -735,7 +735,18 @@ impl Store {
             .bind(labels_text(&new.labels))
             .execute(&mut **tx)
             .await?;
-        Store::log_record_in_txn(tx, LogRecord::new(entry_type::VERSION_PUBLISHED, ("versions", version_id), &new.created_by, now, LogTarget::Version(version_id), serde_json::json!({"digest": new.digest, "metadata_digest": new.metadata_digest}))).await?;
+        Store::log_record_in_txn(
+            tx,
+            LogRecord::new(
+                entry_type::VERSION_PUBLISHED,
+                ("versions", version_id),
+                &new.created_by,
+                now,
+                LogTarget::Version(version_id),
+                serde_json::json!({"digest": new.digest, "metadata_digest": new.metadata_digest}),
+            ),
+        )
+        .await?;
 
         let created = VersionRow {
             id: version_id,
@@ -1057,7 +1068,18 @@ impl Store {
             .bind(version_id)
             .execute(&mut *tx)
             .await?;
-        Store::log_record_in_txn(&mut tx, LogRecord::new(entry_type::LABELS_CHANGED, ("versions", version_id), by, now_millis(), LogTarget::Version(version_id), serde_json::json!({"set": set, "remove": remove}))).await?;
+        Store::log_record_in_txn(
+            &mut tx,
+            LogRecord::new(
+                entry_type::LABELS_CHANGED,
+                ("versions", version_id),
+                by,
+                now_millis(),
+                LogTarget::Version(version_id),
+                serde_json::json!({"set": set, "remove": remove}),
+            ),
+        )
+        .await?;
         tx.commit().await?;
         Ok(labels)
     }
@@ -1097,7 +1119,18 @@ impl Store {
             "archived" => entry_type::VERSION_ARCHIVED,
             _ => entry_type::VERSION_STATE_CHANGED,
         };
-        Store::log_record_in_txn(&mut tx, LogRecord::new(kind, ("versions", version_id), by, now, LogTarget::Version(version_id), serde_json::json!({"state": to, "reason": reason}))).await?;
+        Store::log_record_in_txn(
+            &mut tx,
+            LogRecord::new(
+                kind,
+                ("versions", version_id),
+                by,
+                now,
+                LogTarget::Version(version_id),
+                serde_json::json!({"state": to, "reason": reason}),
+            ),
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -1205,7 +1238,18 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         let row = key_from_row(&r)?;
-        Store::log_record_in_txn(&mut tx, LogRecord::new(entry_type::TRUSTED_KEY_ADDED, ("trusted_keys", row.id), by, row.added_at, LogTarget::Name(row.namespace.clone()), serde_json::json!({"fingerprint": row.fingerprint}))).await?;
+        Store::log_record_in_txn(
+            &mut tx,
+            LogRecord::new(
+                entry_type::TRUSTED_KEY_ADDED,
+                ("trusted_keys", row.id),
+                by,
+                row.added_at,
+                LogTarget::Name(row.namespace.clone()),
+                serde_json::json!({"fingerprint": row.fingerprint}),
+            ),
+        )
+        .await?;
         tx.commit().await?;
         Ok((row, true))
     }
@@ -1231,7 +1275,18 @@ impl Store {
         .await?;
         for r in &ids {
             let id: i64 = r.try_get(0)?;
-            Store::log_record_in_txn(&mut tx, LogRecord::new(entry_type::TRUSTED_KEY_REMOVED, ("trusted_keys", id), by, now, LogTarget::Name(namespace.to_owned()), serde_json::json!({"fingerprint": fingerprint}))).await?;
+            Store::log_record_in_txn(
+                &mut tx,
+                LogRecord::new(
+                    entry_type::TRUSTED_KEY_REMOVED,
+                    ("trusted_keys", id),
+                    by,
+                    now,
+                    LogTarget::Name(namespace.to_owned()),
+                    serde_json::json!({"fingerprint": fingerprint}),
+                ),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(!ids.is_empty())

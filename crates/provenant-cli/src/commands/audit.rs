@@ -206,7 +206,11 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
                     }
                 };
                 check("type", entry.get("type"), &Value::from(r.kind.clone()));
-                check("target", entry.get("target"), &Value::from(r.target.clone()));
+                check(
+                    "target",
+                    entry.get("target"),
+                    &Value::from(r.target.clone()),
+                );
                 check("who", entry.get("who"), &Value::from(r.who.clone()));
                 if let Some(obj) = r.details.as_object() {
                     for (k, want) in obj {
@@ -247,7 +251,9 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
             }
             if problems.is_empty() {
                 if !g.json {
-                    println!("audit passed: the log matches its checkpoint and the registry database");
+                    println!(
+                        "audit passed: the log matches its checkpoint and the registry database"
+                    );
                 }
                 Ok(())
             } else {

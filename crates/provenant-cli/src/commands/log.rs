@@ -71,7 +71,13 @@ fn state_dir(a: &TrustArgs) -> PathBuf {
 fn origin_file(dir: &std::path::Path, origin: &str) -> PathBuf {
     let safe: String = origin
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     dir.join("checkpoints").join(safe)
 }
@@ -105,7 +111,9 @@ fn parse_hashes(hashes: &[String], what: &str) -> anyhow::Result<Vec<Hash>> {
         .enumerate()
         .map(|(i, h)| {
             Hash::from_base64(h).ok_or_else(|| {
-                anyhow::Error::new(Refused(format!("{what}: hash {i} is not base64 of 32 bytes")))
+                anyhow::Error::new(Refused(format!(
+                    "{what}: hash {i} is not base64 of 32 bytes"
+                )))
             })
         })
         .collect()
@@ -155,7 +163,11 @@ pub async fn verify_latest(client: &Client, a: &TrustArgs) -> anyhow::Result<Ver
     let witnesses: Vec<String> = opened
         .sigs
         .iter()
-        .filter(|s| witness_names.iter().any(|(n, id)| *n == s.name && *id == s.key_id))
+        .filter(|s| {
+            witness_names
+                .iter()
+                .any(|(n, id)| *n == s.name && *id == s.key_id)
+        })
         .map(|s| s.name.clone())
         .collect();
     if witnesses.len() < a.min_witnesses {
@@ -327,11 +339,13 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
                     .await?;
                 let proof = parse_hashes(&p.hashes, "inclusion proof")?;
                 let leaf = leaf_hash(e.entry.as_bytes());
-                verify_inclusion(&leaf, index, size, &proof, &v.checkpoint.root).map_err(|err| {
-                    Refused(format!(
-                        "entry {index} is not proven in the checkpoint of size {size}: {err}"
-                    ))
-                })?;
+                verify_inclusion(&leaf, index, size, &proof, &v.checkpoint.root).map_err(
+                    |err| {
+                        Refused(format!(
+                            "entry {index} is not proven in the checkpoint of size {size}: {err}"
+                        ))
+                    },
+                )?;
                 out.push(e);
             }
             if g.json {
@@ -351,4 +365,3 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
     }
     Ok(())
 }
-

@@ -8,10 +8,18 @@ use anyhow::Context as _;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Address to listen on
-    #[arg(long, env = "PROVENANT_WITNESS_LISTEN", default_value = "127.0.0.1:7879")]
+    #[arg(
+        long,
+        env = "PROVENANT_WITNESS_LISTEN",
+        default_value = "127.0.0.1:7879"
+    )]
     pub listen: SocketAddr,
     /// Directory for the witness key (generated, 0600) and its state
-    #[arg(long, env = "PROVENANT_WITNESS_DIR", default_value = "./provenant-witness")]
+    #[arg(
+        long,
+        env = "PROVENANT_WITNESS_DIR",
+        default_value = "./provenant-witness"
+    )]
     pub data_dir: PathBuf,
     /// Name of a newly generated witness key [default: HOSTNAME/witness]
     #[arg(long)]
@@ -26,7 +34,10 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     for l in &a.logs {
         let (origin, key) = match l.split_once(',') {
             Some((o, k)) => (o.to_owned(), k.to_owned()),
-            None => (l.split('+').next().unwrap_or_default().to_owned(), l.clone()),
+            None => (
+                l.split('+').next().unwrap_or_default().to_owned(),
+                l.clone(),
+            ),
         };
         logs.push((origin, key));
     }

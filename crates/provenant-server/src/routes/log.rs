@@ -109,7 +109,9 @@ fn entry_view(e: LogEventRow) -> Result<EntryView, ApiError> {
         index: e
             .log_index
             .and_then(|i| u64::try_from(i).ok())
-            .ok_or_else(|| ApiError::not_found("log_entry_not_found", "entry is not sequenced yet"))?,
+            .ok_or_else(|| {
+                ApiError::not_found("log_entry_not_found", "entry is not sequenced yet")
+            })?,
         entry: e.entry,
         leaf_hash: e.leaf_hash.unwrap_or_default(),
         kind: e.kind,
@@ -127,7 +129,10 @@ pub async fn entry(
     Path(index): Path<String>,
 ) -> JsonResult<EntryView> {
     let index: u64 = index.parse().map_err(|_| {
-        ApiError::bad_request("invalid_index", format!("log index {index:?} is not a number"))
+        ApiError::bad_request(
+            "invalid_index",
+            format!("log index {index:?} is not a number"),
+        )
     })?;
     let head = state.log.head(false).await?;
     let e = state
@@ -196,7 +201,10 @@ pub async fn inclusion(
                 .log_event_by_leaf_hash(&h.to_hex())
                 .await?
                 .ok_or_else(|| {
-                    ApiError::not_found("log_entry_not_found", format!("no entry with leaf hash {h}"))
+                    ApiError::not_found(
+                        "log_entry_not_found",
+                        format!("no entry with leaf hash {h}"),
+                    )
                 })?;
             let i = entry_view(e)?.index;
             (i, Some(h))

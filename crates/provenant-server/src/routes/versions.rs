@@ -222,7 +222,12 @@ pub async fn set_labels(
     let Json(body) = body?;
     let view = state
         .registry
-        .set_labels(&reference(&model, &number)?, &body.set, &body.remove, &p.name)
+        .set_labels(
+            &reference(&model, &number)?,
+            &body.set,
+            &body.remove,
+            &p.name,
+        )
         .await?;
     Ok(Json(view))
 }

@@ -4,6 +4,7 @@
 
 mod offline;
 mod signing;
+mod tlog;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -37,6 +38,11 @@ fn free_port() -> u16 {
 }
 
 fn start(dir: &Path, database_url: Option<&str>) -> Server {
+    start_with(dir, database_url, &[])
+}
+
+/// Start a server with extra `serve` arguments.
+fn start_with(dir: &Path, database_url: Option<&str>, extra: &[&str]) -> Server {
     let port = free_port();
     let data = dir.join("data");
     let mut cmd = Command::new(BIN);
@@ -54,6 +60,7 @@ fn start(dir: &Path, database_url: Option<&str>) -> Server {
     if let Some(db) = database_url {
         cmd.args(["--database-url", db]);
     }
+    cmd.args(extra);
     let child = cmd.spawn().unwrap();
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
