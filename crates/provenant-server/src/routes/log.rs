@@ -343,3 +343,81 @@ pub async fn audit_events(
             .await?,
     ))
 }
+
+/// Adds the attachment's log entry (inclusion proof, checkpoint, entry) to a
+/// Sigstore bundle's `verificationMaterial.tlogEntries`, when the attachment
+/// is sequenced; otherwise returns the bundle unchanged.
+pub async fn with_tlog_entry(
+    state: &AppState,
+    row: &provenant_store::VersionRow,
+    digest: &str,
+    bundle: Vec<u8>,
+) -> Result<Vec<u8>, ApiError> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let store = &state.registry.store;
+    let Some(att) = store
+        .attachments(row.id, "signature")
+        .await?
+        .into_iter()
+        .find(|a| a.digest == digest)
+    else {
+        return Ok(bundle);
+    };
+    let Some(event) = store
+        .log_events_of("attachments", att.id)
+        .await?
+        .into_iter()
+        .find(|e| e.log_index.is_some())
+    else {
+        return Ok(bundle);
+    };
+    let Some(index) = event.log_index.and_then(|i| u64::try_from(i).ok()) else {
+        return Ok(bundle);
+    };
+    let head = state.log.head(true).await?;
+    if index >= head.size {
+        return Ok(bundle);
+    }
+    let (size, proof) = state.log.inclusion(index, Some(head.size)).await?;
+    let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&bundle) else {
+        return Ok(bundle);
+    };
+    let vkey = state.log.vkey();
+    let key_id = {
+        use sha2::Digest as _;
+        let raw = vkey
+            .rsplit('+')
+            .next()
+            .and_then(|k| b64.decode(k).ok())
+            .unwrap_or_default();
+        b64.encode(sha2::Sha256::digest(raw.get(1..).unwrap_or_default()))
+    };
+    let entry = serde_json::json!({
+        "logIndex": index.to_string(),
+        "logId": {"keyId": key_id},
+        "kindVersion": {"kind": "provenant-log-entry", "version": "1"},
+        "integratedTime": (event.created_at / 1000).to_string(),
+        "inclusionProof": {
+            "logIndex": index.to_string(),
+            "rootHash": head.root.to_base64(),
+            "treeSize": size.to_string(),
+            "hashes": proof.iter().map(Hash::to_base64).collect::<Vec<_>>(),
+            "checkpoint": {"envelope": head.checkpoint},
+        },
+        "canonicalizedBody": b64.encode(event.entry.as_bytes()),
+    });
+    let Some(vm) = doc
+        .get_mut("verificationMaterial")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return Ok(bundle);
+    };
+    let entries = vm
+        .entry("tlogEntries")
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    if let Some(list) = entries.as_array_mut() {
+        list.push(entry);
+    }
+    serde_json::to_vec(&doc).map_err(ApiError::internal)
+}

@@ -136,6 +136,51 @@ fn log_flow(dir: &Path, db: Option<&str>) {
     let size = checkpoint_size(&s);
     assert_eq!(size, events.len() as u64);
 
+    // An accepted signature bundle carries its log entry: it verifies offline.
+    let (status, sigs) = s.api(
+        "GET",
+        "/api/v1/models/secure%2Fdetector/versions/1/signatures",
+        Value::Null,
+    );
+    assert_eq!(status, 200, "{sigs}");
+    let digest = sigs[0]["digest"].as_str().unwrap();
+    let (status, bundle) = s.api(
+        "GET",
+        &format!("/api/v1/models/secure%2Fdetector/versions/1/signatures/{digest}"),
+        Value::Null,
+    );
+    assert_eq!(status, 200);
+    let t = &bundle["verificationMaterial"]["tlogEntries"][0];
+    let b64 = |v: &Value| provenant_tlog::Hash::from_base64(v.as_str().unwrap()).unwrap();
+    let body = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(t["canonicalizedBody"].as_str().unwrap())
+            .unwrap()
+    };
+    assert!(String::from_utf8_lossy(&body).contains("attachment.added"));
+    let proof: Vec<_> = t["inclusionProof"]["hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(b64)
+        .collect();
+    let tree_size: u64 = t["inclusionProof"]["treeSize"].as_str().unwrap().parse().unwrap();
+    let index: u64 = t["logIndex"].as_str().unwrap().parse().unwrap();
+    let note = t["inclusionProof"]["checkpoint"]["envelope"].as_str().unwrap();
+    let mut vs = provenant_tlog::Verifiers::new();
+    vs.push(provenant_tlog::Ed25519Verifier::from_vkey(&key).unwrap());
+    let (cp, _) = provenant_tlog::Checkpoint::open(note.as_bytes(), None, &vs).unwrap();
+    assert_eq!((cp.size, cp.root), (tree_size, b64(&t["inclusionProof"]["rootHash"])));
+    provenant_tlog::verify_inclusion(
+        &provenant_tlog::leaf_hash(&body),
+        index,
+        tree_size,
+        &proof,
+        &cp.root,
+    )
+    .unwrap();
+
     // The checkpoint is a C2SP checkpoint in a signed note.
     let cp = s.ok(&w, &["log", "checkpoint"]);
     let lines: Vec<&str> = cp.lines().collect();
