@@ -5,6 +5,9 @@
 //! manifests v1.1 with CNCF ModelPack media types
 //! (<https://github.com/modelpack/model-spec>), and the operations the server
 //! exposes: publish, resolve, labels, aliases with history, deprecate/archive.
+//! [`TransparencyLog`] sequences the registry's changes into an RFC 6962 log
+//! stored as C2SP tlog-tiles (<https://c2sp.org/tlog-tiles>) and serves
+//! tiles and proofs.
 
 mod error;
 mod manifest;

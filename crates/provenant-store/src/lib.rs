@@ -6,6 +6,8 @@
 //!   only when the digest matches the one the client declared.
 //! - [`Store`]: the metadata store over `sqlx`, SQLite (WAL) as the embedded default and
 //!   PostgreSQL for scale-out, one API and one set of migrations per backend.
+//! - The transparency log's tables (`log_events` outbox and index,
+//!   `log_state`), and its objects under `log/` in the blob store.
 
 mod blob;
 mod digest;
