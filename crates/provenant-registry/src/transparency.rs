@@ -531,10 +531,10 @@ impl TransparencyLog {
                 ));
             }
             for id in stale {
-                if !written.contains(&id.path()) {
-                    if let Err(e) = blobs.log_delete(&id.path()).await {
-                        tracing::warn!(error = %e, tile = %id, "deleting a superseded partial tile");
-                    }
+                if !written.contains(&id.path())
+                    && let Err(e) = blobs.log_delete(&id.path()).await
+                {
+                    tracing::warn!(error = %e, tile = %id, "deleting a superseded partial tile");
                 }
             }
         }

@@ -69,7 +69,7 @@ pub async fn open_log(
         .origin
         .clone()
         .unwrap_or_else(|| format!("{}/log", host_name()));
-    let bad = |m: String| ServerError::Log(m);
+    let bad = ServerError::Log;
     let key_path = match &config.log.key_file {
         Some(p) => p.clone(),
         None => {

@@ -52,9 +52,14 @@ async fn replicas(url: &str, blob_dir: &std::path::Path, signer: &Ed25519Signer)
         let blobs = BlobStore::local(blob_dir).unwrap();
         let mut cfg = LogConfig::new(ORIGIN);
         cfg.batch_max = 300;
-        let log = TransparencyLog::open(store.clone(), blobs, Ed25519Signer::from_skey(&signer.skey()).unwrap(), cfg)
-            .await
-            .unwrap();
+        let log = TransparencyLog::open(
+            store.clone(),
+            blobs,
+            Ed25519Signer::from_skey(&signer.skey()).unwrap(),
+            cfg,
+        )
+        .await
+        .unwrap();
         tokio::spawn(log.clone().run());
         logs.push(log);
         stores.push(store);
@@ -126,9 +131,17 @@ async fn crash_and_tamper(store: Store, blob_dir: &std::path::Path) {
 
     // A batch that crashed after writing its objects, before its commit:
     // objects beyond the committed size, with garbage.
-    for path in ["tile/0/001.p/200", "tile/entries/001.p/200", "tile/0/001", "tile/entries/001"] {
+    for path in [
+        "tile/0/001.p/200",
+        "tile/entries/001.p/200",
+        "tile/0/001",
+        "tile/entries/001",
+    ] {
         blobs
-            .log_put(path, bytes::Bytes::from_static(b"left over by a crashed batch"))
+            .log_put(
+                path,
+                bytes::Bytes::from_static(b"left over by a crashed batch"),
+            )
             .await
             .unwrap();
     }
@@ -141,7 +154,12 @@ async fn crash_and_tamper(store: Store, blob_dir: &std::path::Path) {
     // A stored tile of the committed tree altered: the next batch refuses
     // to sign, and the state stays where it was.
     let current = TileId::hashes(0, 2, (700 % 256) as u16);
-    let mut bytes = blobs.log_get(&current.path()).await.unwrap().unwrap().to_vec();
+    let mut bytes = blobs
+        .log_get(&current.path())
+        .await
+        .unwrap()
+        .unwrap()
+        .to_vec();
     bytes[0] ^= 1;
     blobs
         .log_put(&current.path(), bytes::Bytes::from(bytes))
@@ -163,7 +181,9 @@ async fn crash_and_tamper(store: Store, blob_dir: &std::path::Path) {
 #[tokio::test]
 async fn crash_leftovers_and_tampered_tiles_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_sqlite(&dir.path().join("meta.db")).await.unwrap();
+    let store = Store::open_sqlite(&dir.path().join("meta.db"))
+        .await
+        .unwrap();
     crash_and_tamper(store, &dir.path().join("blobs")).await;
 }
 

@@ -165,13 +165,22 @@ fn log_flow(dir: &Path, db: Option<&str>) {
         .iter()
         .map(b64)
         .collect();
-    let tree_size: u64 = t["inclusionProof"]["treeSize"].as_str().unwrap().parse().unwrap();
+    let tree_size: u64 = t["inclusionProof"]["treeSize"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let index: u64 = t["logIndex"].as_str().unwrap().parse().unwrap();
-    let note = t["inclusionProof"]["checkpoint"]["envelope"].as_str().unwrap();
+    let note = t["inclusionProof"]["checkpoint"]["envelope"]
+        .as_str()
+        .unwrap();
     let mut vs = provenant_tlog::Verifiers::new();
     vs.push(provenant_tlog::Ed25519Verifier::from_vkey(&key).unwrap());
     let (cp, _) = provenant_tlog::Checkpoint::open(note.as_bytes(), None, &vs).unwrap();
-    assert_eq!((cp.size, cp.root), (tree_size, b64(&t["inclusionProof"]["rootHash"])));
+    assert_eq!(
+        (cp.size, cp.root),
+        (tree_size, b64(&t["inclusionProof"]["rootHash"]))
+    );
     provenant_tlog::verify_inclusion(
         &provenant_tlog::leaf_hash(&body),
         index,
