@@ -148,7 +148,7 @@ impl TileReader for Fetched<'_> {
     where
         Self: 'a;
 
-    fn read_tiles<'a>(&'a self, ids: &[TileId]) -> Result<Vec<Arc<[u8]>>, provenant_tlog::Error> {
+    fn read_tiles(&self, ids: &[TileId]) -> Result<Vec<Arc<[u8]>>, provenant_tlog::Error> {
         let mut out = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
         for id in ids {
