@@ -592,14 +592,12 @@ impl TransparencyLog {
         index: u64,
         size: Option<u64>,
     ) -> Result<(u64, Vec<Hash>), LogError> {
+        let given = size;
         let mut head = self.head(false).await?;
-        let mut size = size.unwrap_or(head.size);
-        if size > head.size || index >= size {
+        if given.is_some_and(|s| s > head.size) || index >= given.unwrap_or(head.size) {
             head = self.head(true).await?;
-            if size == 0 || index >= size {
-                size = head.size;
-            }
         }
+        let size = given.unwrap_or(head.size);
         self.check_size(size, &head)?;
         if index >= size {
             return Err(LogError::Tlog(provenant_tlog::Error::IndexOutOfRange {

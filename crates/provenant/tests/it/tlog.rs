@@ -239,6 +239,13 @@ fn log_flow(dir: &Path, db: Option<&str>) {
         &format!("/api/v1/log/proof/inclusion?index=0&size={}", size + 5),
     );
     assert_eq!(status, 404);
+    // A proof asked for a size that does not hold the index.
+    let (status, _, body) = get(&s, "/api/v1/log/proof/inclusion?index=5&size=3");
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    assert!(
+        String::from_utf8_lossy(&body)
+            .contains("leaf index 5 is out of range for a tree of size 3")
+    );
     let (status, _, _) = get(
         &s,
         &format!("/api/v1/log/proof/consistency?old={}&new=1", size),
