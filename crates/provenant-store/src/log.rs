@@ -520,7 +520,33 @@ impl LogBatch {
         root: &str,
         checkpoint: &str,
     ) -> Result<(), StoreError> {
-        for chunk in assigned.chunks(1000) {
+        if self.backend == Backend::Sqlite {
+            // One prepared statement per row: a primary-key lookup each, in
+            // the open transaction (SQLite's planner may scan the table for
+            // an UPDATE … FROM (VALUES …) join).
+            for a in assigned {
+                let done = sqlx::query(
+                    "UPDATE log_events SET log_index = $1, leaf_hash = $2 WHERE id = $3 AND log_index IS NULL",
+                )
+                .bind(i64::try_from(a.index).unwrap_or(i64::MAX))
+                .bind(&a.leaf_hash)
+                .bind(a.id)
+                .execute(&mut *self.tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Corrupt(format!(
+                        "sequencing: log event {} was no longer pending",
+                        a.id
+                    )));
+                }
+            }
+        }
+        let batched: &[Assigned] = if self.backend == Backend::Sqlite {
+            &[]
+        } else {
+            assigned
+        };
+        for chunk in batched.chunks(1000) {
             let mut sql = String::new();
             let mut values = String::new();
             for i in 0..chunk.len() {
