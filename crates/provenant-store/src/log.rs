@@ -222,14 +222,16 @@ impl Store {
             }
         };
         let entry = canonical_entry(rec.kind, &rec.who, rec.when, &target, &rec.details)?;
+        let leaf = provenant_tlog::leaf_hash(entry.as_bytes()).to_hex();
         sqlx::query(
-            "INSERT INTO log_events (type, source, source_id, entry, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO log_events (type, source, source_id, entry, created_at, leaf_hash) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(rec.kind)
         .bind(rec.source)
         .bind(rec.source_id)
         .bind(entry)
         .bind(rec.when)
+        .bind(leaf)
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -242,18 +244,28 @@ impl Store {
         let (mut tx, _writer) = self.begin_write().await?;
         for chunk in entries.chunks(500) {
             let mut sql = String::from(
-                "INSERT INTO log_events (type, source, source_id, entry, created_at) VALUES ",
+                "INSERT INTO log_events (type, source, source_id, entry, created_at, leaf_hash) VALUES ",
             );
             for i in 0..chunk.len() {
-                let b = i * 3;
+                let b = i * 4;
                 if i > 0 {
                     sql.push(',');
                 }
-                sql.push_str(&format!("(${}, 'raw', 0, ${}, ${})", b + 1, b + 2, b + 3));
+                sql.push_str(&format!(
+                    "(${}, 'raw', 0, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4
+                ));
             }
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for e in chunk {
-                q = q.bind(kind).bind(e).bind(now);
+                q = q
+                    .bind(kind)
+                    .bind(e)
+                    .bind(now)
+                    .bind(provenant_tlog::leaf_hash(e.as_bytes()).to_hex());
             }
             q.execute(&mut *tx).await?;
         }
@@ -520,7 +532,37 @@ impl LogBatch {
         root: &str,
         checkpoint: &str,
     ) -> Result<(), StoreError> {
-        if self.backend == Backend::Sqlite {
+        // Leaf hashes were stored with the entries. Outbox ids in a batch are
+        // usually consecutive: then one range UPDATE assigns every index.
+        let contiguous = match (assigned.first(), assigned.last()) {
+            (Some(f), Some(l)) => {
+                assigned
+                    .windows(2)
+                    .all(|w| w[1].id == w[0].id + 1 && w[1].index == w[0].index + 1)
+                    && l.id - f.id + 1 == assigned.len() as i64
+            }
+            _ => false,
+        };
+        if contiguous && let (Some(f), Some(l)) = (assigned.first(), assigned.last()) {
+            let offset = i64::try_from(f.index).unwrap_or(i64::MAX) - f.id;
+            let done = sqlx::query(
+                "UPDATE log_events SET log_index = id + $1 WHERE id >= $2 AND id <= $3 AND log_index IS NULL",
+            )
+            .bind(offset)
+            .bind(f.id)
+            .bind(l.id)
+            .execute(&mut *self.tx)
+            .await?;
+            if done.rows_affected() != assigned.len() as u64 {
+                return Err(StoreError::Corrupt(format!(
+                    "sequencing: {} of the {} pending entries {}..={} were no longer pending",
+                    assigned.len() as u64 - done.rows_affected(),
+                    assigned.len(),
+                    f.id,
+                    l.id
+                )));
+            }
+        } else if self.backend == Backend::Sqlite {
             // One prepared statement per row: a primary-key lookup each, in
             // the open transaction (SQLite's planner may scan the table for
             // an UPDATE … FROM (VALUES …) join).
@@ -541,7 +583,7 @@ impl LogBatch {
                 }
             }
         }
-        let batched: &[Assigned] = if self.backend == Backend::Sqlite {
+        let batched: &[Assigned] = if contiguous || self.backend == Backend::Sqlite {
             &[]
         } else {
             assigned
