@@ -382,7 +382,7 @@ impl Store {
         hex: &str,
     ) -> Result<Option<LogEventRow>, StoreError> {
         let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM log_events WHERE leaf_hash = $1 ORDER BY log_index LIMIT 1"
+            "SELECT {EVENT_COLUMNS} FROM log_events WHERE leaf_hash = $1 AND log_index IS NOT NULL ORDER BY log_index LIMIT 1"
         );
         let r = sqlx::query(AssertSqlSafe(sql))
             .bind(hex)
