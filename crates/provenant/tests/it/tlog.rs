@@ -239,6 +239,24 @@ fn log_flow(dir: &Path, db: Option<&str>) {
         &format!("/api/v1/log/proof/inclusion?index=0&size={}", size + 5),
     );
     assert_eq!(status, 404);
+    // Inclusion by entry hash finds the same index.
+    let e: Value = serde_json::from_slice(&get(&s, "/api/v1/log/entries/3").2).unwrap();
+    let by_hash: Value = serde_json::from_slice(
+        &get(
+            &s,
+            &format!(
+                "/api/v1/log/proof/inclusion?hash={}",
+                e["leaf_hash"].as_str().unwrap()
+            ),
+        )
+        .2,
+    )
+    .unwrap();
+    assert_eq!(by_hash["index"], 3, "{by_hash}");
+    assert_eq!(
+        e["leaf_hash"].as_str().unwrap(),
+        provenant_tlog::leaf_hash(e["entry"].as_str().unwrap().as_bytes()).to_hex()
+    );
     // A proof asked for a size that does not hold the index.
     let (status, _, body) = get(&s, "/api/v1/log/proof/inclusion?index=5&size=3");
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
