@@ -278,7 +278,7 @@ async fn proofs(size: u64, n: u64) {
         .await
         .unwrap();
     let mut cfg = LogConfig::new("proofs.test/log");
-    cfg.cache_bytes = 1 << 30;
+    cfg.cache_bytes = 2 << 30;
     let log = TransparencyLog::open(store, blobs, signer, cfg)
         .await
         .unwrap();

@@ -84,21 +84,53 @@ impl LogConfig {
 /// never changes, so every entry is immutable). Two generations approximate
 /// LRU: hits in the old generation move to the new one; when the new one is
 /// full the old one is dropped.
-#[derive(Default)]
-struct TileCache {
-    inner: Mutex<CacheGen>,
+struct TileCache<V = Arc<[u8]>> {
+    inner: Mutex<CacheGen<V>>,
     cap: usize,
 }
 
-#[derive(Default)]
-struct CacheGen {
-    hot: HashMap<TileId, Arc<[u8]>>,
-    cold: HashMap<TileId, Arc<[u8]>>,
+struct CacheGen<V> {
+    hot: HashMap<TileId, V>,
+    cold: HashMap<TileId, V>,
     hot_bytes: usize,
 }
 
-impl TileCache {
-    fn get(&self, id: &TileId) -> Option<Arc<[u8]>> {
+impl<V> Default for CacheGen<V> {
+    fn default() -> Self {
+        Self {
+            hot: HashMap::new(),
+            cold: HashMap::new(),
+            hot_bytes: 0,
+        }
+    }
+}
+
+/// Bytes a cached value holds.
+trait Weight {
+    fn weight(&self) -> usize;
+}
+
+impl Weight for Arc<[u8]> {
+    fn weight(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Weight for Arc<NodeTable> {
+    fn weight(&self) -> usize {
+        self.nodes.len() * 32
+    }
+}
+
+impl<V: Clone + Weight> TileCache<V> {
+    fn new(cap: usize) -> Self {
+        Self {
+            inner: Mutex::default(),
+            cap,
+        }
+    }
+
+    fn get(&self, id: &TileId) -> Option<V> {
         let mut g = self.inner.lock().ok()?;
         if let Some(t) = g.hot.get(id) {
             return Some(t.clone());
@@ -108,16 +140,16 @@ impl TileCache {
         Some(t)
     }
 
-    fn insert(&self, id: TileId, data: Arc<[u8]>) {
+    fn insert(&self, id: TileId, data: V) {
         if let Ok(mut g) = self.inner.lock() {
             Self::insert_locked(&mut g, self.cap, id, data);
         }
     }
 
-    fn insert_locked(g: &mut CacheGen, cap: usize, id: TileId, data: Arc<[u8]>) {
-        g.hot_bytes += data.len();
+    fn insert_locked(g: &mut CacheGen<V>, cap: usize, id: TileId, data: V) {
+        g.hot_bytes += data.weight();
         if let Some(old) = g.hot.insert(id, data) {
-            g.hot_bytes -= old.len();
+            g.hot_bytes -= old.weight();
         }
         if g.hot_bytes > cap / 2 {
             g.cold = std::mem::take(&mut g.hot);
@@ -128,7 +160,7 @@ impl TileCache {
     fn remove(&self, id: &TileId) {
         if let Ok(mut g) = self.inner.lock() {
             if let Some(old) = g.hot.remove(id) {
-                g.hot_bytes -= old.len();
+                g.hot_bytes -= old.weight();
             }
             g.cold.remove(id);
         }
@@ -172,6 +204,106 @@ impl TileReader for Fetched<'_> {
     }
 }
 
+/// Every complete subtree hash inside one hash tile (heights 0..=7), so
+/// that proofs read hashes instead of rehashing up to 128 leaves each.
+struct NodeTable {
+    nodes: Vec<Hash>,
+    /// Start of each height in `nodes`.
+    offsets: [usize; 9],
+}
+
+impl NodeTable {
+    fn build(id: &TileId, raw: &[u8]) -> Result<Self, provenant_tlog::Error> {
+        if raw.len() != id.hash_tile_len() {
+            return Err(provenant_tlog::Error::TileLength {
+                tile: id.path(),
+                expected: id.hash_tile_len(),
+                got: raw.len(),
+            });
+        }
+        let mut nodes: Vec<Hash> = raw.chunks_exact(32).filter_map(Hash::from_slice).collect();
+        let mut offsets = [0usize; 9];
+        let mut start = 0usize;
+        let mut count = nodes.len();
+        offsets[1] = count;
+        for h in 1..8 {
+            for k in 0..count / 2 {
+                let n = provenant_tlog::node_hash(&nodes[start + 2 * k], &nodes[start + 2 * k + 1]);
+                nodes.push(n);
+            }
+            start += count;
+            count /= 2;
+            offsets[h + 1] = start + count;
+        }
+        Ok(Self { nodes, offsets })
+    }
+
+    fn get(&self, height: u8, k: u64) -> Option<Hash> {
+        let h = usize::from(height);
+        let i = self.offsets[h].checked_add(usize::try_from(k).ok()?)?;
+        (i < self.offsets[h + 1]).then(|| self.nodes[i])
+    }
+}
+
+/// A [`provenant_tlog::HashReader`] over cached node tables of the tree of
+/// `size`; records the tiles it lacks.
+struct NodeReader<'a> {
+    size: u64,
+    cache: &'a TileCache<Arc<NodeTable>>,
+    extra: HashMap<TileId, Arc<NodeTable>>,
+    missing: Mutex<Vec<TileId>>,
+}
+
+impl provenant_tlog::HashReader for NodeReader<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, provenant_tlog::Error> {
+        let mut out = Vec::with_capacity(indexes.len());
+        let mut missing = Vec::new();
+        for &index in indexes {
+            let (level, n) = provenant_tlog::split_stored_hash_index(index);
+            let out_of_range = provenant_tlog::Error::IndexOutOfRange {
+                what: "stored hash index",
+                index,
+                size: self.size,
+            };
+            let exists = n
+                .checked_add(1)
+                .and_then(|x| x.checked_shl(u32::from(level)).filter(|y| y >> level == x))
+                .is_some_and(|end| end <= self.size);
+            if !exists {
+                return Err(out_of_range);
+            }
+            let t = level / 8;
+            let h = level % 8;
+            let pos = n << h;
+            let tile_index = pos / TILE_WIDTH;
+            let Some(width) = tile_width(t, tile_index, self.size) else {
+                return Err(out_of_range);
+            };
+            let id = TileId::hashes(t, tile_index, width);
+            let table = self.extra.get(&id).cloned().or_else(|| self.cache.get(&id));
+            match table {
+                Some(table) => {
+                    let k = n - tile_index * (TILE_WIDTH >> h);
+                    out.push(table.get(h, k).ok_or(out_of_range)?);
+                }
+                None => missing.push(id),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let n = missing.len();
+        if let Ok(mut m) = self.missing.lock() {
+            m.extend(missing);
+        }
+        Err(provenant_tlog::Error::ReaderCount {
+            what: "cached node tables",
+            expected: indexes.len(),
+            got: indexes.len() - n,
+        })
+    }
+}
+
 /// The latest committed state as this process knows it.
 #[derive(Clone, Debug)]
 pub struct LogHead {
@@ -189,6 +321,7 @@ struct Inner {
     config: LogConfig,
     signer: Ed25519Signer,
     cache: TileCache,
+    nodes: TileCache<Arc<NodeTable>>,
     head: Mutex<(Option<LogHead>, Instant)>,
     heads: tokio::sync::watch::Sender<Option<LogHead>>,
 }
@@ -251,10 +384,8 @@ impl TransparencyLog {
                 blobs,
                 config,
                 signer,
-                cache: TileCache {
-                    inner: Mutex::default(),
-                    cap,
-                },
+                cache: TileCache::new(cap / 3),
+                nodes: TileCache::new(cap - cap / 3),
                 head: Mutex::new((None, Instant::now())),
                 heads,
             }),
@@ -412,6 +543,43 @@ impl TransparencyLog {
         Err(LogError::Inconsistent {
             size,
             reason: "tiles kept missing after 8 fetch rounds".into(),
+        })
+    }
+
+    /// Runs `f` over the node tables of the tree of `size` (proofs),
+    /// building the tables of tiles it asks for until it has them all.
+    async fn with_nodes<T>(
+        &self,
+        size: u64,
+        f: impl Fn(&NodeReader<'_>) -> Result<T, provenant_tlog::Error>,
+    ) -> Result<T, LogError> {
+        let mut extra: HashMap<TileId, Arc<NodeTable>> = HashMap::new();
+        for _ in 0..8 {
+            let reader = NodeReader {
+                size,
+                cache: &self.inner.nodes,
+                extra: std::mem::take(&mut extra),
+                missing: Mutex::new(Vec::new()),
+            };
+            let result = f(&reader);
+            let missing = reader.missing.into_inner().unwrap_or_default();
+            extra = reader.extra;
+            match result {
+                Ok(v) => return Ok(v),
+                Err(e) if missing.is_empty() => return Err(e.into()),
+                Err(_) => {
+                    for id in missing {
+                        let raw = self.fetch_tile(id, size).await?;
+                        let table = Arc::new(NodeTable::build(&id, &raw)?);
+                        self.inner.nodes.insert(id, table.clone());
+                        extra.insert(id, table);
+                    }
+                }
+            }
+        }
+        Err(LogError::Inconsistent {
+            size,
+            reason: "node tables kept missing after 8 rounds".into(),
         })
     }
 
@@ -607,7 +775,7 @@ impl TransparencyLog {
             }));
         }
         let proof = self
-            .with_tiles(size, |r| inclusion_proof(index, size, r))
+            .with_nodes(size, |r| inclusion_proof(index, size, r))
             .await?;
         Ok((size, proof))
     }
@@ -619,19 +787,22 @@ impl TransparencyLog {
             head = self.head(true).await?;
         }
         self.check_size(new, &head)?;
-        self.with_tiles(new, |r| consistency_proof(old, new, r))
+        self.with_nodes(new, |r| consistency_proof(old, new, r))
             .await
     }
 
     /// Root hash of a published size.
     pub async fn root_at(&self, size: u64) -> Result<Hash, LogError> {
-        self.with_tiles(size, |r| tree_hash(size, r)).await
+        self.with_nodes(size, |r| tree_hash(size, r)).await
     }
 
     /// A hash reader's view for benchmarks: proof from cache only.
     pub async fn warm(&self, size: u64) -> Result<(), LogError> {
         for id in provenant_tlog::tiles_for_size(size) {
-            self.fetch_tile(id, size).await?;
+            let raw = self.fetch_tile(id, size).await?;
+            self.inner
+                .nodes
+                .insert(id, Arc::new(NodeTable::build(&id, &raw)?));
         }
         Ok(())
     }
@@ -650,6 +821,7 @@ impl TransparencyLog {
     /// Forget a cached tile (tests that tamper with storage).
     pub fn forget_tile(&self, id: &TileId) {
         self.inner.cache.remove(id);
+        self.inner.nodes.remove(id);
     }
 
     /// RFC 6962 leaf hash of an entry.
