@@ -242,7 +242,9 @@ impl Store {
     pub async fn log_append_raw(&self, kind: &str, entries: &[String]) -> Result<(), StoreError> {
         let now = crate::now_millis();
         let (mut tx, _writer) = self.begin_write().await?;
-        for chunk in entries.chunks(500) {
+        // Small statements: sqlx-sqlite resolves each `$N` by scanning the
+        // statement's parameter names, quadratic in the parameter count.
+        for chunk in entries.chunks(64) {
             let mut sql = String::from(
                 "INSERT INTO log_events (type, source, source_id, entry, created_at, leaf_hash) VALUES ",
             );
