@@ -1,7 +1,13 @@
-//! Transparency log over the real stores: sustained append rate and
-//! append→checkpoint latency (SQLite + local files, and PostgreSQL when
-//! `PROVENANT_TEST_POSTGRES_URL` is set), proof latency from cached tiles for
-//! a large log, and storage bytes per entry.
+//! Transparency log over the real stores (SQLite + local files, and
+//! PostgreSQL + local files when `PROVENANT_TEST_POSTGRES_URL` is set):
+//! - sustained append rate: 4 writers append entries to the outbox (64-row
+//!   statements, 500 per transaction) as fast as they can while the
+//!   sequencer batches them; append→checkpoint latency under that saturating
+//!   load; storage bytes per entry under `log/`;
+//! - append→checkpoint latency at a steady offered load (10,000/s on SQLite,
+//!   5,000/s on PostgreSQL) and one entry at a time;
+//! - inclusion and consistency proof latency from cached tiles on a
+//!   10,000,000-entry log.
 //!
 //! `cargo bench -p provenant-registry --bench log` (env: `LOG_BENCH_ENTRIES`,
 //! default 200,000; `LOG_BENCH_PROOF_SIZE`, default 10,000,000;
