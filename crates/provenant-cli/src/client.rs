@@ -25,6 +25,9 @@ pub struct ApiFailure {
 pub struct ConfigFile {
     pub url: Option<String>,
     pub token: Option<String>,
+    /// The transparency log's pinned verifier key (`provenant log verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_key: Option<String>,
 }
 
 /// Where the config file lives: `$PROVENANT_CONFIG`, else

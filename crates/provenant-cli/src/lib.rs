@@ -113,6 +113,14 @@ pub enum Commands {
     /// Compare recipes and outputs: `reproduce diff A B`, `reproduce check REF DIR`
     #[command(subcommand)]
     Reproduce(commands::reproduce::Command),
+    /// The transparency log: verifier key, checkpoint, verify, prove inclusion
+    #[command(subcommand)]
+    Log(commands::log::Command),
+    /// Audit the registry against its log (admin): verify, export the trail
+    #[command(subcommand)]
+    Audit(commands::audit::Command),
+    /// Run a witness that cosigns log checkpoints (C2SP tlog-witness)
+    Witness(commands::witness::Args),
 }
 
 /// Map an error to the documented exit code.
@@ -198,5 +206,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Lineage(a) => commands::lineage::run(g, a).await,
         Commands::Impact(a) => commands::impact::run(g, a).await,
         Commands::Reproduce(c) => commands::reproduce::run(g, c).await,
+        Commands::Log(c) => commands::log::run(g, c).await,
+        Commands::Audit(c) => commands::audit::run(g, c).await,
+        Commands::Witness(a) => commands::witness::run(a).await,
     }
 }

@@ -5,6 +5,9 @@
 //! manifests v1.1 with CNCF ModelPack media types
 //! (<https://github.com/modelpack/model-spec>), and the operations the server
 //! exposes: publish, resolve, labels, aliases with history, deprecate/archive.
+//! [`TransparencyLog`] sequences the registry's changes into an RFC 6962 log
+//! stored as C2SP tlog-tiles (<https://c2sp.org/tlog-tiles>) and serves
+//! tiles and proofs.
 
 mod attestations;
 mod error;
@@ -15,6 +18,7 @@ mod provenance;
 mod reference;
 mod service;
 mod signatures;
+mod transparency;
 mod vulnscan;
 
 pub use attestations::{
@@ -36,6 +40,7 @@ pub use service::{PublishRequest, Published, Registry, VersionState, VersionView
 pub use signatures::{
     SIGNATURE_MEDIA_TYPE, SignatureView, TrustedKeyView, parse_key_or_certificate,
 };
+pub use transparency::{LogConfig, LogError, LogHead, TransparencyLog};
 pub use vulnscan::{
     FindingView, FindingsView, VersionScan, VulnDbImport, VulnDbStatus, load_vuln_index,
     save_vuln_index,

@@ -383,6 +383,7 @@ impl Registry {
         reference: &str,
         set: &BTreeMap<String, String>,
         remove: &[String],
+        by: &str,
     ) -> Result<VersionView, RegistryError> {
         for (k, v) in set {
             validate_label_key(k)?;
@@ -393,7 +394,7 @@ impl Registry {
         }
         let row = self.resolve(reference).await?;
         self.store
-            .version_labels_update(row.id, set, remove)
+            .version_labels_update(row.id, set, remove, by)
             .await?;
         self.view(&row, false).await
     }

@@ -10,8 +10,12 @@ mod openapi;
 mod routes;
 mod server;
 mod state;
+mod tlog;
 mod uploads;
 mod vulnwatch;
+mod witness;
 
 pub use api_error::ApiError;
 pub use server::{Running, ServeConfig, ServerError, start};
+pub use tlog::{LogOptions, WitnessPeer};
+pub use witness::{FileWitnessStore, RunningWitness, WitnessConfig, start_witness};

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{self, attest, blobs, models, provenance, signing, versions};
+use crate::routes::{self, attest, blobs, log, models, provenance, signing, versions};
 use crate::uploads;
 
 #[derive(OpenApi)]
@@ -22,6 +22,8 @@ use crate::uploads;
         signing::attach, signing::list, signing::bundle, signing::keys, signing::add_key, signing::remove_key,
         attest::attach, attest::list, attest::bundle, attest::findings, attest::vulndb_import, attest::vulndb_status,
         provenance::attach, provenance::list, provenance::lineage, provenance::impact, provenance::build_type_schema,
+        log::checkpoint, log::key, log::tile, log::entry, log::inclusion, log::consistency,
+        log::version_entries, log::audit_records, log::audit_events,
     ),
     components(schemas(crate::api_error::ErrorBody)),
     modifiers(&BearerAuth),

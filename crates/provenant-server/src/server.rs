@@ -30,6 +30,8 @@ pub struct ServeConfig {
     pub vulndb_watch_interval: std::time::Duration,
     /// Inputs provenance must name on ingestion (all by default).
     pub provenance_requirements: provenant_provenance::Requirements,
+    /// Transparency log settings.
+    pub log: crate::tlog::LogOptions,
 }
 
 impl ServeConfig {
@@ -43,6 +45,7 @@ impl ServeConfig {
             vulndb_watch: None,
             vulndb_watch_interval: std::time::Duration::from_secs(60),
             provenance_requirements: Default::default(),
+            log: Default::default(),
         }
     }
 }
@@ -69,6 +72,8 @@ pub enum ServerError {
     },
     #[error("random number generator: {0}")]
     Random(String),
+    #[error("transparency log: {0}")]
+    Log(String),
 }
 
 /// A running server.
@@ -100,7 +105,7 @@ impl Running {
     }
 }
 
-fn write_secret(path: &Path, contents: &str) -> std::io::Result<()> {
+pub(crate) fn write_secret(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -164,9 +169,13 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         new_admin_token = Some(token);
     }
 
+    let log = crate::tlog::open_log(&config, dir, store.clone(), blobs.clone()).await?;
+    tokio::spawn(log.clone().run());
+    crate::tlog::spawn_witness_collector(log.clone(), &config.log.witnesses)?;
     let mut registry = Registry::new(store, blobs);
     registry.provenance_requirements = config.provenance_requirements;
     let state = AppState {
+        log,
         registry,
         uploads: Arc::new(std::sync::Mutex::new(HashMap::new())),
         token_cache: Arc::new(std::sync::Mutex::new(HashMap::new())),

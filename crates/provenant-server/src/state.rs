@@ -10,6 +10,8 @@ use crate::uploads::UploadSession;
 #[derive(Clone)]
 pub struct AppState {
     pub registry: Registry,
+    /// The transparency log (sequencer runs in its own task).
+    pub log: provenant_registry::TransparencyLog,
     pub uploads: Arc<std::sync::Mutex<HashMap<String, Arc<Mutex<UploadSession>>>>>,
     /// Recently validated tokens (hash -> principal, expiry, when checked), so
     /// that every request does not cost a database read. Entries live briefly.

@@ -6,10 +6,13 @@
 //!   only when the digest matches the one the client declared.
 //! - [`Store`]: the metadata store over `sqlx`, SQLite (WAL) as the embedded default and
 //!   PostgreSQL for scale-out, one API and one set of migrations per backend.
+//! - The transparency log's tables (`log_events` outbox and index,
+//!   `log_state`), and its objects under `log/` in the blob store.
 
 mod blob;
 mod digest;
 mod error;
+mod log;
 mod meta;
 pub mod testing;
 mod vulnstore;
@@ -17,6 +20,10 @@ mod vulnstore;
 pub use blob::{BlobStore, Upload};
 pub use digest::Digest;
 pub use error::StoreError;
+pub use log::{
+    Assigned, AuditRecord, ENTRY_SCHEMA_VERSION, LogBatch, LogEventRow, LogRecord, LogStateRow,
+    LogTarget, PendingEntry, canonical_entry, entry_type,
+};
 pub use meta::{
     AliasEvent, AliasRow, Annotations, AttachmentRow, Backend, FileRow, ImpactRow, LabelFilter,
     LineageEdgeRow, MAX_LINEAGE_DEPTH, ModelKey, ModelRow, NewAttachment, NewLineageEdge,

@@ -13,6 +13,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
 
 use crate::StoreError;
+use crate::log::{LogRecord, LogTarget, entry_type};
 
 mod lineage;
 pub use lineage::{ImpactRow, LineageEdgeRow, MAX_LINEAGE_DEPTH, NewLineageEdge};
@@ -39,7 +40,7 @@ pub enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) pool: AnyPool,
-    backend: Backend,
+    pub(crate) backend: Backend,
     /// SQLite allows one writer at a time; queueing writers here, in order,
     /// is far cheaper than letting them spin in SQLite's busy handler.
     writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
@@ -461,7 +462,7 @@ impl Store {
     }
 
     /// The in-process writer slot (SQLite only), for single-statement writes.
-    async fn writer_slot(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    pub(crate) async fn writer_slot(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
         match &self.writer {
             Some(w) => Some(w.clone().lock_owned().await),
             None => None,
@@ -797,6 +798,18 @@ impl Store {
             .bind(labels_text(&new.labels))
             .execute(&mut **tx)
             .await?;
+        Store::log_record_in_txn(
+            tx,
+            LogRecord::new(
+                entry_type::VERSION_PUBLISHED,
+                ("versions", version_id),
+                &new.created_by,
+                now,
+                LogTarget::Version(version_id),
+                serde_json::json!({"digest": new.digest, "metadata_digest": new.metadata_digest}),
+            ),
+        )
+        .await?;
 
         let created = VersionRow {
             id: version_id,
@@ -1087,6 +1100,7 @@ impl Store {
         version_id: i64,
         set: &BTreeMap<String, String>,
         remove: &[String],
+        by: &str,
     ) -> Result<BTreeMap<String, String>, StoreError> {
         let (mut tx, _writer) = self.begin_write().await?;
         for k in remove {
@@ -1124,6 +1138,18 @@ impl Store {
             .bind(version_id)
             .execute(&mut *tx)
             .await?;
+        Store::log_record_in_txn(
+            &mut tx,
+            LogRecord::new(
+                entry_type::LABELS_CHANGED,
+                ("versions", version_id),
+                by,
+                now_millis(),
+                LogTarget::Version(version_id),
+                serde_json::json!({"set": set, "remove": remove}),
+            ),
+        )
+        .await?;
         tx.commit().await?;
         Ok(labels)
     }
@@ -1144,17 +1170,39 @@ impl Store {
              WHERE id = $5 AND state IN ({})",
             placeholders.join(", ")
         );
+        let now = now_millis();
         let mut q = sqlx::query(AssertSqlSafe(sql))
             .bind(to)
             .bind(reason)
-            .bind(now_millis())
+            .bind(now)
             .bind(by)
             .bind(version_id);
         for f in from {
             q = q.bind(*f);
         }
-        let _writer = self.writer_slot().await;
-        Ok(q.execute(&self.pool).await?.rows_affected() == 1)
+        let (mut tx, _writer) = self.begin_write().await?;
+        if q.execute(&mut *tx).await?.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let kind = match to {
+            "deprecated" => entry_type::VERSION_DEPRECATED,
+            "archived" => entry_type::VERSION_ARCHIVED,
+            _ => entry_type::VERSION_STATE_CHANGED,
+        };
+        Store::log_record_in_txn(
+            &mut tx,
+            LogRecord::new(
+                kind,
+                ("versions", version_id),
+                by,
+                now,
+                LogTarget::Version(version_id),
+                serde_json::json!({"state": to, "reason": reason}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     // ---- attachments ------------------------------------------------------------
@@ -1166,18 +1214,27 @@ impl Store {
         a: &NewAttachment,
     ) -> Result<(AttachmentRow, bool), StoreError> {
         let (mut tx, _writer) = self.begin_write().await?;
+        let out = Self::attachment_write_in_txn(&mut tx, a).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// [`Store::attachment_insert`] inside a transaction: the existing row
+    /// (`false`), or the new row with its log entry (`true`).
+    pub(crate) async fn attachment_write_in_txn(
+        tx: &mut Transaction<'static, Any>,
+        a: &NewAttachment,
+    ) -> Result<(AttachmentRow, bool), StoreError> {
         let sql = format!(
             "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE version_id = $1 AND digest = $2"
         );
         if let Some(r) = sqlx::query(AssertSqlSafe(sql))
             .bind(a.version_id)
             .bind(&a.digest)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?
         {
-            let existing = attachment_from_row(&r)?;
-            tx.commit().await?;
-            return Ok((existing, false));
+            return Ok((attachment_from_row(&r)?, false));
         }
         let sql = format!(
             "INSERT INTO attachments (version_id, kind, media_type, digest, body, signer, fingerprint, created_at, created_by, predicate_type, summary) \
@@ -1195,10 +1252,21 @@ impl Store {
             .bind(&a.created_by)
             .bind(&a.predicate_type)
             .bind(&a.summary)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
         let row = attachment_from_row(&r)?;
-        tx.commit().await?;
+        Store::log_record_in_txn(
+            tx,
+            LogRecord::new(
+                entry_type::ATTACHMENT_ADDED,
+                ("attachments", row.id),
+                &row.created_by,
+                row.created_at,
+                LogTarget::Version(row.version_id),
+                serde_json::json!({"kind": row.kind, "digest": row.digest, "media_type": row.media_type, "signer": row.signer}),
+            ),
+        )
+        .await?;
         Ok((row, true))
     }
 
@@ -1261,6 +1329,18 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         let row = key_from_row(&r)?;
+        Store::log_record_in_txn(
+            &mut tx,
+            LogRecord::new(
+                entry_type::TRUSTED_KEY_ADDED,
+                ("trusted_keys", row.id),
+                by,
+                row.added_at,
+                LogTarget::Name(row.namespace.clone()),
+                serde_json::json!({"fingerprint": row.fingerprint}),
+            ),
+        )
+        .await?;
         tx.commit().await?;
         Ok((row, true))
     }
@@ -1272,18 +1352,35 @@ impl Store {
         fingerprint: &str,
         by: &str,
     ) -> Result<bool, StoreError> {
-        let _writer = self.writer_slot().await;
-        let done = sqlx::query(
+        let now = now_millis();
+        let (mut tx, _writer) = self.begin_write().await?;
+        let ids = sqlx::query(
             "UPDATE trusted_keys SET removed_at = $1, removed_by = $2 \
-             WHERE namespace = $3 AND fingerprint = $4 AND removed_at IS NULL",
+             WHERE namespace = $3 AND fingerprint = $4 AND removed_at IS NULL RETURNING id",
         )
-        .bind(now_millis())
+        .bind(now)
         .bind(by)
         .bind(namespace)
         .bind(fingerprint)
-        .execute(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(done.rows_affected() > 0)
+        for r in &ids {
+            let id: i64 = r.try_get(0)?;
+            Store::log_record_in_txn(
+                &mut tx,
+                LogRecord::new(
+                    entry_type::TRUSTED_KEY_REMOVED,
+                    ("trusted_keys", id),
+                    by,
+                    now,
+                    LogTarget::Name(namespace.to_owned()),
+                    serde_json::json!({"fingerprint": fingerprint}),
+                ),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(!ids.is_empty())
     }
 
     /// Keys of a namespace, oldest first; with `history`, removed ones too.
@@ -1361,6 +1458,8 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let event = alias_event(&row)?;
+        let model_name = model_name_in_txn(&mut tx, model_id).await?;
+        Store::log_record_in_txn(&mut tx, LogRecord::new(entry_type::ALIAS_MOVED, ("alias_history", id), by, now, LogTarget::Name(model_name), serde_json::json!({"alias": alias, "number": event.number, "previous_number": event.previous_number}))).await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -1446,4 +1545,15 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+async fn model_name_in_txn(
+    tx: &mut Transaction<'static, Any>,
+    model_id: i64,
+) -> Result<String, StoreError> {
+    Ok(sqlx::query("SELECT full_name FROM models WHERE id = $1")
+        .bind(model_id)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?)
 }

@@ -76,3 +76,23 @@ impl Drop for PgTestDb {
         .join();
     }
 }
+
+/// Runs one SQL statement against a database URL (`sqlite://PATH` or
+/// `postgres://…`), outside any [`crate::Store`]: tests that tamper with
+/// stored rows behind the server's back.
+///
+/// # Panics
+/// When the database cannot be reached or the statement fails.
+#[allow(clippy::unwrap_used, clippy::panic)]
+pub async fn execute(url: &str, sql: &str) -> u64 {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+    let done = conn
+        .execute(sqlx::AssertSqlSafe(sql.to_owned()))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    conn.close().await.unwrap();
+    done.rows_affected()
+}

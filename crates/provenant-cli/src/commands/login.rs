@@ -44,6 +44,8 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let path = write_config(&ConfigFile {
         url: Some(url.clone()),
         token: Some(token),
+        // Keep a pinned log key across logins.
+        log_key: crate::client::read_config().ok().and_then(|c| c.log_key),
     })?;
     if g.json {
         crate::output::json(

@@ -3,6 +3,7 @@
 pub mod alias;
 pub mod attach;
 pub mod attest;
+pub mod audit;
 pub mod capture;
 pub mod dataset;
 pub mod digest;
@@ -13,6 +14,7 @@ pub mod keys;
 pub mod label;
 pub mod lineage;
 pub mod list;
+pub mod log;
 pub mod login;
 pub mod oms;
 pub mod provenance;
@@ -28,6 +30,7 @@ pub mod sign;
 pub mod state;
 pub mod verify;
 pub mod vulndb;
+pub mod witness;
 
 use crate::api::VersionInfo;
 use crate::client::Client;

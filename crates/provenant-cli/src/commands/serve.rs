@@ -38,6 +38,16 @@ pub struct Args {
     /// Log as JSON lines
     #[arg(long, env = "PROVENANT_LOG_JSON")]
     pub log_json: bool,
+    /// Transparency log origin (checkpoint first line) [default: HOSTNAME/log]
+    #[arg(long, env = "PROVENANT_LOG_ORIGIN")]
+    pub log_origin: Option<String>,
+    /// Transparency log signing key file (`PRIVATE+KEY+...`) [default:
+    /// DATA_DIR/keys/log.key, generated on first start]
+    #[arg(long, env = "PROVENANT_LOG_KEY_FILE")]
+    pub log_key_file: Option<PathBuf>,
+    /// Witness to collect checkpoint cosignatures from, as URL,VERIFIER_KEY (repeatable)
+    #[arg(long = "log-witness", value_name = "URL,VKEY")]
+    pub log_witnesses: Vec<provenant_server::WitnessPeer>,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
@@ -51,6 +61,11 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         provenance_requirements: provenant_provenance::Requirements::all_except(
             &a.provenance_optional,
         )?,
+        log: provenant_server::LogOptions {
+            origin: a.log_origin,
+            key_file: a.log_key_file,
+            witnesses: a.log_witnesses,
+        },
     };
     let running = provenant_server::start(config, true)
         .await

@@ -2,6 +2,7 @@
 
 pub mod attest;
 pub mod blobs;
+pub mod log;
 pub mod models;
 pub mod provenance;
 pub mod signing;
@@ -111,6 +112,9 @@ pub fn router(state: AppState) -> Router {
             get(provenance::lineage),
         )
         .route("/api/v1/impact", get(provenance::impact))
+        .route("/api/v1/log/versions", get(log::version_entries))
+        .route("/api/v1/admin/log/records", get(log::audit_records))
+        .route("/api/v1/admin/log/events", get(log::audit_events))
         .route("/api/v1/versions", get(versions::list_versions))
         .route("/api/v1/search", get(versions::search))
         .route("/api/v1/resolve", get(versions::resolve))
@@ -120,6 +124,12 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/log/checkpoint", get(log::checkpoint))
+        .route("/log/key", get(log::key))
+        .route("/log/tile/{*path}", get(log::tile))
+        .route("/api/v1/log/entries/{index}", get(log::entry))
+        .route("/api/v1/log/proof/inclusion", get(log::inclusion))
+        .route("/api/v1/log/proof/consistency", get(log::consistency))
         .route("/api/v1/openapi.json", get(openapi::document))
         .route(
             "/api/v1/schemas/version-metadata.json",

@@ -74,7 +74,9 @@ pub async fn list(
     Ok(Json(state.registry.signatures(&row).await?))
 }
 
-/// One signature bundle, byte for byte.
+/// One signature bundle, byte for byte as attached — plus, once the
+/// attachment is in the transparency log, a `verificationMaterial.tlogEntries`
+/// entry (inclusion proof and checkpoint) so that it verifies offline.
 #[utoipa::path(get, path = "/api/v1/models/{model}/versions/{number}/signatures/{digest}", tag = "signatures", security(("bearer" = [])),
     params(("model" = String, Path, description = "URL-encoded `namespace/name`"), ("number" = i64, Path), ("digest" = String, Path)),
     responses((status = 200, content_type = "application/vnd.dev.sigstore.bundle.v0.3+json", body = Object),
@@ -85,6 +87,7 @@ pub async fn bundle(
 ) -> Result<Response, ApiError> {
     let row = state.registry.resolve(&reference(&model, &number)?).await?;
     let bytes = state.registry.signature_bundle(&row, &digest).await?;
+    let bytes = super::log::with_tlog_entry(&state, &row, &digest, bytes).await?;
     let mut resp = bytes.into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

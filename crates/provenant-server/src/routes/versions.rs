@@ -215,13 +215,19 @@ pub async fn get_manifest(
               (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn set_labels(
     State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
     Path((model, number)): Path<(String, String)>,
     body: Result<Json<LabelsBody>, JsonRejection>,
 ) -> JsonResult<VersionView> {
     let Json(body) = body?;
     let view = state
         .registry
-        .set_labels(&reference(&model, &number)?, &body.set, &body.remove)
+        .set_labels(
+            &reference(&model, &number)?,
+            &body.set,
+            &body.remove,
+            &p.name,
+        )
         .await?;
     Ok(Json(view))
 }

@@ -36,6 +36,7 @@ impl TestServer {
                 vulndb_watch: None,
                 vulndb_watch_interval: std::time::Duration::from_secs(60),
                 provenance_requirements: Default::default(),
+                log: Default::default(),
             },
             false,
         )

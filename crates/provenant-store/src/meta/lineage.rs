@@ -5,9 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
-use super::{
-    ATTACHMENT_COLUMNS, AttachmentRow, NewAttachment, Store, attachment_from_row, now_millis,
-};
+use super::{AttachmentRow, NewAttachment, Store, now_millis};
 use crate::StoreError;
 
 /// Longest parent chain followed by lineage queries.
@@ -116,39 +114,12 @@ impl Store {
         edges: &[NewLineageEdge],
     ) -> Result<(AttachmentRow, bool), StoreError> {
         let (mut tx, _writer) = self.begin_write().await?;
-        let sql = format!(
-            "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE version_id = $1 AND digest = $2"
-        );
-        if let Some(r) = sqlx::query(AssertSqlSafe(sql))
-            .bind(a.version_id)
-            .bind(&a.digest)
-            .fetch_optional(&mut *tx)
-            .await?
-        {
-            let existing = attachment_from_row(&r)?;
+        let (row, created) = Self::attachment_write_in_txn(&mut tx, a).await?;
+        if !created {
             tx.commit().await?;
-            return Ok((existing, false));
+            return Ok((row, false));
         }
-        let sql = format!(
-            "INSERT INTO attachments (version_id, kind, media_type, digest, body, signer, fingerprint, created_at, created_by, predicate_type, summary) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {ATTACHMENT_COLUMNS}"
-        );
-        let now = now_millis();
-        let r = sqlx::query(AssertSqlSafe(sql))
-            .bind(a.version_id)
-            .bind(&a.kind)
-            .bind(&a.media_type)
-            .bind(&a.digest)
-            .bind(&a.body)
-            .bind(&a.signer)
-            .bind(&a.fingerprint)
-            .bind(now)
-            .bind(&a.created_by)
-            .bind(&a.predicate_type)
-            .bind(&a.summary)
-            .fetch_one(&mut *tx)
-            .await?;
-        let row = attachment_from_row(&r)?;
+        let now = row.created_at;
         Self::lineage_insert_in_txn(&mut tx, a.version_id, Some(row.id), edges, now).await?;
         tx.commit().await?;
         Ok((row, true))

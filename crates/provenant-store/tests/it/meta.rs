@@ -261,7 +261,7 @@ both_backends!(labels_filters_search_and_pages, |store: Store| async move {
     let mut set = BTreeMap::new();
     set.insert("owner".to_owned(), "netops".to_owned());
     let labels = store
-        .version_labels_update(target, &set, &["team".to_owned()])
+        .version_labels_update(target, &set, &["team".to_owned()], "alice")
         .await
         .unwrap();
     assert_eq!(labels.get("owner").map(String::as_str), Some("netops"));

@@ -6,6 +6,7 @@ mod offline;
 mod provenance;
 mod sboms;
 mod signing;
+mod tlog;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

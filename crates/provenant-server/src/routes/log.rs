@@ -1,0 +1,423 @@
+//! Transparency log over HTTP: the C2SP tlog-tiles static API under `/log/`
+//! (checkpoint, hash tiles, entry bundles), the verifier key, and JSON proof
+//! endpoints under `/api/v1/log/`. All read-only and unauthenticated, except
+//! the admin audit endpoints.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use provenant_registry::LogError;
+use provenant_store::{AuditRecord, LogEventRow};
+use provenant_tlog::{Hash, TileId};
+
+use super::JsonResult;
+use crate::api_error::ApiError;
+use crate::auth::Principal;
+use crate::state::AppState;
+
+impl From<LogError> for ApiError {
+    fn from(e: LogError) -> Self {
+        match e {
+            LogError::Store(s) => s.into(),
+            LogError::Beyond { .. } => Self::not_found("log_beyond_tree", e.to_string()),
+            LogError::NoEntry(_) => Self::not_found("log_entry_not_found", e.to_string()),
+            LogError::Tlog(
+                provenant_tlog::Error::IndexOutOfRange { .. }
+                | provenant_tlog::Error::SizeOrder { .. },
+            ) => Self::bad_request("log_out_of_range", e.to_string()),
+            other => Self::internal(other),
+        }
+    }
+}
+
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// The latest signed checkpoint (with witness cosignatures when witnesses
+/// are configured and have cosigned), C2SP tlog-checkpoint.
+#[utoipa::path(get, path = "/log/checkpoint", tag = "log",
+    responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let head = state.log.head(false).await?;
+    let note = head.cosigned.unwrap_or(head.checkpoint);
+    Ok((
+        [
+            (header::CONTENT_TYPE, TEXT),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        note,
+    )
+        .into_response())
+}
+
+/// The log's signed-note verifier key string (`name+hex(keyid)+base64(0x01‖key)`).
+#[utoipa::path(get, path = "/log/key", tag = "log",
+    responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn key(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, TEXT)],
+        format!("{}\n", state.log.vkey()),
+    )
+        .into_response()
+}
+
+/// A hash tile `tile/<L>/<N>[.p/<W>]` or entry bundle
+/// `tile/entries/<N>[.p/<W>]`, C2SP tlog-tiles. Full tiles are immutable.
+#[utoipa::path(get, path = "/log/tile/{path}", tag = "log",
+    params(("path" = String, Path, description = "e.g. `0/x001/234` or `entries/000.p/7`")),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 400, body = crate::api_error::ErrorBody), (status = 404, body = crate::api_error::ErrorBody)))]
+pub async fn tile(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = TileId::parse(&format!("tile/{path}"))
+        .map_err(|e| ApiError::bad_request("invalid_tile_path", e.to_string()))?;
+    let data = state.log.tile(id).await?;
+    let cache = if id.is_full() {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, max-age=60"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        data.to_vec(),
+    )
+        .into_response())
+}
+
+/// A sequenced log entry.
+#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct EntryView {
+    pub index: u64,
+    /// The entry: RFC 8785 canonical JSON, exactly the logged bytes.
+    pub entry: String,
+    /// RFC 6962 leaf hash, hex.
+    pub leaf_hash: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Table and row the entry records.
+    pub source: String,
+    pub source_id: i64,
+}
+
+fn entry_view(e: LogEventRow) -> Result<EntryView, ApiError> {
+    Ok(EntryView {
+        index: e
+            .log_index
+            .and_then(|i| u64::try_from(i).ok())
+            .ok_or_else(|| {
+                ApiError::not_found("log_entry_not_found", "entry is not sequenced yet")
+            })?,
+        entry: e.entry,
+        leaf_hash: e.leaf_hash.unwrap_or_default(),
+        kind: e.kind,
+        source: e.source,
+        source_id: e.source_id,
+    })
+}
+
+/// One log entry by index.
+#[utoipa::path(get, path = "/api/v1/log/entries/{index}", tag = "log",
+    params(("index" = u64, Path)),
+    responses((status = 200, body = EntryView), (status = 404, body = crate::api_error::ErrorBody)))]
+pub async fn entry(
+    State(state): State<AppState>,
+    Path(index): Path<String>,
+) -> JsonResult<EntryView> {
+    let index: u64 = index.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_index",
+            format!("log index {index:?} is not a number"),
+        )
+    })?;
+    let head = state.log.head(false).await?;
+    let e = state
+        .registry
+        .store
+        .log_event_by_index(index)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "log_entry_not_found",
+                format!("no log entry {index} (tree size {})", head.size),
+            )
+        })?;
+    Ok(Json(entry_view(e)?))
+}
+
+/// An inclusion proof with the checkpoint it leads to.
+#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct InclusionView {
+    pub index: u64,
+    pub tree_size: u64,
+    /// Leaf hash (hex) of the entry.
+    pub leaf_hash: String,
+    /// Proof hashes, base64, RFC 9162 order.
+    pub hashes: Vec<String>,
+    /// The signed checkpoint for `tree_size` (when it is the latest size).
+    pub checkpoint: Option<String>,
+}
+
+fn query_map(raw: Option<&str>) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn num(q: &std::collections::HashMap<String, String>, k: &str) -> Result<Option<u64>, ApiError> {
+    q.get(k)
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                ApiError::bad_request("invalid_query", format!("{k}={v:?} is not a number"))
+            })
+        })
+        .transpose()
+}
+
+/// Inclusion proof of an entry, by `index` or by leaf `hash` (hex), in the
+/// tree of `size` (default: the latest checkpoint).
+#[utoipa::path(get, path = "/api/v1/log/proof/inclusion", tag = "log",
+    params(("index" = Option<u64>, Query), ("hash" = Option<String>, Query), ("size" = Option<u64>, Query)),
+    responses((status = 200, body = InclusionView), (status = 400, body = crate::api_error::ErrorBody),
+              (status = 404, body = crate::api_error::ErrorBody)))]
+pub async fn inclusion(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> JsonResult<InclusionView> {
+    let q = query_map(raw.as_deref());
+    let (index, leaf) = match (num(&q, "index")?, q.get("hash")) {
+        (Some(i), None) => (i, None),
+        (None, Some(h)) => {
+            let h = Hash::from_hex(h).ok_or_else(|| {
+                ApiError::bad_request("invalid_hash", format!("hash {h:?} is not 64 hex digits"))
+            })?;
+            let e = state
+                .registry
+                .store
+                .log_event_by_leaf_hash(&h.to_hex())
+                .await?
+                .ok_or_else(|| {
+                    ApiError::not_found(
+                        "log_entry_not_found",
+                        format!("no entry with leaf hash {h}"),
+                    )
+                })?;
+            let i = entry_view(e)?.index;
+            (i, Some(h))
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "give exactly one of index or hash",
+            ));
+        }
+    };
+    let (size, proof) = state.log.inclusion(index, num(&q, "size")?).await?;
+    let head = state.log.head(false).await?;
+    let leaf = match leaf {
+        Some(h) => h.to_hex(),
+        None => state
+            .registry
+            .store
+            .log_event_by_index(index)
+            .await?
+            .and_then(|e| e.leaf_hash)
+            .unwrap_or_default(),
+    };
+    Ok(Json(InclusionView {
+        index,
+        tree_size: size,
+        leaf_hash: leaf,
+        hashes: proof.iter().map(Hash::to_base64).collect(),
+        checkpoint: (head.size == size).then_some(head.checkpoint),
+    }))
+}
+
+/// A consistency proof.
+#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ConsistencyView {
+    pub old_size: u64,
+    pub new_size: u64,
+    /// Proof hashes, base64, RFC 9162 order.
+    pub hashes: Vec<String>,
+}
+
+/// Consistency proof between tree sizes `old` and `new` (default: latest).
+#[utoipa::path(get, path = "/api/v1/log/proof/consistency", tag = "log",
+    params(("old" = u64, Query), ("new" = Option<u64>, Query)),
+    responses((status = 200, body = ConsistencyView), (status = 400, body = crate::api_error::ErrorBody),
+              (status = 404, body = crate::api_error::ErrorBody)))]
+pub async fn consistency(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> JsonResult<ConsistencyView> {
+    let q = query_map(raw.as_deref());
+    let old = num(&q, "old")?
+        .ok_or_else(|| ApiError::bad_request("invalid_query", "old=<size> is required"))?;
+    let new = match num(&q, "new")? {
+        Some(n) => n,
+        None => state.log.head(false).await?.size,
+    };
+    let proof = state.log.consistency(old, new).await?;
+    Ok(Json(ConsistencyView {
+        old_size: old,
+        new_size: new,
+        hashes: proof.iter().map(Hash::to_base64).collect(),
+    }))
+}
+
+/// Log entries recording one version (publish, attachments, labels, state).
+#[utoipa::path(get, path = "/api/v1/log/versions", tag = "log", security(("bearer" = [])),
+    params(("ref" = String, Query, description = "version reference")),
+    responses((status = 200, body = Vec<LogEventRow>), (status = 404, body = crate::api_error::ErrorBody)))]
+pub async fn version_entries(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> JsonResult<Vec<LogEventRow>> {
+    let q = query_map(raw.as_deref());
+    let r = q
+        .get("ref")
+        .ok_or_else(|| ApiError::bad_request("invalid_query", "ref=<reference> is required"))?;
+    let row = state.registry.resolve(r).await?;
+    let store = &state.registry.store;
+    let mut out = store.log_events_of("versions", row.id).await?;
+    for a in store.attachments(row.id, "signature").await? {
+        out.extend(store.log_events_of("attachments", a.id).await?);
+    }
+    out.sort_by_key(|e| e.id);
+    Ok(Json(out))
+}
+
+fn require_admin(p: &Principal) -> Result<(), ApiError> {
+    if p.role != "admin" {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the log audit endpoints need an admin token",
+        ));
+    }
+    Ok(())
+}
+
+/// What every logged registry row says and its log index (admin), for
+/// `provenant audit verify` to cross-check against the log.
+#[utoipa::path(get, path = "/api/v1/admin/log/records", tag = "log", security(("bearer" = [])),
+    responses((status = 200, body = Vec<AuditRecord>), (status = 403, body = crate::api_error::ErrorBody)))]
+pub async fn audit_records(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+) -> JsonResult<Vec<AuditRecord>> {
+    require_admin(&p)?;
+    Ok(Json(state.registry.store.log_audit_records().await?))
+}
+
+/// The audit trail (admin): events created at or after `since` (Unix ms),
+/// after outbox id `after`, at most `limit` (1-10000).
+#[utoipa::path(get, path = "/api/v1/admin/log/events", tag = "log", security(("bearer" = [])),
+    params(("since" = Option<i64>, Query), ("after" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = Vec<LogEventRow>), (status = 403, body = crate::api_error::ErrorBody)))]
+pub async fn audit_events(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    RawQuery(raw): RawQuery,
+) -> JsonResult<Vec<LogEventRow>> {
+    require_admin(&p)?;
+    let q = query_map(raw.as_deref());
+    let int = |k: &str, d: i64| -> Result<i64, ApiError> {
+        q.get(k).map_or(Ok(d), |v| {
+            v.parse().map_err(|_| {
+                ApiError::bad_request("invalid_query", format!("{k}={v:?} is not a number"))
+            })
+        })
+    };
+    let limit = int("limit", 1000)?.clamp(1, 10_000);
+    Ok(Json(
+        state
+            .registry
+            .store
+            .log_events_since(int("since", 0)?, int("after", 0)?, limit)
+            .await?,
+    ))
+}
+
+/// Adds the attachment's log entry (inclusion proof, checkpoint, entry) to a
+/// Sigstore bundle's `verificationMaterial.tlogEntries`, when the attachment
+/// is sequenced; otherwise returns the bundle unchanged.
+pub async fn with_tlog_entry(
+    state: &AppState,
+    row: &provenant_store::VersionRow,
+    digest: &str,
+    bundle: Vec<u8>,
+) -> Result<Vec<u8>, ApiError> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let store = &state.registry.store;
+    let Some(att) = store
+        .attachments(row.id, "signature")
+        .await?
+        .into_iter()
+        .find(|a| a.digest == digest)
+    else {
+        return Ok(bundle);
+    };
+    let Some(event) = store
+        .log_events_of("attachments", att.id)
+        .await?
+        .into_iter()
+        .find(|e| e.log_index.is_some())
+    else {
+        return Ok(bundle);
+    };
+    let Some(index) = event.log_index.and_then(|i| u64::try_from(i).ok()) else {
+        return Ok(bundle);
+    };
+    let head = state.log.head(true).await?;
+    if index >= head.size {
+        return Ok(bundle);
+    }
+    let (size, proof) = state.log.inclusion(index, Some(head.size)).await?;
+    let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&bundle) else {
+        return Ok(bundle);
+    };
+    let vkey = state.log.vkey();
+    let key_id = {
+        use sha2::Digest as _;
+        let raw = vkey
+            .rsplit('+')
+            .next()
+            .and_then(|k| b64.decode(k).ok())
+            .unwrap_or_default();
+        b64.encode(sha2::Sha256::digest(raw.get(1..).unwrap_or_default()))
+    };
+    let entry = serde_json::json!({
+        "logIndex": index.to_string(),
+        "logId": {"keyId": key_id},
+        "kindVersion": {"kind": "provenant-log-entry", "version": "1"},
+        "integratedTime": (event.created_at / 1000).to_string(),
+        "inclusionProof": {
+            "logIndex": index.to_string(),
+            "rootHash": head.root.to_base64(),
+            "treeSize": size.to_string(),
+            "hashes": proof.iter().map(Hash::to_base64).collect::<Vec<_>>(),
+            "checkpoint": {"envelope": head.checkpoint},
+        },
+        "canonicalizedBody": b64.encode(event.entry.as_bytes()),
+    });
+    let Some(vm) = doc
+        .get_mut("verificationMaterial")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return Ok(bundle);
+    };
+    let entries = vm
+        .entry("tlogEntries")
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    if let Some(list) = entries.as_array_mut() {
+        list.push(entry);
+    }
+    serde_json::to_vec(&doc).map_err(ApiError::internal)
+}

@@ -1,0 +1,665 @@
+//! Transparency-log tables (migration 0003).
+//!
+//! - `log_events` is both the outbox and the log's index. Every registry state
+//!   change inserts its entry with [`Store::log_record_in_txn`] in the same
+//!   transaction as the change (so a change and its entry commit or vanish
+//!   together); `log_index` stays NULL until the sequencer integrates the
+//!   entry and a checkpoint covers it. `source`/`source_id` name the row the
+//!   entry records: that row's log index is the event's `log_index`.
+//! - `log_state` is one row (size, root, signed checkpoint). The sequencer
+//!   locks it for each batch ([`Store::log_batch_begin`]: `FOR UPDATE` on
+//!   PostgreSQL, the write lock on SQLite), so replicas over one database
+//!   serialise, and [`LogBatch::commit`] only advances it from the size it read.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+
+use crate::meta::Backend;
+use crate::{Store, StoreError};
+
+/// Entry types, `type` in the canonical entry. Adding one is one line here
+/// and one [`Store::log_record_in_txn`] call where the change is written.
+pub mod entry_type {
+    pub const VERSION_PUBLISHED: &str = "version.published";
+    pub const ATTACHMENT_ADDED: &str = "attachment.added";
+    pub const LABELS_CHANGED: &str = "labels.changed";
+    pub const ALIAS_MOVED: &str = "alias.moved";
+    pub const VERSION_DEPRECATED: &str = "version.deprecated";
+    pub const VERSION_ARCHIVED: &str = "version.archived";
+    pub const VERSION_STATE_CHANGED: &str = "version.state_changed";
+    pub const TRUSTED_KEY_ADDED: &str = "trusted_key.added";
+    pub const TRUSTED_KEY_REMOVED: &str = "trusted_key.removed";
+}
+
+/// Schema version of the canonical entry.
+pub const ENTRY_SCHEMA_VERSION: u32 = 1;
+
+/// What an entry is about.
+#[derive(Clone, Debug)]
+pub enum LogTarget {
+    /// A name as is (a model, a namespace).
+    Name(String),
+    /// A version by row id, written as `ns/name:N`.
+    Version(i64),
+}
+
+/// One registry state change to log.
+#[derive(Clone, Debug)]
+pub struct LogRecord {
+    /// One of [`entry_type`].
+    pub kind: &'static str,
+    /// Table of the row that records the change.
+    pub source: &'static str,
+    pub source_id: i64,
+    /// Principal who made the change.
+    pub who: String,
+    /// Unix milliseconds.
+    pub when: i64,
+    pub target: LogTarget,
+    /// Type-specific fields.
+    pub details: serde_json::Value,
+}
+
+impl LogRecord {
+    pub fn new(
+        kind: &'static str,
+        (source, source_id): (&'static str, i64),
+        who: &str,
+        when: i64,
+        target: LogTarget,
+        details: serde_json::Value,
+    ) -> Self {
+        Self {
+            kind,
+            source,
+            source_id,
+            who: who.to_owned(),
+            when,
+            target,
+            details,
+        }
+    }
+}
+
+/// The RFC 8785 canonical entry: `type`, `schema_version`, `who`, `when`
+/// (Unix ms), `target`, `details`.
+pub fn canonical_entry(
+    kind: &str,
+    who: &str,
+    when: i64,
+    target: &str,
+    details: &serde_json::Value,
+) -> Result<String, StoreError> {
+    let v = serde_json::json!({
+        "type": kind,
+        "schema_version": ENTRY_SCHEMA_VERSION,
+        "who": who,
+        "when": when,
+        "target": target,
+        "details": details,
+    });
+    provenant_tlog::canonicalize(&v)
+        .map_err(|e| StoreError::Corrupt(format!("log entry of type {kind}: {e}")))
+}
+
+/// A row of `log_events`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LogEventRow {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub source: String,
+    pub source_id: i64,
+    pub entry: String,
+    pub created_at: i64,
+    pub log_index: Option<i64>,
+    pub leaf_hash: Option<String>,
+}
+
+const EVENT_COLUMNS: &str = "id, type, source, source_id, entry, created_at, log_index, leaf_hash";
+
+fn event_from_row(r: &AnyRow) -> Result<LogEventRow, sqlx::Error> {
+    Ok(LogEventRow {
+        id: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        source: r.try_get(2)?,
+        source_id: r.try_get(3)?,
+        entry: r.try_get(4)?,
+        created_at: r.try_get(5)?,
+        log_index: r.try_get(6)?,
+        leaf_hash: r.try_get(7)?,
+    })
+}
+
+/// The `log_state` row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogStateRow {
+    pub size: u64,
+    /// Hex root hash.
+    pub root: String,
+    /// The signed checkpoint note ("" before the first one is signed).
+    pub checkpoint: String,
+    /// The latest checkpoint with witness cosignatures, if any.
+    pub cosigned: Option<String>,
+    pub updated_at: i64,
+}
+
+fn state_from_row(r: &AnyRow) -> Result<LogStateRow, StoreError> {
+    let size: i64 = r.try_get(0)?;
+    Ok(LogStateRow {
+        size: u64::try_from(size)
+            .map_err(|_| StoreError::Corrupt(format!("log_state.size is negative: {size}")))?,
+        root: r.try_get(1)?,
+        checkpoint: r.try_get(2)?,
+        cosigned: r.try_get(3)?,
+        updated_at: r.try_get(4)?,
+    })
+}
+
+/// An entry waiting to be sequenced.
+#[derive(Clone, Debug)]
+pub struct PendingEntry {
+    pub id: i64,
+    pub entry: String,
+}
+
+/// One sequencing batch: the open transaction holding the log-state lock,
+/// the state it read, and the pending entries it took (in outbox order).
+pub struct LogBatch {
+    tx: Transaction<'static, Any>,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    backend: Backend,
+    pub state: LogStateRow,
+    pub pending: Vec<PendingEntry>,
+}
+
+/// One sequenced entry: outbox id, assigned index, leaf hash (hex).
+#[derive(Clone, Debug)]
+pub struct Assigned {
+    pub id: i64,
+    pub index: u64,
+    pub leaf_hash: String,
+}
+
+/// A registry row and what its log entry must say (for `audit verify`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AuditRecord {
+    /// Table and row id.
+    pub source: String,
+    pub source_id: i64,
+    /// Expected entry type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Expected `target`.
+    pub target: String,
+    /// Expected `who`.
+    pub who: String,
+    /// Fields the entry's `details` must hold with these values.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    /// Log index of the row's entry; absent when the row has none sequenced.
+    pub log_index: Option<i64>,
+}
+
+impl Store {
+    /// Inserts the entry for a state change, in the change's transaction.
+    pub(crate) async fn log_record_in_txn(
+        tx: &mut Transaction<'static, Any>,
+        rec: LogRecord,
+    ) -> Result<(), StoreError> {
+        let target = match &rec.target {
+            LogTarget::Name(n) => n.clone(),
+            LogTarget::Version(id) => {
+                let r = sqlx::query(
+                    "SELECT m.full_name, v.number FROM versions v JOIN models m ON m.id = v.model_id WHERE v.id = $1",
+                )
+                .bind(*id)
+                .fetch_one(&mut **tx)
+                .await?;
+                let name: String = r.try_get(0)?;
+                let number: i64 = r.try_get(1)?;
+                format!("{name}:{number}")
+            }
+        };
+        let entry = canonical_entry(rec.kind, &rec.who, rec.when, &target, &rec.details)?;
+        let leaf = provenant_tlog::leaf_hash(entry.as_bytes()).to_hex();
+        sqlx::query(
+            "INSERT INTO log_events (type, source, source_id, entry, created_at, leaf_hash) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(rec.kind)
+        .bind(rec.source)
+        .bind(rec.source_id)
+        .bind(entry)
+        .bind(rec.when)
+        .bind(leaf)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Appends raw entries to the outbox in one transaction (benchmarks,
+    /// tests, and entry types with no registry row).
+    pub async fn log_append_raw(&self, kind: &str, entries: &[String]) -> Result<(), StoreError> {
+        let now = crate::now_millis();
+        let (mut tx, _writer) = self.begin_write().await?;
+        // Small statements: sqlx-sqlite resolves each `$N` by scanning the
+        // statement's parameter names, quadratic in the parameter count.
+        for chunk in entries.chunks(64) {
+            let mut sql = String::from(
+                "INSERT INTO log_events (type, source, source_id, entry, created_at, leaf_hash) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 4;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${}, 'raw', 0, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4
+                ));
+            }
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for e in chunk {
+                q = q
+                    .bind(kind)
+                    .bind(e)
+                    .bind(now)
+                    .bind(provenant_tlog::leaf_hash(e.as_bytes()).to_hex());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates the state row of an empty log (no-op when it exists).
+    pub async fn log_state_init(&self, empty_root: &str) -> Result<(), StoreError> {
+        let _writer = self.writer_slot().await;
+        sqlx::query(
+            "INSERT INTO log_state (id, size, root, checkpoint, updated_at) VALUES (1, 0, $1, '', $2) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(empty_root)
+        .bind(crate::now_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The current log state (None before [`Store::log_state_init`]).
+    pub async fn log_state(&self) -> Result<Option<LogStateRow>, StoreError> {
+        let r = sqlx::query(
+            "SELECT size, root, checkpoint, cosigned, updated_at FROM log_state WHERE id = 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        r.as_ref().map(state_from_row).transpose()
+    }
+
+    /// Stores the latest cosigned checkpoint.
+    pub async fn log_cosigned_set(&self, note: &str) -> Result<(), StoreError> {
+        let _writer = self.writer_slot().await;
+        sqlx::query("UPDATE log_state SET cosigned = $1 WHERE id = 1")
+            .bind(note)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Entries not sequenced yet.
+    pub async fn log_pending_count(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) FROM log_events WHERE log_index IS NULL")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?,
+        )
+    }
+
+    /// Whether any entry is pending (cheap: one index probe, no lock).
+    pub async fn log_pending_count_fast(&self) -> Result<i64, StoreError> {
+        let r = sqlx::query("SELECT id FROM log_events WHERE log_index IS NULL LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(i64::from(r.is_some()))
+    }
+
+    /// Opens a sequencing batch: locks the log state and takes up to `max`
+    /// pending entries in outbox order.
+    pub async fn log_batch_begin(&self, max: i64) -> Result<LogBatch, StoreError> {
+        let (mut tx, writer) = self.begin_write().await?;
+        let lock = match self.backend {
+            Backend::Postgres => {
+                "SELECT size, root, checkpoint, cosigned, updated_at FROM log_state WHERE id = 1 FOR UPDATE"
+            }
+            Backend::Sqlite => {
+                "SELECT size, root, checkpoint, cosigned, updated_at FROM log_state WHERE id = 1"
+            }
+        };
+        let state = sqlx::query(lock)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("log_state row is missing".into()))?;
+        let state = state_from_row(&state)?;
+        let rows = sqlx::query(
+            "SELECT id, entry FROM log_events WHERE log_index IS NULL ORDER BY id LIMIT $1",
+        )
+        .bind(max)
+        .fetch_all(&mut *tx)
+        .await?;
+        let pending = rows
+            .iter()
+            .map(|r| {
+                Ok(PendingEntry {
+                    id: r.try_get(0)?,
+                    entry: r.try_get(1)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        Ok(LogBatch {
+            tx,
+            _writer: writer,
+            backend: self.backend,
+            state,
+            pending,
+        })
+    }
+
+    /// The event at a log index.
+    pub async fn log_event_by_index(&self, index: u64) -> Result<Option<LogEventRow>, StoreError> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM log_events WHERE log_index = $1");
+        let r = sqlx::query(AssertSqlSafe(sql))
+            .bind(i64::try_from(index).unwrap_or(i64::MAX))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.as_ref().map(event_from_row).transpose()?)
+    }
+
+    /// The sequenced event whose RFC 6962 leaf hash is `hex`.
+    pub async fn log_event_by_leaf_hash(
+        &self,
+        hex: &str,
+    ) -> Result<Option<LogEventRow>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM log_events WHERE leaf_hash = $1 AND log_index IS NOT NULL ORDER BY log_index LIMIT 1"
+        );
+        let r = sqlx::query(AssertSqlSafe(sql))
+            .bind(hex)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.as_ref().map(event_from_row).transpose()?)
+    }
+
+    /// Events recording a given row, oldest first.
+    pub async fn log_events_of(
+        &self,
+        source: &str,
+        source_id: i64,
+    ) -> Result<Vec<LogEventRow>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM log_events WHERE source = $1 AND source_id = $2 ORDER BY id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(source)
+            .bind(source_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(event_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Events created at or after `since` (Unix ms), after outbox id `after`.
+    pub async fn log_events_since(
+        &self,
+        since: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<LogEventRow>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM log_events WHERE created_at >= $1 AND id > $2 ORDER BY id LIMIT $3"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(since)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(event_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// What every logged registry row says, with its log index: versions,
+    /// attachments, alias moves, trusted keys added.
+    pub async fn log_audit_records(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        use serde_json::json;
+        let mut out = Vec::new();
+        let rows = sqlx::query(
+            "SELECT v.id, m.full_name, v.number, v.digest, v.metadata_digest, v.created_by, e.log_index \
+             FROM versions v JOIN models m ON m.id = v.model_id \
+             LEFT JOIN log_events e ON e.source = 'versions' AND e.source_id = v.id AND e.type = 'version.published' \
+             ORDER BY v.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let name: String = r.try_get(1)?;
+            let number: i64 = r.try_get(2)?;
+            let digest: String = r.try_get(3)?;
+            let metadata_digest: String = r.try_get(4)?;
+            out.push(AuditRecord {
+                source: "versions".into(),
+                source_id: r.try_get(0)?,
+                kind: entry_type::VERSION_PUBLISHED.into(),
+                target: format!("{name}:{number}"),
+                who: r.try_get(5)?,
+                details: json!({"digest": digest, "metadata_digest": metadata_digest}),
+                log_index: r.try_get(6)?,
+            });
+        }
+        let rows = sqlx::query(
+            "SELECT a.id, m.full_name, v.number, a.kind, a.digest, a.created_by, e.log_index \
+             FROM attachments a JOIN versions v ON v.id = a.version_id JOIN models m ON m.id = v.model_id \
+             LEFT JOIN log_events e ON e.source = 'attachments' AND e.source_id = a.id AND e.type = 'attachment.added' \
+             ORDER BY a.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let name: String = r.try_get(1)?;
+            let number: i64 = r.try_get(2)?;
+            let kind: String = r.try_get(3)?;
+            let digest: String = r.try_get(4)?;
+            out.push(AuditRecord {
+                source: "attachments".into(),
+                source_id: r.try_get(0)?,
+                kind: entry_type::ATTACHMENT_ADDED.into(),
+                target: format!("{name}:{number}"),
+                who: r.try_get(5)?,
+                details: json!({"kind": kind, "digest": digest}),
+                log_index: r.try_get(6)?,
+            });
+        }
+        let rows = sqlx::query(
+            "SELECT h.id, m.full_name, h.alias, v.number, h.moved_by, e.log_index \
+             FROM alias_history h JOIN models m ON m.id = h.model_id JOIN versions v ON v.id = h.version_id \
+             LEFT JOIN log_events e ON e.source = 'alias_history' AND e.source_id = h.id AND e.type = 'alias.moved' \
+             ORDER BY h.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let alias: String = r.try_get(2)?;
+            let number: i64 = r.try_get(3)?;
+            out.push(AuditRecord {
+                source: "alias_history".into(),
+                source_id: r.try_get(0)?,
+                kind: entry_type::ALIAS_MOVED.into(),
+                target: r.try_get(1)?,
+                who: r.try_get(4)?,
+                details: json!({"alias": alias, "number": number}),
+                log_index: r.try_get(5)?,
+            });
+        }
+        let rows = sqlx::query(
+            "SELECT k.id, k.namespace, k.fingerprint, k.added_by, e.log_index FROM trusted_keys k \
+             LEFT JOIN log_events e ON e.source = 'trusted_keys' AND e.source_id = k.id AND e.type = 'trusted_key.added' \
+             ORDER BY k.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let fingerprint: String = r.try_get(2)?;
+            out.push(AuditRecord {
+                source: "trusted_keys".into(),
+                source_id: r.try_get(0)?,
+                kind: entry_type::TRUSTED_KEY_ADDED.into(),
+                target: r.try_get(1)?,
+                who: r.try_get(3)?,
+                details: json!({"fingerprint": fingerprint}),
+                log_index: r.try_get(4)?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl LogBatch {
+    /// Records the assigned indexes and advances the state from the size
+    /// this batch read to `size`/`root`/`checkpoint`, atomically.
+    pub async fn commit(
+        mut self,
+        assigned: &[Assigned],
+        size: u64,
+        root: &str,
+        checkpoint: &str,
+    ) -> Result<(), StoreError> {
+        // Leaf hashes were stored with the entries. Outbox ids in a batch are
+        // usually consecutive: then one range UPDATE assigns every index.
+        let contiguous = match (assigned.first(), assigned.last()) {
+            (Some(f), Some(l)) => {
+                assigned
+                    .windows(2)
+                    .all(|w| w[1].id == w[0].id + 1 && w[1].index == w[0].index + 1)
+                    && l.id - f.id + 1 == assigned.len() as i64
+            }
+            _ => false,
+        };
+        if contiguous && let (Some(f), Some(l)) = (assigned.first(), assigned.last()) {
+            let offset = i64::try_from(f.index).unwrap_or(i64::MAX) - f.id;
+            let done = sqlx::query(
+                "UPDATE log_events SET log_index = id + $1 WHERE id >= $2 AND id <= $3 AND log_index IS NULL",
+            )
+            .bind(offset)
+            .bind(f.id)
+            .bind(l.id)
+            .execute(&mut *self.tx)
+            .await?;
+            if done.rows_affected() != assigned.len() as u64 {
+                return Err(StoreError::Corrupt(format!(
+                    "sequencing: {} of the {} pending entries {}..={} were no longer pending",
+                    assigned.len() as u64 - done.rows_affected(),
+                    assigned.len(),
+                    f.id,
+                    l.id
+                )));
+            }
+        } else if self.backend == Backend::Sqlite {
+            // One prepared statement per row: a primary-key lookup each, in
+            // the open transaction (SQLite's planner may scan the table for
+            // an UPDATE … FROM (VALUES …) join).
+            for a in assigned {
+                let done = sqlx::query(
+                    "UPDATE log_events SET log_index = $1, leaf_hash = $2 WHERE id = $3 AND log_index IS NULL",
+                )
+                .bind(i64::try_from(a.index).unwrap_or(i64::MAX))
+                .bind(&a.leaf_hash)
+                .bind(a.id)
+                .execute(&mut *self.tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Corrupt(format!(
+                        "sequencing: log event {} was no longer pending",
+                        a.id
+                    )));
+                }
+            }
+        }
+        let batched: &[Assigned] = if contiguous || self.backend == Backend::Sqlite {
+            &[]
+        } else {
+            assigned
+        };
+        for chunk in batched.chunks(1000) {
+            let mut sql = String::new();
+            let mut values = String::new();
+            for i in 0..chunk.len() {
+                let b = i * 3;
+                if i > 0 {
+                    values.push(',');
+                }
+                match self.backend {
+                    Backend::Postgres => values.push_str(&format!(
+                        "(${}::bigint, ${}::bigint, ${}::text)",
+                        b + 1,
+                        b + 2,
+                        b + 3
+                    )),
+                    Backend::Sqlite => {
+                        values.push_str(&format!("(${}, ${}, ${})", b + 1, b + 2, b + 3))
+                    }
+                }
+            }
+            match self.backend {
+                Backend::Postgres => sql.push_str(&format!(
+                    "UPDATE log_events SET log_index = v.idx, leaf_hash = v.h FROM (VALUES {values}) AS v(id, idx, h) \
+                     WHERE log_events.id = v.id AND log_events.log_index IS NULL"
+                )),
+                Backend::Sqlite => sql.push_str(&format!(
+                    "UPDATE log_events SET log_index = v.column2, leaf_hash = v.column3 FROM (VALUES {values}) AS v \
+                     WHERE log_events.id = v.column1 AND log_events.log_index IS NULL"
+                )),
+            }
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for a in chunk {
+                q = q
+                    .bind(a.id)
+                    .bind(i64::try_from(a.index).unwrap_or(i64::MAX))
+                    .bind(&a.leaf_hash);
+            }
+            let done = q.execute(&mut *self.tx).await?;
+            if done.rows_affected() != chunk.len() as u64 {
+                return Err(StoreError::Corrupt(format!(
+                    "sequencing: {} of {} pending entries were no longer pending",
+                    chunk.len() as u64 - done.rows_affected(),
+                    chunk.len()
+                )));
+            }
+        }
+        let done = sqlx::query(
+            "UPDATE log_state SET size = $1, root = $2, checkpoint = $3, updated_at = $4 \
+             WHERE id = 1 AND size = $5",
+        )
+        .bind(i64::try_from(size).unwrap_or(i64::MAX))
+        .bind(root)
+        .bind(checkpoint)
+        .bind(crate::now_millis())
+        .bind(i64::try_from(self.state.size).unwrap_or(i64::MAX))
+        .execute(&mut *self.tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "log state moved away from size {} during the batch",
+                self.state.size
+            )));
+        }
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends the batch without changes.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
