@@ -416,14 +416,25 @@ impl TransparencyLog {
     /// Runs the sequencer until the process ends: batches whatever is
     /// pending, and polls when idle (other replicas append too).
     pub async fn run(self) {
-        loop {
-            match self.sequence_once().await {
+        let (_keep, stop) = tokio::sync::watch::channel(false);
+        self.run_until(stop).await;
+    }
+
+    /// [`TransparencyLog::run`] until `stop` turns true: a batch in progress
+    /// is finished (committed or rolled back as a whole), never cut.
+    pub async fn run_until(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            let pause = match self.sequence_once().await {
                 Ok(n) if n > 0 => continue,
-                Ok(_) => tokio::time::sleep(self.inner.config.poll).await,
+                Ok(_) => self.inner.config.poll,
                 Err(e) => {
                     tracing::error!(error = %e, "log sequencer batch failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    Duration::from_secs(1)
                 }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => {}
             }
         }
     }

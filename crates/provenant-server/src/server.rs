@@ -170,7 +170,8 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
     }
 
     let log = crate::tlog::open_log(&config, dir, store.clone(), blobs.clone()).await?;
-    tokio::spawn(log.clone().run());
+    let (stop_sequencer, sequencer_stop) = tokio::sync::watch::channel(false);
+    let sequencer = tokio::spawn(log.clone().run_until(sequencer_stop));
     crate::tlog::spawn_witness_collector(log.clone(), &config.log.witnesses)?;
     let mut registry = Registry::new(store, blobs);
     registry.provenance_requirements = config.provenance_requirements;
@@ -219,6 +220,14 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
+        // Let the sequencer finish its batch before the database closes.
+        let _ = stop_sequencer.send(true);
+        if tokio::time::timeout(std::time::Duration::from_secs(10), sequencer)
+            .await
+            .is_err()
+        {
+            tracing::warn!("log sequencer did not stop within 10 s");
+        }
         store_for_close.close().await;
         result
     });
