@@ -186,6 +186,7 @@ async fn main() {
             "backend": if std::env::var("DATABASE_URL").is_ok() { "postgres" } else { "sqlite" },
             "versions": total,
             "create_per_s": total as f64 / create_s,
+            "model_and_label_p50_ms": pct(by_model.clone(), 50.0),
             "model_and_label_p95_ms": pct(by_model, 95.0),
             "label_only_first100_p50_ms": pct(tag_only, 50.0),
             "name_prefix_p95_ms": pct(prefix, 95.0),
