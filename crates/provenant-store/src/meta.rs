@@ -805,7 +805,8 @@ impl Store {
                 ("versions", version_id),
                 &new.created_by,
                 now,
-                LogTarget::Version(version_id),
+                // The name and number are at hand: no lookup in the transaction.
+                LogTarget::Name(format!("{full_name}:{number}")),
                 serde_json::json!({"digest": new.digest, "metadata_digest": new.metadata_digest}),
             ),
         )
