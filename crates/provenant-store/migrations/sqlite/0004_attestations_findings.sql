@@ -3,9 +3,6 @@
 ALTER TABLE attachments ADD COLUMN predicate_type TEXT NOT NULL DEFAULT '';
 ALTER TABLE attachments ADD COLUMN summary TEXT NOT NULL DEFAULT '{}';
 
--- Listings fetch each version's aliases with the row.
-CREATE INDEX aliases_version ON aliases(version_id);
-
 -- The server's OSV database: one row per advisory, as the vulnerability
 -- crate's typed record (JSON), with the source that supplied it.
 CREATE TABLE osv_records (
