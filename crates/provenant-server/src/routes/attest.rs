@@ -15,21 +15,6 @@ use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::state::AppState;
 
-/// An attestation to attach, with what verifies it.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AttestationBody {
-    /// A Sigstore bundle v0.3 (DSSE envelope, in-toto Statement v1) as a JSON object.
-    #[schema(value_type = Object)]
-    pub bundle: serde_json::Value,
-    /// Key mode: the signer's public key (PEM).
-    #[serde(default)]
-    pub public_key: Option<String>,
-    /// Certificate mode: the root certificate(s) the bundle's chain leads to (PEM).
-    #[serde(default)]
-    pub certificate_roots: Vec<String>,
-}
-
 /// Attach a signed in-toto attestation: an SBOM (predicate
 /// `https://cyclonedx.org/bom` or `https://spdx.dev/Document/v2.3`). The
 /// signature is verified against the key or roots sent along, a subject must
@@ -37,35 +22,27 @@ pub struct AttestationBody {
 /// must parse. Attaching an SBOM scans it for known vulnerabilities.
 #[utoipa::path(post, path = "/api/v1/models/{model}/versions/{number}/attestations", tag = "attestations", security(("bearer" = [])),
     params(("model" = String, Path, description = "URL-encoded `namespace/name`"), ("number" = i64, Path)),
-    request_body = AttestationBody,
+    request_body = super::BundleBody,
     responses((status = 201, body = AttestationView), (status = 200, body = AttestationView, description = "already attached"),
               (status = 400, body = crate::api_error::ErrorBody, description = "invalid_attestation or invalid_signature")))]
 pub async fn attach(
     State(state): State<AppState>,
     axum::Extension(p): axum::Extension<Principal>,
     Path((model, number)): Path<(String, String)>,
-    body: Result<Json<AttestationBody>, JsonRejection>,
+    body: Result<Json<super::BundleBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<AttestationView>), ApiError> {
     let Json(body) = body?;
-    let bytes = serde_json::to_vec(&body.bundle).map_err(ApiError::internal)?;
     let (view, created) = state
         .registry
         .attach_attestation(
             &reference(&model, &number)?,
-            &bytes,
+            &body.bytes()?,
             body.public_key.as_deref(),
             &body.certificate_roots,
             &p.name,
         )
         .await?;
-    Ok((
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(view),
-    ))
+    Ok(super::attached(created, view))
 }
 
 /// Attestations attached to a version, with whether the namespace trusts each signer.

@@ -20,6 +20,41 @@ use crate::{auth, openapi, uploads};
 /// Largest JSON request body (version manifests with many files stay far below).
 const JSON_LIMIT: usize = 16 << 20;
 
+/// A signed bundle to attach to a version (OMS signature, SBOM or provenance
+/// attestation), with what verifies it.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BundleBody {
+    /// A Sigstore bundle v0.3 (`model.sig`, or a DSSE envelope carrying an
+    /// in-toto Statement v1) as a JSON object; stored byte for byte as sent.
+    #[schema(value_type = Object)]
+    pub bundle: serde_json::Value,
+    /// Key mode: the signer's public key (PEM). Provenance may leave it out:
+    /// the namespace's trusted keys are tried.
+    #[serde(default)]
+    pub public_key: Option<String>,
+    /// Certificate mode: the root certificate(s) the bundle's chain leads to (PEM).
+    #[serde(default)]
+    pub certificate_roots: Vec<String>,
+}
+
+impl BundleBody {
+    /// The bundle's bytes as the client serialised them.
+    pub fn bytes(&self) -> Result<Vec<u8>, ApiError> {
+        serde_json::to_vec(&self.bundle).map_err(ApiError::internal)
+    }
+}
+
+/// 201 for a new attachment, 200 for one that was already there.
+pub fn attached<T>(created: bool, view: T) -> (axum::http::StatusCode, Json<T>) {
+    let status = if created {
+        axum::http::StatusCode::CREATED
+    } else {
+        axum::http::StatusCode::OK
+    };
+    (status, Json(view))
+}
+
 pub fn router(state: AppState) -> Router {
     let authed = Router::new()
         .route("/api/v1/whoami", get(models::whoami))

@@ -11,22 +11,6 @@ use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::state::AppState;
 
-/// A provenance attestation to attach, with what verifies its signature.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProvenanceBody {
-    /// Sigstore bundle v0.3 JSON whose DSSE payload is an in-toto Statement v1
-    /// with predicate `https://slsa.dev/provenance/v1`.
-    #[schema(value_type = Object)]
-    pub bundle: serde_json::Value,
-    /// Key mode: the signer's public key (PEM).
-    #[serde(default)]
-    pub public_key: Option<String>,
-    /// Certificate mode: the root certificate(s) of the bundle's chain (PEM).
-    #[serde(default)]
-    pub certificate_roots: Vec<String>,
-}
-
 /// Attach SLSA provenance (ML-training build type). The server verifies the
 /// signature, that the subject is the version's OMS root digest (or manifest
 /// digest), the predicate against the build type's schema and required
@@ -34,35 +18,27 @@ pub struct ProvenanceBody {
 /// attestation and its lineage edges are stored in one transaction.
 #[utoipa::path(post, path = "/api/v1/models/{model}/versions/{number}/provenance", tag = "provenance", security(("bearer" = [])),
     params(("model" = String, Path, description = "URL-encoded `namespace/name`"), ("number" = i64, Path)),
-    request_body = ProvenanceBody,
+    request_body = super::BundleBody,
     responses((status = 201, body = ProvenanceView), (status = 200, body = ProvenanceView, description = "already attached"),
               (status = 400, body = crate::api_error::ErrorBody, description = "invalid_signature, subject_mismatch, invalid_provenance or lineage_cycle")))]
 pub async fn attach(
     State(state): State<AppState>,
     axum::Extension(p): axum::Extension<Principal>,
     Path((model, number)): Path<(String, String)>,
-    body: Result<Json<ProvenanceBody>, JsonRejection>,
+    body: Result<Json<super::BundleBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ProvenanceView>), ApiError> {
     let Json(body) = body?;
-    let bytes = serde_json::to_vec(&body.bundle).map_err(ApiError::internal)?;
     let (view, created) = state
         .registry
         .attach_provenance(
             &reference(&model, &number)?,
-            &bytes,
+            &body.bytes()?,
             body.public_key.as_deref(),
             &body.certificate_roots,
             &p.name,
         )
         .await?;
-    Ok((
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(view),
-    ))
+    Ok(super::attached(created, view))
 }
 
 /// Provenance attestations of a version, with a summary of each.

@@ -10,56 +10,32 @@ use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::state::AppState;
 
-/// A signature to attach, with what verifies it.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SignatureBody {
-    /// The Sigstore bundle v0.3 JSON (`model.sig`) as a JSON object.
-    #[schema(value_type = Object)]
-    pub bundle: serde_json::Value,
-    /// Key mode: the signer's public key (PEM).
-    #[serde(default)]
-    pub public_key: Option<String>,
-    /// Certificate mode: the root certificate(s) the bundle's chain leads to (PEM).
-    #[serde(default)]
-    pub certificate_roots: Vec<String>,
-}
-
 /// Attach an OMS signature. The server verifies it against the key or roots
 /// sent along and checks that it covers exactly the version's files (SHA-256,
 /// file mode); the verified signer is recorded.
 #[utoipa::path(post, path = "/api/v1/models/{model}/versions/{number}/signatures", tag = "signatures", security(("bearer" = [])),
     params(("model" = String, Path, description = "URL-encoded `namespace/name`"), ("number" = i64, Path)),
-    request_body = SignatureBody,
+    request_body = super::BundleBody,
     responses((status = 201, body = SignatureView), (status = 200, body = SignatureView, description = "already attached"),
               (status = 400, body = crate::api_error::ErrorBody, description = "invalid_signature or signature_mismatch")))]
 pub async fn attach(
     State(state): State<AppState>,
     axum::Extension(p): axum::Extension<Principal>,
     Path((model, number)): Path<(String, String)>,
-    body: Result<Json<SignatureBody>, JsonRejection>,
+    body: Result<Json<super::BundleBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SignatureView>), ApiError> {
     let Json(body) = body?;
-    // The bundle is stored byte for byte as the client serialised it.
-    let bytes = serde_json::to_vec(&body.bundle).map_err(ApiError::internal)?;
     let (view, created) = state
         .registry
         .attach_signature(
             &reference(&model, &number)?,
-            &bytes,
+            &body.bytes()?,
             body.public_key.as_deref(),
             &body.certificate_roots,
             &p.name,
         )
         .await?;
-    Ok((
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(view),
-    ))
+    Ok(super::attached(created, view))
 }
 
 /// Signatures attached to a version, with whether the namespace trusts each signer.
