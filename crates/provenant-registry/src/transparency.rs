@@ -697,8 +697,18 @@ impl TransparencyLog {
             tracing::warn!(error = %e, "writing log/checkpoint");
         }
         if integ.new_size > old_size {
-            let written: std::collections::HashSet<String> =
-                objects.iter().map(|(id, _)| id.path()).collect();
+            // Superseded: the old size's partial tiles and bundle that the new
+            // size does not use. A partial tile the batch left unchanged (a
+            // level-1 tile while level 0 fills up) is still needed.
+            let written: std::collections::HashSet<String> = objects
+                .iter()
+                .map(|(id, _)| id.path())
+                .chain(
+                    provenant_tlog::tiles_for_size(integ.new_size)
+                        .iter()
+                        .map(TileId::path),
+                )
+                .collect();
             let mut stale = provenant_tlog::tiles_for_size(old_size)
                 .into_iter()
                 .filter(|id| !id.is_full())

@@ -81,6 +81,16 @@ impl LogRecord {
     }
 }
 
+impl LogRecord {
+    /// The canonical entry naming `target`, and its Merkle leaf hash (hex):
+    /// what an outbox row holds.
+    pub(crate) fn entry(&self, target: &str) -> Result<(String, String), StoreError> {
+        let entry = canonical_entry(self.kind, &self.who, self.when, target, &self.details)?;
+        let leaf = provenant_tlog::leaf_hash(entry.as_bytes()).to_hex();
+        Ok((entry, leaf))
+    }
+}
+
 /// The RFC 8785 canonical entry: `type`, `schema_version`, `who`, `when`
 /// (Unix ms), `target`, `details`.
 pub fn canonical_entry(
@@ -221,8 +231,7 @@ impl Store {
                 format!("{name}:{number}")
             }
         };
-        let entry = canonical_entry(rec.kind, &rec.who, rec.when, &target, &rec.details)?;
-        let leaf = provenant_tlog::leaf_hash(entry.as_bytes()).to_hex();
+        let (entry, leaf) = rec.entry(&target)?;
         sqlx::query(
             "INSERT INTO log_events (type, source, source_id, entry, created_at, leaf_hash) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -345,7 +354,7 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt("log_state row is missing".into()))?;
         let state = state_from_row(&state)?;
         let rows = sqlx::query(
-            "SELECT id, entry FROM log_events WHERE log_index IS NULL ORDER BY id LIMIT $1",
+            "SELECT id, entry FROM log_events WHERE log_index IS NULL ORDER BY id LIMIT CAST($1 AS BIGINT)",
         )
         .bind(max)
         .fetch_all(&mut *tx)
@@ -418,7 +427,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<LogEventRow>, StoreError> {
         let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM log_events WHERE created_at >= $1 AND id > $2 ORDER BY id LIMIT $3"
+            "SELECT {EVENT_COLUMNS} FROM log_events WHERE created_at >= $1 AND id > $2 ORDER BY id LIMIT CAST($3 AS BIGINT)"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(since)

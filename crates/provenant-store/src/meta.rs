@@ -4,6 +4,11 @@
 //! statements; where SQL differs (full-text search, write transactions) the
 //! method branches on [`Backend`]. Each backend has its own migrations
 //! (`migrations/sqlite`, `migrations/postgres`). Timestamps are Unix milliseconds.
+//!
+//! A bound `LIMIT` is written `LIMIT CAST($n AS BIGINT)`: SQLite (3.51) treats
+//! a bare `LIMIT $n` as a constant of the plan and re-prepares the statement
+//! whenever the bound value changes, which cost every listing a full parse and
+//! plan; the cast keeps one prepared statement for every limit.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,6 +21,7 @@ use crate::StoreError;
 use crate::log::{LogRecord, LogTarget, entry_type};
 
 mod lineage;
+mod publish;
 pub use lineage::{ImpactRow, LineageEdgeRow, MAX_LINEAGE_DEPTH, NewLineageEdge};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -424,13 +430,16 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
+            // Reads map the database file (up to 2 GiB) rather than copy each
+            // page into every connection's cache: listings touch pages spread
+            // over the whole versions table. Writes still go through the WAL.
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
                     conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                          PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
                          PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY; \
-                         PRAGMA wal_autocheckpoint = 8192;",
+                         PRAGMA wal_autocheckpoint = 8192; PRAGMA mmap_size = 2147483648;",
                     )
                     .await?;
                     Ok(())
@@ -561,7 +570,7 @@ impl Store {
         let op = if after.is_some() { ">" } else { ">=" };
         let sql = format!(
             "SELECT {MODEL_COLUMNS} FROM models m JOIN namespaces n ON n.id = m.namespace_id \
-             WHERE m.full_name {op} $1 AND m.full_name < $2 ORDER BY m.full_name LIMIT $3"
+             WHERE m.full_name {op} $1 AND m.full_name < $2 ORDER BY m.full_name LIMIT CAST($3 AS BIGINT)"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(lower)
@@ -585,256 +594,7 @@ impl Store {
         Ok(())
     }
 
-    // ---- versions -------------------------------------------------------------
-
-    /// Publish a version atomically: namespace and model are created on first
-    /// use, then the version, its files, labels and search entry are written in
-    /// one transaction. Publishing a digest the model already has returns the
-    /// existing version and `false`. On SQLite, concurrent publishes are group
-    /// committed: the writer task runs every publish waiting at that moment in
-    /// one transaction (falling back to one transaction each if any fails).
-    pub async fn version_publish(
-        &self,
-        new: &NewVersion,
-    ) -> Result<(VersionRow, bool), StoreError> {
-        if let Some(batcher) = &self.batcher {
-            let (reply, rx) = tokio::sync::oneshot::channel();
-            if batcher.send((new.clone(), reply)).is_ok() {
-                return rx
-                    .await
-                    .map_err(|_| StoreError::Corrupt("publish writer task stopped".into()))?;
-            }
-        }
-        self.version_publish_single(new).await
-    }
-
-    async fn version_publish_single(
-        &self,
-        new: &NewVersion,
-    ) -> Result<(VersionRow, bool), StoreError> {
-        let (mut tx, _writer) = self.begin_write().await?;
-        let out = Self::version_publish_in_txn(&mut tx, self.backend, new).await?;
-        tx.commit().await?;
-        Ok(out)
-    }
-
-    /// The group-commit loop behind [`Store::version_publish`] on SQLite.
-    async fn publish_writer(self, mut rx: tokio::sync::mpsc::UnboundedReceiver<PublishJob>) {
-        while let Some(first) = rx.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < 256 {
-                match rx.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-            match self.publish_batch(&batch).await {
-                Ok(results) => {
-                    for ((_, reply), r) in batch.into_iter().zip(results) {
-                        let _ = reply.send(Ok(r));
-                    }
-                }
-                Err(_) => {
-                    // Something in the batch failed: nothing was committed; run each alone
-                    // so that only the failing publish reports an error.
-                    for (new, reply) in batch {
-                        let _ = reply.send(self.version_publish_single(&new).await);
-                    }
-                }
-            }
-        }
-    }
-
-    async fn publish_batch(
-        &self,
-        batch: &[PublishJob],
-    ) -> Result<Vec<(VersionRow, bool)>, StoreError> {
-        let (mut tx, _writer) = self.begin_write().await?;
-        let mut out = Vec::with_capacity(batch.len());
-        for (new, _) in batch {
-            out.push(Self::version_publish_in_txn(&mut tx, self.backend, new).await?);
-        }
-        tx.commit().await?;
-        Ok(out)
-    }
-
-    async fn version_publish_in_txn(
-        tx: &mut Transaction<'static, Any>,
-        backend: Backend,
-        new: &NewVersion,
-    ) -> Result<(VersionRow, bool), StoreError> {
-        let now = now_millis();
-        let full_name = format!("{}/{}", new.namespace, new.model_name);
-        let existing_model: Option<i64> = sqlx::query("SELECT id FROM models WHERE full_name = $1")
-            .bind(&full_name)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?;
-        let model_id = match existing_model {
-            Some(id) => id,
-            None => {
-                sqlx::query(
-                    "INSERT INTO namespaces (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-                )
-                .bind(&new.namespace)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-                let ns_id: i64 = sqlx::query("SELECT id FROM namespaces WHERE name = $1")
-                    .bind(&new.namespace)
-                    .fetch_one(&mut **tx)
-                    .await?
-                    .try_get(0)?;
-                sqlx::query(
-                    "INSERT INTO models (namespace_id, name, full_name, description, created_at, created_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (full_name) DO NOTHING",
-                )
-                .bind(ns_id)
-                .bind(&new.model_name)
-                .bind(&full_name)
-                .bind(&new.description)
-                .bind(now)
-                .bind(&new.created_by)
-                .execute(&mut **tx)
-                .await?;
-                sqlx::query("SELECT id FROM models WHERE full_name = $1")
-                    .bind(&full_name)
-                    .fetch_one(&mut **tx)
-                    .await?
-                    .try_get(0)?
-            }
-        };
-
-        let sql = format!(
-            "SELECT {VERSION_COLUMNS} FROM versions v JOIN models m ON m.id = v.model_id \
-             WHERE v.model_id = $1 AND v.digest = $2"
-        );
-        if let Some(row) = sqlx::query(AssertSqlSafe(sql))
-            .bind(model_id)
-            .bind(&new.digest)
-            .fetch_optional(&mut **tx)
-            .await?
-        {
-            let existing = version_from_row(&row)?;
-            return Ok((existing, false));
-        }
-
-        // Row lock on PostgreSQL; SQLite already holds the write lock.
-        let number: i64 = sqlx::query(
-            "UPDATE models SET next_number = next_number + 1 WHERE id = $1 RETURNING next_number",
-        )
-        .bind(model_id)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get(0)?;
-        let size: i64 = new.files.iter().map(|f| f.size).sum();
-        let version_id: i64 = sqlx::query(
-            "INSERT INTO versions (model_id, number, digest, manifest, config, config_digest, metadata, \
-             metadata_digest, size, file_count, created_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-        )
-        .bind(model_id)
-        .bind(number)
-        .bind(&new.digest)
-        .bind(&new.manifest)
-        .bind(&new.config)
-        .bind(&new.config_digest)
-        .bind(&new.metadata)
-        .bind(&new.metadata_digest)
-        .bind(size)
-        .bind(i64::try_from(new.files.len()).unwrap_or(i64::MAX))
-        .bind(now)
-        .bind(&new.created_by)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get(0)?;
-
-        for chunk in new.files.chunks(500) {
-            let mut sql =
-                String::from("INSERT INTO version_files (version_id, path, digest, size) VALUES ");
-            for i in 0..chunk.len() {
-                let b = i * 4;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
-            }
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for f in chunk {
-                q = q
-                    .bind(version_id)
-                    .bind(&f.path)
-                    .bind(&f.digest)
-                    .bind(f.size);
-            }
-            q.execute(&mut **tx).await?;
-        }
-        if !new.labels.is_empty() {
-            let mut sql =
-                String::from("INSERT INTO version_labels (version_id, key, value) VALUES ");
-            for i in 0..new.labels.len() {
-                let b = i * 3;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("(${}, ${}, ${})", b + 1, b + 2, b + 3));
-            }
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for (k, v) in &new.labels {
-                q = q.bind(version_id).bind(k).bind(v);
-            }
-            q.execute(&mut **tx).await?;
-        }
-        let search_sql = match backend {
-            Backend::Sqlite => "INSERT INTO version_fts (rowid, base, labels) VALUES ($1, $2, $3)",
-            Backend::Postgres => {
-                "INSERT INTO version_search (version_id, base, labels) VALUES ($1, $2, $3)"
-            }
-        };
-        sqlx::query(search_sql)
-            .bind(version_id)
-            .bind(&new.search_text)
-            .bind(labels_text(&new.labels))
-            .execute(&mut **tx)
-            .await?;
-        Store::log_record_in_txn(
-            tx,
-            LogRecord::new(
-                entry_type::VERSION_PUBLISHED,
-                ("versions", version_id),
-                &new.created_by,
-                now,
-                // The name and number are at hand: no lookup in the transaction.
-                LogTarget::Name(format!("{full_name}:{number}")),
-                serde_json::json!({"digest": new.digest, "metadata_digest": new.metadata_digest}),
-            ),
-        )
-        .await?;
-
-        let created = VersionRow {
-            id: version_id,
-            model_id,
-            model: full_name,
-            number,
-            digest: new.digest.clone(),
-            manifest: new.manifest.clone(),
-            config: new.config.clone(),
-            config_digest: new.config_digest.clone(),
-            metadata: new.metadata.clone(),
-            metadata_digest: new.metadata_digest.clone(),
-            size,
-            file_count: i64::try_from(new.files.len()).unwrap_or(i64::MAX),
-            state: "active".into(),
-            state_reason: None,
-            state_changed_at: None,
-            state_changed_by: None,
-            created_at: now,
-            created_by: new.created_by.clone(),
-            annotations: None,
-        };
-        Ok((created, true))
-    }
+    // ---- versions (publishing is in `publish.rs`) -------------------------------
 
     async fn version_where(
         &self,
@@ -1071,7 +831,7 @@ impl Store {
         };
         let lim = next(Bind::I(limit + 1), &mut binds);
         let sql = format!(
-            "SELECT {} FROM {from} {where_clause} ORDER BY {id_col} DESC LIMIT {lim}",
+            "SELECT {} FROM {from} {where_clause} ORDER BY {id_col} DESC LIMIT CAST({lim} AS BIGINT)",
             list_columns(self.backend)
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));

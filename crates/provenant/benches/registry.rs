@@ -4,7 +4,8 @@
 //! the MLflow side runs. Prints one JSON object.
 //!
 //! `cargo bench -p provenant --bench registry` (env VERSIONS, MODELS, QUERIES,
-//! CONCURRENCY, DATABASE_URL for PostgreSQL).
+//! CONCURRENCY, DATABASE_URL for PostgreSQL; KEEP=1 keeps the data directory
+//! and prints where; DATA=DIR times the queries again on such a directory).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::{Command, Stdio};
@@ -47,6 +48,9 @@ async fn main() {
     let dir =
         tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/var/tmp".into()))
             .unwrap();
+    // DATA=DIR reruns the queries on a kept data directory (no creation).
+    let reuse = std::env::var_os("DATA").map(std::path::PathBuf::from);
+    let data = reuse.clone().unwrap_or_else(|| dir.path().join("data"));
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -59,7 +63,7 @@ async fn main() {
         &format!("127.0.0.1:{port}"),
         "--data-dir",
     ])
-    .arg(dir.path().join("data"))
+    .arg(&data)
     .env("PROVENANT_LOG", "warn")
     .stdout(Stdio::null())
     .stderr(Stdio::null());
@@ -68,7 +72,7 @@ async fn main() {
     }
     let server = Server(cmd.spawn().unwrap());
     let base = format!("http://127.0.0.1:{port}");
-    let token_path = dir.path().join("data/admin.token");
+    let token_path = data.join("admin.token");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !(token_path.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
         assert!(Instant::now() < deadline, "server did not start");
@@ -112,7 +116,8 @@ async fn main() {
     let per_model = versions / models;
     let total = per_model * models;
     let started = Instant::now();
-    let jobs = (0..per_model).flat_map(|j| (0..models).map(move |i| (i, j)));
+    let jobs = (0..if reuse.is_some() { 0 } else { per_model })
+        .flat_map(|j| (0..models).map(move |i| (i, j)));
     let mut stream = futures::stream::iter(jobs.map(|(i, j)| {
         let http = http.clone();
         let base = base.clone();
@@ -179,6 +184,9 @@ async fn main() {
     )
     .await;
     drop(server);
+    if reuse.is_none() && std::env::var_os("KEEP").is_some() {
+        eprintln!("data kept in {}", dir.keep().join("data").display());
+    }
     println!(
         "{}",
         json!({

@@ -197,3 +197,50 @@ async fn crash_leftovers_and_tampered_tiles_postgres() {
     crash_and_tamper(store.clone(), &dir.path().join("blobs")).await;
     store.close().await;
 }
+
+#[tokio::test]
+async fn superseded_tiles_go_but_the_ones_still_in_use_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("meta.db"))
+        .await
+        .unwrap();
+    let blobs = BlobStore::local(&dir.path().join("blobs")).unwrap();
+    let signer = Ed25519Signer::generate(ORIGIN).unwrap();
+    let open = || async {
+        TransparencyLog::open(
+            store.clone(),
+            blobs.clone(),
+            Ed25519Signer::from_skey(&signer.skey()).unwrap(),
+            LogConfig::new(ORIGIN),
+        )
+        .await
+    };
+    let log = open().await.unwrap();
+    // 300 entries: level 1 gets its first (partial) tile; 10 more leave that
+    // tile as it was while level 0's partial tile and bundle grow.
+    for (from, to) in [(0, 300), (300, 310)] {
+        let batch: Vec<String> = (from..to).map(entry).collect();
+        store.log_append_raw("test", &batch).await.unwrap();
+        log.sequence_once().await.unwrap();
+    }
+    for id in provenant_tlog::tiles_for_size(310)
+        .into_iter()
+        .chain([TileId::entries(1, 54)])
+    {
+        assert!(
+            blobs.log_get(&id.path()).await.unwrap().is_some(),
+            "{} is needed at size 310",
+            id.path()
+        );
+    }
+    for gone in ["tile/0/001.p/44", "tile/entries/001.p/44"] {
+        assert!(
+            blobs.log_get(gone).await.unwrap().is_none(),
+            "{gone} was superseded"
+        );
+    }
+    // A restart checks the stored tree against the tiles.
+    drop(log);
+    open().await.unwrap();
+    assert_eq!(check_log(&store, &blobs, &signer).await, 310);
+}

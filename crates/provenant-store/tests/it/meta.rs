@@ -487,3 +487,95 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_group_publishes_like_one_by_one,
+    |store: Store| async move {
+        // Already published before the group.
+        let (before, _) = store
+            .version_publish(&version("aiops/g1", "old", &[("stage", "dev")]))
+            .await
+            .unwrap();
+        let group = [
+            version("aiops/g1", "a", &[("stage", "prod"), ("team", "t1")]),
+            version("aiops/g2", "a", &[]), // a new model, created in the group
+            version("aiops/g1", "old", &[]), // already there
+            version("aiops/g1", "b", &[("stage", "prod")]),
+            version("aiops/g1", "a", &[("stage", "prod"), ("team", "t1")]), // repeated in the group
+            version("other/g3", "c", &[("stage", "dev")]),
+        ];
+        let refs: Vec<&NewVersion> = group.iter().collect();
+        let out = store.version_publish_group(&refs).await.unwrap();
+        let got: Vec<(&str, i64, bool)> = out
+            .iter()
+            .map(|(v, created)| (v.model.as_str(), v.number, *created))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("aiops/g1", 2, true),
+                ("aiops/g2", 1, true),
+                ("aiops/g1", 1, false),
+                ("aiops/g1", 3, true),
+                ("aiops/g1", 2, false),
+                ("other/g3", 1, true),
+            ]
+        );
+        assert_eq!(out[2].0.id, before.id);
+        assert_eq!(out[4].0.id, out[0].0.id);
+
+        // Each created version reads back whole: row, files, labels, search, log.
+        for (i, (row, _)) in out.iter().enumerate() {
+            let stored = store.version_by_id(row.id).await.unwrap().unwrap();
+            assert_eq!(stored.digest, group[i].digest);
+            assert_eq!(stored.manifest, group[i].manifest, "manifest bytes of #{i}");
+            assert_eq!(stored.config, group[i].config);
+            assert_eq!(stored.metadata, group[i].metadata);
+            assert_eq!(stored.size, 13);
+            assert_eq!(store.version_files(row.id).await.unwrap().len(), 2);
+        }
+        let labels = store.version_labels(out[0].0.id).await.unwrap();
+        assert_eq!(labels.get("team").map(String::as_str), Some("t1"));
+        let prod = store
+            .version_list(
+                None,
+                &[LabelFilter {
+                    key: "stage".into(),
+                    value: "prod".into(),
+                }],
+                None,
+                Some("g1"),
+                None,
+                100,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            prod.items.iter().map(|v| v.number).collect::<Vec<_>>(),
+            [3, 2],
+            "labels and the full-text entry of group-published versions are searchable"
+        );
+        for (row, created) in &out {
+            let events = store.log_events_of("versions", row.id).await.unwrap();
+            assert_eq!(events.len(), 1, "one log entry per version");
+            let entry: serde_json::Value = serde_json::from_str(&events[0].entry).unwrap();
+            assert_eq!(entry["target"], format!("{}:{}", row.model, row.number));
+            assert_eq!(entry["details"]["digest"], row.digest.as_str());
+            if *created {
+                assert_eq!(entry["type"], "version.published");
+            }
+        }
+
+        // All or nothing: a group with one bad publish leaves nothing behind.
+        let mut bad = version("aiops/g1", "d", &[]);
+        bad.files.push(bad.files[0].clone());
+        let ok = version("aiops/g4", "e", &[]);
+        assert!(store.version_publish_group(&[&ok, &bad]).await.is_err());
+        assert!(store.model_get("aiops/g4").await.unwrap().is_none());
+        let (next, _) = store
+            .version_publish(&version("aiops/g1", "f", &[]))
+            .await
+            .unwrap();
+        assert_eq!(next.number, 4, "the failed group used no numbers");
+    }
+);
