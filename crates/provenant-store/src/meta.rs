@@ -274,82 +274,126 @@ const VERSION_COLUMNS: &str = "v.id, v.model_id, m.full_name, v.number, v.digest
      v.config_digest, v.metadata, v.metadata_digest, v.size, v.file_count, v.state, v.state_reason, \
      v.state_changed_at, v.state_changed_by, v.created_at, v.created_by";
 
+/// Map a row of [`VERSION_COLUMNS`].
 fn version_from_row(row: &AnyRow) -> Result<VersionRow, sqlx::Error> {
-    version_row(row, true)
-}
-
-/// Map a row of [`VERSION_COLUMNS`] (`blobs`) or [`list_columns`] (no
-/// manifest/config; labels and aliases as JSON).
-fn version_row(row: &AnyRow, blobs: bool) -> Result<VersionRow, sqlx::Error> {
-    let (manifest, config, k) = if blobs {
-        (row.try_get(5)?, row.try_get(6)?, 7)
-    } else {
-        (Vec::new(), Vec::new(), 5)
-    };
     Ok(VersionRow {
         id: row.try_get(0)?,
         model_id: row.try_get(1)?,
         model: row.try_get(2)?,
         number: row.try_get(3)?,
         digest: row.try_get(4)?,
-        manifest,
-        config,
-        config_digest: row.try_get(k)?,
-        metadata: row.try_get(k + 1)?,
-        metadata_digest: row.try_get(k + 2)?,
-        size: row.try_get(k + 3)?,
-        file_count: row.try_get(k + 4)?,
-        state: row.try_get(k + 5)?,
-        state_reason: row.try_get(k + 6)?,
-        state_changed_at: row.try_get(k + 7)?,
-        state_changed_by: row.try_get(k + 8)?,
-        created_at: row.try_get(k + 9)?,
-        created_by: row.try_get(k + 10)?,
-        annotations: if blobs {
-            None
-        } else {
-            let labels: Option<String> = row.try_get(k + 11)?;
-            let aliases: Option<String> = row.try_get(k + 12)?;
-            let decode = |e: serde_json::Error| sqlx::Error::Decode(Box::new(e));
-            Some(Annotations {
-                labels: match labels {
-                    Some(j) => serde_json::from_str(&j).map_err(decode)?,
-                    None => BTreeMap::new(),
-                },
-                aliases: match aliases {
-                    Some(j) => serde_json::from_str(&j).map_err(decode)?,
-                    None => Vec::new(),
-                },
-            })
-        },
+        manifest: row.try_get(5)?,
+        config: row.try_get(6)?,
+        config_digest: row.try_get(7)?,
+        metadata: row.try_get(8)?,
+        metadata_digest: row.try_get(9)?,
+        size: row.try_get(10)?,
+        file_count: row.try_get(11)?,
+        state: row.try_get(12)?,
+        state_reason: row.try_get(13)?,
+        state_changed_at: row.try_get(14)?,
+        state_changed_by: row.try_get(15)?,
+        created_at: row.try_get(16)?,
+        created_by: row.try_get(17)?,
+        annotations: None,
     })
 }
 
-/// Listing pages leave the manifest and config bytes out (callers of
-/// [`Store::version_list`] get them empty; single reads carry them).
+/// The columns of a listing page, without the manifest and config bytes
+/// (callers of [`Store::version_list`] get them empty; single reads carry
+/// them), with each version's labels (the row's JSON object); the page adds
+/// its aliases (JSON array, by name).
 const LIST_COLUMNS: &str = "v.id, v.model_id, m.full_name, v.number, v.digest, \
      v.config_digest, v.metadata, v.metadata_digest, v.size, v.file_count, v.state, v.state_reason, \
-     v.state_changed_at, v.state_changed_by, v.created_at, v.created_by";
+     v.state_changed_at, v.state_changed_by, v.created_at, v.created_by, v.labels";
 
-/// [`LIST_COLUMNS`] plus each version's labels (JSON object) and aliases
-/// (JSON array, by name), so a page is one query.
-fn list_columns(backend: Backend) -> String {
+/// A page of versions as one query returning one value: a JSON array with
+/// an array of [`LIST_COLUMNS`] per version, newest first. One value
+/// crosses from the database instead of a row per version (each a message
+/// from the driver's worker thread and a copy of every column).
+fn list_page_sql(
+    backend: Backend,
+    from: &str,
+    where_clause: &str,
+    id_col: &str,
+    lim: &str,
+) -> String {
+    let page = format!(
+        "SELECT {LIST_COLUMNS}, {id_col} AS page_key FROM {from} {where_clause} \
+         ORDER BY {id_col} DESC LIMIT CAST({lim} AS BIGINT)"
+    );
     match backend {
         Backend::Sqlite => format!(
-            "{LIST_COLUMNS}, \
-             (SELECT json_group_object(key, value) FROM version_labels WHERE version_id = v.id), \
-             (SELECT json_group_array(name) FROM (SELECT name FROM aliases WHERE version_id = v.id ORDER BY name))"
+            "SELECT json_group_array(json_array(p.id, p.model_id, p.full_name, p.number, p.digest, \
+             p.config_digest, p.metadata, p.metadata_digest, p.size, p.file_count, p.state, \
+             p.state_reason, p.state_changed_at, p.state_changed_by, p.created_at, p.created_by, \
+             json(p.labels), \
+             json((SELECT json_group_array(name) FROM aliases WHERE version_id = p.id))) \
+             ORDER BY p.page_key DESC) FROM ({page}) p"
         ),
         Backend::Postgres => format!(
-            "{LIST_COLUMNS}, \
-             (SELECT json_object_agg(key, value)::text FROM version_labels WHERE version_id = v.id), \
-             (SELECT json_agg(name ORDER BY name)::text FROM aliases WHERE version_id = v.id)"
+            "SELECT json_agg(json_build_array(p.id, p.model_id, p.full_name, p.number, p.digest, \
+             p.config_digest, p.metadata, p.metadata_digest, p.size, p.file_count, p.state, \
+             p.state_reason, p.state_changed_at, p.state_changed_by, p.created_at, p.created_by, \
+             p.labels::json, \
+             (SELECT json_agg(name ORDER BY name) FROM aliases WHERE version_id = p.id)) \
+             ORDER BY p.page_key DESC)::text FROM ({page}) p"
         ),
     }
 }
 
-fn version_from_list_row(row: &AnyRow) -> Result<VersionRow, sqlx::Error> {
-    version_row(row, false)
+/// One version of a listing page, decoded from its JSON array.
+#[derive(serde::Deserialize)]
+struct ListedVersion {
+    id: i64,
+    model_id: i64,
+    model: String,
+    number: i64,
+    digest: String,
+    config_digest: String,
+    metadata: String,
+    metadata_digest: String,
+    size: i64,
+    file_count: i64,
+    state: String,
+    state_reason: Option<String>,
+    state_changed_at: Option<i64>,
+    state_changed_by: Option<String>,
+    created_at: i64,
+    created_by: String,
+    labels: Option<BTreeMap<String, String>>,
+    aliases: Option<Vec<String>>,
+}
+
+impl From<ListedVersion> for VersionRow {
+    fn from(v: ListedVersion) -> Self {
+        let mut aliases = v.aliases.unwrap_or_default();
+        aliases.sort_unstable();
+        VersionRow {
+            id: v.id,
+            model_id: v.model_id,
+            model: v.model,
+            number: v.number,
+            digest: v.digest,
+            manifest: Vec::new(),
+            config: Vec::new(),
+            config_digest: v.config_digest,
+            metadata: v.metadata,
+            metadata_digest: v.metadata_digest,
+            size: v.size,
+            file_count: v.file_count,
+            state: v.state,
+            state_reason: v.state_reason,
+            state_changed_at: v.state_changed_at,
+            state_changed_by: v.state_changed_by,
+            created_at: v.created_at,
+            created_by: v.created_by,
+            annotations: Some(Annotations {
+                labels: v.labels.unwrap_or_default(),
+                aliases,
+            }),
+        }
+    }
 }
 
 const MODEL_COLUMNS: &str =
@@ -366,6 +410,11 @@ fn model_from_row(row: &AnyRow) -> Result<ModelRow, sqlx::Error> {
         created_at: row.try_get(6)?,
         created_by: row.try_get(7)?,
     })
+}
+
+/// Labels as the JSON object kept on the version row (keys sorted).
+fn labels_json(labels: &BTreeMap<String, String>) -> Result<String, StoreError> {
+    serde_json::to_string(labels).map_err(|e| StoreError::Corrupt(format!("labels: {e}")))
 }
 
 /// Render label pairs as indexed search text.
@@ -757,28 +806,35 @@ impl Store {
             binds.push(b);
             format!("${}", binds.len())
         };
-        // Drive the scan from the most selective index available: the model's
-        // versions, else the first label's (key, value, version_id) index.
+        // Drive the scan from the most selective index available: the first
+        // label's, else the model's versions (model_id, id).
         let mut from = "versions v JOIN models m ON m.id = v.model_id".to_owned();
         let mut conds: Vec<String> = Vec::new();
         let mut rest = labels;
         let mut id_col = "v.id";
-        if let Some(ModelKey::Id(mid)) = model {
-            let p = next(Bind::I(mid), &mut binds);
-            conds.push(format!("v.model_id = {p}"));
-        } else if let Some(ModelKey::Name(name)) = model {
-            let p = next(Bind::S(name.to_owned()), &mut binds);
-            conds.push(format!(
-                "v.model_id = (SELECT id FROM models WHERE full_name = {p})"
-            ));
-        } else if let Some((first, others)) = labels.split_first() {
+        let model_expr = match model {
+            Some(ModelKey::Id(mid)) => Some(next(Bind::I(mid), &mut binds)),
+            Some(ModelKey::Name(name)) => {
+                let p = next(Bind::S(name.to_owned()), &mut binds);
+                Some(format!("(SELECT id FROM models WHERE full_name = {p})"))
+            }
+            None => None,
+        };
+        if let Some((first, others)) = labels.split_first() {
+            // The first label's index: (model_id, key, value, version_id)
+            // within a model, else (key, value, version_id).
             from = "version_labels l0 JOIN versions v ON v.id = l0.version_id JOIN models m ON m.id = v.model_id"
                 .to_owned();
+            if let Some(m) = &model_expr {
+                conds.push(format!("l0.model_id = {m}"));
+            }
             let k = next(Bind::S(first.key.clone()), &mut binds);
             let val = next(Bind::S(first.value.clone()), &mut binds);
             conds.push(format!("l0.key = {k} AND l0.value = {val}"));
             rest = others;
             id_col = "l0.version_id";
+        } else if let Some(m) = &model_expr {
+            conds.push(format!("v.model_id = {m}"));
         }
         for l in rest {
             let k = next(Bind::S(l.key.clone()), &mut binds);
@@ -830,10 +886,7 @@ impl Store {
             format!("WHERE {}", conds.join(" AND "))
         };
         let lim = next(Bind::I(limit + 1), &mut binds);
-        let sql = format!(
-            "SELECT {} FROM {from} {where_clause} ORDER BY {id_col} DESC LIMIT CAST({lim} AS BIGINT)",
-            list_columns(self.backend)
-        );
+        let sql = list_page_sql(self.backend, &from, &where_clause, id_col, &lim);
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for b in &binds {
             q = match b {
@@ -841,11 +894,15 @@ impl Store {
                 Bind::S(s) => q.bind(s.as_str()),
             };
         }
-        let rows = q.fetch_all(&self.pool).await?;
-        let mut items = rows
-            .iter()
-            .map(version_from_list_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let page: Option<String> = q.fetch_one(&self.pool).await?.try_get(0)?;
+        let mut items: Vec<VersionRow> = match page {
+            Some(json) => serde_json::from_str::<Vec<ListedVersion>>(&json)
+                .map_err(|e| StoreError::Corrupt(format!("listing page: {e}")))?
+                .into_iter()
+                .map(VersionRow::from)
+                .collect(),
+            None => Vec::new(),
+        };
         let next = if items.len() as i64 > limit {
             items.truncate(usize::try_from(limit).unwrap_or(0));
             items.last().map(|v| v.id)
@@ -873,7 +930,8 @@ impl Store {
         }
         for (k, v) in set {
             sqlx::query(
-                "INSERT INTO version_labels (version_id, key, value) VALUES ($1, $2, $3) \
+                "INSERT INTO version_labels (version_id, model_id, key, value) \
+                 SELECT v.id, v.model_id, $2, $3 FROM versions v WHERE v.id = $1 \
                  ON CONFLICT (version_id, key) DO UPDATE SET value = excluded.value",
             )
             .bind(version_id)
@@ -890,6 +948,11 @@ impl Store {
             .iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect::<Result<BTreeMap<String, String>, sqlx::Error>>()?;
+        sqlx::query("UPDATE versions SET labels = $1 WHERE id = $2")
+            .bind(labels_json(&labels)?)
+            .bind(version_id)
+            .execute(&mut *tx)
+            .await?;
         let sql = match self.backend {
             Backend::Sqlite => "UPDATE version_fts SET labels = $1 WHERE rowid = $2",
             Backend::Postgres => "UPDATE version_search SET labels = $1 WHERE version_id = $2",

@@ -161,6 +161,20 @@ async fn main() {
         }
         out
     }
+    // The HTTP floor: an authenticated round trip that reads nothing.
+    let mut floor = Vec::new();
+    for _ in 0..queries {
+        let t = Instant::now();
+        let r = http
+            .get(format!("{base}/api/v1/whoami"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let _: Value = r.json().await.unwrap();
+        floor.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
     let by_model = timed(&http, &token, (0..queries).map(|k| format!("{base}/api/v1/models/bench%2Fmodel-{:04}/versions?label=stage%3Dprod&limit=100", k * 7 % models)).collect()).await;
     let tag_only = timed(
         &http,
@@ -198,6 +212,7 @@ async fn main() {
             "model_and_label_p95_ms": pct(by_model, 95.0),
             "label_only_first100_p50_ms": pct(tag_only, 50.0),
             "name_prefix_p95_ms": pct(prefix, 95.0),
+            "http_floor_p50_ms": pct(floor, 50.0),
         })
     );
 }

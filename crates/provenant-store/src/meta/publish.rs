@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 use super::{
-    Backend, NewVersion, PublishJob, Store, VERSION_COLUMNS, VersionRow, labels_text, now_millis,
-    version_from_row,
+    Backend, NewVersion, PublishJob, Store, VERSION_COLUMNS, VersionRow, labels_json, labels_text,
+    now_millis, version_from_row,
 };
 use crate::StoreError;
 use crate::log::{LogRecord, LogTarget, entry_type};
@@ -182,8 +182,8 @@ impl Store {
         let created = new_row(new, 0, model_id, full_name, number, now);
         let version_id: i64 = sqlx::query(
             "INSERT INTO versions (model_id, number, digest, manifest, config, config_digest, metadata, \
-             metadata_digest, size, file_count, created_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+             metadata_digest, size, file_count, created_at, created_by, labels) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(model_id)
         .bind(number)
@@ -197,6 +197,7 @@ impl Store {
         .bind(created.file_count)
         .bind(now)
         .bind(&new.created_by)
+        .bind(labels_json(&new.labels)?)
         .fetch_one(&mut **tx)
         .await?
         .try_get(0)?;
@@ -222,18 +223,19 @@ impl Store {
             q.execute(&mut **tx).await?;
         }
         if !new.labels.is_empty() {
-            let mut sql =
-                String::from("INSERT INTO version_labels (version_id, key, value) VALUES ");
+            let mut sql = String::from(
+                "INSERT INTO version_labels (version_id, model_id, key, value) VALUES ",
+            );
             for i in 0..new.labels.len() {
-                let b = i * 3;
+                let b = i * 4;
                 if i > 0 {
                     sql.push(',');
                 }
-                sql.push_str(&format!("(${}, ${}, ${})", b + 1, b + 2, b + 3));
+                sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
             }
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for (k, v) in &new.labels {
-                q = q.bind(version_id).bind(k).bind(v);
+                q = q.bind(version_id).bind(model_id).bind(k).bind(v);
             }
             q.execute(&mut **tx).await?;
         }
@@ -377,17 +379,19 @@ impl Store {
                         r.size,
                         r.file_count,
                         now,
-                        n.created_by
+                        n.created_by,
+                        n.labels
                     ])
                 })
                 .collect();
             let mut ids: HashMap<(i64, i64), i64> = HashMap::new();
             for r in sqlx::query(
                 "INSERT INTO versions (model_id, number, digest, manifest, config, config_digest, \
-                 metadata, metadata_digest, size, file_count, created_at, created_by) \
+                 metadata, metadata_digest, size, file_count, created_at, created_by, labels) \
                  SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, unhex(j.value ->> 3), \
                  unhex(j.value ->> 4), j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, \
-                 j.value ->> 9, j.value ->> 10, j.value ->> 11 FROM json_each($1) j ORDER BY j.key \
+                 j.value ->> 9, j.value ->> 10, j.value ->> 11, j.value -> 12 \
+                 FROM json_each($1) j ORDER BY j.key \
                  RETURNING id, model_id, number",
             )
             .bind(json_text(&values)?)
@@ -415,7 +419,7 @@ impl Store {
                     files.push(serde_json::json!([row.id, f.path, f.digest, f.size]));
                 }
                 for (k, v) in &n.labels {
-                    labels.push(serde_json::json!([row.id, k, v]));
+                    labels.push(serde_json::json!([row.id, row.model_id, k, v]));
                 }
                 search.push(serde_json::json!([
                     row.id,
@@ -436,8 +440,9 @@ impl Store {
                     files,
                 ),
                 (
-                    "INSERT INTO version_labels (version_id, key, value) \
-                     SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each($1) j",
+                    "INSERT INTO version_labels (version_id, model_id, key, value) \
+                     SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 \
+                     FROM json_each($1) j",
                     labels,
                 ),
                 (

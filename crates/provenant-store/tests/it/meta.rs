@@ -274,6 +274,27 @@ both_backends!(labels_filters_search_and_pages, |store: Store| async move {
         hits.items.iter().map(|v| v.id).collect::<Vec<_>>(),
         [target]
     );
+    // A label set later is found by label within the version's model too.
+    let owner = [LabelFilter {
+        key: "owner".into(),
+        value: "netops".into(),
+    }];
+    let model_id = hits.items[0].model_id;
+    for model in [None, Some(provenant_store::ModelKey::Id(model_id))] {
+        let found = store
+            .version_list(model, &owner, None, None, None, 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            found.items.iter().map(|v| v.id).collect::<Vec<_>>(),
+            [target]
+        );
+        assert_eq!(
+            found.items[0].annotations.as_ref().map(|a| &a.labels),
+            Some(&labels),
+            "listings carry the labels as changed"
+        );
+    }
     // Model listing by prefix, paginated.
     let models = store.model_list("aiops/", None, 1).await.unwrap();
     assert_eq!(models[0].full_name, "aiops/anomaly");
@@ -554,6 +575,10 @@ both_backends!(
             prod.items.iter().map(|v| v.number).collect::<Vec<_>>(),
             [3, 2],
             "labels and the full-text entry of group-published versions are searchable"
+        );
+        assert_eq!(
+            prod.items[1].annotations.as_ref().map(|a| &a.labels),
+            Some(&group[0].labels)
         );
         for (row, created) in &out {
             let events = store.log_events_of("versions", row.id).await.unwrap();
