@@ -5,12 +5,17 @@
 # (Provenant over MLflow: higher is better for rates, lower-latency ratios are
 # MLflow's latency divided by ours).
 #
-#   bench/registry.sh                       # full size; MLflow takes ~10 minutes
+# Provenant publishes with CONCURRENCY (default 16) requests in flight from one
+# client thread; MLflow's client creates versions one after another in process
+# (its SQLite store takes one writer at a time). Latencies are over QUERIES
+# queries (MLflow's tag-only search over QUERIES/5: it takes ~0.25 s each).
+#
+#   bench/registry.sh                       # full size; MLflow takes ~12 minutes
 #   VERSIONS=20000 bench/registry.sh        # smaller, same shape
 #   SKIP_MLFLOW=1 bench/registry.sh         # Provenant only
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export VERSIONS="${VERSIONS:-100000}" MODELS="${MODELS:-1000}" QUERIES="${QUERIES:-50}"
+export VERSIONS="${VERSIONS:-100000}" MODELS="${MODELS:-1000}" QUERIES="${QUERIES:-1000}"
 VENV="${PROVENANT_PY_VENV:-/var/tmp/provenant-venv}"
 OUT="${BENCH_DIR:-/var/tmp}/provenant-registry-bench"
 mkdir -p "$OUT"

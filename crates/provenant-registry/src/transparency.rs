@@ -65,6 +65,12 @@ pub struct LogConfig {
     pub batch_max: usize,
     /// How often an idle sequencer looks for pending entries.
     pub poll: Duration,
+    /// Least time from one batch to the next while entries keep arriving
+    /// (unless a batch was full): entries arriving together are integrated
+    /// together, and a batch's fixed cost (partial tiles rewritten, a
+    /// checkpoint signed, the write lock held meanwhile on SQLite) is paid
+    /// at most this often.
+    pub batch_interval: Duration,
     /// Tile cache size in bytes.
     pub cache_bytes: usize,
 }
@@ -75,6 +81,7 @@ impl LogConfig {
             origin: origin.to_owned(),
             batch_max: 4096,
             poll: Duration::from_millis(20),
+            batch_interval: Duration::from_millis(100),
             cache_bytes: 256 << 20,
         }
     }
@@ -424,8 +431,14 @@ impl TransparencyLog {
     /// is finished (committed or rolled back as a whole), never cut.
     pub async fn run_until(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         while !*stop.borrow() {
+            let started = Instant::now();
             let pause = match self.sequence_once().await {
-                Ok(n) if n > 0 => continue,
+                Ok(n) if n >= self.inner.config.batch_max => continue,
+                Ok(n) if n > 0 => self
+                    .inner
+                    .config
+                    .batch_interval
+                    .saturating_sub(started.elapsed()),
                 Ok(_) => self.inner.config.poll,
                 Err(e) => {
                     tracing::error!(error = %e, "log sequencer batch failed; retrying");

@@ -436,6 +436,30 @@ fn query_terms(query: &str) -> Vec<String> {
         .collect()
 }
 
+/// Copies committed WAL frames into the SQLite database file every 200 ms
+/// (a passive checkpoint: readers and the writer carry on), so that commits
+/// do not stop to checkpoint (and fsync) on the publish path. Ends when the
+/// pool closes.
+async fn checkpointer(pool: AnyPool) {
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "WAL checkpoint");
+        }
+    }
+}
+
 impl Store {
     /// Connect to `sqlite://…` or `postgres://…` and apply migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -479,16 +503,21 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
+            // A connection to a local file does not go stale: no ping (a
+            // round trip to its worker thread) before each use.
+            .test_before_acquire(false)
             // Reads map the database file (up to 2 GiB) rather than copy each
             // page into every connection's cache: listings touch pages spread
             // over the whole versions table. Writes still go through the WAL.
+            // Checkpoints run in the background (below); a commit only runs
+            // one itself if the WAL reaches 128 MiB.
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
                     conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                          PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
                          PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY; \
-                         PRAGMA wal_autocheckpoint = 8192; PRAGMA mmap_size = 2147483648;",
+                         PRAGMA wal_autocheckpoint = 32768; PRAGMA mmap_size = 2147483648;",
                     )
                     .await?;
                     Ok(())
@@ -505,6 +534,7 @@ impl Store {
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(store.clone().publish_writer(rx));
+        tokio::spawn(checkpointer(store.pool.clone()));
         Ok(Self {
             batcher: Some(tx),
             ..store

@@ -244,3 +244,53 @@ async fn superseded_tiles_go_but_the_ones_still_in_use_stay() {
     open().await.unwrap();
     assert_eq!(check_log(&store, &blobs, &signer).await, 310);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_are_paced_while_entries_keep_coming() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("meta.db"))
+        .await
+        .unwrap();
+    let blobs = BlobStore::local(&dir.path().join("blobs")).unwrap();
+    let signer = Ed25519Signer::generate(ORIGIN).unwrap();
+    let mut cfg = LogConfig::new(ORIGIN);
+    cfg.batch_interval = Duration::from_secs(2);
+    cfg.batch_max = 100;
+    let log = TransparencyLog::open(store.clone(), blobs, signer, cfg)
+        .await
+        .unwrap();
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let sequencer = tokio::spawn(log.clone().run_until(stop));
+
+    // An idle sequencer picks up the first entry at its next poll.
+    store.log_append_raw("test", &[entry(0)]).await.unwrap();
+    let head = log.wait_for_size(1, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(head.size, 1);
+    // The next entry waits for the batch interval to pass...
+    store.log_append_raw("test", &[entry(1)]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        log.head(true).await.unwrap().size,
+        1,
+        "sequenced before the interval"
+    );
+    let head = log.wait_for_size(2, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(head.size, 2);
+    // ...but a full batch means a backlog: the next one starts at once.
+    let backlog: Vec<String> = (2..252).map(entry).collect();
+    store.log_append_raw("test", &backlog).await.unwrap();
+    let started = std::time::Instant::now();
+    let head = log
+        .wait_for_size(252, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(head.size, 252);
+    // Paced, the three batches (100, 100, 50) would take three intervals.
+    assert!(
+        started.elapsed() < Duration::from_millis(4500),
+        "full batches were paced: {:?}",
+        started.elapsed()
+    );
+    stop_tx.send(true).unwrap();
+    sequencer.await.unwrap();
+}

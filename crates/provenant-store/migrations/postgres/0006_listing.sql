@@ -19,3 +19,7 @@ UPDATE versions v SET labels = (
     SELECT json_object_agg(key, value ORDER BY key)::text
     FROM version_labels WHERE version_id = v.id
 ) WHERE EXISTS (SELECT 1 FROM version_labels WHERE version_id = v.id);
+-- Every lookup by manifest digest is within a model (the UNIQUE
+-- (model_id, digest) index); a digest-only index cost each publish a write
+-- to a random page.
+DROP INDEX versions_digest;

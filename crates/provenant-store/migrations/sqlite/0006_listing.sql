@@ -18,3 +18,7 @@ UPDATE versions SET labels = (
     SELECT json_group_object(key, value)
     FROM (SELECT key, value FROM version_labels WHERE version_id = versions.id ORDER BY key)
 ) WHERE EXISTS (SELECT 1 FROM version_labels WHERE version_id = versions.id);
+-- Every lookup by manifest digest is within a model (the UNIQUE
+-- (model_id, digest) index); a digest-only index cost each publish a write
+-- to a random page.
+DROP INDEX versions_digest;

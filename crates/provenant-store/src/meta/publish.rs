@@ -264,7 +264,8 @@ impl Store {
     /// [`Store::version_publish_group`] on SQLite, with one statement per
     /// table: each statement takes the whole group as one JSON parameter
     /// (`json_each`), so its text, and its prepared plan, is the same
-    /// whatever the group's size.
+    /// whatever the group's size; the rows are written in one round trip to
+    /// the connection's worker thread.
     async fn publish_group_sqlite(
         tx: &mut Transaction<'static, Any>,
         news: &[&NewVersion],
@@ -275,44 +276,26 @@ impl Store {
             .map(|n| format!("{}/{}", n.namespace, n.model_name))
             .collect();
 
-        // Models: one lookup for the group, creation one by one (first use only).
-        let mut model_ids: HashMap<String, i64> = HashMap::new();
-        let rows = sqlx::query(
-            "SELECT full_name, id FROM models WHERE full_name IN (SELECT value FROM json_each($1))",
-        )
-        .bind(json_text(&names)?)
-        .fetch_all(&mut **tx)
-        .await?;
-        for r in rows {
-            model_ids.insert(r.try_get(0)?, r.try_get(1)?);
-        }
-        for (new, name) in news.iter().zip(&names) {
-            if !model_ids.contains_key(name) {
-                let id = Self::model_for_publish(tx, new, name, now).await?;
-                model_ids.insert(name.clone(), id);
-            }
-        }
-        let model_of = |i: usize| model_ids.get(&names[i]).copied().unwrap_or_default();
-
-        // Versions the models already have.
-        let keys: Vec<(i64, &str)> = (0..news.len())
-            .map(|i| (model_of(i), news[i].digest.as_str()))
-            .collect();
+        // Versions the group's models already have, by model name and digest.
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM json_each($1) j \
-             JOIN versions v ON v.model_id = j.value ->> 0 AND v.digest = j.value ->> 1 \
-             JOIN models m ON m.id = v.model_id"
+             JOIN models m ON m.full_name = j.value ->> 0 \
+             JOIN versions v ON v.model_id = m.id AND v.digest = j.value ->> 1"
         );
-        let mut existing: HashMap<(i64, String), VersionRow> = HashMap::new();
+        let keys: Vec<(&str, &str)> = names
+            .iter()
+            .zip(news)
+            .map(|(name, new)| (name.as_str(), new.digest.as_str()))
+            .collect();
+        let mut existing: HashMap<(String, String), VersionRow> = HashMap::new();
         for r in sqlx::query(AssertSqlSafe(sql))
             .bind(json_text(&keys)?)
             .fetch_all(&mut **tx)
             .await?
         {
             let v = version_from_row(&r)?;
-            existing.insert((v.model_id, v.digest.clone()), v);
+            existing.insert((v.model.clone(), v.digest.clone()), v);
         }
-
         // Which entries create a version; how many numbers each model needs.
         enum Slot {
             Existing(Box<VersionRow>),
@@ -320,11 +303,11 @@ impl Store {
             SameAs(usize),
         }
         let mut slots = Vec::with_capacity(news.len());
-        let mut first_of: HashMap<(i64, &str), usize> = HashMap::new();
-        let mut needed: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut first_of: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut needed: BTreeMap<&str, i64> = BTreeMap::new();
         let mut created: Vec<(usize, VersionRow)> = Vec::new();
         for (i, key) in keys.iter().enumerate() {
-            if let Some(v) = existing.get(&(key.0, key.1.to_owned())) {
+            if let Some(v) = existing.get(&(key.0.to_owned(), key.1.to_owned())) {
                 slots.push(Slot::Existing(Box::new(v.clone())));
             } else if let Some(&first) = first_of.get(key) {
                 slots.push(Slot::SameAs(first));
@@ -332,89 +315,71 @@ impl Store {
                 first_of.insert(*key, created.len());
                 slots.push(Slot::New(created.len()));
                 *needed.entry(key.0).or_default() += 1;
-                created.push((i, new_row(news[i], 0, key.0, names[i].clone(), 0, now)));
+                created.push((i, new_row(news[i], 0, 0, names[i].clone(), 0, now)));
             }
         }
 
         if !created.is_empty() {
-            // Numbers: each model's counter moves once for the group.
-            let counts: Vec<(i64, i64)> = needed.into_iter().collect();
-            let mut next: HashMap<i64, i64> = HashMap::new();
-            for r in sqlx::query(
-                "UPDATE models SET next_number = next_number + (j.value ->> 1) \
-                 FROM json_each($1) j WHERE models.id = j.value ->> 0 \
-                 RETURNING models.id, models.next_number",
-            )
-            .bind(json_text(&counts)?)
-            .fetch_all(&mut **tx)
-            .await?
-            {
-                next.insert(r.try_get(0)?, r.try_get(1)?);
+            // Numbers: each model's counter moves once for the group. Models
+            // used for the first time are created, then numbered.
+            let counts: Vec<(&str, i64)> = needed.into_iter().collect();
+            let (mut numbered, mut max_id) = Self::number_models(tx, &counts).await?;
+            let missing: Vec<(&str, i64)> = counts
+                .iter()
+                .filter(|(name, _)| !numbered.contains_key(*name))
+                .copied()
+                .collect();
+            if !missing.is_empty() {
+                for (name, _) in &missing {
+                    if let Some((i, _)) = created.iter().find(|(_, r)| r.model == *name) {
+                        Self::model_for_publish(tx, news[*i], name, now).await?;
+                    }
+                }
+                let (more, max) = Self::number_models(tx, &missing).await?;
+                numbered.extend(more);
+                max_id = max;
             }
-            for (mid, count) in &counts {
-                let last = next.get(mid).copied().ok_or_else(|| {
-                    StoreError::Corrupt(format!("model {mid} vanished during publish"))
+            for (name, count) in &counts {
+                let (model_id, last) = numbered.get(*name).copied().ok_or_else(|| {
+                    StoreError::Corrupt(format!("model {name} vanished during publish"))
                 })?;
                 let mut number = last - count;
-                for (_, row) in created.iter_mut().filter(|(_, r)| r.model_id == *mid) {
+                for (_, row) in created.iter_mut().filter(|(_, r)| r.model == *name) {
                     number += 1;
                     row.number = number;
+                    row.model_id = model_id;
                 }
             }
-
-            // Versions, then everything that refers to their ids.
-            let values: Vec<serde_json::Value> = created
-                .iter()
-                .map(|(i, r)| {
-                    let n = news[*i];
-                    serde_json::json!([
-                        r.model_id,
-                        r.number,
-                        n.digest,
-                        hex::encode(&n.manifest),
-                        hex::encode(&n.config),
-                        n.config_digest,
-                        n.metadata,
-                        n.metadata_digest,
-                        r.size,
-                        r.file_count,
-                        now,
-                        n.created_by,
-                        n.labels
-                    ])
-                })
-                .collect();
-            let mut ids: HashMap<(i64, i64), i64> = HashMap::new();
-            for r in sqlx::query(
-                "INSERT INTO versions (model_id, number, digest, manifest, config, config_digest, \
-                 metadata, metadata_digest, size, file_count, created_at, created_by, labels) \
-                 SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, unhex(j.value ->> 3), \
-                 unhex(j.value ->> 4), j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, \
-                 j.value ->> 9, j.value ->> 10, j.value ->> 11, j.value -> 12 \
-                 FROM json_each($1) j ORDER BY j.key \
-                 RETURNING id, model_id, number",
-            )
-            .bind(json_text(&values)?)
-            .fetch_all(&mut **tx)
-            .await?
-            {
-                ids.insert((r.try_get(1)?, r.try_get(2)?), r.try_get(0)?);
+            // Ids: the group holds the write lock, so the next row ids are
+            // known (rowids count up from the largest, read with the
+            // numbers), and every row is written in one round trip with its
+            // id given.
+            for (k, (_, row)) in created.iter_mut().enumerate() {
+                row.id = max_id + 1 + i64::try_from(k).unwrap_or(i64::MAX);
             }
-            for (_, row) in &mut created {
-                row.id = ids
-                    .get(&(row.model_id, row.number))
-                    .copied()
-                    .ok_or_else(|| {
-                        StoreError::Corrupt(format!("no id returned for {}", published_target(row)))
-                    })?;
-            }
-
+            let mut versions = Vec::with_capacity(created.len());
             let mut files = Vec::new();
             let mut labels = Vec::new();
-            let mut search = Vec::new();
-            let mut log = Vec::new();
+            let mut search = Vec::with_capacity(created.len());
+            let mut log = Vec::with_capacity(created.len());
             for (i, row) in &created {
                 let n = news[*i];
+                versions.push(serde_json::json!([
+                    row.id,
+                    row.model_id,
+                    row.number,
+                    n.digest,
+                    hex::encode(&n.manifest),
+                    hex::encode(&n.config),
+                    n.config_digest,
+                    n.metadata,
+                    n.metadata_digest,
+                    row.size,
+                    row.file_count,
+                    now,
+                    n.created_by,
+                    n.labels
+                ]));
                 for f in &n.files {
                     files.push(serde_json::json!([row.id, f.path, f.digest, f.size]));
                 }
@@ -432,38 +397,33 @@ impl Store {
                     rec.kind, rec.source, row.id, entry, now, leaf
                 ]));
             }
-            for (sql, rows) in [
-                (
-                    "INSERT INTO version_files (version_id, path, digest, size) \
-                     SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 \
-                     FROM json_each($1) j",
-                    files,
-                ),
-                (
-                    "INSERT INTO version_labels (version_id, model_id, key, value) \
-                     SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 \
-                     FROM json_each($1) j",
-                    labels,
-                ),
-                (
-                    "INSERT INTO version_fts (rowid, base, labels) \
-                     SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each($1) j",
-                    search,
-                ),
-                (
-                    "INSERT INTO log_events (type, source, source_id, entry, created_at, leaf_hash) \
-                     SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, \
-                     j.value ->> 4, j.value ->> 5 FROM json_each($1) j ORDER BY j.key",
-                    log,
-                ),
-            ] {
-                if !rows.is_empty() {
-                    sqlx::query(sql)
-                        .bind(json_text(&rows)?)
-                        .execute(&mut **tx)
-                        .await?;
-                }
-            }
+            sqlx::query(
+                "INSERT INTO versions (id, model_id, number, digest, manifest, config, \
+                 config_digest, metadata, metadata_digest, size, file_count, created_at, \
+                 created_by, labels) \
+                 SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, \
+                 unhex(j.value ->> 4), unhex(j.value ->> 5), j.value ->> 6, j.value ->> 7, \
+                 j.value ->> 8, j.value ->> 9, j.value ->> 10, j.value ->> 11, j.value ->> 12, \
+                 j.value -> 13 FROM json_each($1) j ORDER BY j.key; \
+                 INSERT INTO version_files (version_id, path, digest, size) \
+                 SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 \
+                 FROM json_each($2) j; \
+                 INSERT INTO version_labels (version_id, model_id, key, value) \
+                 SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 \
+                 FROM json_each($3) j; \
+                 INSERT INTO version_fts (rowid, base, labels) \
+                 SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each($4) j; \
+                 INSERT INTO log_events (type, source, source_id, entry, created_at, leaf_hash) \
+                 SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, \
+                 j.value ->> 4, j.value ->> 5 FROM json_each($5) j ORDER BY j.key",
+            )
+            .bind(json_text(&versions)?)
+            .bind(json_text(&files)?)
+            .bind(json_text(&labels)?)
+            .bind(json_text(&search)?)
+            .bind(json_text(&log)?)
+            .execute(&mut **tx)
+            .await?;
         }
 
         Ok(slots
@@ -474,6 +434,32 @@ impl Store {
                 Slot::SameAs(k) => (created[k].1.clone(), false),
             })
             .collect())
+    }
+}
+
+impl Store {
+    /// Moves each named model's version counter by its count; returns, per
+    /// model found, its id and new counter, and the largest version id.
+    async fn number_models(
+        tx: &mut Transaction<'static, Any>,
+        counts: &[(&str, i64)],
+    ) -> Result<(HashMap<String, (i64, i64)>, i64), StoreError> {
+        let mut numbered = HashMap::new();
+        let mut max_id = 0;
+        for r in sqlx::query(
+            "UPDATE models SET next_number = next_number + (j.value ->> 1) \
+             FROM json_each($1) j WHERE models.full_name = j.value ->> 0 \
+             RETURNING models.full_name, models.id, models.next_number, \
+             (SELECT COALESCE(MAX(id), 0) FROM versions)",
+        )
+        .bind(json_text(counts)?)
+        .fetch_all(&mut **tx)
+        .await?
+        {
+            numbered.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
+            max_id = r.try_get(3)?;
+        }
+        Ok((numbered, max_id))
     }
 }
 
