@@ -251,7 +251,7 @@ impl Registry {
         let version = if created {
             // A new version: its files and labels are what was just written,
             // and it has no aliases or signatures yet.
-            let mut v = make_view(&row, new.labels, Vec::new(), Some(new.files))?;
+            let mut v = make_view(row, new.labels, Vec::new(), Some(new.files))?;
             v.signatures = Some(Vec::new());
             v.attestations = Some(Vec::new());
             v
@@ -302,14 +302,14 @@ impl Registry {
         } else {
             (None, None, None)
         };
-        let mut view = make_view(row, labels, aliases, files)?;
+        let mut view = make_view(row.clone(), labels, aliases, files)?;
         view.signatures = signatures;
         view.attestations = attestations;
         Ok(view)
     }
 
     /// Views of a page of versions, with labels and aliases fetched in two queries.
-    pub async fn views(&self, rows: &[VersionRow]) -> Result<Vec<VersionView>, RegistryError> {
+    pub async fn views(&self, rows: Vec<VersionRow>) -> Result<Vec<VersionView>, RegistryError> {
         // Listings carry labels and aliases with each row; fetch them only for rows without.
         let missing: Vec<i64> = rows
             .iter()
@@ -321,10 +321,10 @@ impl Registry {
         } else {
             self.store.version_annotations(&missing).await?
         };
-        rows.iter()
-            .map(|r| {
-                let (labels, aliases) = match &r.annotations {
-                    Some(a) => (a.labels.clone(), a.aliases.clone()),
+        rows.into_iter()
+            .map(|mut r| {
+                let (labels, aliases) = match r.annotations.take() {
+                    Some(a) => (a.labels, a.aliases),
                     None => ann.remove(&r.id).unwrap_or_default(),
                 };
                 make_view(r, labels, aliases, None)
@@ -478,31 +478,31 @@ impl Registry {
 }
 
 fn make_view(
-    row: &VersionRow,
+    row: VersionRow,
     labels: BTreeMap<String, String>,
     aliases: Vec<String>,
     files: Option<Vec<FileRow>>,
 ) -> Result<VersionView, RegistryError> {
     Ok(VersionView {
-        model: row.model.clone(),
-        number: row.number,
         reference: format!("{}:{}", row.model, row.number),
-        digest: row.digest.clone(),
-        state: row.state.clone(),
-        state_reason: row.state_reason.clone(),
+        metadata: serde_json::from_str(&row.metadata).map_err(|e| {
+            provenant_store::StoreError::Corrupt(format!("metadata of {}: {e}", row.digest))
+        })?,
+        model: row.model,
+        number: row.number,
+        digest: row.digest,
+        state: row.state,
+        state_reason: row.state_reason,
         state_changed_at: row.state_changed_at.map(rfc3339),
-        state_changed_by: row.state_changed_by.clone(),
+        state_changed_by: row.state_changed_by,
         created_at: rfc3339(row.created_at),
-        created_by: row.created_by.clone(),
+        created_by: row.created_by,
         size: row.size,
         file_count: row.file_count,
         labels,
         aliases,
-        metadata: serde_json::from_str(&row.metadata).map_err(|e| {
-            provenant_store::StoreError::Corrupt(format!("metadata of {}: {e}", row.digest))
-        })?,
-        metadata_digest: row.metadata_digest.clone(),
-        config_digest: row.config_digest.clone(),
+        metadata_digest: row.metadata_digest,
+        config_digest: row.config_digest,
         files,
         signatures: None,
         attestations: None,

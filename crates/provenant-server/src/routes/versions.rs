@@ -51,7 +51,7 @@ async fn page(
     state: &AppState,
     page: provenant_store::Page<VersionRow>,
 ) -> JsonResult<PageOf<VersionView>> {
-    let items = state.registry.views(&page.items).await?;
+    let items = state.registry.views(page.items).await?;
     Ok(Json(PageOf {
         items,
         next_cursor: page.next.map(|n| n.to_string()),
