@@ -26,6 +26,9 @@ pub enum StoreError {
     Object(#[from] object_store::Error),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the embedded database's direct readers (listings).
+    #[error("database: {0}")]
+    Sqlite(String),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("parent link {parent} would make a cycle in the lineage of version id {version_id}")]

@@ -22,6 +22,7 @@ use crate::log::{LogRecord, LogTarget, entry_type};
 
 mod lineage;
 mod publish;
+mod reader;
 pub use lineage::{ImpactRow, LineageEdgeRow, MAX_LINEAGE_DEPTH, NewLineageEdge};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -52,6 +53,8 @@ pub struct Store {
     writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
     /// Group-commit queue for publishes (SQLite).
     batcher: Option<tokio::sync::mpsc::UnboundedSender<PublishJob>>,
+    /// Listings read on the calling thread (SQLite; see `meta/reader.rs`).
+    readers: Option<std::sync::Arc<reader::Readers>>,
 }
 
 type PublishJob = (
@@ -307,39 +310,24 @@ const LIST_COLUMNS: &str = "v.id, v.model_id, m.full_name, v.number, v.digest, \
      v.config_digest, v.metadata, v.metadata_digest, v.size, v.file_count, v.state, v.state_reason, \
      v.state_changed_at, v.state_changed_by, v.created_at, v.created_by, v.labels";
 
-/// A page of versions as one query returning one value: a JSON array with
-/// an array of [`LIST_COLUMNS`] per version, newest first. One value
-/// crosses from the database instead of a row per version (each a message
-/// from the driver's worker thread and a copy of every column).
-fn list_page_sql(
-    backend: Backend,
-    from: &str,
-    where_clause: &str,
-    id_col: &str,
-    lim: &str,
-) -> String {
+/// A page of versions as one query returning one value (PostgreSQL): a JSON
+/// array with an array of [`LIST_COLUMNS`] per version, newest first. One
+/// value crosses from the database instead of a row per version (each a
+/// message from the driver and a copy of every column). SQLite reads its
+/// listings directly, a row per version (`meta/reader.rs`).
+fn list_page_sql(from: &str, where_clause: &str, id_col: &str, lim: &str) -> String {
     let page = format!(
         "SELECT {LIST_COLUMNS}, {id_col} AS page_key FROM {from} {where_clause} \
          ORDER BY {id_col} DESC LIMIT CAST({lim} AS BIGINT)"
     );
-    match backend {
-        Backend::Sqlite => format!(
-            "SELECT json_group_array(json_array(p.id, p.model_id, p.full_name, p.number, p.digest, \
-             p.config_digest, p.metadata, p.metadata_digest, p.size, p.file_count, p.state, \
-             p.state_reason, p.state_changed_at, p.state_changed_by, p.created_at, p.created_by, \
-             json(p.labels), \
-             json((SELECT json_group_array(name) FROM aliases WHERE version_id = p.id))) \
-             ORDER BY p.page_key DESC) FROM ({page}) p"
-        ),
-        Backend::Postgres => format!(
-            "SELECT json_agg(json_build_array(p.id, p.model_id, p.full_name, p.number, p.digest, \
-             p.config_digest, p.metadata, p.metadata_digest, p.size, p.file_count, p.state, \
-             p.state_reason, p.state_changed_at, p.state_changed_by, p.created_at, p.created_by, \
-             p.labels::json, \
-             (SELECT json_agg(name ORDER BY name) FROM aliases WHERE version_id = p.id)) \
-             ORDER BY p.page_key DESC)::text FROM ({page}) p"
-        ),
-    }
+    format!(
+        "SELECT json_agg(json_build_array(p.id, p.model_id, p.full_name, p.number, p.digest, \
+         p.config_digest, p.metadata, p.metadata_digest, p.size, p.file_count, p.state, \
+         p.state_reason, p.state_changed_at, p.state_changed_by, p.created_at, p.created_by, \
+         p.labels::json, \
+         (SELECT json_agg(name ORDER BY name) FROM aliases WHERE version_id = p.id)) \
+         ORDER BY p.page_key DESC)::text FROM ({page}) p"
+    )
 }
 
 /// One version of a listing page, decoded from its JSON array.
@@ -476,6 +464,7 @@ impl Store {
                 backend: Backend::Postgres,
                 writer: None,
                 batcher: None,
+                readers: None,
             })
         } else if let Some(path) = url
             .strip_prefix("sqlite://")
@@ -531,6 +520,7 @@ impl Store {
             backend: Backend::Sqlite,
             writer: Some(Default::default()),
             batcher: None,
+            readers: Some(std::sync::Arc::new(reader::Readers::open(path)?)),
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(store.clone().publish_writer(rx));
@@ -651,6 +641,9 @@ impl Store {
             "SELECT {MODEL_COLUMNS} FROM models m JOIN namespaces n ON n.id = m.namespace_id \
              WHERE m.full_name {op} $1 AND m.full_name < $2 ORDER BY m.full_name LIMIT CAST($3 AS BIGINT)"
         );
+        if let Some(readers) = &self.readers {
+            return readers.models(&sql, &[Bind::S(lower), Bind::S(upper), Bind::I(limit)]);
+        }
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(lower)
             .bind(upper)
@@ -916,22 +909,33 @@ impl Store {
             format!("WHERE {}", conds.join(" AND "))
         };
         let lim = next(Bind::I(limit + 1), &mut binds);
-        let sql = list_page_sql(self.backend, &from, &where_clause, id_col, &lim);
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for b in &binds {
-            q = match b {
-                Bind::I(i) => q.bind(*i),
-                Bind::S(s) => q.bind(s.as_str()),
-            };
-        }
-        let page: Option<String> = q.fetch_one(&self.pool).await?.try_get(0)?;
-        let mut items: Vec<VersionRow> = match page {
-            Some(json) => serde_json::from_str::<Vec<ListedVersion>>(&json)
-                .map_err(|e| StoreError::Corrupt(format!("listing page: {e}")))?
-                .into_iter()
-                .map(VersionRow::from)
-                .collect(),
-            None => Vec::new(),
+        let mut items: Vec<VersionRow> = if let Some(readers) = &self.readers {
+            readers.versions(
+                &format!(
+                    "SELECT {LIST_COLUMNS}, \
+                     (SELECT json_group_array(name) FROM aliases WHERE version_id = v.id) \
+                     FROM {from} {where_clause} ORDER BY {id_col} DESC LIMIT CAST({lim} AS BIGINT)"
+                ),
+                &binds,
+            )?
+        } else {
+            let sql = list_page_sql(&from, &where_clause, id_col, &lim);
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for b in &binds {
+                q = match b {
+                    Bind::I(i) => q.bind(*i),
+                    Bind::S(s) => q.bind(s.as_str()),
+                };
+            }
+            let page: Option<String> = q.fetch_one(&self.pool).await?.try_get(0)?;
+            match page {
+                Some(json) => serde_json::from_str::<Vec<ListedVersion>>(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("listing page: {e}")))?
+                    .into_iter()
+                    .map(VersionRow::from)
+                    .collect(),
+                None => Vec::new(),
+            }
         };
         let next = if items.len() as i64 > limit {
             items.truncate(usize::try_from(limit).unwrap_or(0));

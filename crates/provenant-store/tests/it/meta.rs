@@ -604,3 +604,114 @@ both_backends!(
         assert_eq!(next.number, 4, "the failed group used no numbers");
     }
 );
+
+/// Listings on SQLite read through their own connections on the calling
+/// thread; each must see every write that has returned, whichever thread and
+/// connection reads, while writes go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_listings_see_each_commit_from_every_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("meta.db"))
+        .await
+        .unwrap();
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 0..40 {
+                let (v, _) = store
+                    .version_publish(&version(
+                        "aiops/live",
+                        &format!("c{i}"),
+                        &[("stage", "dev")],
+                    ))
+                    .await
+                    .unwrap();
+                // Every reader sees the version as soon as its publish returned,
+                // with labels changed after it.
+                let mut set = BTreeMap::new();
+                set.insert("stage".to_owned(), "prod".to_owned());
+                store
+                    .version_labels_update(v.id, &set, &[], "tester")
+                    .await
+                    .unwrap();
+                let mut seen = Vec::new();
+                for _ in 0..4 {
+                    let store = store.clone();
+                    seen.push(tokio::spawn(async move {
+                        let page = store
+                            .version_list(
+                                Some(provenant_store::ModelKey::Name("aiops/live")),
+                                &[LabelFilter {
+                                    key: "stage".into(),
+                                    value: "prod".into(),
+                                }],
+                                None,
+                                None,
+                                None,
+                                100,
+                            )
+                            .await
+                            .unwrap();
+                        page.items.first().map(|r| r.id)
+                    }));
+                }
+                for s in seen {
+                    assert_eq!(s.await.unwrap(), Some(v.id), "version {i} listed at once");
+                }
+                let models = store.model_list("aiops/", None, 10).await.unwrap();
+                assert_eq!(models[0].version_count, i + 1);
+            }
+        })
+    };
+    // Other threads list all the while.
+    let mut readers = Vec::new();
+    for _ in 0..3 {
+        let store = store.clone();
+        readers.push(tokio::spawn(async move {
+            let mut last = 0;
+            for _ in 0..200 {
+                let page = store
+                    .version_list(None, &[], None, None, None, 5)
+                    .await
+                    .unwrap();
+                let n = page.items.len();
+                assert!(n >= last, "a later listing never shows fewer versions");
+                last = n;
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    writer.await.unwrap();
+    for r in readers {
+        r.await.unwrap();
+    }
+}
+
+/// A version row whose labels are not JSON is reported as corrupt, naming
+/// the version, instead of failing the listing some other way.
+#[tokio::test]
+async fn sqlite_listing_names_a_corrupt_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    let store = Store::open_sqlite(&path).await.unwrap();
+    let (v, _) = store
+        .version_publish(&version("aiops/bad", "a", &[("stage", "prod")]))
+        .await
+        .unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE versions SET labels = 'not json' WHERE id = ?1",
+            [v.id],
+        )
+        .unwrap();
+    let err = store
+        .version_list(None, &[], None, None, None, 10)
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("corrupt") && msg.contains(&format!("version id {}", v.id)),
+        "{msg}"
+    );
+}
