@@ -16,12 +16,35 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjPath;
 use object_store::{GetResultPayload, ObjectStore, ObjectStoreExt, WriteMultipart};
 use sha2::Digest as _;
-use tokio_util::io::ReaderStream;
 
 use crate::{Digest, StoreError};
 
 /// Bytes read per chunk when streaming a local blob out.
 const READ_CHUNK: usize = 1 << 20;
+
+/// A local file as a stream of [`READ_CHUNK`]-byte chunks, each read on a
+/// blocking thread into a buffer of its own (no copy between reads and sends).
+fn file_chunks(
+    file: std::fs::File,
+) -> impl futures::Stream<Item = Result<Bytes, StoreError>> + Send + 'static {
+    futures::stream::try_unfold(Some(file), |file| async move {
+        let Some(file) = file else {
+            return Ok(None);
+        };
+        let (file, chunk) = tokio::task::spawn_blocking(move || {
+            use std::io::Read as _;
+            let mut chunk = Vec::with_capacity(READ_CHUNK);
+            let mut limited = (&file).take(READ_CHUNK as u64);
+            limited.read_to_end(&mut chunk).map(|_| (file, chunk))
+        })
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
+        if chunk.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some((Bytes::from(chunk), Some(file))))
+    })
+}
 
 /// Content-addressed blob store.
 #[derive(Clone, Debug)]
@@ -136,13 +159,9 @@ impl BlobStore {
         };
         let size = result.meta.size;
         let stream = match result.payload {
-            // object_store reads local files 8 KiB at a time; read in 1 MiB chunks instead.
-            GetResultPayload::File(file, _) => {
-                let file = tokio::fs::File::from_std(file);
-                ReaderStream::with_capacity(file, READ_CHUNK)
-                    .map(|r| r.map_err(StoreError::from))
-                    .boxed()
-            }
+            // object_store reads local files 8 KiB at a time; read 1 MiB
+            // chunks instead, each straight into the buffer that is sent.
+            GetResultPayload::File(file, _) => file_chunks(file).boxed(),
             GetResultPayload::Stream(s) => s.map(|r| r.map_err(StoreError::from)).boxed(),
         };
         Ok((size, stream))

@@ -154,11 +154,18 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     ) {
         pb.set_style(style.progress_chars("=> "));
     }
+    // Each download is its own task, so that receiving, hashing and writing
+    // spread over the runtime's threads instead of all polling on this one.
     futures::stream::iter(files.iter().map(|f| {
         let client = client.clone();
         let dest = staging.path().join(&f.path);
         let pb = pb.clone();
-        async move { download(&client, f, &dest, &pb).await }
+        let f = f.clone();
+        async move {
+            tokio::spawn(async move { download(&client, &f, &dest, &pb).await })
+                .await
+                .context("a download task failed")?
+        }
     }))
     .buffer_unordered(usize::from(a.jobs))
     .try_collect::<Vec<()>>()
@@ -282,28 +289,29 @@ async fn download(
     let resp = client
         .send(client.request(Method::GET, &format!("api/v1/blobs/{}", f.digest))?)
         .await?;
-    // Hash and write on a blocking thread, fed in ~1 MiB batches, so the
-    // network, the hashing and the disk overlap.
+    // Hash and write on a blocking thread, fed in batches of ~1 MiB of the
+    // received chunks (not copied: the batch holds the chunks themselves), so
+    // that the network, the hashing and the disk overlap.
     let file =
         std::fs::File::create(dest).with_context(|| format!("cannot write {}", dest.display()))?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<bytes::Bytes>>(8);
     let dest_owned = dest.to_path_buf();
     let writer = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
-        use std::io::Write as _;
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut out = file;
         let mut hasher = sha2::Sha256::new();
-        while let Some(buf) = rx.blocking_recv() {
-            hasher.update(&buf);
-            out.write_all(&buf)
+        while let Some(batch) = rx.blocking_recv() {
+            for chunk in &batch {
+                hasher.update(chunk);
+            }
+            write_all_vectored(&mut out, &batch)
                 .with_context(|| format!("cannot write {}", dest_owned.display()))?;
         }
-        out.flush()
-            .with_context(|| format!("cannot write {}", dest_owned.display()))?;
         Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
     });
     let mut stream = resp.bytes_stream();
     let mut written = 0u64;
-    let mut batch = bytes::BytesMut::new();
+    let mut batch: Vec<bytes::Bytes> = Vec::new();
+    let mut batched = 0usize;
     let received: anyhow::Result<()> = async {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.with_context(|| format!("download of {} interrupted", f.path))?;
@@ -316,13 +324,17 @@ async fn download(
                 .into());
             }
             pb.inc(chunk.len() as u64);
-            batch.extend_from_slice(&chunk);
-            if batch.len() >= 1 << 20 && tx.send(batch.split().freeze()).await.is_err() {
-                break; // the writer failed; its error is reported below
+            batched += chunk.len();
+            batch.push(chunk);
+            if batched >= 1 << 20 {
+                batched = 0;
+                if tx.send(std::mem::take(&mut batch)).await.is_err() {
+                    break; // the writer failed; its error is reported below
+                }
             }
         }
         if !batch.is_empty() {
-            let _ = tx.send(batch.split().freeze()).await;
+            let _ = tx.send(batch).await;
         }
         Ok(())
     }
@@ -343,6 +355,24 @@ async fn download(
             reason: format!("content hashes to {actual}, expected {}", f.digest),
         }
         .into());
+    }
+    Ok(())
+}
+
+/// Write every byte of `bufs`, a few system calls per batch rather than one
+/// per received chunk.
+fn write_all_vectored(out: &mut std::fs::File, bufs: &[bytes::Bytes]) -> std::io::Result<()> {
+    use std::io::{IoSlice, Write as _};
+    let mut slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+    let mut rest = &mut slices[..];
+    IoSlice::advance_slices(&mut rest, 0);
+    while !rest.is_empty() {
+        match out.write_vectored(rest) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
