@@ -46,6 +46,15 @@ fn file_chunks(
     })
 }
 
+/// Flush a file and the directory entry naming it to disk.
+fn flush_to_disk(path: &std::path::Path) -> std::io::Result<()> {
+    std::fs::File::open(path)?.sync_all()?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 /// Content-addressed blob store.
 #[derive(Clone, Debug)]
 pub struct BlobStore {
@@ -56,6 +65,9 @@ pub struct BlobStore {
     part_size: usize,
     /// Human-readable location, for logs.
     location: String,
+    /// The directory of a local store: committed blobs are flushed to disk
+    /// (file and directory) before an upload reports success.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl BlobStore {
@@ -100,6 +112,7 @@ impl BlobStore {
                     prefix,
                     part_size: 8 << 20,
                     location: spec.to_owned(),
+                    local_root: None,
                 })
             }
             other => Err(StoreError::BlobUrl {
@@ -120,6 +133,7 @@ impl BlobStore {
             prefix: ObjPath::default(),
             part_size: 2 << 20,
             location: dir.display().to_string(),
+            local_root: Some(dir.to_path_buf()),
         })
     }
 
@@ -192,6 +206,10 @@ impl BlobStore {
         Ok(Upload {
             declared,
             size,
+            durable_at: self.local_root.as_ref().map(|root| {
+                let hex = declared.hex();
+                root.join("blobs").join("sha256").join(&hex[..2]).join(&hex)
+            }),
             offset: 0,
             hasher: sha2::Sha256::new(),
             writer: Some(WriteMultipart::new_with_chunk_size(
@@ -271,6 +289,8 @@ impl BlobStore {
 pub struct Upload {
     declared: Digest,
     size: u64,
+    /// Local stores: the committed file, flushed to disk before `finish` returns.
+    durable_at: Option<std::path::PathBuf>,
     offset: u64,
     hasher: sha2::Sha256,
     writer: Option<WriteMultipart>,
@@ -354,6 +374,14 @@ impl Upload {
             });
         }
         writer.finish().await?;
+        if let Some(path) = self.durable_at.take() {
+            // The version that will name this blob is committed only after
+            // this returns: its bytes must be on disk first, or a crash could
+            // leave a published version whose file is empty.
+            tokio::task::spawn_blocking(move || flush_to_disk(&path))
+                .await
+                .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
+        }
         Ok(actual)
     }
 
