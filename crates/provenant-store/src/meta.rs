@@ -496,8 +496,10 @@ impl Store {
             // round trip to its worker thread) before each use.
             .test_before_acquire(false)
             // Reads map the database file (up to 2 GiB) rather than copy each
-            // page into every connection's cache: listings touch pages spread
-            // over the whole versions table. Writes still go through the WAL.
+            // page into every connection's cache: reads touch pages spread
+            // over the whole versions table (listings map it too, through
+            // their own connections: `meta/reader.rs`). Writes still go
+            // through the WAL.
             // Checkpoints run in the background (below); a commit only runs
             // one itself if the WAL reaches 128 MiB.
             .after_connect(|conn, _meta| {

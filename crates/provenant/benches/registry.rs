@@ -145,6 +145,34 @@ async fn main() {
     .buffer_unordered(concurrency);
     while stream.next().await.is_some() {}
     let create_s = started.elapsed().as_secs_f64();
+    // How long the transparency log takes to take in every publish after the
+    // last one returned (its sequencer works behind the publishes); the
+    // queries start once it has.
+    let log_wait = Instant::now();
+    let log_caught_up_ms = if reuse.is_none() {
+        let total = (versions / models) * models;
+        loop {
+            let text = http
+                .get(format!("{base}/log/checkpoint"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let size: usize = text
+                .lines()
+                .nth(1)
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(0);
+            if size >= total {
+                break Some(log_wait.elapsed().as_secs_f64() * 1000.0);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    } else {
+        None
+    };
 
     async fn timed(http: &reqwest::Client, token: &str, urls: Vec<String>) -> Vec<f64> {
         let mut out = Vec::new();
@@ -213,6 +241,7 @@ async fn main() {
             "label_only_first100_p50_ms": pct(tag_only, 50.0),
             "name_prefix_p95_ms": pct(prefix, 95.0),
             "http_floor_p50_ms": pct(floor, 50.0),
+            "log_caught_up_ms": log_caught_up_ms,
         })
     );
 }
