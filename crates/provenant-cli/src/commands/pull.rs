@@ -363,9 +363,13 @@ async fn download(
 /// per received chunk.
 fn write_all_vectored(out: &mut std::fs::File, bufs: &[bytes::Bytes]) -> std::io::Result<()> {
     use std::io::{IoSlice, Write as _};
-    let mut slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+    // Empty chunks are left out: a write of nothing alone would read as WriteZero.
+    let mut slices: Vec<IoSlice<'_>> = bufs
+        .iter()
+        .filter(|b| !b.is_empty())
+        .map(|b| IoSlice::new(b))
+        .collect();
     let mut rest = &mut slices[..];
-    IoSlice::advance_slices(&mut rest, 0);
     while !rest.is_empty() {
         match out.write_vectored(rest) {
             Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
@@ -375,4 +379,32 @@ fn write_all_vectored(out: &mut std::fs::File, bufs: &[bytes::Bytes]) -> std::io
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_all_vectored;
+
+    #[test]
+    fn vectored_write_keeps_every_byte_and_skips_empty_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let big = bytes::Bytes::from(vec![7u8; 3 << 20]);
+        let chunks = [
+            bytes::Bytes::new(),
+            bytes::Bytes::from_static(b"ab"),
+            big.clone(),
+            bytes::Bytes::new(),
+            bytes::Bytes::from_static(b"cd"),
+            bytes::Bytes::new(),
+        ];
+        write_all_vectored(&mut f, &chunks).unwrap();
+        write_all_vectored(&mut f, &[bytes::Bytes::new()]).unwrap();
+        let back = std::fs::read(&path).unwrap();
+        let mut want = b"ab".to_vec();
+        want.extend_from_slice(&big);
+        want.extend_from_slice(b"cd");
+        assert_eq!(back, want);
+    }
 }
