@@ -5,6 +5,12 @@
 #
 #   bench/push-pull.sh            # uses target/release/provenant (builds it)
 #   BENCH_DIR=/var/tmp/x FILES=8 FILE_MIB=256 REPEAT=3 bench/push-pull.sh
+#
+# Prints the best and the median of REPEAT rounds; each round runs cp, push
+# and pull back to back. On a VM that hands freed memory back to its host
+# (virtio-balloon free page reporting), the first touch of such memory is
+# slow for whoever touches it; the script says so when it sees it, since it
+# makes single rounds noisy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${CARGO_TARGET_DIR:=target}"
@@ -29,6 +35,7 @@ cat "$MODEL"/* > /dev/null   # warm the page cache for every contender alike
 
 now() { date +%s.%N; }
 best() { sort -n | head -1; }
+median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 cp_times=(); push_times=(); pull_times=(); cli_rss=()
@@ -58,10 +65,20 @@ done
 CP=$(printf '%s\n' "${cp_times[@]}" | best)
 PUSH=$(printf '%s\n' "${push_times[@]}" | best)
 PULL=$(printf '%s\n' "${pull_times[@]}" | best)
+CP_MED=$(printf '%s\n' "${cp_times[@]}" | median)
+PUSH_MED=$(printf '%s\n' "${push_times[@]}" | median)
+PULL_MED=$(printf '%s\n' "${pull_times[@]}" | median)
 CLI_RSS=$(printf '%s\n' "${cli_rss[@]}" | sort -n | tail -1)
-printf '\n%s files x %s MiB, best of %s, page cache warm\n' "$FILES" "$FILE_MIB" "$REPEAT"
-printf '  cp -r            %6.2f s\n' "$CP"
-printf '  provenant push   %6.2f s   ratio to cp -r: %.2fx\n' "$PUSH" "$(echo "$PUSH / $CP" | bc -l)"
-printf '  provenant pull   %6.2f s   ratio to cp -r: %.2fx\n' "$PULL" "$(echo "$PULL / $CP" | bc -l)"
+printf '\n%s files x %s MiB, %s rounds, page cache warm            best (ratio)      median (ratio)\n' "$FILES" "$FILE_MIB" "$REPEAT"
+printf '  cp -r, then sync                                       %6.2f s           %6.2f s\n' "$CP" "$CP_MED"
+printf '  provenant push (hash, upload, server fsyncs)          %6.2f s (%.2fx)   %6.2f s (%.2fx)\n' \
+    "$PUSH" "$(echo "$PUSH / $CP" | bc -l)" "$PUSH_MED" "$(echo "$PUSH_MED / $CP_MED" | bc -l)"
+printf '  provenant pull (download, verify, fsync, rename)      %6.2f s (%.2fx)   %6.2f s (%.2fx)\n' \
+    "$PULL" "$(echo "$PULL / $CP" | bc -l)" "$PULL_MED" "$(echo "$PULL_MED / $CP_MED" | bc -l)"
 printf '  peak RSS: server %s MiB (last run), CLI %s MiB (max of push/pull)\n' "$((server_rss / 1024))" "$((CLI_RSS / 1024))"
+order=/sys/module/page_reporting/parameters/page_reporting_order
+if [ -r "$order" ] && [ "$(cat "$order")" -le 10 ]; then
+    printf '  note: this VM reports freed memory to its host (page_reporting_order %s);\n' "$(cat "$order")"
+    printf '        first touches of such memory are slow and make single rounds noisy\n'
+fi
 rm -rf "$BENCH_DIR/cp-copy" "$BENCH_DIR/pulled" "$BENCH_DIR/data"

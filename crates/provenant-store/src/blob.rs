@@ -22,38 +22,102 @@ use crate::{Digest, StoreError};
 /// Bytes read per chunk when streaming a local blob out.
 const READ_CHUNK: usize = 1 << 20;
 
-/// A local file as a stream of [`READ_CHUNK`]-byte chunks, each read on a
-/// blocking thread into a buffer of its own (no copy between reads and sends).
-fn file_chunks(
+/// Read buffers a [`file_chunks`] stream keeps for reuse.
+const POOLED_BUFFERS: usize = 4;
+
+type BufferPool = Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
+
+/// A chunk's buffer: goes back to its stream's pool when the last [`Bytes`]
+/// viewing it is dropped (after the socket took it), so that a long stream
+/// reuses a few buffers instead of faulting in fresh memory for every chunk.
+/// Pooled buffers keep their full length (zeroed once, when allocated);
+/// `filled` says how much of it is the chunk.
+struct Pooled {
+    buf: Vec<u8>,
+    filled: usize,
+    pool: BufferPool,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.filled]
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.buf);
+        if let Ok(mut pool) = self.pool.lock()
+            && pool.len() < POOLED_BUFFERS
+        {
+            pool.push(buf);
+        }
+    }
+}
+
+/// Fill `buf` from `file`, one read per call for a file in the page cache;
+/// returns how much was read (less than `buf.len()` only at the end).
+fn read_full(mut file: &std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read as _;
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Up to `len` bytes of a file, from its current position, as a stream of
+/// [`READ_CHUNK`]-byte chunks. Each chunk is read on a blocking thread
+/// straight into the buffer that the consumer takes (`tokio::fs::File` reads
+/// into its own buffer and copies), and buffers are reused once the consumer
+/// drops them.
+pub fn file_chunks(
     file: std::fs::File,
-) -> impl futures::Stream<Item = Result<Bytes, StoreError>> + Send + 'static {
-    futures::stream::try_unfold(Some(file), |file| async move {
-        let Some(file) = file else {
-            return Ok(None);
-        };
-        let (file, chunk) = tokio::task::spawn_blocking(move || {
-            use std::io::Read as _;
-            let mut chunk = Vec::with_capacity(READ_CHUNK);
-            let mut limited = (&file).take(READ_CHUNK as u64);
-            limited.read_to_end(&mut chunk).map(|_| (file, chunk))
-        })
-        .await
-        .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
-        if chunk.is_empty() {
+    len: u64,
+) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    let pool = BufferPool::default();
+    futures::stream::try_unfold((file, len, pool), |(file, left, pool)| async move {
+        if left == 0 {
             return Ok(None);
         }
-        Ok(Some((Bytes::from(chunk), Some(file))))
+        let (file, pool, buf, filled) = tokio::task::spawn_blocking(move || {
+            let want = usize::try_from(left.min(READ_CHUNK as u64)).unwrap_or(READ_CHUNK);
+            let mut buf = pool
+                .lock()
+                .ok()
+                .and_then(|mut p| p.pop())
+                .unwrap_or_else(|| vec![0; READ_CHUNK]);
+            read_full(&file, &mut buf[..want]).map(|filled| (file, pool, buf, filled))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        if filled == 0 {
+            return Ok(None);
+        }
+        let left = left - filled as u64;
+        let bytes = Bytes::from_owner(Pooled {
+            buf,
+            filled,
+            pool: Arc::clone(&pool),
+        });
+        Ok(Some((bytes, (file, left, pool))))
     })
 }
 
-/// Flush a file and the directory entry naming it to disk.
-fn flush_to_disk(path: &std::path::Path) -> std::io::Result<()> {
-    std::fs::File::open(path)?.sync_all()?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+/// Flush a directory's entries to disk.
+fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
+
+/// Staging files of a local store older than this are left from a process
+/// that stopped mid-upload (sessions expire after an hour idle) and are
+/// removed when the store is opened.
+const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(2 * 3600);
 
 /// Content-addressed blob store.
 #[derive(Clone, Debug)]
@@ -127,6 +191,9 @@ impl BlobStore {
     /// A blob store in a local directory, created if missing.
     pub fn local(dir: &std::path::Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)?;
+        let staging = dir.join(STAGING_DIR);
+        std::fs::create_dir_all(&staging)?;
+        remove_stale_staging(&staging)?;
         let store = LocalFileSystem::new_with_prefix(dir)?;
         Ok(Self {
             store: Arc::new(store),
@@ -197,7 +264,9 @@ impl BlobStore {
         let stream = match result.payload {
             // object_store reads local files 8 KiB at a time; read 1 MiB
             // chunks instead, each straight into the buffer that is sent.
-            GetResultPayload::File(file, _) => file_chunks(file).boxed(),
+            GetResultPayload::File(file, _) => file_chunks(file, size)
+                .map(|r| r.map_err(StoreError::Io))
+                .boxed(),
             GetResultPayload::Stream(s) => s.map(|r| r.map_err(StoreError::from)).boxed(),
         };
         Ok((size, stream))
@@ -223,18 +292,27 @@ impl BlobStore {
 
     /// Start a streaming upload of a blob whose digest and size the client declares.
     pub async fn begin_upload(&self, declared: Digest, size: u64) -> Result<Upload, StoreError> {
-        let location = self.blob_path(&declared);
-        let multipart = self.store.put_multipart(&location).await?;
+        let sink = match (&self.local_root, self.local_path(&declared)) {
+            (Some(root), Some(dest)) => {
+                let staging = root
+                    .join(STAGING_DIR)
+                    .join(uuid::Uuid::new_v4().simple().to_string());
+                Sink::Local(LocalSink::create(staging, dest)?)
+            }
+            _ => {
+                let multipart = self.store.put_multipart(&self.blob_path(&declared)).await?;
+                Sink::Remote(WriteMultipart::new_with_chunk_size(
+                    multipart,
+                    self.part_size,
+                ))
+            }
+        };
         Ok(Upload {
             declared,
             size,
-            durable_at: self.local_path(&declared),
             offset: 0,
             hasher: sha2::Sha256::new(),
-            writer: Some(WriteMultipart::new_with_chunk_size(
-                multipart,
-                self.part_size,
-            )),
+            sink: Some(sink),
         })
     }
 
@@ -302,17 +380,21 @@ impl BlobStore {
 }
 
 /// An upload in progress. Bytes are hashed as they arrive and written to a
-/// staging multipart upload; [`Upload::finish`] completes it only when the
-/// size and digest match what was declared. Dropping an unfinished upload
-/// leaves nothing visible (call [`Upload::abort`] to clean up eagerly).
+/// staging file (a local store) or a staging multipart upload (a cloud
+/// store); [`Upload::finish`] commits the blob only when the size and digest
+/// match what was declared. Dropping an unfinished upload leaves nothing
+/// visible (call [`Upload::abort`] to clean up eagerly).
 pub struct Upload {
     declared: Digest,
     size: u64,
-    /// Local stores: the committed file, flushed to disk before `finish` returns.
-    durable_at: Option<std::path::PathBuf>,
     offset: u64,
     hasher: sha2::Sha256,
-    writer: Option<WriteMultipart>,
+    sink: Option<Sink>,
+}
+
+enum Sink {
+    Local(LocalSink),
+    Remote(WriteMultipart),
 }
 
 impl std::fmt::Debug for Upload {
@@ -358,58 +440,248 @@ impl Upload {
                 received: end,
             });
         }
-        let writer = self
-            .writer
-            .as_mut()
-            .ok_or_else(|| StoreError::Corrupt("upload already closed".into()))?;
-        writer.wait_for_capacity(MAX_IN_FLIGHT).await?;
-        self.hasher.update(&chunk);
-        writer.put(chunk);
+        match self.sink.as_mut() {
+            None => return Err(StoreError::Corrupt("upload already closed".into())),
+            Some(Sink::Local(sink)) => {
+                // The writer thread writes this chunk while it is hashed here.
+                sink.put(chunk.clone()).await?;
+                self.hasher.update(&chunk);
+            }
+            Some(Sink::Remote(writer)) => {
+                writer.wait_for_capacity(MAX_IN_FLIGHT).await?;
+                self.hasher.update(&chunk);
+                writer.put(chunk);
+            }
+        }
         self.offset = end;
         Ok(())
     }
 
     /// Commit the blob if every declared byte arrived and the digest matches;
-    /// otherwise abort the staging upload and report why.
+    /// otherwise drop the staged bytes and report why. A local blob is on
+    /// disk (file and directory entries) before this returns: the version
+    /// that names it is committed only afterwards, and a crash must not leave
+    /// it naming an empty file.
     pub async fn finish(mut self) -> Result<Digest, StoreError> {
-        let writer = self
-            .writer
+        let sink = self
+            .sink
             .take()
             .ok_or_else(|| StoreError::Corrupt("upload already closed".into()))?;
-        if self.offset != self.size {
-            let _ = writer.abort().await;
-            return Err(StoreError::SizeMismatch {
+        let verdict = if self.offset == self.size {
+            let actual = Digest::from_bytes(self.hasher.clone().finalize().into());
+            if actual == self.declared {
+                Ok(actual)
+            } else {
+                Err(StoreError::DigestMismatch {
+                    declared: self.declared,
+                    actual,
+                })
+            }
+        } else {
+            Err(StoreError::SizeMismatch {
                 digest: self.declared,
                 declared: self.size,
                 received: self.offset,
-            });
+            })
+        };
+        match (verdict, sink) {
+            (Ok(actual), Sink::Local(sink)) => {
+                sink.commit().await?;
+                Ok(actual)
+            }
+            (Ok(actual), Sink::Remote(writer)) => {
+                writer.finish().await?;
+                Ok(actual)
+            }
+            (Err(e), sink) => {
+                discard(sink).await;
+                Err(e)
+            }
         }
-        let actual = Digest::from_bytes(self.hasher.clone().finalize().into());
-        if actual != self.declared {
-            let _ = writer.abort().await;
-            return Err(StoreError::DigestMismatch {
-                declared: self.declared,
-                actual,
-            });
-        }
-        writer.finish().await?;
-        if let Some(path) = self.durable_at.take() {
-            // The version that will name this blob is committed only after
-            // this returns: its bytes must be on disk first, or a crash could
-            // leave a published version whose file is empty.
-            tokio::task::spawn_blocking(move || flush_to_disk(&path))
-                .await
-                .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
-        }
-        Ok(actual)
     }
 
-    /// Drop the staging upload.
+    /// Drop the staged bytes.
     pub async fn abort(mut self) {
-        if let Some(w) = self.writer.take()
-            && let Err(e) = w.abort().await
+        if let Some(sink) = self.sink.take() {
+            discard(sink).await;
+        }
+    }
+}
+
+async fn discard(sink: Sink) {
+    match sink {
+        Sink::Local(sink) => sink.discard().await,
+        Sink::Remote(w) => {
+            if let Err(e) = w.abort().await {
+                tracing::warn!(error = %e, "aborting upload failed");
+            }
+        }
+    }
+}
+
+/// Where a local store stages uploads, beside `blobs/` on the same disk so
+/// that a commit is a rename.
+const STAGING_DIR: &str = "uploads";
+
+/// Chunks queued for a local upload's writer thread.
+const LOCAL_QUEUE: usize = 16;
+
+/// Remove staging files older than [`STALE_STAGING`].
+fn remove_stale_staging(dir: &std::path::Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_STAGING);
+        if stale && entry.file_type()?.is_file() {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => tracing::info!(path = %entry.path().display(), "removed a stale upload"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+enum LocalMsg {
+    Data(Bytes),
+    /// Every byte was sent: flush the file to disk and stop.
+    Commit,
+}
+
+/// A local upload: a staging file written on a thread of its own, which
+/// starts writeback along the way ([`crate::Writeback`]) so that the flush
+/// at commit waits only for the last few megabytes; committed by a rename.
+struct LocalSink {
+    /// `None` once committed or discarded; removed on drop otherwise.
+    staging: Option<std::path::PathBuf>,
+    dest: std::path::PathBuf,
+    tx: tokio::sync::mpsc::Sender<LocalMsg>,
+    writer: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl LocalSink {
+    fn create(staging: std::path::PathBuf, dest: std::path::PathBuf) -> Result<Self, StoreError> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&staging)?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<LocalMsg>(LOCAL_QUEUE);
+        let writer = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let mut out = crate::Writeback::new(Arc::new(file));
+            let mut batch = Vec::new();
+            while let Some(msg) = rx.blocking_recv() {
+                let mut commit = false;
+                let mut next = Some(msg);
+                // Take whatever else is queued: one vectored write for all.
+                while let Some(msg) = next.take() {
+                    match msg {
+                        LocalMsg::Data(b) => batch.push(b),
+                        LocalMsg::Commit => commit = true,
+                    }
+                    if !commit && batch.len() < LOCAL_QUEUE {
+                        next = rx.try_recv().ok();
+                    }
+                }
+                let n = crate::write_all_vectored(out.file(), &batch)?;
+                batch.clear();
+                out.wrote(n)?;
+                if commit {
+                    return out.finish();
+                }
+            }
+            // The upload was dropped: its file is removed, not flushed.
+            Ok(())
+        });
+        Ok(Self {
+            staging: Some(staging),
+            dest,
+            tx,
+            writer: Some(writer),
+        })
+    }
+
+    async fn put(&mut self, chunk: Bytes) -> Result<(), StoreError> {
+        if self.tx.send(LocalMsg::Data(chunk)).await.is_ok() {
+            return Ok(());
+        }
+        // The writer stopped: report why.
+        Err(self.join().await.err().unwrap_or_else(|| {
+            StoreError::Io(std::io::Error::other("the upload's writer stopped"))
+        }))
+    }
+
+    async fn join(&mut self) -> Result<(), StoreError> {
+        match self.writer.take() {
+            Some(h) => h
+                .await
+                .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+                .map_err(Into::into),
+            None => Err(StoreError::Io(std::io::Error::other(
+                "the upload's writer stopped earlier",
+            ))),
+        }
+    }
+
+    async fn commit(mut self) -> Result<(), StoreError> {
+        if self.tx.send(LocalMsg::Commit).await.is_err() {
+            self.join().await?;
+            return Err(StoreError::Io(std::io::Error::other(
+                "the upload's writer stopped before the commit",
+            )));
+        }
+        self.join().await?;
+        let staging = self
+            .staging
+            .take()
+            .ok_or_else(|| StoreError::Corrupt("upload already committed".into()))?;
+        let dest = self.dest.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let Some(dir) = dest.parent() else {
+                return Err(std::io::Error::other("blob path without a directory"));
+            };
+            std::fs::create_dir_all(dir)?;
+            if let Err(e) = std::fs::rename(&staging, &dest) {
+                let _ = std::fs::remove_file(&staging);
+                return Err(e);
+            }
+            // The blob's directory entry, and that directory's own entry
+            // (it may be new), are flushed too.
+            sync_dir(dir)?;
+            match dir.parent() {
+                Some(up) => sync_dir(up),
+                None => Ok(()),
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
+        Ok(())
+    }
+
+    async fn discard(mut self) {
+        let (tx, _) = tokio::sync::mpsc::channel(1);
+        drop(std::mem::replace(&mut self.tx, tx));
+        let _ = self.join().await;
+        if let Some(staging) = self.staging.take()
+            && let Err(e) = tokio::fs::remove_file(&staging).await
+            && e.kind() != std::io::ErrorKind::NotFound
         {
-            tracing::warn!(error = %e, "aborting upload failed");
+            tracing::warn!(path = %staging.display(), error = %e, "removing a staged upload failed");
+        }
+    }
+}
+
+impl Drop for LocalSink {
+    fn drop(&mut self) {
+        if let Some(staging) = self.staging.take()
+            && let Err(e) = std::fs::remove_file(&staging)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %staging.display(), error = %e, "removing a staged upload failed");
         }
     }
 }

@@ -8,6 +8,8 @@
 //!   PostgreSQL for scale-out, one API and one set of migrations per backend.
 //! - The transparency log's tables (`log_events` outbox and index,
 //!   `log_state`), and its objects under `log/` in the blob store.
+//! - [`Writeback`] and [`file_chunks`]: streaming a local file out, and
+//!   flushing one to disk while it is written (shared with the CLI's pull).
 
 mod blob;
 mod digest;
@@ -16,8 +18,9 @@ mod log;
 mod meta;
 pub mod testing;
 mod vulnstore;
+mod writeback;
 
-pub use blob::{BlobStore, Upload};
+pub use blob::{BlobStore, Upload, file_chunks};
 pub use digest::Digest;
 pub use error::StoreError;
 pub use log::{
@@ -30,3 +33,4 @@ pub use meta::{
     NewVersion, Page, Store, TokenRow, TrustedKeyRow, VersionRow, now_millis,
 };
 pub use vulnstore::{FindingRow, FindingsChange, NewFinding, OsvRow, ScanRow, VulnDbState};
+pub use writeback::{WRITEBACK_EVERY, Writeback, write_all_vectored};

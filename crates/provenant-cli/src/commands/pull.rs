@@ -184,7 +184,8 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         None
     };
 
-    // Swap into place.
+    // Swap into place, the directory entries flushed first and the rename after.
+    sync_dirs(staging.path())?;
     let staged = staging.keep();
     if exists {
         let backup = parent.join(format!(".{name}.replaced-{}", std::process::id()));
@@ -196,11 +197,13 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
                 format!("cannot move the pulled files into {}", target.display())
             });
         }
+        sync_dir(&parent)?;
         std::fs::remove_dir_all(&backup)
             .with_context(|| format!("cannot remove {}", backup.display()))?;
     } else {
         std::fs::rename(&staged, target)
             .with_context(|| format!("cannot move the pulled files into {}", target.display()))?;
+        sync_dir(&parent)?;
     }
     if g.json {
         crate::output::json(
@@ -297,15 +300,22 @@ async fn download(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<bytes::Bytes>>(8);
     let dest_owned = dest.to_path_buf();
     let writer = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
-        let mut out = file;
+        // The file is on disk before the directory is renamed into place, as
+        // the server does with blobs: a crash must not leave a pulled file
+        // empty. Writeback runs along the way, so the last flush is short.
+        let mut out = provenant_store::Writeback::new(std::sync::Arc::new(file));
         let mut hasher = sha2::Sha256::new();
         while let Some(batch) = rx.blocking_recv() {
             for chunk in &batch {
                 hasher.update(chunk);
             }
-            write_all_vectored(&mut out, &batch)
+            let n = provenant_store::write_all_vectored(out.file(), &batch)
                 .with_context(|| format!("cannot write {}", dest_owned.display()))?;
+            out.wrote(n)
+                .with_context(|| format!("cannot flush {} to disk", dest_owned.display()))?;
         }
+        out.finish()
+            .with_context(|| format!("cannot flush {} to disk", dest_owned.display()))?;
         Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
     });
     let mut stream = resp.bytes_stream();
@@ -359,52 +369,27 @@ async fn download(
     Ok(())
 }
 
-/// Write every byte of `bufs`, a few system calls per batch rather than one
-/// per received chunk.
-fn write_all_vectored(out: &mut std::fs::File, bufs: &[bytes::Bytes]) -> std::io::Result<()> {
-    use std::io::{IoSlice, Write as _};
-    // Empty chunks are left out: a write of nothing alone would read as WriteZero.
-    let mut slices: Vec<IoSlice<'_>> = bufs
-        .iter()
-        .filter(|b| !b.is_empty())
-        .map(|b| IoSlice::new(b))
-        .collect();
-    let mut rest = &mut slices[..];
-    while !rest.is_empty() {
-        match out.write_vectored(rest) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut rest, n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+/// Flush a directory's entries to disk.
+fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot flush directory {} to disk", dir.display()))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::write_all_vectored;
-
-    #[test]
-    fn vectored_write_keeps_every_byte_and_skips_empty_chunks() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out");
-        let mut f = std::fs::File::create(&path).unwrap();
-        let big = bytes::Bytes::from(vec![7u8; 3 << 20]);
-        let chunks = [
-            bytes::Bytes::new(),
-            bytes::Bytes::from_static(b"ab"),
-            big.clone(),
-            bytes::Bytes::new(),
-            bytes::Bytes::from_static(b"cd"),
-            bytes::Bytes::new(),
-        ];
-        write_all_vectored(&mut f, &chunks).unwrap();
-        write_all_vectored(&mut f, &[bytes::Bytes::new()]).unwrap();
-        let back = std::fs::read(&path).unwrap();
-        let mut want = b"ab".to_vec();
-        want.extend_from_slice(&big);
-        want.extend_from_slice(b"cd");
-        assert_eq!(back, want);
+/// Flush `root` and every directory below it (the files were flushed as
+/// they were written).
+fn sync_dirs(root: &Path) -> anyhow::Result<()> {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
+        {
+            let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+            if entry.file_type()?.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+        sync_dir(&dir)?;
     }
+    Ok(())
 }

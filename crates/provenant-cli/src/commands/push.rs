@@ -7,7 +7,6 @@ use anyhow::{Context as _, bail};
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::Method;
-use tokio::io::AsyncSeekExt as _;
 
 use crate::GlobalArgs;
 use crate::api::{Published, UploadStatus};
@@ -445,19 +444,17 @@ async fn patch(
     offset: u64,
     pb: &ProgressBar,
 ) -> anyhow::Result<UploadStatus> {
-    use tokio::io::AsyncReadExt as _;
-    let mut file = tokio::fs::File::open(&f.abs)
-        .await
-        .with_context(|| format!("cannot open {}", f.abs.display()))?;
-    file.seek(std::io::SeekFrom::Start(offset)).await?;
+    use std::io::Seek as _;
+    let mut file =
+        std::fs::File::open(&f.abs).with_context(|| format!("cannot open {}", f.abs.display()))?;
+    file.seek(std::io::SeekFrom::Start(offset))?;
     let remaining = f.size - offset;
     let pb = pb.clone();
-    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(remaining), 1 << 20)
-        .inspect(move |c| {
-            if let Ok(c) = c {
-                pb.inc(c.len() as u64);
-            }
-        });
+    let stream = provenant_store::file_chunks(file, remaining).inspect(move |c| {
+        if let Ok(c) = c {
+            pb.inc(c.len() as u64);
+        }
+    });
     let rb = client
         .request(Method::PATCH, &format!("api/v1/uploads/{id}"))?
         .header("Upload-Offset", offset.to_string())

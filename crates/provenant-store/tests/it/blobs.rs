@@ -87,24 +87,71 @@ async fn truncated_and_oversized_uploads_fail_cleanly() {
     assert_no_files(d.path());
 }
 
-fn assert_no_files(dir: &std::path::Path) {
+/// Every file under `dir` (recursively).
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut stack = vec![dir.to_path_buf()];
+    let mut found = Vec::new();
     while let Some(p) = stack.pop() {
         for e in std::fs::read_dir(&p).unwrap() {
             let e = e.unwrap();
             if e.file_type().unwrap().is_dir() {
                 stack.push(e.path());
             } else {
-                let name = e.file_name().to_string_lossy().into_owned();
-                // object_store's in-flight staging files carry a '#'.
-                assert!(
-                    name.contains('#'),
-                    "unexpected committed file {}",
-                    e.path().display()
-                );
+                found.push(e.path());
             }
         }
     }
+    found
+}
+
+/// Nothing committed and nothing staged: failed, aborted and dropped
+/// uploads remove their staging files at once.
+fn assert_no_files(dir: &std::path::Path) {
+    let found = files_under(dir);
+    assert!(found.is_empty(), "files left behind: {found:?}");
+}
+
+#[tokio::test]
+async fn a_committed_upload_leaves_no_staging_file_and_same_blob_twice_is_fine() {
+    let (d, s) = store();
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 241) as u8).collect();
+    let digest = Digest::of(&data);
+    // Two sessions for the same blob, interleaved: both commit, one file.
+    let mut a = s.begin_upload(digest, data.len() as u64).await.unwrap();
+    let mut b = s.begin_upload(digest, data.len() as u64).await.unwrap();
+    for (i, chunk) in data.chunks(700_000).enumerate() {
+        let at = (i * 700_000) as u64;
+        a.write(at, Bytes::copy_from_slice(chunk)).await.unwrap();
+        b.write(at, Bytes::copy_from_slice(chunk)).await.unwrap();
+    }
+    assert_eq!(a.finish().await.unwrap(), digest);
+    assert_eq!(b.finish().await.unwrap(), digest);
+    let found = files_under(d.path());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].ends_with(digest.hex()), "{found:?}");
+    assert_eq!(std::fs::read(&found[0]).unwrap(), data);
+}
+
+#[tokio::test]
+async fn opening_a_store_removes_stale_staging_files_only() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("blobs");
+    BlobStore::local(&root).unwrap();
+    let staging = root.join("uploads");
+    let old = staging.join("left-by-a-crash");
+    let fresh = staging.join("in-flight-elsewhere");
+    std::fs::write(&old, b"partial").unwrap();
+    std::fs::write(&fresh, b"partial").unwrap();
+    let three_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(three_hours_ago)
+        .unwrap();
+    BlobStore::local(&root).unwrap();
+    assert!(!old.exists(), "a stale staging file survived");
+    assert!(fresh.exists(), "a recent staging file was removed");
 }
 
 #[test]
