@@ -79,6 +79,11 @@ impl From<StoreError> for ApiError {
             StoreError::OffsetMismatch { .. } => {
                 Self::new(StatusCode::CONFLICT, "offset_mismatch", e.to_string())
             }
+            StoreError::InsufficientStorage { .. } => Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "insufficient_storage",
+                e.to_string(),
+            ),
             other => Self::internal(other),
         }
     }

@@ -61,7 +61,8 @@ fn parse_digest(s: &str) -> Result<Digest, ApiError> {
 #[utoipa::path(post, path = "/api/v1/uploads", tag = "blobs", request_body = NewUpload,
     responses((status = 201, body = UploadStatus, description = "session opened"),
               (status = 200, body = UploadStatus, description = "blob already stored (`complete`), or an unfinished session for it to resume from `offset`"),
-              (status = 400, body = crate::api_error::ErrorBody)))]
+              (status = 400, body = crate::api_error::ErrorBody),
+              (status = 507, body = crate::api_error::ErrorBody, description = "the blob store's disk has no room for `size` bytes (`insufficient_storage`)")))]
 pub async fn create(
     State(state): State<AppState>,
     body: Result<Json<NewUpload>, axum::extract::rejection::JsonRejection>,

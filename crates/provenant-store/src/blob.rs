@@ -297,7 +297,18 @@ impl BlobStore {
                 let staging = root
                     .join(STAGING_DIR)
                     .join(uuid::Uuid::new_v4().simple().to_string());
-                Sink::Local(LocalSink::create(staging, dest)?)
+                Sink::Local(LocalSink::create(staging, dest, size).map_err(|e| match e {
+                    StoreError::Io(io)
+                        if io.kind() == std::io::ErrorKind::StorageFull
+                            || io.kind() == std::io::ErrorKind::FileTooLarge =>
+                    {
+                        StoreError::InsufficientStorage {
+                            size,
+                            location: self.location.clone(),
+                        }
+                    }
+                    other => other,
+                })?)
             }
             _ => {
                 let multipart = self.store.put_multipart(&self.blob_path(&declared)).await?;
@@ -565,11 +576,20 @@ struct LocalSink {
 }
 
 impl LocalSink {
-    fn create(staging: std::path::PathBuf, dest: std::path::PathBuf) -> Result<Self, StoreError> {
+    fn create(
+        staging: std::path::PathBuf,
+        dest: std::path::PathBuf,
+        size: u64,
+    ) -> Result<Self, StoreError> {
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&staging)?;
+        if let Err(e) = crate::preallocate(&file, size) {
+            drop(file);
+            let _ = std::fs::remove_file(&staging);
+            return Err(e.into());
+        }
         let (tx, mut rx) = tokio::sync::mpsc::channel::<LocalMsg>(LOCAL_QUEUE);
         let writer = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             let mut out = crate::Writeback::new(Arc::new(file));

@@ -35,6 +35,8 @@ pub enum StoreError {
     LineageCycle { version_id: i64, parent: String },
     #[error("stored row is corrupt: {0}")]
     Corrupt(String),
+    #[error("not enough disk space for a blob of {size} bytes in {location}")]
+    InsufficientStorage { size: u64, location: String },
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
 }

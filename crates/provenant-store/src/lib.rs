@@ -33,4 +33,4 @@ pub use meta::{
     NewVersion, Page, Store, TokenRow, TrustedKeyRow, VersionRow, now_millis,
 };
 pub use vulnstore::{FindingRow, FindingsChange, NewFinding, OsvRow, ScanRow, VulnDbState};
-pub use writeback::{WRITEBACK_EVERY, Writeback, write_all_vectored};
+pub use writeback::{WRITEBACK_EVERY, Writeback, preallocate, write_all_vectored};

@@ -297,6 +297,14 @@ async fn download(
     // that the network, the hashing and the disk overlap.
     let file =
         std::fs::File::create(dest).with_context(|| format!("cannot write {}", dest.display()))?;
+    provenant_store::preallocate(&file, f.size).with_context(|| {
+        format!(
+            "no room for {} ({} bytes) in {}",
+            f.path,
+            f.size,
+            dest.display()
+        )
+    })?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<bytes::Bytes>>(8);
     let dest_owned = dest.to_path_buf();
     let writer = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {

@@ -219,6 +219,32 @@ both!(
     }
 );
 
+both!(
+    an_upload_larger_than_the_disk_is_refused_up_front,
+    async |s: &TestServer| {
+        // 1 PiB: more than this disk holds (and than ext4 allows in one file).
+        let (status, v) = s
+            .json(
+                Method::POST,
+                "/api/v1/uploads",
+                Some(json!({"digest": sha(b"never sent"), "size": 1u64 << 50})),
+            )
+            .await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage"),
+            "{v}"
+        );
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap()
+                .contains("1125899906842624 bytes"),
+            "{v}"
+        );
+    }
+);
+
 both!(uploads_verify_digest_and_resume, async |s: &TestServer| {
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
     let digest = sha(&data);

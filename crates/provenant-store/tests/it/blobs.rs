@@ -133,6 +133,21 @@ async fn a_committed_upload_leaves_no_staging_file_and_same_blob_twice_is_fine()
 }
 
 #[tokio::test]
+async fn an_upload_larger_than_the_disk_fails_at_once_and_leaves_nothing() {
+    let (d, s) = store();
+    let digest = Digest::of(b"never sent");
+    match s.begin_upload(digest, 1 << 50).await {
+        Err(StoreError::InsufficientStorage { size, .. }) => assert_eq!(size, 1 << 50),
+        other => panic!("expected insufficient storage, got {other:?}"),
+    }
+    assert_no_files(d.path());
+    // A blob that fits still goes through.
+    let mut up = s.begin_upload(Digest::of(b"fits"), 4).await.unwrap();
+    up.write(0, Bytes::from_static(b"fits")).await.unwrap();
+    up.finish().await.unwrap();
+}
+
+#[tokio::test]
 async fn opening_a_store_removes_stale_staging_files_only() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path().join("blobs");
