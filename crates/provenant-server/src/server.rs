@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use axum::serve::ListenerExt as _;
 use provenant_registry::Registry;
 use provenant_store::{BlobStore, Store, StoreError};
 use tokio::net::TcpListener;
@@ -217,6 +218,14 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
             }
             tracing::info!("shutting down: finishing in-flight requests");
         };
+        // Responses go out as headers then body chunks: without TCP_NODELAY,
+        // Nagle's algorithm holds a small body until the client's delayed ACK
+        // of the headers (up to 40 ms per small blob or streamed response).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
+            }
+        });
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;

@@ -664,17 +664,20 @@ impl LocalSink {
             let Some(dir) = dest.parent() else {
                 return Err(std::io::Error::other("blob path without a directory"));
             };
-            std::fs::create_dir_all(dir)?;
+            let new_dir = !dir.is_dir();
+            if new_dir {
+                std::fs::create_dir_all(dir)?;
+            }
             if let Err(e) = std::fs::rename(&staging, &dest) {
                 let _ = std::fs::remove_file(&staging);
                 return Err(e);
             }
-            // The blob's directory entry, and that directory's own entry
-            // (it may be new), are flushed too.
+            // The blob's directory entry is flushed too, and that directory's
+            // own entry when it was just made.
             sync_dir(dir)?;
             match dir.parent() {
-                Some(up) => sync_dir(up),
-                None => Ok(()),
+                Some(up) if new_dir => sync_dir(up),
+                _ => Ok(()),
             }
         })
         .await
