@@ -5,6 +5,7 @@
 #
 #   bench/push-pull.sh            # uses target/release/provenant (builds it)
 #   BENCH_DIR=/var/tmp/x FILES=8 FILE_MIB=256 REPEAT=3 bench/push-pull.sh
+#   BENCH_DIR=/var/tmp/small FILES=500 FILE_KIB=4 bench/push-pull.sh   # many small files
 #
 # Prints the best and the median of REPEAT rounds (after one warm-up round);
 # each round runs cp, push and pull back to back.
@@ -24,6 +25,8 @@ BIN="${PROVENANT_BIN:-$CARGO_TARGET_DIR/release/provenant}"
 BENCH_DIR="${BENCH_DIR:-/var/tmp/provenant-bench-pushpull}"
 FILES="${FILES:-8}"
 FILE_MIB="${FILE_MIB:-256}"
+FILE_BYTES=$(( ${FILE_KIB:-0} > 0 ? FILE_KIB * 1024 : FILE_MIB * 1024 * 1024 ))
+SIZE_LABEL=$([ "${FILE_KIB:-0}" -gt 0 ] && echo "$FILE_KIB KiB" || echo "$FILE_MIB MiB")
 REPEAT="${REPEAT:-3}"
 PORT="${PORT:-7991}"
 
@@ -48,11 +51,11 @@ if [ -r "$ORDER" ]; then
 fi
 mkdir -p "$BENCH_DIR"
 MODEL="$BENCH_DIR/model"
-if [ "$(find "$MODEL" -type f 2>/dev/null | wc -l)" != "$FILES" ]; then
+if [ "$(find "$MODEL" -type f 2>/dev/null | wc -l)" != "$FILES" ] || [ "$(stat -c %s "$MODEL/shard-1.safetensors")" != "$FILE_BYTES" ]; then
     rm -rf "$MODEL"; mkdir -p "$MODEL"
-    echo "generating $FILES x $FILE_MIB MiB of random data in $MODEL"
+    echo "generating $FILES x $SIZE_LABEL of random data in $MODEL"
     for i in $(seq 1 "$FILES"); do
-        head -c "$((FILE_MIB * 1024 * 1024))" /dev/urandom > "$MODEL/shard-$i.safetensors"
+        head -c "$FILE_BYTES" /dev/urandom > "$MODEL/shard-$i.safetensors"
     done
 fi
 cat "$MODEL"/* > /dev/null   # warm the page cache for every contender alike
@@ -102,7 +105,7 @@ CP_MED=$(printf '%s\n' "${cp_times[@]}" | median)
 PUSH_MED=$(printf '%s\n' "${push_times[@]}" | median)
 PULL_MED=$(printf '%s\n' "${pull_times[@]}" | median)
 CLI_RSS=$(printf '%s\n' "${cli_rss[@]}" | sort -n | tail -1)
-printf '\n%s files x %s MiB, %s rounds, page cache warm            best (ratio)      median (ratio)\n' "$FILES" "$FILE_MIB" "$REPEAT"
+printf '\n%s files x %s, %s rounds, page cache warm            best (ratio)      median (ratio)\n' "$FILES" "$SIZE_LABEL" "$REPEAT"
 printf '  cp -r, then sync                                       %6.2f s           %6.2f s\n' "$CP" "$CP_MED"
 printf '  provenant push (hash, upload, server fsyncs)          %6.2f s (%.2fx)   %6.2f s (%.2fx)\n' \
     "$PUSH" "$(echo "$PUSH / $CP" | bc -l)" "$PUSH_MED" "$(echo "$PUSH_MED / $CP_MED" | bc -l)"

@@ -194,6 +194,7 @@ impl BlobStore {
         let staging = dir.join(STAGING_DIR);
         std::fs::create_dir_all(&staging)?;
         remove_stale_staging(&staging)?;
+        make_fanout_dirs(dir)?;
         let store = LocalFileSystem::new_with_prefix(dir)?;
         Ok(Self {
             store: Arc::new(store),
@@ -536,6 +537,26 @@ const STAGING_DIR: &str = "uploads";
 
 /// Chunks queued for a local upload's writer thread.
 const LOCAL_QUEUE: usize = 16;
+
+/// Make the 256 `blobs/sha256/<2 hex>` directories up front (flushed once),
+/// so that committing a blob flushes one directory, not two.
+fn make_fanout_dirs(root: &std::path::Path) -> std::io::Result<()> {
+    let sha = root.join("blobs").join("sha256");
+    let mut made = false;
+    for i in 0..=255u8 {
+        let dir = sha.join(format!("{i:02x}"));
+        if !dir.is_dir() {
+            std::fs::create_dir_all(&dir)?;
+            made = true;
+        }
+    }
+    if made {
+        sync_dir(&sha)?;
+        sync_dir(&root.join("blobs"))?;
+        sync_dir(root)?;
+    }
+    Ok(())
+}
 
 /// Remove staging files older than [`STALE_STAGING`].
 fn remove_stale_staging(dir: &std::path::Path) -> std::io::Result<()> {

@@ -167,6 +167,13 @@ async fn opening_a_store_removes_stale_staging_files_only() {
     BlobStore::local(&root).unwrap();
     assert!(!old.exists(), "a stale staging file survived");
     assert!(fresh.exists(), "a recent staging file was removed");
+    // The fan-out directories exist before any blob is committed.
+    for dir in ["00", "7f", "ff"] {
+        assert!(
+            root.join("blobs/sha256").join(dir).is_dir(),
+            "{dir} missing"
+        );
+    }
 }
 
 #[test]
