@@ -241,8 +241,9 @@ pub async fn append(
             .ok_or_else(|| ApiError::internal("upload without writer"))?;
         if let Err(e) = upload.write(offset, chunk).await {
             let err = ApiError::from(e);
-            if err.code == "size_mismatch" {
-                // More bytes than declared: the session cannot succeed.
+            if err.code != "offset_mismatch" {
+                // More bytes than declared, or a failed write: the session
+                // cannot succeed. Close it, so that a new one can start.
                 if let Some(u) = s.upload.take() {
                     u.abort().await;
                 }
@@ -252,6 +253,21 @@ pub async fn append(
         }
         s.offset = upload.offset();
         s.last_active = Instant::now();
+    }
+    if s.offset < s.size || failure.is_some() {
+        // More bytes are to come in another request: release what this one
+        // held (a local upload's writer thread) meanwhile.
+        let paused = match s.upload.as_mut() {
+            Some(u) => u.pause().await,
+            None => Ok(()),
+        };
+        if let Err(e) = paused {
+            if let Some(u) = s.upload.take() {
+                u.abort().await;
+            }
+            lock_map(&state).remove(&id);
+            return Err(e.into());
+        }
     }
     if let Some(f) = failure {
         return Err(f);

@@ -298,18 +298,14 @@ impl BlobStore {
                 let staging = root
                     .join(STAGING_DIR)
                     .join(uuid::Uuid::new_v4().simple().to_string());
-                Sink::Local(LocalSink::create(staging, dest, size).map_err(|e| match e {
-                    StoreError::Io(io)
-                        if io.kind() == std::io::ErrorKind::StorageFull
-                            || io.kind() == std::io::ErrorKind::FileTooLarge =>
-                    {
-                        StoreError::InsufficientStorage {
-                            size,
-                            location: self.location.clone(),
-                        }
-                    }
-                    other => other,
-                })?)
+                let insufficient = || StoreError::InsufficientStorage {
+                    size,
+                    location: self.location.clone(),
+                };
+                if available_space(root).is_some_and(|free| size > free) {
+                    return Err(insufficient());
+                }
+                Sink::Local(LocalSink::create(staging, dest, size, insufficient())?)
             }
             _ => {
                 let multipart = self.store.put_multipart(&self.blob_path(&declared)).await?;
@@ -469,6 +465,16 @@ impl Upload {
         Ok(())
     }
 
+    /// The request that was sending bytes ended before the last one: release
+    /// what serves it (a local upload's writer thread) until more arrive.
+    /// Reports a write that failed meanwhile; the upload cannot go on then.
+    pub async fn pause(&mut self) -> Result<(), StoreError> {
+        match self.sink.as_mut() {
+            Some(Sink::Local(sink)) => sink.pause().await,
+            Some(Sink::Remote(_)) | None => Ok(()),
+        }
+    }
+
     /// Commit the blob if every declared byte arrived and the digest matches;
     /// otherwise drop the staged bytes and report why. A local blob is on
     /// disk (file and directory entries) before this returns: the version
@@ -579,21 +585,63 @@ fn remove_stale_staging(dir: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Bytes free for an unprivileged writer on the filesystem holding `dir`
+/// (`None` where that cannot be told).
+fn available_space(dir: &std::path::Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        rustix::fs::statvfs(dir)
+            .ok()
+            .map(|st| st.f_bavail.saturating_mul(st.f_frsize))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
+/// A disk that is full (or a quota spent) while a blob is written.
+fn is_out_of_space(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull
+            | std::io::ErrorKind::FileTooLarge
+            | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
 enum LocalMsg {
     Data(Bytes),
     /// Every byte was sent: flush the file to disk and stop.
     Commit,
 }
 
-/// A local upload: a staging file written on a thread of its own, which
-/// starts writeback along the way ([`crate::Writeback`]) so that the flush
+/// What a local upload's writer thread hands back when its request ends:
+/// the file, with the writeback state, for the next request to go on with.
+type WriterResult = std::io::Result<Option<crate::Writeback>>;
+
+/// A local upload: a staging file, written by a blocking thread that runs
+/// only while a request sends bytes (an idle session holds no thread), with
+/// writeback started along the way ([`crate::Writeback`]) so that the flush
 /// at commit waits only for the last few megabytes; committed by a rename.
 struct LocalSink {
     /// `None` once committed or discarded; removed on drop otherwise.
     staging: Option<std::path::PathBuf>,
     dest: std::path::PathBuf,
-    tx: tokio::sync::mpsc::Sender<LocalMsg>,
-    writer: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    size: u64,
+    /// The file between requests; `None` while a writer runs, or once a
+    /// write failed.
+    idle: Option<crate::Writeback>,
+    /// Whether the disk space was reserved yet (on the first bytes, not when
+    /// the session opens: an idle session reserves nothing).
+    reserved: bool,
+    writer: Option<(
+        tokio::sync::mpsc::Sender<LocalMsg>,
+        tokio::task::JoinHandle<WriterResult>,
+    )>,
+    /// What a full disk is reported as.
+    insufficient: StoreError,
 }
 
 impl LocalSink {
@@ -601,19 +649,52 @@ impl LocalSink {
         staging: std::path::PathBuf,
         dest: std::path::PathBuf,
         size: u64,
+        insufficient: StoreError,
     ) -> Result<Self, StoreError> {
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&staging)?;
-        if let Err(e) = crate::preallocate(&file, size) {
-            drop(file);
-            let _ = std::fs::remove_file(&staging);
-            return Err(e.into());
+        Ok(Self {
+            staging: Some(staging),
+            dest,
+            size,
+            idle: Some(crate::Writeback::new(Arc::new(file))),
+            reserved: false,
+            writer: None,
+            insufficient,
+        })
+    }
+
+    fn map_err(&mut self, e: std::io::Error) -> StoreError {
+        if is_out_of_space(&e) {
+            std::mem::replace(
+                &mut self.insufficient,
+                StoreError::Io(std::io::Error::other("the disk is full")),
+            )
+        } else {
+            StoreError::Io(e)
         }
+    }
+
+    /// The running writer's sender, starting one if none runs.
+    fn sender(&mut self) -> Result<tokio::sync::mpsc::Sender<LocalMsg>, StoreError> {
+        if let Some((tx, _)) = &self.writer {
+            return Ok(tx.clone());
+        }
+        let out = self.idle.take().ok_or_else(|| {
+            StoreError::Io(std::io::Error::other(
+                "an earlier write of this upload failed",
+            ))
+        })?;
+        let reserve = (!self.reserved).then_some(self.size);
+        self.reserved = true;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<LocalMsg>(LOCAL_QUEUE);
-        let writer = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let mut out = crate::Writeback::new(Arc::new(file));
+        let handle = tokio::task::spawn_blocking(move || -> WriterResult {
+            let mut out = out;
+            if let Some(size) = reserve {
+                crate::preallocate(out.file(), size)?;
+            }
             let mut batch = Vec::new();
             while let Some(msg) = rx.blocking_recv() {
                 let mut commit = false;
@@ -632,50 +713,57 @@ impl LocalSink {
                 batch.clear();
                 out.wrote(n)?;
                 if commit {
-                    return out.finish();
+                    out.finish()?;
+                    return Ok(None);
                 }
             }
-            // The upload was dropped: its file is removed, not flushed.
-            Ok(())
+            // The request ended: hand the file back for the next one.
+            Ok(Some(out))
         });
-        Ok(Self {
-            staging: Some(staging),
-            dest,
-            tx,
-            writer: Some(writer),
-        })
+        self.writer = Some((tx.clone(), handle));
+        Ok(tx)
+    }
+
+    /// Stop the running writer (after it wrote what it was sent) and keep
+    /// what it hands back.
+    async fn stop_writer(&mut self, last: Option<LocalMsg>) -> Result<(), StoreError> {
+        let Some((tx, handle)) = self.writer.take() else {
+            return Ok(());
+        };
+        if let Some(msg) = last {
+            // A send fails only when the writer stopped; its result says why.
+            let _ = tx.send(msg).await;
+        }
+        drop(tx);
+        match handle.await {
+            Ok(Ok(out)) => {
+                self.idle = out;
+                Ok(())
+            }
+            Ok(Err(e)) => Err(self.map_err(e)),
+            Err(e) => Err(StoreError::Io(std::io::Error::other(e))),
+        }
     }
 
     async fn put(&mut self, chunk: Bytes) -> Result<(), StoreError> {
-        if self.tx.send(LocalMsg::Data(chunk)).await.is_ok() {
+        let tx = self.sender()?;
+        if tx.send(LocalMsg::Data(chunk)).await.is_ok() {
             return Ok(());
         }
         // The writer stopped: report why.
-        Err(self.join().await.err().unwrap_or_else(|| {
-            StoreError::Io(std::io::Error::other("the upload's writer stopped"))
-        }))
+        self.stop_writer(None).await?;
+        Err(StoreError::Io(std::io::Error::other(
+            "the upload's writer stopped",
+        )))
     }
 
-    async fn join(&mut self) -> Result<(), StoreError> {
-        match self.writer.take() {
-            Some(h) => h
-                .await
-                .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
-                .map_err(Into::into),
-            None => Err(StoreError::Io(std::io::Error::other(
-                "the upload's writer stopped earlier",
-            ))),
-        }
+    async fn pause(&mut self) -> Result<(), StoreError> {
+        self.stop_writer(None).await
     }
 
     async fn commit(mut self) -> Result<(), StoreError> {
-        if self.tx.send(LocalMsg::Commit).await.is_err() {
-            self.join().await?;
-            return Err(StoreError::Io(std::io::Error::other(
-                "the upload's writer stopped before the commit",
-            )));
-        }
-        self.join().await?;
+        self.sender()?;
+        self.stop_writer(Some(LocalMsg::Commit)).await?;
         let staging = self
             .staging
             .take()
@@ -707,9 +795,8 @@ impl LocalSink {
     }
 
     async fn discard(mut self) {
-        let (tx, _) = tokio::sync::mpsc::channel(1);
-        drop(std::mem::replace(&mut self.tx, tx));
-        let _ = self.join().await;
+        let _ = self.stop_writer(None).await;
+        self.idle = None;
         if let Some(staging) = self.staging.take()
             && let Err(e) = tokio::fs::remove_file(&staging).await
             && e.kind() != std::io::ErrorKind::NotFound

@@ -95,8 +95,9 @@ impl Drop for Writeback {
 /// keeping its size as it is. The filesystem then allocates once instead of
 /// page by page (about a third less CPU per byte written on ext4), and a disk
 /// too small for the file fails here rather than part way through.
-/// Returns an error only when the space is lacking (`StorageFull`); a
-/// filesystem that cannot preallocate is written to as before.
+/// Returns an error only when the space is lacking (`StorageFull`,
+/// `FileTooLarge`, `QuotaExceeded`); a filesystem that cannot preallocate is
+/// written to as before.
 pub fn preallocate(file: &File, len: u64) -> io::Result<()> {
     if len == 0 {
         return Ok(());
@@ -105,7 +106,11 @@ pub fn preallocate(file: &File, len: u64) -> io::Result<()> {
     {
         use rustix::fs::{FallocateFlags, fallocate};
         match fallocate(file, FallocateFlags::KEEP_SIZE, 0, len) {
-            Err(e) if e == rustix::io::Errno::NOSPC || e == rustix::io::Errno::FBIG => {
+            Err(e)
+                if e == rustix::io::Errno::NOSPC
+                    || e == rustix::io::Errno::FBIG
+                    || e == rustix::io::Errno::DQUOT =>
+            {
                 return Err(e.into());
             }
             Ok(()) | Err(_) => {}

@@ -197,9 +197,10 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
                 format!("cannot move the pulled files into {}", target.display())
             });
         }
+        let removed = std::fs::remove_dir_all(&backup)
+            .with_context(|| format!("cannot remove {}", backup.display()));
         sync_dir(&parent)?;
-        std::fs::remove_dir_all(&backup)
-            .with_context(|| format!("cannot remove {}", backup.display()))?;
+        removed?;
     } else {
         std::fs::rename(&staged, target)
             .with_context(|| format!("cannot move the pulled files into {}", target.display()))?;

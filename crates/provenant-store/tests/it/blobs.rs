@@ -148,6 +148,28 @@ async fn an_upload_larger_than_the_disk_fails_at_once_and_leaves_nothing() {
 }
 
 #[tokio::test]
+async fn an_upload_paused_between_requests_goes_on_where_it_stopped() {
+    let (d, s) = store();
+    let data: Vec<u8> = (0..2_500_000u32).map(|i| (i % 239) as u8).collect();
+    let digest = Digest::of(&data);
+    let mut up = s.begin_upload(digest, data.len() as u64).await.unwrap();
+    // Three "requests", each ending in a pause (the writer thread stops).
+    for part in data.chunks(900_000) {
+        for chunk in part.chunks(64 << 10) {
+            up.write(up.offset(), Bytes::copy_from_slice(chunk))
+                .await
+                .unwrap();
+        }
+        up.pause().await.unwrap();
+        up.pause().await.unwrap(); // pausing an idle upload is fine
+    }
+    assert_eq!(up.finish().await.unwrap(), digest);
+    let found = files_under(d.path());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(std::fs::read(&found[0]).unwrap(), data);
+}
+
+#[tokio::test]
 async fn opening_a_store_removes_stale_staging_files_only() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path().join("blobs");
