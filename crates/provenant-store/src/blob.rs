@@ -298,14 +298,18 @@ impl BlobStore {
                 let staging = root
                     .join(STAGING_DIR)
                     .join(uuid::Uuid::new_v4().simple().to_string());
-                let insufficient = || StoreError::InsufficientStorage {
-                    size,
-                    location: self.location.clone(),
-                };
                 if available_space(root).is_some_and(|free| size > free) {
-                    return Err(insufficient());
+                    return Err(StoreError::InsufficientStorage {
+                        size,
+                        location: self.location.clone(),
+                    });
                 }
-                Sink::Local(LocalSink::create(staging, dest, size, insufficient())?)
+                Sink::Local(LocalSink::create(
+                    staging,
+                    dest,
+                    size,
+                    self.location.clone(),
+                )?)
             }
             _ => {
                 let multipart = self.store.put_multipart(&self.blob_path(&declared)).await?;
@@ -640,8 +644,8 @@ struct LocalSink {
         tokio::sync::mpsc::Sender<LocalMsg>,
         tokio::task::JoinHandle<WriterResult>,
     )>,
-    /// What a full disk is reported as.
-    insufficient: StoreError,
+    /// The store's location, for a full disk's error.
+    location: String,
 }
 
 impl LocalSink {
@@ -649,7 +653,7 @@ impl LocalSink {
         staging: std::path::PathBuf,
         dest: std::path::PathBuf,
         size: u64,
-        insufficient: StoreError,
+        location: String,
     ) -> Result<Self, StoreError> {
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -662,16 +666,16 @@ impl LocalSink {
             idle: Some(crate::Writeback::new(Arc::new(file))),
             reserved: false,
             writer: None,
-            insufficient,
+            location,
         })
     }
 
-    fn map_err(&mut self, e: std::io::Error) -> StoreError {
+    fn map_err(&self, e: std::io::Error) -> StoreError {
         if is_out_of_space(&e) {
-            std::mem::replace(
-                &mut self.insufficient,
-                StoreError::Io(std::io::Error::other("the disk is full")),
-            )
+            StoreError::InsufficientStorage {
+                size: self.size,
+                location: self.location.clone(),
+            }
         } else {
             StoreError::Io(e)
         }
