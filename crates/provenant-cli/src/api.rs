@@ -93,8 +93,23 @@ pub struct AliasEvent {
 pub struct UploadStatus {
     #[serde(default)]
     pub id: Option<String>,
-    pub digest: String,
+    /// Absent for an undeclared session until it commits.
+    #[serde(default)]
+    pub digest: Option<String>,
     pub size: u64,
     pub offset: u64,
+    /// SHA-256 of the bytes an undeclared session received so far.
+    #[serde(default)]
+    pub received_digest: Option<String>,
     pub complete: bool,
+}
+
+/// `POST /api/v1/uploads/plan`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct UploadPlan {
+    pub undeclared: bool,
+    #[serde(default)]
+    pub held_sizes: Vec<u64>,
+    #[serde(default)]
+    pub resumable: Vec<UploadStatus>,
 }

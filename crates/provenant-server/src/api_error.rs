@@ -76,6 +76,15 @@ impl From<StoreError> for ApiError {
                 Self::bad_request("digest_mismatch", e.to_string())
             }
             StoreError::SizeMismatch { .. } => Self::bad_request("size_mismatch", e.to_string()),
+            StoreError::ChecksumMismatch { .. } => {
+                Self::bad_request("checksum_mismatch", e.to_string())
+            }
+            StoreError::DeclarationMissing => {
+                Self::bad_request("declaration_required", e.to_string())
+            }
+            StoreError::DigestRequired { .. } => {
+                Self::bad_request("digest_required", e.to_string())
+            }
             StoreError::OffsetMismatch { .. } => {
                 Self::new(StatusCode::CONFLICT, "offset_mismatch", e.to_string())
             }

@@ -14,7 +14,7 @@ use crate::uploads;
         routes::healthz, routes::metadata_schema,
         models::whoami, models::list_models, models::get_model,
         models::list_aliases, models::set_alias, models::alias_history,
-        uploads::create, uploads::status, uploads::append, uploads::cancel,
+        uploads::create, uploads::plan, uploads::status, uploads::append, uploads::finish, uploads::cancel,
         blobs::get_blob, blobs::head_blob,
         versions::publish, versions::list_model_versions, versions::list_versions, versions::search,
         versions::resolve, versions::get_version, versions::get_manifest, versions::set_labels,

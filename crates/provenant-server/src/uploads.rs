@@ -6,6 +6,16 @@
 //! interruption. The blob is committed when the last byte arrives and hashes
 //! to the declared digest; otherwise nothing becomes visible. Sessions live in
 //! this server process and expire after an hour of inactivity.
+//!
+//! A client that would read a large file twice (once to hash it, once to send
+//! it) may instead open a session with the size alone (`{size}`), send the
+//! bytes once and declare at the end, `PUT /api/v1/uploads/{id}`, the digest
+//! or the CRC-64/NVME checksum of what it sent; the server commits the blob
+//! under the digest of the bytes it received, and answers it. Whether that
+//! spares work depends on the server not holding the blob already:
+//! `POST /api/v1/uploads/plan {sizes}` tells which sizes it holds blobs of
+//! (equal content has equal size) and which undeclared sessions of those
+//! sizes are open to resume.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +25,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use futures::StreamExt;
-use provenant_store::{Digest, Upload};
+use provenant_store::{Declaration, Digest, StoreError, Upload};
 use tokio::sync::Mutex;
 
 use crate::api_error::ApiError;
@@ -26,7 +36,8 @@ const IDLE_EXPIRY: Duration = Duration::from_secs(3600);
 
 pub struct UploadSession {
     pub upload: Option<Upload>,
-    pub digest: Digest,
+    /// Declared when the session opened; `None` until the commit declares it.
+    pub digest: Option<Digest>,
     pub size: u64,
     pub offset: u64,
     pub last_active: Instant,
@@ -34,8 +45,10 @@ pub struct UploadSession {
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 pub struct NewUpload {
-    /// Declared digest, `sha256:<hex>`.
-    pub digest: String,
+    /// Declared digest, `sha256:<hex>`. Without it the session is undeclared:
+    /// the digest or checksum is declared when it commits (`PUT`).
+    #[serde(default)]
+    pub digest: Option<String>,
     /// Declared size in bytes.
     pub size: u64,
 }
@@ -45,13 +58,68 @@ pub struct UploadStatus {
     /// Session id; absent when the blob already exists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    pub digest: String,
+    /// The blob's digest: as declared, or once an undeclared upload committed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
     pub size: u64,
     /// Bytes received so far; resume from here.
     pub offset: u64,
+    /// SHA-256 of the bytes received so far (undeclared sessions): a client
+    /// resumes one only if its file's first `offset` bytes hash to this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_digest: Option<String>,
     /// True once the blob is stored (already present, or fully uploaded and verified).
     pub complete: bool,
 }
+
+impl UploadStatus {
+    fn of(id: &str, s: &UploadSession) -> Self {
+        Self {
+            id: Some(id.to_owned()),
+            digest: s.digest.map(|d| d.to_string()),
+            size: s.size,
+            offset: s.offset,
+            received_digest: match (&s.digest, &s.upload) {
+                (None, Some(u)) => Some(u.received_digest().to_string()),
+                _ => None,
+            },
+            complete: false,
+        }
+    }
+}
+
+/// What the client will do for every upload it commits (`PUT`).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommitUpload {
+    /// Digest of the bytes sent, `sha256:<hex>`.
+    #[serde(default)]
+    pub digest: Option<String>,
+    /// CRC-64/NVME of the bytes sent, `crc64nvme:<16 hex digits>`.
+    #[serde(default)]
+    pub checksum: Option<String>,
+}
+
+/// Sizes of files a client is about to push.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadPlanRequest {
+    /// At most 10,000 sizes, in bytes.
+    pub sizes: Vec<u64>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct UploadPlan {
+    /// Whether this server takes undeclared uploads (a local blob store does).
+    pub undeclared: bool,
+    /// The asked sizes the store holds a blob of: hash such a file first, to
+    /// skip its upload if the server has it.
+    pub held_sizes: Vec<u64>,
+    /// Idle undeclared sessions of the asked sizes, to resume.
+    pub resumable: Vec<UploadStatus>,
+}
+
+const MAX_PLAN_SIZES: usize = 10_000;
 
 fn parse_digest(s: &str) -> Result<Digest, ApiError> {
     s.parse::<Digest>().map_err(ApiError::from)
@@ -68,16 +136,20 @@ pub async fn create(
     body: Result<Json<NewUpload>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<UploadStatus>), ApiError> {
     let Json(req) = body?;
-    let digest = parse_digest(&req.digest)?;
+    let Some(declared) = req.digest.as_deref() else {
+        return open_undeclared(&state, req.size).await;
+    };
+    let digest = parse_digest(declared)?;
     match state.registry.blobs.size(&digest).await? {
         Some(size) if size == req.size => {
             return Ok((
                 StatusCode::OK,
                 Json(UploadStatus {
                     id: None,
-                    digest: req.digest,
+                    digest: Some(digest.to_string()),
                     size,
                     offset: size,
+                    received_digest: None,
                     complete: true,
                 }),
             ));
@@ -100,42 +172,86 @@ pub async fn create(
         .collect();
     for (id, arc) in existing {
         if let Ok(s) = arc.try_lock()
-            && s.digest == digest
+            && s.digest == Some(digest)
             && s.size == req.size
             && s.upload.is_some()
         {
-            return Ok((
-                StatusCode::OK,
-                Json(UploadStatus {
-                    id: Some(id),
-                    digest: req.digest,
-                    size: s.size,
-                    offset: s.offset,
-                    complete: false,
-                }),
-            ));
+            return Ok((StatusCode::OK, Json(UploadStatus::of(&id, &s))));
         }
     }
     let upload = state.registry.blobs.begin_upload(digest, req.size).await?;
+    Ok(open(&state, upload, Some(digest), req.size))
+}
+
+/// A new undeclared session: the digest is declared when it commits.
+async fn open_undeclared(
+    state: &AppState,
+    size: u64,
+) -> Result<(StatusCode, Json<UploadStatus>), ApiError> {
+    let upload = state.registry.blobs.begin_undeclared_upload(size).await?;
+    Ok(open(state, upload, None, size))
+}
+
+fn open(
+    state: &AppState,
+    upload: Upload,
+    digest: Option<Digest>,
+    size: u64,
+) -> (StatusCode, Json<UploadStatus>) {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let session = UploadSession {
         upload: Some(upload),
         digest,
-        size: req.size,
+        size,
         offset: 0,
         last_active: Instant::now(),
     };
-    lock_map(&state).insert(id.clone(), Arc::new(Mutex::new(session)));
-    Ok((
-        StatusCode::CREATED,
-        Json(UploadStatus {
-            id: Some(id),
-            digest: digest.to_string(),
-            size: req.size,
-            offset: 0,
-            complete: false,
-        }),
-    ))
+    let status = UploadStatus::of(&id, &session);
+    lock_map(state).insert(id, Arc::new(Mutex::new(session)));
+    (StatusCode::CREATED, Json(status))
+}
+
+/// Plan a push: which file sizes the store holds blobs of, and which
+/// undeclared sessions of those sizes wait to be resumed.
+#[utoipa::path(post, path = "/api/v1/uploads/plan", tag = "blobs", request_body = UploadPlanRequest,
+    responses((status = 200, body = UploadPlan),
+              (status = 400, body = crate::api_error::ErrorBody, description = "more than 10,000 sizes (`too_many_sizes`)")))]
+pub async fn plan(
+    State(state): State<AppState>,
+    body: Result<Json<UploadPlanRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<UploadPlan>, ApiError> {
+    let Json(req) = body?;
+    if req.sizes.len() > MAX_PLAN_SIZES {
+        return Err(ApiError::bad_request(
+            "too_many_sizes",
+            format!(
+                "a plan asks about at most {MAX_PLAN_SIZES} sizes, not {}",
+                req.sizes.len()
+            ),
+        ));
+    }
+    let held_sizes = state.registry.store.blob_sizes_held(&req.sizes).await?;
+    let asked: std::collections::HashSet<u64> = req.sizes.iter().copied().collect();
+    let open: Vec<(String, Arc<Mutex<UploadSession>>)> = lock_map(&state)
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut resumable = Vec::new();
+    for (id, arc) in open {
+        // A session busy receiving bytes is not idle: another client holds it.
+        if let Ok(s) = arc.try_lock()
+            && s.digest.is_none()
+            && s.upload.is_some()
+            && asked.contains(&s.size)
+        {
+            resumable.push(UploadStatus::of(&id, &s));
+        }
+    }
+    Ok(Json(UploadPlan {
+        undeclared: state.registry.blobs.accepts_undeclared(),
+        held_sizes,
+        resumable,
+    }))
 }
 
 fn lock_map(
@@ -168,13 +284,7 @@ pub async fn status(
 ) -> Result<Json<UploadStatus>, ApiError> {
     let s = session(&state, &id)?;
     let s = s.lock().await;
-    Ok(Json(UploadStatus {
-        id: Some(id),
-        digest: s.digest.to_string(),
-        size: s.size,
-        offset: s.offset,
-        complete: false,
-    }))
+    Ok(Json(UploadStatus::of(&id, &s)))
 }
 
 /// Append bytes, starting at `Upload-Offset`.
@@ -183,7 +293,7 @@ pub async fn status(
            ("Upload-Offset" = u64, Header, description = "offset of the first byte of the body")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = UploadStatus, description = "last byte received, digest verified, blob committed"),
-              (status = 202, body = UploadStatus, description = "bytes appended"),
+              (status = 202, body = UploadStatus, description = "bytes appended (an undeclared session that has every byte waits for its `PUT`)"),
               (status = 400, body = crate::api_error::ErrorBody, description = "digest or size mismatch (session closed)"),
               (status = 409, body = crate::api_error::ErrorBody, description = "offset mismatch or session busy")))]
 pub async fn append(
@@ -254,9 +364,10 @@ pub async fn append(
         s.offset = upload.offset();
         s.last_active = Instant::now();
     }
-    if s.offset < s.size || failure.is_some() {
-        // More bytes are to come in another request: release what this one
-        // held (a local upload's writer thread) meanwhile.
+    if s.offset < s.size || failure.is_some() || s.digest.is_none() {
+        // More bytes, or the commit of an undeclared upload, are to come in
+        // another request: release what this one held (a local upload's
+        // writer thread) meanwhile.
         let paused = match s.upload.as_mut() {
             Some(u) => u.pause().await,
             None => Ok(()),
@@ -272,35 +383,112 @@ pub async fn append(
     if let Some(f) = failure {
         return Err(f);
     }
-    if s.offset < s.size {
-        return Ok((
-            StatusCode::ACCEPTED,
-            Json(UploadStatus {
-                id: Some(id),
-                digest: s.digest.to_string(),
-                size: s.size,
-                offset: s.offset,
-                complete: false,
-            }),
-        ));
+    if s.offset < s.size || s.digest.is_none() {
+        return Ok((StatusCode::ACCEPTED, Json(UploadStatus::of(&id, &s))));
     }
     lock_map(&state).remove(&id);
+    commit(&state, id, &mut s, Declaration::default()).await
+}
+
+/// Commit the session's blob; the session is already out of the map.
+async fn commit(
+    state: &AppState,
+    id: String,
+    s: &mut UploadSession,
+    declaration: Declaration,
+) -> Result<(StatusCode, Json<UploadStatus>), ApiError> {
     let upload = s
         .upload
         .take()
         .ok_or_else(|| ApiError::internal("upload without writer"))?;
-    let digest = upload.finish().await?;
+    let digest = upload.finish_with(declaration).await?;
     tracing::debug!(%digest, size = s.size, "blob committed");
+    // The size index only steers later pushes; the blob is in either way.
+    if let Err(e) = state
+        .registry
+        .store
+        .blob_size_record(&digest.to_string(), s.size)
+        .await
+    {
+        tracing::warn!(%digest, error = %e, "recording the blob's size failed");
+    }
     Ok((
         StatusCode::CREATED,
         Json(UploadStatus {
             id: Some(id),
-            digest: digest.to_string(),
+            digest: Some(digest.to_string()),
             size: s.size,
             offset: s.size,
+            received_digest: None,
             complete: true,
         }),
     ))
+}
+
+fn parse_checksum(s: &str) -> Result<u64, ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_checksum",
+            format!("checksum {s:?} is not crc64nvme:<16 hex digits>"),
+        )
+    };
+    let hex = s.strip_prefix("crc64nvme:").ok_or_else(bad)?;
+    if hex.len() != 16 {
+        return Err(bad());
+    }
+    u64::from_str_radix(hex, 16).map_err(|_| bad())
+}
+
+/// Commit an undeclared upload whose every byte arrived, declaring its
+/// digest or checksum. A mismatch closes the session and keeps nothing.
+#[utoipa::path(put, path = "/api/v1/uploads/{id}", tag = "blobs",
+    params(("id" = String, Path, description = "upload session id")),
+    request_body = CommitUpload,
+    responses((status = 201, body = UploadStatus, description = "verified and committed; `digest` names the blob"),
+              (status = 400, body = crate::api_error::ErrorBody, description = "neither digest nor checksum given (`declaration_required`), a malformed one, or a mismatch (`digest_mismatch`, `checksum_mismatch`: session closed)"),
+              (status = 404, body = crate::api_error::ErrorBody),
+              (status = 409, body = crate::api_error::ErrorBody, description = "bytes missing (`upload_incomplete`), a session that declared its digest when it opened (`upload_declared`: it commits on its last byte), or one busy")))]
+pub async fn finish(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<CommitUpload>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<UploadStatus>), ApiError> {
+    let Json(req) = body?;
+    let declaration = Declaration {
+        digest: req.digest.as_deref().map(parse_digest).transpose()?,
+        crc64nvme: req.checksum.as_deref().map(parse_checksum).transpose()?,
+    };
+    if declaration == Declaration::default() {
+        return Err(StoreError::DeclarationMissing.into());
+    }
+    let arc = session(&state, &id)?;
+    let Ok(mut s) = arc.try_lock() else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "upload_busy",
+            format!("upload {id} is receiving another request"),
+        ));
+    };
+    if s.digest.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "upload_declared",
+            format!("upload {id} declared its digest when it opened; it commits on its last byte"),
+        ));
+    }
+    if s.offset < s.size {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "upload_incomplete",
+            format!(
+                "upload {id} has {} of its {} bytes; send the rest first",
+                s.offset, s.size
+            ),
+        ));
+    }
+    // Out of the map before the commit: whatever the verdict, the session is over.
+    lock_map(&state).remove(&id);
+    commit(&state, id, &mut s, declaration).await
 }
 
 /// Abandon an upload.

@@ -220,10 +220,9 @@ impl BlobStore {
 
     /// Where a local store keeps the blob (the same file as [`Self::blob_path`]).
     fn local_path(&self, digest: &Digest) -> Option<std::path::PathBuf> {
-        self.local_root.as_ref().map(|root| {
-            let hex = digest.hex();
-            root.join("blobs").join("sha256").join(&hex[..2]).join(&hex)
-        })
+        self.local_root
+            .as_ref()
+            .map(|root| local_blob_path(root, digest))
     }
 
     /// The blob's size if it is stored.
@@ -293,8 +292,35 @@ impl BlobStore {
 
     /// Start a streaming upload of a blob whose digest and size the client declares.
     pub async fn begin_upload(&self, declared: Digest, size: u64) -> Result<Upload, StoreError> {
-        let sink = match (&self.local_root, self.local_path(&declared)) {
-            (Some(root), Some(dest)) => {
+        self.start_upload(Some(declared), size).await
+    }
+
+    /// Whether [`Self::begin_undeclared_upload`] is available: a local store
+    /// names the blob when it commits; a cloud store needs the name up front.
+    pub fn accepts_undeclared(&self) -> bool {
+        self.local_root.is_some()
+    }
+
+    /// Start a streaming upload of `size` bytes whose digest the client does
+    /// not know yet: it hashes them while they flow and declares the digest,
+    /// or a CRC-64/NVME checksum of them, when it commits
+    /// ([`Upload::finish_with`]). The bytes are read once on each side.
+    pub async fn begin_undeclared_upload(&self, size: u64) -> Result<Upload, StoreError> {
+        if !self.accepts_undeclared() {
+            return Err(StoreError::DigestRequired {
+                location: self.location.clone(),
+            });
+        }
+        self.start_upload(None, size).await
+    }
+
+    async fn start_upload(
+        &self,
+        declared: Option<Digest>,
+        size: u64,
+    ) -> Result<Upload, StoreError> {
+        let sink = match (&self.local_root, declared) {
+            (Some(root), _) => {
                 let staging = root
                     .join(STAGING_DIR)
                     .join(uuid::Uuid::new_v4().simple().to_string());
@@ -306,17 +332,22 @@ impl BlobStore {
                 }
                 Sink::Local(LocalSink::create(
                     staging,
-                    dest,
+                    root.clone(),
                     size,
                     self.location.clone(),
                 )?)
             }
-            _ => {
+            (None, Some(declared)) => {
                 let multipart = self.store.put_multipart(&self.blob_path(&declared)).await?;
                 Sink::Remote(WriteMultipart::new_with_chunk_size(
                     multipart,
                     self.part_size,
                 ))
+            }
+            (None, None) => {
+                return Err(StoreError::DigestRequired {
+                    location: self.location.clone(),
+                });
             }
         };
         Ok(Upload {
@@ -324,6 +355,9 @@ impl BlobStore {
             size,
             offset: 0,
             hasher: sha2::Sha256::new(),
+            checksum: declared
+                .is_none()
+                .then(|| crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme)),
             sink: Some(sink),
         })
     }
@@ -391,16 +425,35 @@ impl BlobStore {
     }
 }
 
+/// The file of blob `digest` under a local store's directory.
+fn local_blob_path(root: &std::path::Path, digest: &Digest) -> std::path::PathBuf {
+    let hex = digest.hex();
+    root.join("blobs").join("sha256").join(&hex[..2]).join(&hex)
+}
+
+/// What a client vouches for when it commits an upload: the digest of the
+/// bytes it sent, or (having read them only once, to send them) their
+/// CRC-64/NVME checksum, as S3's full-object checksums use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Declaration {
+    pub digest: Option<Digest>,
+    pub crc64nvme: Option<u64>,
+}
+
 /// An upload in progress. Bytes are hashed as they arrive and written to a
 /// staging file (a local store) or a staging multipart upload (a cloud
 /// store); [`Upload::finish`] commits the blob only when the size and digest
 /// match what was declared. Dropping an unfinished upload leaves nothing
 /// visible (call [`Upload::abort`] to clean up eagerly).
 pub struct Upload {
-    declared: Digest,
+    /// The digest declared when the upload opened; `None` for an undeclared
+    /// upload, which is declared when it commits.
+    declared: Option<Digest>,
     size: u64,
     offset: u64,
     hasher: sha2::Sha256,
+    /// CRC-64/NVME of the bytes so far (undeclared uploads only).
+    checksum: Option<crc_fast::Digest>,
     sink: Option<Sink>,
 }
 
@@ -423,8 +476,20 @@ impl std::fmt::Debug for Upload {
 const MAX_IN_FLIGHT: usize = 2;
 
 impl Upload {
-    pub fn declared(&self) -> Digest {
+    /// The digest declared when the upload opened (`None` if it was not).
+    pub fn declared(&self) -> Option<Digest> {
         self.declared
+    }
+
+    /// SHA-256 of the bytes received so far: a client resuming an undeclared
+    /// upload compares it with its own file's first [`Self::offset`] bytes.
+    pub fn received_digest(&self) -> Digest {
+        Digest::from_bytes(self.hasher.clone().finalize().into())
+    }
+
+    fn name(&self) -> String {
+        self.declared
+            .map_or_else(|| "an undeclared upload".to_owned(), |d| d.to_string())
     }
 
     pub fn size(&self) -> u64 {
@@ -447,7 +512,7 @@ impl Upload {
         let end = self.offset + chunk.len() as u64;
         if end > self.size {
             return Err(StoreError::SizeMismatch {
-                digest: self.declared,
+                blob: self.name(),
                 declared: self.size,
                 received: end,
             });
@@ -458,6 +523,9 @@ impl Upload {
                 // The writer thread writes this chunk while it is hashed here.
                 sink.put(chunk.clone()).await?;
                 self.hasher.update(&chunk);
+                if let Some(c) = self.checksum.as_mut() {
+                    c.update(&chunk);
+                }
             }
             Some(Sink::Remote(writer)) => {
                 writer.wait_for_capacity(MAX_IN_FLIGHT).await?;
@@ -484,31 +552,23 @@ impl Upload {
     /// disk (file and directory entries) before this returns: the version
     /// that names it is committed only afterwards, and a crash must not leave
     /// it naming an empty file.
-    pub async fn finish(mut self) -> Result<Digest, StoreError> {
+    pub async fn finish(self) -> Result<Digest, StoreError> {
+        self.finish_with(Declaration::default()).await
+    }
+
+    /// [`Self::finish`], with what the client declares at commit: an
+    /// undeclared upload needs the digest or the checksum of its bytes; a
+    /// declared one is checked against whatever is given as well.
+    pub async fn finish_with(mut self, declaration: Declaration) -> Result<Digest, StoreError> {
         let sink = self
             .sink
             .take()
             .ok_or_else(|| StoreError::Corrupt("upload already closed".into()))?;
-        let verdict = if self.offset == self.size {
-            let actual = Digest::from_bytes(self.hasher.clone().finalize().into());
-            if actual == self.declared {
-                Ok(actual)
-            } else {
-                Err(StoreError::DigestMismatch {
-                    declared: self.declared,
-                    actual,
-                })
-            }
-        } else {
-            Err(StoreError::SizeMismatch {
-                digest: self.declared,
-                declared: self.size,
-                received: self.offset,
-            })
-        };
+        let verdict = self.verdict(declaration);
         match (verdict, sink) {
             (Ok(actual), Sink::Local(sink)) => {
-                sink.commit().await?;
+                let dest = local_blob_path(&sink.root, &actual);
+                sink.commit(dest).await?;
                 Ok(actual)
             }
             (Ok(actual), Sink::Remote(writer)) => {
@@ -520,6 +580,39 @@ impl Upload {
                 Err(e)
             }
         }
+    }
+
+    /// Whether the bytes received are the whole blob the client vouches for.
+    fn verdict(&self, declaration: Declaration) -> Result<Digest, StoreError> {
+        if self.offset != self.size {
+            return Err(StoreError::SizeMismatch {
+                blob: self.name(),
+                declared: self.size,
+                received: self.offset,
+            });
+        }
+        if self.declared.is_none()
+            && declaration.digest.is_none()
+            && declaration.crc64nvme.is_none()
+        {
+            return Err(StoreError::DeclarationMissing);
+        }
+        let actual = self.received_digest();
+        for declared in [self.declared, declaration.digest].into_iter().flatten() {
+            if declared != actual {
+                return Err(StoreError::DigestMismatch { declared, actual });
+            }
+        }
+        if let Some(declared) = declaration.crc64nvme {
+            // A declared upload keeps no checksum: its digest was checked.
+            if let Some(c) = &self.checksum {
+                let actual = c.finalize();
+                if actual != declared {
+                    return Err(StoreError::ChecksumMismatch { declared, actual });
+                }
+            }
+        }
+        Ok(actual)
     }
 
     /// Drop the staged bytes.
@@ -632,7 +725,8 @@ type WriterResult = std::io::Result<Option<crate::Writeback>>;
 struct LocalSink {
     /// `None` once committed or discarded; removed on drop otherwise.
     staging: Option<std::path::PathBuf>,
-    dest: std::path::PathBuf,
+    /// The store's directory: the blob's file is named when it commits.
+    root: std::path::PathBuf,
     size: u64,
     /// The file between requests; `None` while a writer runs, or once a
     /// write failed.
@@ -651,7 +745,7 @@ struct LocalSink {
 impl LocalSink {
     fn create(
         staging: std::path::PathBuf,
-        dest: std::path::PathBuf,
+        root: std::path::PathBuf,
         size: u64,
         location: String,
     ) -> Result<Self, StoreError> {
@@ -661,7 +755,7 @@ impl LocalSink {
             .open(&staging)?;
         Ok(Self {
             staging: Some(staging),
-            dest,
+            root,
             size,
             idle: Some(crate::Writeback::new(Arc::new(file))),
             reserved: false,
@@ -765,14 +859,13 @@ impl LocalSink {
         self.stop_writer(None).await
     }
 
-    async fn commit(mut self) -> Result<(), StoreError> {
+    async fn commit(mut self, dest: std::path::PathBuf) -> Result<(), StoreError> {
         self.sender()?;
         self.stop_writer(Some(LocalMsg::Commit)).await?;
         let staging = self
             .staging
             .take()
             .ok_or_else(|| StoreError::Corrupt("upload already committed".into()))?;
-        let dest = self.dest.clone();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             let Some(dir) = dest.parent() else {
                 return Err(std::io::Error::other("blob path without a directory"));

@@ -10,12 +10,25 @@ pub enum StoreError {
     BlobNotFound(Digest),
     #[error("digest mismatch: declared {declared}, received bytes hash to {actual}")]
     DigestMismatch { declared: Digest, actual: Digest },
-    #[error("size mismatch for {digest}: declared {declared} bytes, received {received}")]
+    /// `blob` names the declared digest, or says the upload declared none yet.
+    #[error("size mismatch for {blob}: declared {declared} bytes, received {received}")]
     SizeMismatch {
-        digest: Digest,
+        blob: String,
         declared: u64,
         received: u64,
     },
+    #[error(
+        "checksum mismatch: declared CRC-64/NVME {declared:016x}, received bytes give {actual:016x}"
+    )]
+    ChecksumMismatch { declared: u64, actual: u64 },
+    #[error(
+        "an upload opened without a digest is committed with the digest or the CRC-64/NVME checksum of its bytes; neither was given"
+    )]
+    DeclarationMissing,
+    #[error(
+        "the blob store at {location} needs an upload's digest when the upload opens (uploads without one are for local stores)"
+    )]
+    DigestRequired { location: String },
     #[error("upload offset mismatch: upload is at byte {expected}, request starts at {given}")]
     OffsetMismatch { expected: u64, given: u64 },
     #[error("unsupported blob store URL {url:?}: {reason}")]

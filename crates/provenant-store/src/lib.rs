@@ -20,7 +20,7 @@ pub mod testing;
 mod vulnstore;
 mod writeback;
 
-pub use blob::{BlobStore, Upload, file_chunks};
+pub use blob::{BlobStore, Declaration, Upload, file_chunks};
 pub use digest::Digest;
 pub use error::StoreError;
 pub use log::{

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::Method;
 
 use crate::GlobalArgs;
-use crate::api::{Published, UploadStatus};
+use crate::api::{Published, UploadPlan, UploadStatus};
 use crate::client::{ApiFailure, Client, model_segment};
 use crate::hashing::{self, LocalFile};
 
@@ -17,7 +17,9 @@ use crate::hashing::{self, LocalFile};
 ///
 /// Files are hashed in parallel, blobs the server already has are skipped,
 /// the rest stream up concurrently; an interrupted upload resumes where it
-/// stopped (also across runs of `push`).
+/// stopped (also across runs of `push`). A large file of a size the server
+/// holds no blob of cannot be on the server: it is read once, hashed by the
+/// server as it arrives and checked end to end with a CRC-64/NVME checksum.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Model directory or single model file
@@ -112,6 +114,8 @@ struct Report {
     uploaded_bytes: u64,
     skipped_blobs: usize,
     resumed_blobs: usize,
+    /// Blobs sent without hashing the file first (read once; see `push --help`).
+    read_once_blobs: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     signature: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -159,6 +163,7 @@ fn bar(total: u64, msg: &'static str) -> ProgressBar {
 struct Outcome {
     uploaded: bool,
     resumed: bool,
+    read_once: bool,
     bytes: u64,
 }
 
@@ -213,38 +218,58 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         None
     };
     let total: u64 = files.iter().map(|f| f.size).sum();
+    let plan = Plan::fetch(&client, &files).await?;
+    let (once, mut to_hash): (Vec<LocalFile>, Vec<LocalFile>) =
+        files.into_iter().partition(|f| plan.read_once(f));
 
     // Hash and upload as a pipeline: each file is offered for upload as soon
-    // as its digest is known. One upload per distinct blob.
+    // as its digest is known (one upload per distinct blob); files read once
+    // start uploading at once.
     let multi = indicatif::MultiProgress::new();
-    let hash_bar = multi.add(bar(total, "hashing"));
+    let hash_bar = multi.add(bar(to_hash.iter().map(|f| f.size).sum(), "hashing"));
     let upload_bar = multi.add(bar(total, "uploading"));
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<LocalFile>();
     let hb = hash_bar.clone();
     let hashing_task = tokio::task::spawn_blocking(move || {
-        let result = hashing::hash_all_with(&mut files, &|n| hb.inc(n), &|f| {
+        let result = hashing::hash_all_with(&mut to_hash, &|n| hb.inc(n), &|f| {
             let _ = tx.send(f.clone());
         });
-        result.map(|()| files)
+        result.map(|()| to_hash)
     });
     let mut seen = HashSet::new();
-    let ready =
+    let hashed_ready =
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) })
-            .filter(move |f| std::future::ready(seen.insert(f.digest.clone())));
-    let uploads = ready
-        .map(|f| {
+            .filter(move |f| std::future::ready(seen.insert(f.digest.clone())))
+            .map(|f| (f, false));
+    let once_ready = futures::stream::iter(once.into_iter().map(|f| (f, true)));
+    let plan = &plan;
+    let uploads = futures::stream::select(once_ready, hashed_ready)
+        .map(|(f, read_once)| {
             let client = client.clone();
             let pb = upload_bar.clone();
             async move {
-                upload_blob(&client, &f, &pb)
-                    .await
-                    .with_context(|| format!("uploading {}", f.rel))
+                let done = if read_once {
+                    upload_once(&client, &f, plan, &pb).await
+                } else {
+                    upload_blob(&client, &f, &pb).await.map(|o| (o, None))
+                };
+                done.with_context(|| format!("uploading {}", f.rel))
+                    .map(|(o, digest)| (o, digest.map(|d| (f, d))))
             }
         })
         .buffer_unordered(usize::from(a.jobs))
-        .try_collect::<Vec<Outcome>>();
-    let (outcomes, hashed) = tokio::join!(uploads, hashing_task);
-    let files = hashed??;
+        .try_collect::<Vec<(Outcome, Option<(LocalFile, String)>)>>();
+    let (results, hashed) = tokio::join!(uploads, hashing_task);
+    let mut files = hashed??;
+    let results = results?;
+    let mut outcomes = Vec::with_capacity(results.len());
+    for (o, sent) in results {
+        if let Some((f, digest)) = sent {
+            files.push(LocalFile { digest, ..f });
+        }
+        outcomes.push(o);
+    }
+    files.sort_by(|a, b| a.rel.cmp(&b.rel));
     // Refuse a provenance that cannot be attached before publishing anything.
     let provenance = match &a.provenance {
         Some(p) => Some(super::provenance::prepare(
@@ -256,7 +281,6 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         )?),
         None => None,
     };
-    let outcomes = outcomes?;
     hash_bar.finish_and_clear();
     upload_bar.finish_and_clear();
 
@@ -339,6 +363,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         uploaded_bytes: outcomes.iter().map(|o| o.bytes).sum(),
         skipped_blobs: outcomes.iter().filter(|o| !o.uploaded).count(),
         resumed_blobs: outcomes.iter().filter(|o| o.resumed).count(),
+        read_once_blobs: outcomes.iter().filter(|o| o.read_once).count(),
         signature,
         published,
     };
@@ -384,6 +409,250 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Files at least this large are read once when the server cannot hold them
+/// (their size matches no blob of its); smaller ones are hashed first, which
+/// costs little and finds any copy the server has.
+const READ_ONCE_MIN: u64 = 8 << 20;
+
+/// Which files to read once, and which undeclared sessions wait to be resumed.
+struct Plan {
+    undeclared: bool,
+    /// Sizes of large files no blob on the server has and no other file of
+    /// this push shares (two such files might be one blob).
+    once_sizes: HashSet<u64>,
+    resumable: Vec<UploadStatus>,
+    /// Sessions a file of this push has taken (or is checking).
+    claimed: std::sync::Mutex<HashSet<String>>,
+}
+
+impl Plan {
+    async fn fetch(client: &Client, files: &[LocalFile]) -> anyhow::Result<Self> {
+        let mut count = std::collections::HashMap::<u64, usize>::new();
+        for f in files.iter().filter(|f| f.size >= READ_ONCE_MIN) {
+            *count.entry(f.size).or_default() += 1;
+        }
+        let mut sizes: Vec<u64> = count
+            .iter()
+            .filter(|&(_, n)| *n == 1)
+            .map(|(s, _)| *s)
+            .collect();
+        sizes.sort_unstable();
+        let mut plan = Self {
+            undeclared: false,
+            once_sizes: HashSet::new(),
+            resumable: Vec::new(),
+            claimed: std::sync::Mutex::new(HashSet::new()),
+        };
+        if sizes.is_empty() {
+            return Ok(plan);
+        }
+        let reply: Result<(_, UploadPlan), _> = client
+            .send_json(
+                Method::POST,
+                "api/v1/uploads/plan",
+                &serde_json::json!({ "sizes": sizes }),
+            )
+            .await;
+        let answer = match reply {
+            Ok((_, answer)) => answer,
+            // A server without plans: hash everything first, as it expects.
+            Err(e)
+                if e.chain().any(|c| {
+                    c.downcast_ref::<ApiFailure>()
+                        .is_some_and(|f| f.status == 404 || f.status == 405)
+                }) =>
+            {
+                return Ok(plan);
+            }
+            Err(e) => return Err(e.context("planning the upload")),
+        };
+        let held: HashSet<u64> = answer.held_sizes.into_iter().collect();
+        plan.undeclared = answer.undeclared;
+        plan.once_sizes = sizes.into_iter().filter(|s| !held.contains(s)).collect();
+        plan.resumable = answer.resumable;
+        Ok(plan)
+    }
+
+    fn read_once(&self, f: &LocalFile) -> bool {
+        self.undeclared && self.once_sizes.contains(&f.size)
+    }
+
+    fn claim(&self, id: &str) -> bool {
+        self.claimed
+            .lock()
+            .is_ok_and(|mut c| c.insert(id.to_owned()))
+    }
+
+    fn release(&self, id: &str) {
+        if let Ok(mut c) = self.claimed.lock() {
+            c.remove(id);
+        }
+    }
+}
+
+/// Size and modification time: a file that changes while it is read once
+/// would be stored torn, so the push stops instead.
+fn stamp(path: &Path) -> anyhow::Result<(u64, Option<std::time::SystemTime>)> {
+    let m = std::fs::metadata(path).with_context(|| format!("cannot stat {}", path.display()))?;
+    Ok((m.len(), m.modified().ok()))
+}
+
+fn crc64nvme() -> crc_fast::Digest {
+    crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme)
+}
+
+/// SHA-256 (when asked) and CRC-64/NVME of a file's first `len` bytes.
+async fn hash_prefix(
+    path: &Path,
+    len: u64,
+    sha: bool,
+) -> anyhow::Result<(Option<String>, crc_fast::Digest)> {
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let mut rest = file.take(len);
+        let mut h = sha.then(sha2::Sha256::new);
+        let mut crc = crc64nvme();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut read = 0u64;
+        loop {
+            let n = rest
+                .read(&mut buf)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            if n == 0 {
+                break;
+            }
+            read += n as u64;
+            if let Some(h) = h.as_mut() {
+                h.update(&buf[..n]);
+            }
+            crc.update(&buf[..n]);
+        }
+        anyhow::ensure!(read == len, "{} shrank while it was pushed", path.display());
+        Ok((
+            h.map(|h| format!("sha256:{}", hex::encode(h.finalize()))),
+            crc,
+        ))
+    })
+    .await?
+}
+
+/// Upload a file read once: an undeclared session (or one an earlier push
+/// left, when the file's first bytes are what it received), then the commit
+/// declaring the checksum of the bytes sent. Returns the blob's digest.
+async fn upload_once(
+    client: &Client,
+    f: &LocalFile,
+    plan: &Plan,
+    pb: &ProgressBar,
+) -> anyhow::Result<(Outcome, Option<String>)> {
+    let before = stamp(&f.abs)?;
+    anyhow::ensure!(
+        before.0 == f.size,
+        "{} changed size while it was pushed",
+        f.rel
+    );
+    let mut start = None;
+    for cand in plan.resumable.iter().filter(|s| s.size == f.size) {
+        let (Some(id), Some(received)) = (&cand.id, &cand.received_digest) else {
+            continue;
+        };
+        if !plan.claim(id) {
+            continue;
+        }
+        let (prefix, crc) = hash_prefix(&f.abs, cand.offset, true).await?;
+        if prefix.as_deref() == Some(received.as_str()) {
+            start = Some((id.clone(), cand.offset, crc));
+            break;
+        }
+        plan.release(id);
+    }
+    let (id, mut offset, crc) = match start {
+        Some(s) => s,
+        None => {
+            let (_, st): (_, UploadStatus) = client
+                .send_json(
+                    Method::POST,
+                    "api/v1/uploads",
+                    &serde_json::json!({ "size": f.size }),
+                )
+                .await?;
+            let id = st.id.context("server opened an upload without an id")?;
+            (id, st.offset, crc64nvme())
+        }
+    };
+    let crc = std::sync::Arc::new(std::sync::Mutex::new(crc));
+    let mut out = Outcome {
+        uploaded: true,
+        resumed: offset > 0,
+        read_once: true,
+        bytes: 0,
+    };
+    pb.inc(offset);
+    let mut attempts = 0u32;
+    while offset < f.size {
+        let sent = patch(client, &id, f, offset, pb, Some(&crc)).await;
+        let at = match sent {
+            Ok(st) => st.offset,
+            Err(e) => {
+                attempts += 1;
+                if is_permanent(&e) || attempts > 5 {
+                    return Err(e);
+                }
+                tracing::warn!(file = %f.rel, error = %format!("{e:#}"), attempt = attempts, "upload interrupted; resuming");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempts * attempts)))
+                    .await;
+                let st: UploadStatus = client.get_json(&format!("api/v1/uploads/{id}")).await?;
+                out.resumed = true;
+                st.offset
+            }
+        };
+        out.bytes += at.saturating_sub(offset);
+        offset = at;
+        if offset < f.size {
+            // The checksum covered what was sent; the server kept less.
+            let (_, redone) = hash_prefix(&f.abs, offset, false).await?;
+            if let Ok(mut c) = crc.lock() {
+                *c = redone;
+            }
+        }
+    }
+    if stamp(&f.abs)? != before {
+        let _ = client
+            .send(client.request(Method::DELETE, &format!("api/v1/uploads/{id}"))?)
+            .await;
+        bail!("{} changed while it was pushed; push it again", f.rel);
+    }
+    let checksum = crc
+        .lock()
+        .map_err(|_| anyhow::anyhow!("checksum state poisoned"))?
+        .finalize();
+    let (_, st): (_, UploadStatus) = client
+        .send_json(
+            Method::PUT,
+            &format!("api/v1/uploads/{id}"),
+            &serde_json::json!({ "checksum": format!("crc64nvme:{checksum:016x}") }),
+        )
+        .await
+        .context("committing the upload")?;
+    let digest = st
+        .digest
+        .filter(|d| d.starts_with("sha256:"))
+        .context("server committed the upload without naming its digest")?;
+    Ok((out, Some(digest)))
+}
+
+/// An error that retrying cannot mend (a client error other than a conflict).
+fn is_permanent(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<ApiFailure>()
+            .is_some_and(|f| f.status != 409 && f.status < 500)
+    })
+}
+
 /// Upload one blob, resuming after transient failures from the offset the server reports.
 async fn upload_blob(client: &Client, f: &LocalFile, pb: &ProgressBar) -> anyhow::Result<Outcome> {
     let (_, st): (_, UploadStatus) = client
@@ -402,12 +671,13 @@ async fn upload_blob(client: &Client, f: &LocalFile, pb: &ProgressBar) -> anyhow
         uploaded: true,
         resumed: st.offset > 0,
         bytes: 0,
+        ..Outcome::default()
     };
     let mut offset = st.offset;
     pb.inc(offset);
     let mut attempts = 0u32;
     loop {
-        match patch(client, &id, f, offset, pb).await {
+        match patch(client, &id, f, offset, pb, None).await {
             Ok(st) if st.complete => {
                 out.bytes += f.size - offset;
                 return Ok(out);
@@ -417,12 +687,8 @@ async fn upload_blob(client: &Client, f: &LocalFile, pb: &ProgressBar) -> anyhow
                 offset = st.offset;
             }
             Err(e) => {
-                let permanent = e.chain().any(|c| {
-                    c.downcast_ref::<ApiFailure>()
-                        .is_some_and(|f| f.status != 409 && f.status < 500)
-                });
                 attempts += 1;
-                if permanent || attempts > 5 {
+                if is_permanent(&e) || attempts > 5 {
                     return Err(e);
                 }
                 tracing::warn!(file = %f.rel, error = %format!("{e:#}"), attempt = attempts, "upload interrupted; resuming");
@@ -437,12 +703,14 @@ async fn upload_blob(client: &Client, f: &LocalFile, pb: &ProgressBar) -> anyhow
     }
 }
 
+/// Send the file from `offset` on, folding what is sent into `crc` if given.
 async fn patch(
     client: &Client,
     id: &str,
     f: &LocalFile,
     offset: u64,
     pb: &ProgressBar,
+    crc: Option<&std::sync::Arc<std::sync::Mutex<crc_fast::Digest>>>,
 ) -> anyhow::Result<UploadStatus> {
     use std::io::Seek as _;
     let mut file =
@@ -450,8 +718,14 @@ async fn patch(
     file.seek(std::io::SeekFrom::Start(offset))?;
     let remaining = f.size - offset;
     let pb = pb.clone();
+    let crc = crc.cloned();
     let stream = provenant_store::file_chunks(file, remaining).inspect(move |c| {
         if let Ok(c) = c {
+            if let Some(crc) = &crc
+                && let Ok(mut crc) = crc.lock()
+            {
+                crc.update(c);
+            }
             pb.inc(c.len() as u64);
         }
     });

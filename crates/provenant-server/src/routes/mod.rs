@@ -59,10 +59,12 @@ pub fn router(state: AppState) -> Router {
     let authed = Router::new()
         .route("/api/v1/whoami", get(models::whoami))
         .route("/api/v1/uploads", post(uploads::create))
+        .route("/api/v1/uploads/plan", post(uploads::plan))
         .route(
             "/api/v1/uploads/{id}",
             get(uploads::status)
                 .patch(uploads::append)
+                .put(uploads::finish)
                 .delete(uploads::cancel)
                 .layer(DefaultBodyLimit::disable()),
         )

@@ -1,5 +1,5 @@
 use bytes::Bytes;
-use provenant_store::{BlobStore, Digest, StoreError};
+use provenant_store::{BlobStore, Declaration, Digest, StoreError};
 
 fn store() -> (tempfile::TempDir, BlobStore) {
     let d = tempfile::tempdir().unwrap();
@@ -207,4 +207,125 @@ fn blob_urls() {
     assert!(err.contains("unknown scheme"), "{err}");
     // Cloud URLs are accepted by configuration (no request is made here).
     BlobStore::open("s3://bucket/prefix").unwrap();
+}
+
+fn crc64nvme(data: &[u8]) -> u64 {
+    let mut c = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme);
+    c.update(data);
+    c.finalize()
+}
+
+#[test]
+fn the_upload_checksum_is_crc64_nvme() {
+    // The check value of CRC-64/NVME (the CRC catalogue's, and S3's).
+    assert_eq!(crc64nvme(b"123456789"), 0xae8b_1486_0a79_9888);
+}
+
+#[tokio::test]
+async fn an_undeclared_upload_commits_under_the_digest_of_its_bytes() {
+    let (d, s) = store();
+    assert!(s.accepts_undeclared());
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 241) as u8).collect();
+    let digest = Digest::of(&data);
+    let mut up = s.begin_undeclared_upload(data.len() as u64).await.unwrap();
+    assert_eq!(up.declared(), None);
+    let half = data.len() / 2;
+    up.write(0, Bytes::copy_from_slice(&data[..half]))
+        .await
+        .unwrap();
+    up.pause().await.unwrap();
+    // What a client resuming it compares its file's first bytes with.
+    assert_eq!(up.received_digest(), Digest::of(&data[..half]));
+    up.write(half as u64, Bytes::copy_from_slice(&data[half..]))
+        .await
+        .unwrap();
+    let committed = up
+        .finish_with(Declaration {
+            digest: None,
+            crc64nvme: Some(crc64nvme(&data)),
+        })
+        .await
+        .unwrap();
+    assert_eq!(committed, digest);
+    assert_eq!(s.size(&digest).await.unwrap(), Some(data.len() as u64));
+    assert_eq!(s.get_bytes(&digest).await.unwrap().as_ref(), &data[..]);
+    // Nothing but the blob is left.
+    let files = files_under(&d.path().join("blobs"));
+    assert_eq!(files.len(), 1, "{files:?}");
+
+    // Declaring the digest at commit instead of a checksum works too.
+    let mut up = s.begin_undeclared_upload(5).await.unwrap();
+    up.write(0, Bytes::from_static(b"hello")).await.unwrap();
+    let hello = Digest::of(b"hello");
+    let declared = Declaration {
+        digest: Some(hello),
+        crc64nvme: None,
+    };
+    assert_eq!(up.finish_with(declared).await.unwrap(), hello);
+}
+
+#[tokio::test]
+async fn an_undeclared_upload_that_fails_its_declaration_leaves_nothing() {
+    let (d, s) = store();
+    let data = b"the bytes that arrived";
+    let n = data.len() as u64;
+    // A checksum of other bytes.
+    let mut up = s.begin_undeclared_upload(n).await.unwrap();
+    up.write(0, Bytes::from_static(data)).await.unwrap();
+    let wrong = crc64nvme(b"the bytes that were read");
+    match up
+        .finish_with(Declaration {
+            digest: None,
+            crc64nvme: Some(wrong),
+        })
+        .await
+    {
+        Err(StoreError::ChecksumMismatch { declared, actual }) => {
+            assert_eq!((declared, actual), (wrong, crc64nvme(data)));
+        }
+        other => panic!("expected a checksum mismatch, got {other:?}"),
+    }
+    // A digest of other bytes.
+    let mut up = s.begin_undeclared_upload(n).await.unwrap();
+    up.write(0, Bytes::from_static(data)).await.unwrap();
+    let err = up
+        .finish_with(Declaration {
+            digest: Some(Digest::of(b"other")),
+            crc64nvme: Some(crc64nvme(data)),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::DigestMismatch { .. }), "{err}");
+    // No declaration at all.
+    let mut up = s.begin_undeclared_upload(n).await.unwrap();
+    up.write(0, Bytes::from_static(data)).await.unwrap();
+    let err = up.finish().await.unwrap_err();
+    assert!(matches!(err, StoreError::DeclarationMissing), "{err}");
+    // Bytes missing.
+    let mut up = s.begin_undeclared_upload(n + 1).await.unwrap();
+    up.write(0, Bytes::from_static(data)).await.unwrap();
+    let err = up
+        .finish_with(Declaration {
+            digest: None,
+            crc64nvme: Some(crc64nvme(data)),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("an undeclared upload"),
+        "names what it was: {err}"
+    );
+    assert_eq!(s.size(&Digest::of(data)).await.unwrap(), None);
+    assert_no_files(d.path());
+}
+
+#[tokio::test]
+async fn a_cloud_store_needs_the_digest_up_front() {
+    let s = BlobStore::open("s3://bucket/prefix").unwrap();
+    assert!(!s.accepts_undeclared());
+    let err = s.begin_undeclared_upload(10).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::DigestRequired { location } if location == "s3://bucket/prefix"),
+        "{err}"
+    );
 }

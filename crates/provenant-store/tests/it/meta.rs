@@ -715,3 +715,33 @@ async fn sqlite_listing_names_a_corrupt_row() {
         "{msg}"
     );
 }
+
+both_backends!(
+    blob_sizes_tell_which_sizes_are_held,
+    |store: Store| async move {
+        assert_eq!(
+            store.blob_sizes_held(&[10, 20, 30]).await.unwrap(),
+            Vec::<u64>::new()
+        );
+        store.blob_size_record("sha256:aa", 20).await.unwrap();
+        store.blob_size_record("sha256:bb", 20).await.unwrap();
+        store
+            .blob_size_record("sha256:cc", 7_000_000_000)
+            .await
+            .unwrap();
+        // Recording a blob again changes nothing.
+        store.blob_size_record("sha256:aa", 20).await.unwrap();
+        assert_eq!(
+            store
+                .blob_sizes_held(&[30, 20, 7_000_000_000, 20, 10])
+                .await
+                .unwrap(),
+            vec![20, 7_000_000_000],
+            "each held size once, ascending"
+        );
+        // Many sizes at once (more than one statement's worth).
+        let many: Vec<u64> = (0..1_500).collect();
+        assert_eq!(store.blob_sizes_held(&many).await.unwrap(), vec![20]);
+        assert_eq!(store.blob_sizes_held(&[]).await.unwrap(), Vec::<u64>::new());
+    }
+);
