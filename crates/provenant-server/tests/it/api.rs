@@ -389,6 +389,186 @@ both!(uploads_verify_digest_and_resume, async |s: &TestServer| {
     assert_eq!(code(&resp.json::<Value>().await.unwrap()), "size_mismatch");
 });
 
+fn crc64nvme(data: &[u8]) -> String {
+    let mut c = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme);
+    c.update(data);
+    format!("crc64nvme:{:016x}", c.finalize())
+}
+
+both!(
+    undeclared_uploads_commit_by_checksum_and_resume,
+    async |s: &TestServer| {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 13 % 256) as u8).collect();
+        let digest = sha(&data);
+        let n = data.len() as u64;
+        let put = async |id: &str, body: Value| {
+            s.json(Method::PUT, &format!("/api/v1/uploads/{id}"), Some(body))
+                .await
+        };
+        let patch = async |id: &str, at: usize, bytes: &[u8]| {
+            s.req(Method::PATCH, &format!("/api/v1/uploads/{id}"))
+                .header("Upload-Offset", at.to_string())
+                .body(bytes.to_vec())
+                .send()
+                .await
+                .unwrap()
+        };
+        // The plan before: this local store takes undeclared uploads, holds
+        // a blob of the size uploaded for the base model only.
+        s.upload(b"base").await;
+        let (status, plan) = s
+            .json(
+                Method::POST,
+                "/api/v1/uploads/plan",
+                Some(json!({"sizes": [n, 4]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{plan}");
+        assert_eq!(plan["undeclared"], true);
+        assert_eq!(plan["held_sizes"], json!([4]));
+        assert_eq!(plan["resumable"], json!([]));
+
+        // Open with the size alone; half the bytes arrive.
+        let (status, st) = s
+            .json(Method::POST, "/api/v1/uploads", Some(json!({"size": n})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{st}");
+        assert!(st.get("digest").is_none(), "{st}");
+        let id = st["id"].as_str().unwrap().to_owned();
+        let half = data.len() / 2;
+        assert_eq!(
+            patch(&id, 0, &data[..half]).await.status(),
+            StatusCode::ACCEPTED
+        );
+        // The plan offers it to resume, with what a client checks its file against.
+        let (_, plan) = s
+            .json(
+                Method::POST,
+                "/api/v1/uploads/plan",
+                Some(json!({"sizes": [n]})),
+            )
+            .await;
+        assert_eq!(plan["resumable"].as_array().unwrap().len(), 1, "{plan}");
+        assert_eq!(plan["resumable"][0]["id"], id.as_str());
+        assert_eq!(plan["resumable"][0]["offset"], half);
+        assert_eq!(plan["resumable"][0]["received_digest"], sha(&data[..half]));
+        // Not for another size.
+        let (_, plan) = s
+            .json(
+                Method::POST,
+                "/api/v1/uploads/plan",
+                Some(json!({"sizes": [n + 1]})),
+            )
+            .await;
+        assert_eq!(plan["resumable"], json!([]));
+        // A commit before the last byte.
+        let (status, v) = put(&id, json!({"checksum": crc64nvme(&data)})).await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::CONFLICT, "upload_incomplete")
+        );
+        // Every byte in: it waits for its commit, still invisible.
+        let resp = patch(&id, half, &data[half..]).await;
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+        let st: Value = resp.json().await.unwrap();
+        assert_eq!(
+            (st["offset"].as_u64(), st["complete"].as_bool()),
+            (Some(n), Some(false))
+        );
+        let head = s
+            .req(Method::HEAD, &format!("/api/v1/blobs/{digest}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), StatusCode::NOT_FOUND);
+        // A commit declaring nothing, or a malformed checksum, keeps the session.
+        let (status, v) = put(&id, json!({})).await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::BAD_REQUEST, "declaration_required")
+        );
+        let (status, v) = put(&id, json!({"checksum": "crc32:1234"})).await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::BAD_REQUEST, "invalid_checksum")
+        );
+        // The checksum of other bytes: refused, closed, nothing stored.
+        let (status, v) = put(&id, json!({"checksum": crc64nvme(b"other bytes")})).await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::BAD_REQUEST, "checksum_mismatch"),
+            "{v}"
+        );
+        let (status, _) = s
+            .json(Method::GET, &format!("/api/v1/uploads/{id}"), None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "a failed session is closed");
+        let head = s
+            .req(Method::HEAD, &format!("/api/v1/blobs/{digest}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), StatusCode::NOT_FOUND);
+
+        // Again, with the right checksum: committed under the bytes' digest.
+        let (_, st) = s
+            .json(Method::POST, "/api/v1/uploads", Some(json!({"size": n})))
+            .await;
+        let id = st["id"].as_str().unwrap().to_owned();
+        assert_eq!(patch(&id, 0, &data).await.status(), StatusCode::ACCEPTED);
+        let (status, st) = put(&id, json!({"checksum": crc64nvme(&data)})).await;
+        assert_eq!(status, StatusCode::CREATED, "{st}");
+        assert_eq!(
+            (st["digest"].as_str(), st["complete"].as_bool()),
+            (Some(digest.as_str()), Some(true))
+        );
+        let back = s
+            .req(Method::GET, &format!("/api/v1/blobs/{digest}"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(back.as_ref(), &data[..]);
+        // Now the store holds a blob of that size: a push hashes such a file first.
+        let (_, plan) = s
+            .json(
+                Method::POST,
+                "/api/v1/uploads/plan",
+                Some(json!({"sizes": [n, 4, 5]})),
+            )
+            .await;
+        assert_eq!(plan["held_sizes"], json!([4, n]));
+        // A session opened with its digest commits on its last byte, not by PUT.
+        let (_, st) = s
+            .json(
+                Method::POST,
+                "/api/v1/uploads",
+                Some(json!({"digest": sha(b"declared"), "size": 8})),
+            )
+            .await;
+        let declared = st["id"].as_str().unwrap().to_owned();
+        let (status, v) = put(&declared, json!({"checksum": crc64nvme(b"declared")})).await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::CONFLICT, "upload_declared")
+        );
+        // Plans ask about a bounded number of sizes.
+        let (status, v) = s
+            .json(
+                Method::POST,
+                "/api/v1/uploads/plan",
+                Some(json!({"sizes": vec![1u64; 10_001]})),
+            )
+            .await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::BAD_REQUEST, "too_many_sizes")
+        );
+    }
+);
+
 both!(lifecycle_labels_aliases_search, async |s: &TestServer| {
     for i in 1..=3 {
         let (st, _) = s
@@ -624,6 +804,15 @@ async fn auth_token_file_openapi_and_schema() {
         "/api/v1/search",
     ] {
         assert!(doc["paths"].get(p).is_some(), "OpenAPI lacks {p}");
+    }
+    // Undeclared uploads: the commit and the plan, with their bodies.
+    assert!(doc["paths"]["/api/v1/uploads/{id}"].get("put").is_some());
+    assert!(doc["paths"]["/api/v1/uploads/plan"].get("post").is_some());
+    for schema in ["CommitUpload", "UploadPlan", "UploadPlanRequest"] {
+        assert!(
+            doc["components"]["schemas"].get(schema).is_some(),
+            "OpenAPI lacks the {schema} schema"
+        );
     }
     let schema: Value = s
         .http

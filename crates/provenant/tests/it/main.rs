@@ -440,12 +440,138 @@ fn resume_after_interruption(s: &Server, dir: &Path) {
     );
 }
 
+/// Pseudo-random bytes (no two seeds alike).
+fn noise(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A large file of a size the server holds no blob of is read once (no
+/// hash pass first); one of a held size is hashed first and skipped when
+/// the server has it; an undeclared upload an earlier push left resumes
+/// only if the file's first bytes are what it received.
+fn read_once_flow(s: &Server, dir: &Path) {
+    const MIB: usize = 1 << 20;
+    let big = noise(9 * MIB + 17, 1);
+    let m = dir.join("once");
+    write(&m.join("weights.bin"), &big);
+    write(&m.join("config.json"), br#"{"layers": 2}"#);
+    let r = s.json(dir, &["push", "once", "--model", "aiops/once"]);
+    assert_eq!(r["read_once_blobs"], 1, "{r}");
+    assert_eq!(r["uploaded_blobs"], 2, "{r}");
+    assert_eq!(r["uploaded_bytes"], big.len() + 13, "{r}");
+    let files = r["version"]["files"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    s.ok(dir, &["pull", "aiops/once:1", "once-out"]);
+    assert_same_tree(&m, &dir.join("once-out"));
+    // The version names the file by the digest of its bytes.
+    let shown = s.json(dir, &["show", "aiops/once:1"]);
+    let weights = shown["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "weights.bin")
+        .cloned()
+        .unwrap();
+    assert_eq!(weights["digest"], sha_hex(&big), "{files:?}");
+
+    // The same file again: its size is held, so it is hashed and skipped.
+    let r = s.json(dir, &["push", "once", "--model", "aiops/once-again"]);
+    assert_eq!(
+        (
+            r["read_once_blobs"].as_u64(),
+            r["skipped_blobs"].as_u64(),
+            r["uploaded_bytes"].as_u64()
+        ),
+        (Some(0), Some(2), Some(0)),
+        "{r}"
+    );
+
+    // An earlier push of `later` stopped after 3 MiB of its undeclared
+    // upload; another session of the same size holds other bytes.
+    let later = noise(10 * MIB + 3, 2);
+    let m = dir.join("later");
+    write(&m.join("weights.bin"), &later);
+    let (status, decoy) = s.api(
+        "POST",
+        "/api/v1/uploads",
+        serde_json::json!({"size": later.len()}),
+    );
+    assert_eq!(status, 201, "{decoy}");
+    let (_, started) = s.api(
+        "POST",
+        "/api/v1/uploads",
+        serde_json::json!({"size": later.len()}),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::new();
+        for (st, bytes) in [
+            (&decoy, noise(MIB, 3)),
+            (&started, later[..3 * MIB].to_vec()),
+        ] {
+            let id = st["id"].as_str().unwrap();
+            let resp = http
+                .patch(format!("{}/api/v1/uploads/{id}", s.url))
+                .bearer_auth(&s.token)
+                .header("Upload-Offset", "0")
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), 202);
+        }
+    });
+    let r = s.json(dir, &["push", "later", "--model", "aiops/later"]);
+    assert_eq!(
+        (r["read_once_blobs"].as_u64(), r["resumed_blobs"].as_u64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    assert_eq!(
+        r["uploaded_bytes"],
+        later.len() - 3 * MIB,
+        "only the missing part is sent: {r}"
+    );
+    s.ok(dir, &["pull", "aiops/later:1", "later-out"]);
+    assert_eq!(
+        std::fs::read(dir.join("later-out/weights.bin")).unwrap(),
+        later
+    );
+    // The session of other bytes was left alone.
+    let (status, st) = s.api(
+        "GET",
+        &format!("/api/v1/uploads/{}", decoy["id"].as_str().unwrap()),
+        Value::Null,
+    );
+    assert_eq!((status, st["offset"].as_u64()), (200, Some(MIB as u64)));
+}
+
+fn sha_hex(data: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
+}
+
 #[test]
 fn readme_flow_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let s = start(dir.path(), None);
     readme_flow(&s, dir.path());
     resume_after_interruption(&s, dir.path());
+    read_once_flow(&s, dir.path());
     signing::signed_flow(&s, dir.path());
     sboms::sbom_flow(&s, dir.path());
 }
@@ -463,6 +589,7 @@ fn readme_flow_postgres() {
     let s = start(dir.path(), Some(&db.url));
     readme_flow(&s, dir.path());
     resume_after_interruption(&s, dir.path());
+    read_once_flow(&s, dir.path());
     signing::signed_flow(&s, dir.path());
     sboms::sbom_flow(&s, dir.path());
     drop(s);
