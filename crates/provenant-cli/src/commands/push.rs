@@ -417,8 +417,10 @@ const READ_ONCE_MIN: u64 = 8 << 20;
 /// Which files to read once, and which undeclared sessions wait to be resumed.
 struct Plan {
     undeclared: bool,
-    /// Sizes of large files no blob on the server has and no other file of
-    /// this push shares (two such files might be one blob).
+    /// Sizes of large files no blob on the server has. Two files of this
+    /// push may share one (equal-size shards, adapters of one architecture):
+    /// both are read once, and were they the same bytes, the second upload
+    /// is the price.
     once_sizes: HashSet<u64>,
     resumable: Vec<UploadStatus>,
     /// Sessions a file of this push has taken (or is checking).
@@ -427,16 +429,13 @@ struct Plan {
 
 impl Plan {
     async fn fetch(client: &Client, files: &[LocalFile]) -> anyhow::Result<Self> {
-        let mut count = std::collections::HashMap::<u64, usize>::new();
-        for f in files.iter().filter(|f| f.size >= READ_ONCE_MIN) {
-            *count.entry(f.size).or_default() += 1;
-        }
-        let mut sizes: Vec<u64> = count
+        let mut sizes: Vec<u64> = files
             .iter()
-            .filter(|&(_, n)| *n == 1)
-            .map(|(s, _)| *s)
+            .filter(|f| f.size >= READ_ONCE_MIN)
+            .map(|f| f.size)
             .collect();
         sizes.sort_unstable();
+        sizes.dedup();
         let mut plan = Self {
             undeclared: false,
             once_sizes: HashSet::new(),
