@@ -16,6 +16,8 @@ use crate::state::AppState;
 /// Who is calling, attached to authenticated requests.
 #[derive(Clone, Debug)]
 pub struct Principal {
+    /// The token's row: names need not be unique, this is.
+    pub token_id: i64,
     pub name: String,
     pub role: String,
 }
@@ -87,6 +89,7 @@ pub async fn require_token(
                 return Err(unauthorized("token has expired"));
             }
             let principal = Principal {
+                token_id: row.id,
                 name: row.name,
                 role: row.role,
             };

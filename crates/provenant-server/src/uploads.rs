@@ -29,6 +29,7 @@ use provenant_store::{Declaration, Digest, StoreError, Upload};
 use tokio::sync::Mutex;
 
 use crate::api_error::ApiError;
+use crate::auth::Principal;
 use crate::state::AppState;
 
 pub const UPLOAD_OFFSET: &str = "upload-offset";
@@ -38,6 +39,10 @@ pub struct UploadSession {
     pub upload: Option<Upload>,
     /// Declared when the session opened; `None` until the commit declares it.
     pub digest: Option<Digest>,
+    /// The token that opened an undeclared session: only it sees and writes
+    /// the session (nothing but a checksum vouches for its bytes). A declared
+    /// session is anyone's to resume, as its digest vouches for every byte.
+    pub owner: Option<i64>,
     pub size: u64,
     pub offset: u64,
     pub last_active: Instant,
@@ -129,15 +134,21 @@ fn parse_digest(s: &str) -> Result<Digest, ApiError> {
 #[utoipa::path(post, path = "/api/v1/uploads", tag = "blobs", request_body = NewUpload,
     responses((status = 201, body = UploadStatus, description = "session opened"),
               (status = 200, body = UploadStatus, description = "blob already stored (`complete`), or an unfinished session for it to resume from `offset`"),
-              (status = 400, body = crate::api_error::ErrorBody),
+              (status = 400, body = crate::api_error::ErrorBody, description = "a malformed digest, a size that differs from the stored blob's, or no digest for a cloud blob store (`digest_required`)"),
               (status = 507, body = crate::api_error::ErrorBody, description = "the blob store's disk has no room for `size` bytes (`insufficient_storage`)")))]
 pub async fn create(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<Principal>,
     body: Result<Json<NewUpload>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<UploadStatus>), ApiError> {
     let Json(req) = body?;
     let Some(declared) = req.digest.as_deref() else {
-        return open_undeclared(&state, req.size).await;
+        let upload = state
+            .registry
+            .blobs
+            .begin_undeclared_upload(req.size)
+            .await?;
+        return Ok(open(&state, upload, None, Some(caller.token_id), req.size));
     };
     let digest = parse_digest(declared)?;
     match state.registry.blobs.size(&digest).await? {
@@ -180,28 +191,21 @@ pub async fn create(
         }
     }
     let upload = state.registry.blobs.begin_upload(digest, req.size).await?;
-    Ok(open(&state, upload, Some(digest), req.size))
-}
-
-/// A new undeclared session: the digest is declared when it commits.
-async fn open_undeclared(
-    state: &AppState,
-    size: u64,
-) -> Result<(StatusCode, Json<UploadStatus>), ApiError> {
-    let upload = state.registry.blobs.begin_undeclared_upload(size).await?;
-    Ok(open(state, upload, None, size))
+    Ok(open(&state, upload, Some(digest), None, req.size))
 }
 
 fn open(
     state: &AppState,
     upload: Upload,
     digest: Option<Digest>,
+    owner: Option<i64>,
     size: u64,
 ) -> (StatusCode, Json<UploadStatus>) {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let session = UploadSession {
         upload: Some(upload),
         digest,
+        owner,
         size,
         offset: 0,
         last_active: Instant::now(),
@@ -211,13 +215,15 @@ fn open(
     (StatusCode::CREATED, Json(status))
 }
 
-/// Plan a push: which file sizes the store holds blobs of, and which
-/// undeclared sessions of those sizes wait to be resumed.
+/// Plan a push: which file sizes the store holds blobs of, and which of the
+/// caller's undeclared sessions of those sizes wait to be resumed (idle, with
+/// bytes received).
 #[utoipa::path(post, path = "/api/v1/uploads/plan", tag = "blobs", request_body = UploadPlanRequest,
     responses((status = 200, body = UploadPlan),
               (status = 400, body = crate::api_error::ErrorBody, description = "more than 10,000 sizes (`too_many_sizes`)")))]
 pub async fn plan(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<Principal>,
     body: Result<Json<UploadPlanRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<UploadPlan>, ApiError> {
     let Json(req) = body?;
@@ -242,6 +248,8 @@ pub async fn plan(
         if let Ok(s) = arc.try_lock()
             && s.digest.is_none()
             && s.upload.is_some()
+            && s.offset > 0
+            && s.owner == Some(caller.token_id)
             && asked.contains(&s.size)
         {
             resumable.push(UploadStatus::of(&id, &s));
@@ -266,12 +274,27 @@ fn lock_map(
 }
 
 fn session(state: &AppState, id: &str) -> Result<Arc<Mutex<UploadSession>>, ApiError> {
-    lock_map(state).get(id).cloned().ok_or_else(|| {
-        ApiError::not_found(
-            "upload_not_found",
-            format!("upload {id} not found (expired or finished)"),
-        )
-    })
+    lock_map(state)
+        .get(id)
+        .cloned()
+        .ok_or_else(|| not_found(id))
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(
+        "upload_not_found",
+        format!("upload {id} not found (expired or finished)"),
+    )
+}
+
+/// A session the caller may use: still open (another request may have
+/// finished or closed it meanwhile), and theirs if it is undeclared.
+fn usable(s: &UploadSession, id: &str, caller: &Principal) -> Result<(), ApiError> {
+    let theirs = s.owner.is_none_or(|o| o == caller.token_id);
+    if s.upload.is_none() || !theirs {
+        return Err(not_found(id));
+    }
+    Ok(())
 }
 
 /// Where an upload stands.
@@ -280,10 +303,12 @@ fn session(state: &AppState, id: &str) -> Result<Arc<Mutex<UploadSession>>, ApiE
     responses((status = 200, body = UploadStatus), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn status(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<UploadStatus>, ApiError> {
     let s = session(&state, &id)?;
     let s = s.lock().await;
+    usable(&s, &id, &caller)?;
     Ok(Json(UploadStatus::of(&id, &s)))
 }
 
@@ -298,6 +323,7 @@ pub async fn status(
               (status = 409, body = crate::api_error::ErrorBody, description = "offset mismatch or session busy")))]
 pub async fn append(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<Principal>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -320,6 +346,7 @@ pub async fn append(
             format!("upload {id} is receiving another request"),
         ));
     };
+    usable(&s, &id, &caller)?;
     if at != s.offset {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -450,6 +477,7 @@ fn parse_checksum(s: &str) -> Result<u64, ApiError> {
               (status = 409, body = crate::api_error::ErrorBody, description = "bytes missing (`upload_incomplete`), a session that declared its digest when it opened (`upload_declared`: it commits on its last byte), or one busy")))]
 pub async fn finish(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<Principal>,
     Path(id): Path<String>,
     body: Result<Json<CommitUpload>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<UploadStatus>), ApiError> {
@@ -469,6 +497,7 @@ pub async fn finish(
             format!("upload {id} is receiving another request"),
         ));
     };
+    usable(&s, &id, &caller)?;
     if s.digest.is_some() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -497,12 +526,14 @@ pub async fn finish(
     responses((status = 204), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let arc = lock_map(&state)
-        .remove(&id)
-        .ok_or_else(|| ApiError::not_found("upload_not_found", format!("upload {id} not found")))?;
-    if let Some(u) = arc.lock().await.upload.take() {
+    let arc = session(&state, &id)?;
+    let mut s = arc.lock().await;
+    usable(&s, &id, &caller)?;
+    lock_map(&state).remove(&id);
+    if let Some(u) = s.upload.take() {
         u.abort().await;
     }
     Ok(StatusCode::NO_CONTENT)

@@ -36,6 +36,11 @@ pub struct Args {
     /// Concurrent uploads
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Hash every file before uploading it, also those a server could take
+    /// read once (the digests are then the client's own, end to end);
+    /// implied by --sign, --sbom and --provenance, which hash every file anyway
+    #[arg(long)]
+    pub hash_first: bool,
     /// Sign the model (OMS, file mode, SHA-256) and attach the signature to the version
     #[arg(long, requires = "key")]
     pub sign: bool,
@@ -218,7 +223,12 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         None
     };
     let total: u64 = files.iter().map(|f| f.size).sum();
-    let plan = Plan::fetch(&client, &files).await?;
+    let hash_first = a.hash_first || a.sign || !a.sbom.is_empty() || a.provenance.is_some();
+    let plan = if hash_first {
+        Plan::none()
+    } else {
+        Plan::fetch(&client, &files).await?
+    };
     let (once, mut to_hash): (Vec<LocalFile>, Vec<LocalFile>) =
         files.into_iter().partition(|f| plan.read_once(f));
 
@@ -427,7 +437,20 @@ struct Plan {
     claimed: std::sync::Mutex<HashSet<String>>,
 }
 
+/// Sizes a plan asks about per request (the server's limit).
+const PLAN_BATCH: usize = 10_000;
+
 impl Plan {
+    /// Hash every file first.
+    fn none() -> Self {
+        Self {
+            undeclared: false,
+            once_sizes: HashSet::new(),
+            resumable: Vec::new(),
+            claimed: std::sync::Mutex::new(HashSet::new()),
+        }
+    }
+
     async fn fetch(client: &Client, files: &[LocalFile]) -> anyhow::Result<Self> {
         let mut sizes: Vec<u64> = files
             .iter()
@@ -436,39 +459,32 @@ impl Plan {
             .collect();
         sizes.sort_unstable();
         sizes.dedup();
-        let mut plan = Self {
-            undeclared: false,
-            once_sizes: HashSet::new(),
-            resumable: Vec::new(),
-            claimed: std::sync::Mutex::new(HashSet::new()),
-        };
-        if sizes.is_empty() {
-            return Ok(plan);
-        }
-        let reply: Result<(_, UploadPlan), _> = client
-            .send_json(
-                Method::POST,
-                "api/v1/uploads/plan",
-                &serde_json::json!({ "sizes": sizes }),
-            )
-            .await;
-        let answer = match reply {
-            Ok((_, answer)) => answer,
-            // A server without plans: hash everything first, as it expects.
-            Err(e)
-                if e.chain().any(|c| {
-                    c.downcast_ref::<ApiFailure>()
-                        .is_some_and(|f| f.status == 404 || f.status == 405)
-                }) =>
-            {
-                return Ok(plan);
+        let mut plan = Self::none();
+        let mut held = HashSet::new();
+        for batch in sizes.chunks(PLAN_BATCH) {
+            let reply: Result<(_, UploadPlan), _> = client
+                .send_json(
+                    Method::POST,
+                    "api/v1/uploads/plan",
+                    &serde_json::json!({ "sizes": batch }),
+                )
+                .await;
+            let answer = match reply {
+                Ok((_, answer)) => answer,
+                // A server without plans: hash everything first, as it expects.
+                Err(e) if api_failure(&e).is_some_and(|f| f.status == 404 || f.status == 405) => {
+                    return Ok(Self::none());
+                }
+                Err(e) => return Err(e.context("planning the upload")),
+            };
+            if !answer.undeclared {
+                return Ok(Self::none());
             }
-            Err(e) => return Err(e.context("planning the upload")),
-        };
-        let held: HashSet<u64> = answer.held_sizes.into_iter().collect();
-        plan.undeclared = answer.undeclared;
+            held.extend(answer.held_sizes);
+            plan.resumable.extend(answer.resumable);
+        }
+        plan.undeclared = !sizes.is_empty();
         plan.once_sizes = sizes.into_iter().filter(|s| !held.contains(s)).collect();
-        plan.resumable = answer.resumable;
         Ok(plan)
     }
 
@@ -480,12 +496,6 @@ impl Plan {
         self.claimed
             .lock()
             .is_ok_and(|mut c| c.insert(id.to_owned()))
-    }
-
-    fn release(&self, id: &str) {
-        if let Ok(mut c) = self.claimed.lock() {
-            c.remove(id);
-        }
     }
 }
 
@@ -500,43 +510,162 @@ fn crc64nvme() -> crc_fast::Digest {
     crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme)
 }
 
-/// SHA-256 (when asked) and CRC-64/NVME of a file's first `len` bytes.
-async fn hash_prefix(
-    path: &Path,
-    len: u64,
-    sha: bool,
-) -> anyhow::Result<(Option<String>, crc_fast::Digest)> {
+/// How often the CRC of what was sent is kept along the way: a retry from an
+/// earlier offset than the stream reached re-reads at most this much.
+const CRC_SNAPSHOT_EVERY: u64 = 64 << 20;
+
+/// The CRC-64/NVME of a file's bytes `[0, pos)`, as one request streams them.
+struct CrcRun {
+    pos: u64,
+    crc: crc_fast::Digest,
+    /// `(offset, CRC of [0, offset))` every [`CRC_SNAPSHOT_EVERY`] bytes.
+    snapshots: Vec<(u64, crc_fast::Digest)>,
+}
+
+impl CrcRun {
+    fn new(pos: u64, crc: crc_fast::Digest) -> Self {
+        Self {
+            pos,
+            crc,
+            snapshots: Vec::new(),
+        }
+    }
+
+    fn update(&mut self, chunk: &[u8]) {
+        self.crc.update(chunk);
+        self.pos += chunk.len() as u64;
+        let last = self.snapshots.last().map_or(0, |s| s.0);
+        if self.pos - last >= CRC_SNAPSHOT_EVERY {
+            self.snapshots.push((self.pos, self.crc));
+        }
+    }
+}
+
+/// Every CRC state of a file known so far, by offset: the start of each
+/// request, its snapshots and where its stream stopped. Each is the CRC of
+/// the file's bytes up to there as read, whatever the server kept of them.
+#[derive(Default)]
+struct CrcStates(std::collections::BTreeMap<u64, crc_fast::Digest>);
+
+impl CrcStates {
+    fn keep(&mut self, run: &CrcRun) {
+        for (at, crc) in &run.snapshots {
+            self.0.insert(*at, *crc);
+        }
+        self.0.insert(run.pos, run.crc);
+    }
+
+    /// The CRC of `[0, at)`: from the nearest state at or below `at`, reading
+    /// only the gap.
+    async fn at(&self, path: &Path, at: u64) -> anyhow::Result<crc_fast::Digest> {
+        let (from, crc) = self
+            .0
+            .range(..=at)
+            .next_back()
+            .map_or((0, crc64nvme()), |(k, v)| (*k, *v));
+        if from == at {
+            return Ok(crc);
+        }
+        let (crc, _) = scan(path.to_path_buf(), from, at, crc, None, Vec::new()).await?;
+        Ok(crc)
+    }
+}
+
+/// Read `[from, to)` of a file, folding it into `crc` (and into `sha`, which
+/// then must have seen `[0, from)`), and note both at each offset of `marks`
+/// (ascending, within the span).
+async fn scan(
+    path: std::path::PathBuf,
+    from: u64,
+    to: u64,
+    mut crc: crc_fast::Digest,
+    mut sha: Option<sha2::Sha256>,
+    marks: Vec<u64>,
+) -> anyhow::Result<(crc_fast::Digest, Vec<(u64, String, crc_fast::Digest)>)> {
     use sha2::Digest as _;
-    use std::io::Read as _;
-    let path = path.to_path_buf();
+    use std::io::{Read as _, Seek as _};
     tokio::task::spawn_blocking(move || {
-        let file = std::fs::File::open(&path)
+        let mut file = std::fs::File::open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
-        let mut rest = file.take(len);
-        let mut h = sha.then(sha2::Sha256::new);
-        let mut crc = crc64nvme();
+        file.seek(std::io::SeekFrom::Start(from))?;
         let mut buf = vec![0u8; 1 << 20];
-        let mut read = 0u64;
+        let mut pos = from;
+        let mut noted = Vec::with_capacity(marks.len());
+        let mut marks = marks.into_iter().peekable();
         loop {
-            let n = rest
-                .read(&mut buf)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            if n == 0 {
+            while let Some(&m) = marks.peek().filter(|&&m| m <= pos) {
+                marks.next();
+                let digest = sha
+                    .as_ref()
+                    .map(|h| format!("sha256:{}", hex::encode(h.clone().finalize())))
+                    .unwrap_or_default();
+                noted.push((m, digest, crc));
+            }
+            if pos >= to {
                 break;
             }
-            read += n as u64;
-            if let Some(h) = h.as_mut() {
+            let stop = marks.peek().copied().unwrap_or(to).min(to);
+            let want = usize::try_from((stop - pos).min(buf.len() as u64)).unwrap_or(buf.len());
+            let n = file
+                .read(&mut buf[..want])
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            anyhow::ensure!(n > 0, "{} shrank while it was pushed", path.display());
+            if let Some(h) = sha.as_mut() {
                 h.update(&buf[..n]);
             }
             crc.update(&buf[..n]);
+            pos += n as u64;
         }
-        anyhow::ensure!(read == len, "{} shrank while it was pushed", path.display());
-        Ok((
-            h.map(|h| format!("sha256:{}", hex::encode(h.finalize()))),
-            crc,
-        ))
+        Ok((crc, noted))
     })
     .await?
+}
+
+/// An undeclared session an earlier push of this file left: the one with
+/// the most bytes whose received digest is that of the file's first bytes.
+/// One read of the file's prefix checks every candidate.
+async fn resumable_session(
+    f: &LocalFile,
+    plan: &Plan,
+) -> anyhow::Result<Option<(String, u64, crc_fast::Digest)>> {
+    let mut cands: Vec<(u64, &str, &str)> = plan
+        .resumable
+        .iter()
+        .filter(|s| s.size == f.size && s.offset > 0 && s.offset <= f.size)
+        .filter_map(|s| Some((s.offset, s.id.as_deref()?, s.received_digest.as_deref()?)))
+        .collect();
+    if cands.is_empty() {
+        return Ok(None);
+    }
+    cands.sort_unstable();
+    let marks: Vec<u64> = cands.iter().map(|c| c.0).collect();
+    let to = marks.last().copied().unwrap_or(0);
+    let (_, noted) = scan(
+        f.abs.clone(),
+        0,
+        to,
+        crc64nvme(),
+        Some(<sha2::Sha256 as sha2::Digest>::new()),
+        marks,
+    )
+    .await?;
+    for ((offset, id, received), (_, prefix, crc)) in cands.iter().zip(noted).rev() {
+        if prefix == *received && plan.claim(id) {
+            return Ok(Some(((*id).to_owned(), *offset, crc)));
+        }
+    }
+    Ok(None)
+}
+
+async fn open_undeclared(client: &Client, size: u64) -> anyhow::Result<String> {
+    let (_, st): (_, UploadStatus) = client
+        .send_json(
+            Method::POST,
+            "api/v1/uploads",
+            &serde_json::json!({ "size": size }),
+        )
+        .await?;
+    st.id.context("server opened an upload without an id")
 }
 
 /// Upload a file read once: an undeclared session (or one an earlier push
@@ -554,36 +683,14 @@ async fn upload_once(
         "{} changed size while it was pushed",
         f.rel
     );
-    let mut start = None;
-    for cand in plan.resumable.iter().filter(|s| s.size == f.size) {
-        let (Some(id), Some(received)) = (&cand.id, &cand.received_digest) else {
-            continue;
-        };
-        if !plan.claim(id) {
-            continue;
+    let mut states = CrcStates::default();
+    let (mut id, mut offset) = match resumable_session(f, plan).await? {
+        Some((id, offset, crc)) => {
+            states.keep(&CrcRun::new(offset, crc));
+            (id, offset)
         }
-        let (prefix, crc) = hash_prefix(&f.abs, cand.offset, true).await?;
-        if prefix.as_deref() == Some(received.as_str()) {
-            start = Some((id.clone(), cand.offset, crc));
-            break;
-        }
-        plan.release(id);
-    }
-    let (id, mut offset, crc) = match start {
-        Some(s) => s,
-        None => {
-            let (_, st): (_, UploadStatus) = client
-                .send_json(
-                    Method::POST,
-                    "api/v1/uploads",
-                    &serde_json::json!({ "size": f.size }),
-                )
-                .await?;
-            let id = st.id.context("server opened an upload without an id")?;
-            (id, st.offset, crc64nvme())
-        }
+        None => (open_undeclared(client, f.size).await?, 0),
     };
-    let crc = std::sync::Arc::new(std::sync::Mutex::new(crc));
     let mut out = Outcome {
         uploaded: true,
         resumed: offset > 0,
@@ -593,7 +700,20 @@ async fn upload_once(
     pb.inc(offset);
     let mut attempts = 0u32;
     while offset < f.size {
-        let sent = patch(client, &id, f, offset, pb, Some(&crc)).await;
+        // Each request folds what it streams into a CRC of its own: a body
+        // the client gave up on cannot touch the next one's.
+        let run = std::sync::Arc::new(std::sync::Mutex::new(CrcRun::new(
+            offset,
+            states.at(&f.abs, offset).await?,
+        )));
+        let sent = patch(client, &id, f, offset, pb, Some(&run)).await;
+        let streamed_to = match run.lock() {
+            Ok(run) => {
+                states.keep(&run);
+                run.pos
+            }
+            Err(_) => bail!("checksum state poisoned"),
+        };
         let at = match sent {
             Ok(st) => st.offset,
             Err(e) => {
@@ -604,52 +724,99 @@ async fn upload_once(
                 tracing::warn!(file = %f.rel, error = %format!("{e:#}"), attempt = attempts, "upload interrupted; resuming");
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(attempts * attempts)))
                     .await;
-                let st: UploadStatus = client.get_json(&format!("api/v1/uploads/{id}")).await?;
                 out.resumed = true;
-                st.offset
+                match client
+                    .get_json::<UploadStatus>(&format!("api/v1/uploads/{id}"))
+                    .await
+                {
+                    Ok(st) => st.offset,
+                    // The session is gone (expired, or closed by a failed
+                    // write): start over in a new one.
+                    Err(e) if is_not_found(&e) => {
+                        id = open_undeclared(client, f.size).await?;
+                        0
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         };
+        if at > streamed_to {
+            // Bytes this push did not send: the session is not ours to
+            // finish. Start over in a new one.
+            tracing::warn!(file = %f.rel, "upload session moved on without this push; starting again");
+            id = open_undeclared(client, f.size).await?;
+            offset = 0;
+            continue;
+        }
         out.bytes += at.saturating_sub(offset);
         offset = at;
-        if offset < f.size {
-            // The checksum covered what was sent; the server kept less.
-            let (_, redone) = hash_prefix(&f.abs, offset, false).await?;
-            if let Ok(mut c) = crc.lock() {
-                *c = redone;
-            }
-        }
     }
     if stamp(&f.abs)? != before {
         let _ = client
             .send(client.request(Method::DELETE, &format!("api/v1/uploads/{id}"))?)
             .await;
-        bail!("{} changed while it was pushed; push it again", f.rel);
+        bail!(
+            "{} changed (size or modification time) while it was pushed; push it again",
+            f.rel
+        );
     }
-    let checksum = crc
-        .lock()
-        .map_err(|_| anyhow::anyhow!("checksum state poisoned"))?
-        .finalize();
-    let (_, st): (_, UploadStatus) = client
+    let checksum = states.at(&f.abs, f.size).await?.finalize();
+    let committed: anyhow::Result<(_, UploadStatus)> = client
         .send_json(
             Method::PUT,
             &format!("api/v1/uploads/{id}"),
             &serde_json::json!({ "checksum": format!("crc64nvme:{checksum:016x}") }),
         )
-        .await
-        .context("committing the upload")?;
-    let digest = st
-        .digest
-        .filter(|d| d.starts_with("sha256:"))
-        .context("server committed the upload without naming its digest")?;
+        .await;
+    let digest = match committed {
+        Ok((_, st)) => st
+            .digest
+            .filter(|d| d.starts_with("sha256:"))
+            .context("server committed the upload without naming its digest")?,
+        Err(e) if is_verdict(&e) => {
+            return Err(e.context(format!(
+                "the server received other bytes than {} holds",
+                f.rel
+            )));
+        }
+        Err(e) => {
+            // The commit's answer was lost (it may have committed) or the
+            // session is gone: hash the file and upload it declared, which
+            // finds the blob if the commit went through.
+            tracing::warn!(file = %f.rel, error = %format!("{e:#}"), "committing the upload failed; hashing the file and uploading it by digest");
+            let path = f.abs.clone();
+            let digest =
+                tokio::task::spawn_blocking(move || hashing::hash_file(&path, &|_| {})).await??;
+            let declared = LocalFile {
+                digest: digest.clone(),
+                ..f.clone()
+            };
+            let again = upload_blob(client, &declared, &ProgressBar::hidden()).await?;
+            out.bytes += again.bytes;
+            digest
+        }
+    };
     Ok((out, Some(digest)))
+}
+
+fn api_failure(e: &anyhow::Error) -> Option<&ApiFailure> {
+    e.chain().find_map(|c| c.downcast_ref::<ApiFailure>())
+}
+
+fn is_not_found(e: &anyhow::Error) -> bool {
+    api_failure(e).is_some_and(|f| f.status == 404)
+}
+
+/// The server checked the bytes against the declaration and they differ.
+fn is_verdict(e: &anyhow::Error) -> bool {
+    api_failure(e).is_some_and(|f| {
+        f.status == 400 && matches!(f.code.as_str(), "checksum_mismatch" | "digest_mismatch")
+    })
 }
 
 /// An error that retrying cannot mend (a client error other than a conflict).
 fn is_permanent(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<ApiFailure>()
-            .is_some_and(|f| f.status != 409 && f.status < 500)
-    })
+    api_failure(e).is_some_and(|f| f.status != 409 && f.status < 500)
 }
 
 /// Upload one blob, resuming after transient failures from the offset the server reports.
@@ -709,7 +876,7 @@ async fn patch(
     f: &LocalFile,
     offset: u64,
     pb: &ProgressBar,
-    crc: Option<&std::sync::Arc<std::sync::Mutex<crc_fast::Digest>>>,
+    crc: Option<&std::sync::Arc<std::sync::Mutex<CrcRun>>>,
 ) -> anyhow::Result<UploadStatus> {
     use std::io::Seek as _;
     let mut file =
@@ -736,4 +903,142 @@ async fn patch(
         .body(reqwest::Body::wrap_stream(stream));
     let resp = client.send(rb).await?;
     Ok(resp.json().await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crc_of(data: &[u8]) -> u64 {
+        let mut c = crc64nvme();
+        c.update(data);
+        c.finalize()
+    }
+
+    fn sha_of(data: &[u8]) -> String {
+        use sha2::Digest as _;
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
+    }
+
+    fn file_of(data: &[u8]) -> (tempfile::TempDir, LocalFile) {
+        let d = tempfile::tempdir().unwrap();
+        let abs = d.path().join("w.bin");
+        std::fs::write(&abs, data).unwrap();
+        let f = LocalFile {
+            rel: "w.bin".into(),
+            abs,
+            size: data.len() as u64,
+            digest: String::new(),
+        };
+        (d, f)
+    }
+
+    const MIB: usize = 1 << 20;
+
+    fn data() -> Vec<u8> {
+        (0..3 * MIB + 123)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_crc_of_a_prefix_comes_from_the_nearest_state_below() {
+        let data = data();
+        let (_d, f) = file_of(&data);
+        let mut states = CrcStates::default();
+        // Nothing known: read from the start.
+        let at = 2 * MIB + 5;
+        assert_eq!(
+            states.at(&f.abs, at as u64).await.unwrap().finalize(),
+            crc_of(&data[..at])
+        );
+        // A request streamed from 1 MiB in uneven chunks, stopping short.
+        let mut run = CrcRun::new(MIB as u64, {
+            let mut c = crc64nvme();
+            c.update(&data[..MIB]);
+            c
+        });
+        for chunk in data[MIB..2 * MIB + 77].chunks(100_003) {
+            run.update(chunk);
+        }
+        states.keep(&run);
+        assert_eq!(run.pos, (2 * MIB + 77) as u64);
+        // The server kept less, or exactly what was streamed, or (later) more.
+        for at in [0, 10, MIB, MIB + 1, 2 * MIB + 77, data.len()] {
+            assert_eq!(
+                states.at(&f.abs, at as u64).await.unwrap().finalize(),
+                crc_of(&data[..at]),
+                "at {at}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_scan_notes_the_digest_and_crc_at_each_mark() {
+        let data = data();
+        let (_d, f) = file_of(&data);
+        let marks = vec![0, 1, MIB as u64, MIB as u64, 3 * MIB as u64];
+        let (crc, noted) = scan(
+            f.abs.clone(),
+            0,
+            3 * MIB as u64,
+            crc64nvme(),
+            Some(<sha2::Sha256 as sha2::Digest>::new()),
+            marks.clone(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(crc.finalize(), crc_of(&data[..3 * MIB]));
+        assert_eq!(noted.len(), marks.len());
+        for ((at, digest, crc), mark) in noted.iter().zip(&marks) {
+            let n = usize::try_from(*mark).unwrap();
+            assert_eq!(*at, *mark);
+            assert_eq!(*digest, sha_of(&data[..n]), "at {n}");
+            assert_eq!(crc.finalize(), crc_of(&data[..n]), "at {n}");
+        }
+        // A file shorter than asked is an error, not a short answer.
+        let err = scan(
+            f.abs.clone(),
+            0,
+            data.len() as u64 + 1,
+            crc64nvme(),
+            None,
+            Vec::new(),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("shrank"), "{err}");
+    }
+
+    fn session(id: &str, size: usize, offset: usize, received: String) -> UploadStatus {
+        UploadStatus {
+            id: Some(id.into()),
+            digest: None,
+            size: size as u64,
+            offset: offset as u64,
+            received_digest: Some(received),
+            complete: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_session_resumed_is_the_longest_whose_bytes_are_the_files() {
+        let data = data();
+        let (_d, f) = file_of(&data);
+        let n = data.len();
+        let mut plan = Plan::none();
+        plan.resumable = vec![
+            session("short", n, MIB / 2, sha_of(&data[..MIB / 2])),
+            session("long", n, MIB, sha_of(&data[..MIB])),
+            session("other-bytes", n, 2 * MIB, sha_of(&data[1..=2 * MIB])),
+            session("other-size", n + 1, MIB, sha_of(&data[..MIB])),
+        ];
+        let (id, offset, crc) = resumable_session(&f, &plan).await.unwrap().unwrap();
+        assert_eq!((id.as_str(), offset), ("long", MIB as u64));
+        assert_eq!(crc.finalize(), crc_of(&data[..MIB]));
+        // Taken: the next file of these bytes gets the other match.
+        let (id, offset, _) = resumable_session(&f, &plan).await.unwrap().unwrap();
+        assert_eq!((id.as_str(), offset), ("short", (MIB / 2) as u64));
+        assert!(resumable_session(&f, &plan).await.unwrap().is_none());
+    }
 }

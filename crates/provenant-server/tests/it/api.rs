@@ -435,11 +435,59 @@ both!(
         assert_eq!(status, StatusCode::CREATED, "{st}");
         assert!(st.get("digest").is_none(), "{st}");
         let id = st["id"].as_str().unwrap().to_owned();
+        // Nothing received yet: nothing to resume.
+        let (_, plan) = s
+            .json(
+                Method::POST,
+                "/api/v1/uploads/plan",
+                Some(json!({"sizes": [n]})),
+            )
+            .await;
+        assert_eq!(plan["resumable"], json!([]));
         let half = data.len() / 2;
         assert_eq!(
             patch(&id, 0, &data[..half]).await.status(),
             StatusCode::ACCEPTED
         );
+        // The session is its opener's: another token neither sees nor
+        // writes, commits or cancels it (only a checksum vouches for it).
+        let other = s.add_token("ci-other").await;
+        let as_other = |m: Method, path: &str| {
+            s.http
+                .request(m, format!("{}{path}", s.base))
+                .bearer_auth(&other)
+        };
+        let plan_other: Value = as_other(Method::POST, "/api/v1/uploads/plan")
+            .json(&json!({"sizes": [n]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(plan_other["resumable"], json!([]), "{plan_other}");
+        let path = format!("/api/v1/uploads/{id}");
+        for resp in [
+            as_other(Method::GET, &path).send().await.unwrap(),
+            as_other(Method::PATCH, &path)
+                .header("Upload-Offset", half.to_string())
+                .body(data[half..].to_vec())
+                .send()
+                .await
+                .unwrap(),
+            as_other(Method::PUT, &path)
+                .json(&json!({"checksum": crc64nvme(&data)}))
+                .send()
+                .await
+                .unwrap(),
+            as_other(Method::DELETE, &path).send().await.unwrap(),
+        ] {
+            assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+            assert_eq!(
+                code(&resp.json::<Value>().await.unwrap()),
+                "upload_not_found"
+            );
+        }
         // The plan offers it to resume, with what a client checks its file against.
         let (_, plan) = s
             .json(

@@ -53,6 +53,21 @@ impl TestServer {
         })
     }
 
+    /// Another admin token, straight into the server's database; returns it.
+    pub async fn add_token(&self, name: &str) -> String {
+        let store = match &self._pg {
+            Some(pg) => provenant_store::Store::connect(&pg.url).await.unwrap(),
+            None => provenant_store::Store::open_sqlite(&self.dir.path().join("data/meta.db"))
+                .await
+                .unwrap(),
+        };
+        let token = format!("pvt_{}", hex::encode(sha2::Sha256::digest(name.as_bytes())));
+        let hash = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+        store.token_insert(name, &hash, "admin").await.unwrap();
+        store.close().await;
+        token
+    }
+
     pub fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, format!("{}{path}", self.base))

@@ -496,6 +496,18 @@ fn read_once_flow(s: &Server, dir: &Path) {
         "{r}"
     );
 
+    // --hash-first: a new file of a new size, hashed first all the same.
+    write(&dir.join("hashed/w.bin"), &noise(8 * MIB + 1, 4));
+    let r = s.json(
+        dir,
+        &["push", "hashed", "--model", "aiops/hashed", "--hash-first"],
+    );
+    assert_eq!(
+        (r["read_once_blobs"].as_u64(), r["uploaded_blobs"].as_u64()),
+        (Some(0), Some(1)),
+        "{r}"
+    );
+
     // An earlier push of `later` stopped after 3 MiB of its undeclared
     // upload; another session of the same size holds other bytes.
     let later = noise(10 * MIB + 3, 2);
