@@ -96,3 +96,52 @@ pub async fn execute(url: &str, sql: &str) -> u64 {
     conn.close().await.unwrap();
     done.rows_affected()
 }
+
+/// A small filesystem of its own (a tmpfs) mounted on a fresh directory
+/// `path`, for tests of a disk that fills up; unmounted when dropped.
+/// Mounting takes root: elsewhere [`SmallDisk::mount`] returns `None` and the
+/// test says it skipped, except under `CI` as root, where a failed mount is
+/// an error.
+#[derive(Debug)]
+pub struct SmallDisk {
+    pub path: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    /// # Panics
+    /// When running as root under `CI` and the mount fails.
+    #[allow(clippy::panic)]
+    pub fn mount(path: &std::path::Path, mib: u32) -> Option<Self> {
+        std::fs::create_dir_all(path).ok()?;
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(path)
+            .stderr(std::process::Stdio::null())
+            .status();
+        if status.is_ok_and(|s| s.success()) {
+            return Some(Self {
+                path: path.to_path_buf(),
+            });
+        }
+        #[cfg(unix)]
+        let root = {
+            use std::os::unix::fs::MetadataExt as _;
+            std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+        };
+        #[cfg(not(unix))]
+        let root = false;
+        if root && std::env::var_os("CI").is_some() {
+            panic!("cannot mount a tmpfs at {} as root", path.display());
+        }
+        eprintln!("skipping: cannot mount a small filesystem here (needs root)");
+        None
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.path)
+            .status();
+    }
+}

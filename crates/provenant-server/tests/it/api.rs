@@ -245,6 +245,88 @@ both!(
     }
 );
 
+/// A disk that fills up while an upload writes: 507, the session closed,
+/// the staged bytes gone, and the disk usable again once there is room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_that_fills_mid_upload_reads_as_insufficient_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = provenant_store::testing::SmallDisk::mount(&dir.path().join("disk"), 4) else {
+        return;
+    };
+    let blobs = disk.path.join("blobs");
+    let s = TestServer::start_with_blobs(
+        Backend::Sqlite,
+        Some(blobs.display().to_string()),
+        tempfile::tempdir().unwrap(),
+    )
+    .await
+    .unwrap();
+    let data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 249) as u8).collect();
+    let digest = sha(&data);
+    let (status, st) = s
+        .json(
+            Method::POST,
+            "/api/v1/uploads",
+            Some(json!({"digest": digest, "size": data.len()})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "room for it when it opens: {st}"
+    );
+    let id = st["id"].as_str().unwrap().to_owned();
+    // Something else takes the room meanwhile.
+    let filler = disk.path.join("filler");
+    let free = free_bytes(&disk.path);
+    std::fs::write(&filler, vec![1u8; usize::try_from(free).unwrap() - 500_000]).unwrap();
+    let resp = s
+        .req(Method::PATCH, &format!("/api/v1/uploads/{id}"))
+        .header("Upload-Offset", "0")
+        .body(data.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(code(&v), "insufficient_storage", "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains(&blobs.display().to_string()),
+        "names the store: {v}"
+    );
+    let (status, _) = s
+        .json(Method::GET, &format!("/api/v1/uploads/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the session is closed");
+    let staged: Vec<_> = std::fs::read_dir(blobs.join("uploads")).unwrap().collect();
+    assert!(staged.is_empty(), "staged bytes left: {staged:?}");
+    // Room again: the same blob uploads.
+    std::fs::remove_file(&filler).unwrap();
+    assert_eq!(s.upload(&data).await, digest);
+    s.stop().await;
+    drop(disk);
+}
+
+/// Bytes free on the filesystem holding `dir`.
+fn free_bytes(dir: &std::path::Path) -> u64 {
+    let out = std::process::Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 both!(uploads_verify_digest_and_resume, async |s: &TestServer| {
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
     let digest = sha(&data);

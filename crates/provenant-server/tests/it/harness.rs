@@ -21,8 +21,17 @@ pub enum Backend {
 impl TestServer {
     /// Start a server; `None` when the PostgreSQL half is not configured (outside CI).
     pub async fn start(backend: Backend) -> Option<Self> {
+        Self::start_with_blobs(backend, None, tempfile::tempdir().unwrap()).await
+    }
+
+    /// Start a server in `dir` whose blobs live at `blob_url` (default: in
+    /// its data directory).
+    pub async fn start_with_blobs(
+        backend: Backend,
+        blob_url: Option<String>,
+        dir: tempfile::TempDir,
+    ) -> Option<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = tempfile::tempdir().unwrap();
         let pg = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(PgTestDb::create().await?),
@@ -32,7 +41,7 @@ impl TestServer {
                 listen: "127.0.0.1:0".parse().unwrap(),
                 data_dir: dir.path().join("data"),
                 database_url: pg.as_ref().map(|p| p.url.clone()),
-                blob_url: None,
+                blob_url,
                 vulndb_watch: None,
                 vulndb_watch_interval: std::time::Duration::from_secs(60),
                 provenance_requirements: Default::default(),
