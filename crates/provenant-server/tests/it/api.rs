@@ -551,9 +551,11 @@ both!(
         let path = format!("/api/v1/uploads/{id}");
         for resp in [
             as_other(Method::GET, &path).send().await.unwrap(),
+            // One byte: refused before the body is read, a large body
+            // could meet a closed connection instead of the answer.
             as_other(Method::PATCH, &path)
                 .header("Upload-Offset", half.to_string())
-                .body(data[half..].to_vec())
+                .body(data[half..=half].to_vec())
                 .send()
                 .await
                 .unwrap(),
