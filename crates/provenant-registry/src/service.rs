@@ -72,8 +72,10 @@ pub struct VersionView {
     pub file_count: i64,
     pub labels: BTreeMap<String, String>,
     pub aliases: Vec<String>,
+    /// As stored: the canonical JSON validated when the version was
+    /// published, written out without parsing it again.
     #[schema(value_type = Object)]
-    pub metadata: Value,
+    pub metadata: Box<serde_json::value::RawValue>,
     pub metadata_digest: String,
     pub config_digest: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -485,7 +487,7 @@ fn make_view(
 ) -> Result<VersionView, RegistryError> {
     Ok(VersionView {
         reference: format!("{}:{}", row.model, row.number),
-        metadata: serde_json::from_str(&row.metadata).map_err(|e| {
+        metadata: serde_json::value::RawValue::from_string(row.metadata).map_err(|e| {
             provenant_store::StoreError::Corrupt(format!("metadata of {}: {e}", row.digest))
         })?,
         model: row.model,
