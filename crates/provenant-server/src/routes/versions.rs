@@ -50,12 +50,46 @@ pub struct ReasonBody {
 async fn page(
     state: &AppState,
     page: provenant_store::Page<VersionRow>,
-) -> JsonResult<PageOf<VersionView>> {
+) -> Result<VersionPage, ApiError> {
     let items = state.registry.views(page.items).await?;
-    Ok(Json(PageOf {
+    Ok(VersionPage(PageOf {
         items,
         next_cursor: page.next.map(|n| n.to_string()),
     }))
+}
+
+/// A page of versions as JSON, written into a buffer sized for it up front
+/// (axum's `Json` starts at 128 bytes and doubles its way to a page's tens
+/// of kilobytes, copying each time).
+pub struct VersionPage(PageOf<VersionView>);
+
+/// About what one listed version takes as JSON, metadata aside.
+const VIEW_JSON_BYTES: usize = 512;
+
+impl IntoResponse for VersionPage {
+    fn into_response(self) -> Response {
+        let hint = 64
+            + self
+                .0
+                .items
+                .iter()
+                .map(|v| VIEW_JSON_BYTES + v.metadata.get().len())
+                .sum::<usize>();
+        let mut buf = Vec::with_capacity(hint);
+        match serde_json::to_writer(&mut buf, &self.0) {
+            Ok(()) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                buf,
+            )
+                .into_response(),
+            Err(e) => {
+                ApiError::internal(format!("serialising a page of versions: {e}")).into_response()
+            }
+        }
+    }
 }
 
 /// Publish a version (idempotent: identical content returns the existing version with 200).
@@ -103,7 +137,7 @@ pub async fn list_model_versions(
     State(state): State<AppState>,
     Path(model): Path<String>,
     RawQuery(q): RawQuery,
-) -> JsonResult<PageOf<VersionView>> {
+) -> Result<VersionPage, ApiError> {
     let p = ListParams::parse(q.as_deref())?;
     let rows = state
         .registry
@@ -128,7 +162,7 @@ pub async fn list_model_versions(
 pub async fn list_versions(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,
-) -> JsonResult<PageOf<VersionView>> {
+) -> Result<VersionPage, ApiError> {
     let p = ListParams::parse(q.as_deref())?;
     let rows = state
         .registry
@@ -150,10 +184,7 @@ pub async fn list_versions(
            ("label" = Option<Vec<String>>, Query, description = "key=value, repeatable"),
            ("state" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = PageOf<VersionView>)))]
-pub async fn search(
-    State(state): State<AppState>,
-    raw: RawQuery,
-) -> JsonResult<PageOf<VersionView>> {
+pub async fn search(State(state): State<AppState>, raw: RawQuery) -> Result<VersionPage, ApiError> {
     list_versions(State(state), raw).await
 }
 
