@@ -287,6 +287,14 @@ fn not_found(id: &str) -> ApiError {
     )
 }
 
+fn busy(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "upload_busy",
+        format!("upload {id} is receiving another request"),
+    )
+}
+
 /// A session the caller may use: still open (another request may have
 /// finished or closed it meanwhile), and theirs if it is undeclared.
 fn usable(s: &UploadSession, id: &str, caller: &Principal) -> Result<(), ApiError> {
@@ -340,11 +348,7 @@ pub async fn append(
         })?;
     let arc = session(&state, &id)?;
     let Ok(mut s) = arc.try_lock() else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "upload_busy",
-            format!("upload {id} is receiving another request"),
-        ));
+        return Err(busy(&id));
     };
     usable(&s, &id, &caller)?;
     if at != s.offset {
@@ -491,11 +495,7 @@ pub async fn finish(
     }
     let arc = session(&state, &id)?;
     let Ok(mut s) = arc.try_lock() else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "upload_busy",
-            format!("upload {id} is receiving another request"),
-        ));
+        return Err(busy(&id));
     };
     usable(&s, &id, &caller)?;
     if s.digest.is_some() {

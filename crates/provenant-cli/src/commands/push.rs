@@ -717,13 +717,7 @@ async fn upload_once(
         let at = match sent {
             Ok(st) => st.offset,
             Err(e) => {
-                attempts += 1;
-                if is_permanent(&e) || attempts > 5 {
-                    return Err(e);
-                }
-                tracing::warn!(file = %f.rel, error = %format!("{e:#}"), attempt = attempts, "upload interrupted; resuming");
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempts * attempts)))
-                    .await;
+                back_off(e, &mut attempts, f).await?;
                 out.resumed = true;
                 match client
                     .get_json::<UploadStatus>(&format!("api/v1/uploads/{id}"))
@@ -814,6 +808,21 @@ fn is_verdict(e: &anyhow::Error) -> bool {
     })
 }
 
+/// After a failed request: give the error back if retrying cannot mend it
+/// or five retries did not, else wait longer each time before the next.
+async fn back_off(e: anyhow::Error, attempts: &mut u32, f: &LocalFile) -> anyhow::Result<()> {
+    *attempts += 1;
+    if is_permanent(&e) || *attempts > 5 {
+        return Err(e);
+    }
+    tracing::warn!(file = %f.rel, error = %format!("{e:#}"), attempt = *attempts, "upload interrupted; resuming");
+    tokio::time::sleep(Duration::from_millis(
+        200 * u64::from(*attempts * *attempts),
+    ))
+    .await;
+    Ok(())
+}
+
 /// An error that retrying cannot mend (a client error other than a conflict).
 fn is_permanent(e: &anyhow::Error) -> bool {
     api_failure(e).is_some_and(|f| f.status != 409 && f.status < 500)
@@ -853,13 +862,7 @@ async fn upload_blob(client: &Client, f: &LocalFile, pb: &ProgressBar) -> anyhow
                 offset = st.offset;
             }
             Err(e) => {
-                attempts += 1;
-                if is_permanent(&e) || attempts > 5 {
-                    return Err(e);
-                }
-                tracing::warn!(file = %f.rel, error = %format!("{e:#}"), attempt = attempts, "upload interrupted; resuming");
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempts * attempts)))
-                    .await;
+                back_off(e, &mut attempts, f).await?;
                 let st: UploadStatus = client.get_json(&format!("api/v1/uploads/{id}")).await?;
                 out.bytes += st.offset.saturating_sub(offset);
                 offset = st.offset;
