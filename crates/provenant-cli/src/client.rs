@@ -135,6 +135,16 @@ impl Client {
     pub fn request(&self, method: Method, path: &str) -> anyhow::Result<reqwest::RequestBuilder> {
         let mut rb = self.http.request(method, self.url(path)?);
         if let Some(t) = &self.token {
+            if sends_in_clear(&self.base) {
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| {
+                    eprintln!(
+                        "warning: sending the API token over plain http:// to {}; anyone on the \
+                         network path can read it (use https://)",
+                        self.base.host_str().unwrap_or("?")
+                    );
+                });
+            }
             rb = rb.bearer_auth(t);
         }
         Ok(rb)
@@ -169,6 +179,23 @@ impl Client {
             status,
             resp.json().await.context("decoding server response")?,
         ))
+    }
+}
+
+/// True when `url` is plain `http://` to a host other than this machine
+/// (`localhost`, 127.0.0.0/8, `::1`): a bearer token sent there crosses a network in clear.
+fn sends_in_clear(url: &url::Url) -> bool {
+    if url.scheme() != "http" {
+        return false;
+    }
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => !ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => !ip.is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d != "localhost" && !d.ends_with(".localhost")
+        }
+        None => true,
     }
 }
 
@@ -207,4 +234,24 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clear_text_only_off_this_machine() {
+        let t = |u: &str| {
+            super::sends_in_clear(&url::Url::parse(u).unwrap_or_else(|e| panic!("{u}: {e}")))
+        };
+        assert!(!t("http://127.0.0.1:7878"));
+        assert!(!t("http://127.8.0.1:7878"));
+        assert!(!t("http://[::1]:7878"));
+        assert!(!t("http://localhost:7878"));
+        assert!(!t("http://LOCALHOST.:7878"));
+        assert!(!t("https://registry.example.com"));
+        assert!(t("http://registry.example.com"));
+        assert!(t("http://10.0.0.5:7878"));
+        assert!(t("http://[2001:db8::1]:7878"));
+        assert!(t("http://localhost.example.com"));
+    }
 }

@@ -8,6 +8,24 @@
 //! `sign`/`verify`: 1 when the library refuses (bad signature, wrong key, tampered
 //! file, untrusted certificate), 2 for I/O and usage errors.
 
+// Every `println!`/`print!` of this crate goes through [`output::stdout`]: a
+// closed pipe (`provenant show … | head`) ends the process quietly instead of
+// panicking. These definitions shadow the standard macros for the modules below.
+macro_rules! println {
+    () => {
+        $crate::output::stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::output::stdout(format_args!($($arg)*))
+    };
+}
+
 mod api;
 mod client;
 mod commands;
@@ -21,9 +39,15 @@ use clap::{Parser, Subcommand};
 pub use client::{ApiFailure, Client, ConfigFile, config_path};
 pub use hashing::{VerifyFailure, hash_file};
 
-/// Provenant: a verifiable model registry. One binary: the server and its CLI.
+/// Provenant is a model registry you can verify: push and pull model versions by
+/// content digest, sign them, attach SBOMs and provenance, and check it all
+/// against a public transparency log.
+///
+/// `provenant serve` runs the registry; every other command is its client.
+/// Exit codes: 0 success, 1 denied or failed verification, 2 usage or I/O
+/// error; a closed output pipe (`| head`) ends the command quietly with 141.
 #[derive(Debug, Parser)]
-#[command(name = "provenant", version, about, propagate_version = true)]
+#[command(name = "provenant", version, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

@@ -1,6 +1,42 @@
 //! Human output: aligned tables and sizes. Data goes to stdout.
+//!
+//! Everything this crate prints to stdout goes through [`stdout`] (the crate's
+//! `println!`/`print!` call it): when the reader of a pipe has gone away
+//! (`provenant audit export | head`), the command stops quietly, with the exit
+//! status a shell shows for a process killed by SIGPIPE (141), as other Unix
+//! tools do; any other write error ends it with exit code 2 and says so.
 
 use std::io::Write as _;
+
+/// Exit status of a command whose stdout was closed: 128 + SIGPIPE, what a
+/// shell reports for a tool killed by the signal.
+pub const CLOSED_PIPE_EXIT: i32 = 141;
+
+/// Write formatted text to stdout (see the module doc for a closed pipe).
+pub fn stdout(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args) {
+        stdout_failed(&e);
+    }
+}
+
+/// Write bytes to stdout and flush them (see the module doc for a closed pipe).
+pub fn stdout_bytes(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+        stdout_failed(&e);
+    }
+}
+
+/// Stdout cannot be written: a closed pipe ends the process quietly, any
+/// other failure with a message and exit code 2.
+fn stdout_failed(e: &std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(CLOSED_PIPE_EXIT);
+    }
+    eprintln!("error: cannot write to stdout: {e}");
+    std::process::exit(2);
+}
 
 /// Print rows as a left-aligned table with a header.
 pub fn table(header: &[&str], rows: &[Vec<String>]) {
@@ -12,7 +48,6 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
             }
         }
     }
-    let mut out = std::io::stdout().lock();
     let line = |cells: Vec<&str>| -> String {
         let mut s = String::new();
         for (i, c) in cells.iter().enumerate() {
@@ -24,16 +59,19 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
         }
         s.trim_end().to_owned()
     };
-    let _ = writeln!(out, "{}", line(header.to_vec()));
+    let mut text = line(header.to_vec());
+    text.push('\n');
     for r in rows {
-        let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
+        text.push_str(&line(r.iter().map(String::as_str).collect()));
+        text.push('\n');
     }
+    stdout_bytes(text.as_bytes());
 }
 
 pub fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
+    let mut text = serde_json::to_vec_pretty(value)?;
+    text.push(b'\n');
+    stdout_bytes(&text);
     Ok(())
 }
 

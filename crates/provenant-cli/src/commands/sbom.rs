@@ -139,7 +139,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
                 p.display()
             );
         }
-        None => std::io::Write::write_all(&mut std::io::stdout().lock(), &bytes)?,
+        None => crate::output::stdout_bytes(&bytes),
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! embedded default (SQLite) and on PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
+mod newcomer;
 mod offline;
 mod provenance;
 mod sboms;
