@@ -37,9 +37,13 @@ pub enum AttestError {
     /// The signature does not verify with the given key.
     #[error("{field}: signature does not verify with {key} (wrong key or modified payload)")]
     BadSignature { field: String, key: String },
-    /// The bundle names a different public key than the one given.
+    /// The bundle names a different public key than the one given. `expected`
+    /// is the given key's fingerprint (`sha256:` + hex SHA-256 of its DER
+    /// SubjectPublicKeyInfo, as everywhere else); `hint` is the bundle's
+    /// `publicKey.hint` as written (model_signing: hex SHA-256 of the PEM text),
+    /// which is not a fingerprint and cannot be turned into one.
     #[error(
-        "verificationMaterial.publicKey.hint: bundle was signed by key {hint}, not by the given key ({expected})"
+        "verificationMaterial.publicKey.hint: bundle was signed by another key, not by the given key {expected} (the bundle's key hint is {hint})"
     )]
     KeyHintMismatch { hint: String, expected: String },
     /// The certificate chain is not acceptable.

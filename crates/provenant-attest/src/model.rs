@@ -197,7 +197,7 @@ pub fn verify_signature(
                 return Err(match hint {
                     Some(h) if !k.matches_hint(h) => AttestError::KeyHintMismatch {
                         hint: h.clone(),
-                        expected: k.model_signing_hint(),
+                        expected: k.fingerprint(),
                     },
                     _ => AttestError::BadSignature {
                         field: "dsseEnvelope.signatures".into(),

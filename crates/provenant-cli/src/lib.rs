@@ -30,6 +30,7 @@ mod api;
 mod client;
 mod commands;
 mod hashing;
+mod keyfile;
 mod output;
 
 use std::process::ExitCode;

@@ -258,24 +258,22 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
 }
 
 /// What the server verifies a ready bundle with: a public key (given as a
-/// public or private key PEM) or root certificates.
+/// public or private key PEM; only the public key is ever sent) or root
+/// certificates.
 fn verifying_material(a: &AttestSigning) -> anyhow::Result<(Option<String>, Vec<String>)> {
     use provenant_attest::Signer as _;
     match (&a.key, a.certificate_chain.as_slice()) {
         (Some(k), []) => {
-            let pem = std::fs::read(k).with_context(|| format!("cannot read {}", k.display()))?;
-            let public = match provenant_attest::PublicKey::from_pem(&pem) {
-                Ok(p) => p,
-                Err(_) => {
-                    let password = a
-                        .password_env
-                        .as_deref()
-                        .and_then(|v| std::env::var(v).ok())
-                        .map(String::into_bytes);
-                    provenant_attest::PrivateKey::from_pem(&pem, password.as_deref())
+            let public = match &a.password_env {
+                // An encrypted private key: decrypt it here for its public half.
+                Some(v) => {
+                    let password = std::env::var(v)
+                        .map_err(|_| anyhow::anyhow!("--password-env: {v} is not set"))?;
+                    provenant_attest::PrivateKey::from_pem_file(k, Some(password.as_bytes()))
                         .map_err(super::oms::refuse)?
                         .public_key()
                 }
+                None => crate::keyfile::public_key(k, "--key")?,
             };
             Ok((Some(public.to_pem()), Vec::new()))
         }

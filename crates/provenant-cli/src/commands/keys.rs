@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use anyhow::Context as _;
 use reqwest::Method;
 
 use crate::GlobalArgs;
@@ -13,7 +14,8 @@ pub enum Command {
     Add {
         /// Namespace
         namespace: String,
-        /// Public key or certificate (PEM)
+        /// Public key or root certificate (PEM). Given a private key, only its
+        /// public key (derived here) is sent
         key: PathBuf,
         /// Free-text note (whose key, why)
         #[arg(long, default_value = "")]
@@ -28,7 +30,8 @@ pub enum Command {
     /// Stop trusting a key, by fingerprint or key file
     Remove {
         namespace: String,
-        /// `sha256:…` fingerprint, or the PEM file
+        /// Fingerprint as `keys list` prints it (`sha256:<64 hex>`, the prefix
+        /// optional), or the key's PEM file
         key: String,
     },
 }
@@ -46,9 +49,34 @@ struct KeyView {
     removed_by: Option<String>,
 }
 
-fn read_pem(path: &std::path::Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+/// A key's fingerprint in the one form the registry uses (`sha256:` + 64
+/// lowercase hex digits of the DER SubjectPublicKeyInfo's SHA-256), from a
+/// fingerprint given with or without its `sha256:` prefix; `None` when `s`
+/// is not one.
+pub fn normalise_fingerprint(s: &str) -> Option<String> {
+    let hex = s
+        .strip_prefix("sha256:")
+        .or_else(|| s.strip_prefix("SHA256:"))
+        .unwrap_or(s);
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| format!("sha256:{}", hex.to_ascii_lowercase()))
+}
+
+/// The fingerprint `keys remove` was given: a fingerprint, or a key file.
+fn fingerprint_of(key: &str) -> anyhow::Result<String> {
+    if let Some(fp) = normalise_fingerprint(key) {
+        return Ok(fp);
+    }
+    let path = std::path::Path::new(key);
+    if !path.exists() {
+        anyhow::bail!(
+            "{key:?} is neither a key fingerprint (sha256:<64 hex digits>, as `keys list` prints) nor a key file"
+        );
+    }
+    let pem = crate::keyfile::public_pem(path, "keys remove")?;
+    Ok(provenant_registry::parse_key_or_certificate(&pem)
+        .with_context(|| format!("keys remove {}", path.display()))?
+        .fingerprint())
 }
 
 pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
@@ -59,7 +87,7 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
             key,
             comment,
         } => {
-            let pem = read_pem(&key)?;
+            let pem = crate::keyfile::public_pem(&key, "keys add")?;
             let (status, k): (_, KeyView) = client
                 .send_json(
                     Method::POST,
@@ -105,12 +133,7 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
             crate::output::table(&["FINGERPRINT", "ADDED", "BY", "REMOVED", "COMMENT"], &rows);
         }
         Command::Remove { namespace, key } => {
-            let fingerprint = if key.starts_with("sha256:") {
-                key
-            } else {
-                let pem = read_pem(std::path::Path::new(&key))?;
-                provenant_registry::parse_key_or_certificate(&pem)?.fingerprint()
-            };
+            let fingerprint = fingerprint_of(&key)?;
             client
                 .send(client.request(
                     Method::DELETE,
@@ -130,4 +153,20 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fingerprints_with_or_without_prefix() {
+        let hex = "D23C2B0EE1FE".repeat(5) + "abcd";
+        let want = format!("sha256:{}", hex.to_ascii_lowercase());
+        assert_eq!(super::normalise_fingerprint(&hex), Some(want.clone()));
+        assert_eq!(
+            super::normalise_fingerprint(&format!("sha256:{hex}")),
+            Some(want)
+        );
+        assert_eq!(super::normalise_fingerprint("sha256:abc"), None);
+        assert_eq!(super::normalise_fingerprint("key.pub"), None);
+    }
 }

@@ -5,7 +5,6 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::Context as _;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api::VersionInfo;
@@ -30,9 +29,7 @@ pub fn prepare(
     let bundle = provenant_attest::Bundle::from_json(&bytes)
         .map_err(|e| Refused(format!("{}: {e}", bundle_path.display())))?;
     let pem = match (public_key, private_key) {
-        (Some(p), _) => Some(
-            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
-        ),
+        (Some(p), _) => Some(crate::keyfile::public_key(p, "--provenance-key")?.to_pem()),
         (None, Some(k)) => {
             let password = password_env
                 .map(|v| std::env::var(v).map(String::into_bytes))
@@ -77,18 +74,6 @@ pub fn prepare(
     .map_err(|e| Refused(format!("{}: {e}", bundle_path.display())))?;
     let bundle_json: Value = serde_json::from_slice(&bytes)?;
     Ok(json!({"bundle": bundle_json, "public_key": pem}))
-}
-
-/// Attach a prepared provenance to a version.
-pub async fn attach(client: &Client, v: &VersionInfo, body: &Value) -> anyhow::Result<Value> {
-    let (_, view): (_, Value) = client
-        .send_json(
-            Method::POST,
-            &format!("{}/provenance", super::version_path(v)),
-            body,
-        )
-        .await?;
-    Ok(view)
 }
 
 /// Provenance of a version, without the full statements.

@@ -48,9 +48,7 @@ async fn verify_signatures(
     a: &Args,
 ) -> anyhow::Result<String> {
     let trust = match &a.key {
-        Some(k) => provenant_attest::TrustRoot::PublicKey(
-            provenant_attest::PublicKey::from_pem_file(k).map_err(super::oms::refuse)?,
-        ),
+        Some(k) => provenant_attest::TrustRoot::PublicKey(crate::keyfile::public_key(k, "--key")?),
         None if !a.certificate_chain.is_empty() => provenant_attest::TrustRoot::Certificates(
             super::oms::certificates(&a.certificate_chain)?,
         ),

@@ -41,9 +41,9 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let json = g.json;
     tokio::task::spawn_blocking(move || {
         let trust = match &a.key {
-            Some(k) => provenant_attest::TrustRoot::PublicKey(
-                provenant_attest::PublicKey::from_pem_file(k).map_err(super::oms::refuse)?,
-            ),
+            Some(k) => {
+                provenant_attest::TrustRoot::PublicKey(crate::keyfile::public_key(k, "--key")?)
+            }
             None => provenant_attest::TrustRoot::Certificates(super::oms::certificates(
                 &a.certificate_chain,
             )?),
