@@ -49,6 +49,6 @@ pub use statement::{
     statement_json,
 };
 pub use x509::{
-    CertificateIdentity, certificate_identity, certificate_public_key, load_pem_certificates,
-    verify_chain,
+    CertificateIdentity, certificate_identity, certificate_pem, certificate_public_key,
+    check_root_certificate, load_pem_certificates, verify_chain,
 };

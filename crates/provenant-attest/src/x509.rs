@@ -31,6 +31,10 @@ pub struct CertificateIdentity {
     pub issuer: String,
     /// Subject alternative names: `email:…`, `dns:…`, `uri:…`.
     pub sans: Vec<String>,
+    /// The OIDC issuer of a keyless (Fulcio-style) certificate: extension
+    /// 1.3.6.1.4.1.57264.1.8 (DER UTF8String), else the deprecated
+    /// 1.3.6.1.4.1.57264.1.1 (raw bytes).
+    pub oidc_issuer: Option<String>,
     /// `sha256:` + hex SHA-256 of the DER certificate.
     pub fingerprint: String,
 }
@@ -41,8 +45,16 @@ impl fmt::Display for CertificateIdentity {
         if !self.sans.is_empty() {
             write!(f, " (SAN {})", self.sans.join(", "))?;
         }
+        if let Some(oidc) = &self.oidc_issuer {
+            write!(f, " (OIDC issuer {oidc})")?;
+        }
         write!(f, " issued by \"{}\"", self.issuer)
     }
+}
+
+/// A DER certificate as one `CERTIFICATE` PEM block.
+pub fn certificate_pem(der: &[u8]) -> String {
+    pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, der).unwrap_or_default()
 }
 
 /// Reads all `CERTIFICATE` blocks of a PEM file, as DER.
@@ -113,8 +125,86 @@ pub fn certificate_identity(der: &[u8]) -> Result<CertificateIdentity> {
         subject: tbs.subject().to_string(),
         issuer: tbs.issuer().to_string(),
         sans,
+        oidc_issuer: oidc_issuer(&cert),
         fingerprint: format!("sha256:{}", hex(&Sha256::digest(der))),
     })
+}
+
+/// Fulcio's OIDC issuer extensions: v2 (a DER UTF8String) and v1 (raw UTF-8).
+const OID_OIDC_ISSUER_V2: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.8");
+const OID_OIDC_ISSUER_V1: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.1");
+
+fn oidc_issuer(cert: &Certificate) -> Option<String> {
+    let exts = cert.tbs_certificate().extensions()?;
+    if let Some(e) = exts.iter().find(|e| e.extn_id == OID_OIDC_ISSUER_V2) {
+        return der::asn1::Utf8StringRef::from_der(e.extn_value.as_bytes())
+            .ok()
+            .map(|s| s.as_str().to_owned());
+    }
+    exts.iter()
+        .find(|e| e.extn_id == OID_OIDC_ISSUER_V1)
+        .and_then(|e| std::str::from_utf8(e.extn_value.as_bytes()).ok())
+        .map(str::to_owned)
+}
+
+/// Checks that a DER certificate can serve as a trust anchor: a CA
+/// (basic constraints `cA` true) whose signature verifies with its own key
+/// and whose issuer is its subject (self-signed). A leaf, or a certificate
+/// that merely carries some key, is refused.
+///
+/// # Errors
+/// [`AttestError::Certificate`] saying which of the three does not hold.
+pub fn check_root_certificate(der: &[u8]) -> Result<()> {
+    use x509_cert::ext::pkix::BasicConstraints;
+    let refuse = |reason: &str| AttestError::Certificate {
+        field: "root certificate".into(),
+        reason: reason.to_owned(),
+    };
+    let cert = parse(der, "root certificate")?;
+    let tbs = cert.tbs_certificate();
+    let is_ca = tbs
+        .get_extension::<BasicConstraints>()
+        .ok()
+        .flatten()
+        .is_some_and(|(_, bc)| bc.ca);
+    if !is_ca {
+        return Err(refuse(
+            "not a CA certificate (basic constraints cA is not set): a root must be a CA",
+        ));
+    }
+    if tbs.subject() != tbs.issuer() {
+        return Err(refuse(
+            "not self-signed: its issuer is not its subject (give the root of the chain)",
+        ));
+    }
+    let tbs_der = der::Encode::to_der(tbs).map_err(|e| refuse(&format!("cannot encode: {e}")))?;
+    let spki = tbs.subject_public_key_info();
+    let key_bits = spki.subject_public_key.raw_bytes();
+    let signature = cert.signature().raw_bytes();
+    let algs: [&dyn rustls_pki_types::SignatureVerificationAlgorithm; 5] = [
+        webpki::ring::ECDSA_P256_SHA256,
+        webpki::ring::ECDSA_P256_SHA384,
+        webpki::ring::ECDSA_P384_SHA256,
+        webpki::ring::ECDSA_P384_SHA384,
+        webpki::ring::ED25519,
+    ];
+    // The algorithm the certificate declares: its AlgorithmIdentifier's
+    // contents, as rustls-pki-types spells them (no outer SEQUENCE header).
+    let declared = der::Encode::to_der(cert.signature_algorithm())
+        .map_err(|e| refuse(&format!("cannot encode: {e}")))?;
+    let declared = declared.get(2..).unwrap_or_default();
+    if algs.iter().any(|alg| {
+        alg.signature_alg_id().as_ref() == declared
+            && alg.verify_signature(key_bits, &tbs_der, signature).is_ok()
+    }) {
+        Ok(())
+    } else {
+        Err(refuse(
+            "not self-signed: its signature does not verify with its own key",
+        ))
+    }
 }
 
 /// Whether the certificate lists `id-kp-codeSigning` in its extended key usage.

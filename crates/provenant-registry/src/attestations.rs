@@ -2,20 +2,20 @@
 //! SPDX documents as the predicate) and, through the same path, training
 //! provenance.
 //!
-//! An attestation is accepted when its DSSE signature verifies against the
-//! key or certificate roots sent with it, a subject names the version (its
-//! OMS root digest — file mode, SHA-256 — or its manifest digest), and the
-//! predicate is one we understand and parses. Trust is decided when reading,
-//! against the namespace's keys, as for signatures.
+//! An attestation is accepted when its DSSE signature verifies (against the
+//! key or certificate roots sent with it, or the namespace's trusted keys
+//! and roots), a subject names the version (its OMS root digest — file
+//! mode, SHA-256 — or its manifest digest), and the predicate is one we
+//! understand and parses. Trust is decided when reading, by the namespace's
+//! anchors alone, as for signatures.
 
-use std::time::SystemTime;
-
-use provenant_attest::{Bundle, SignerIdentity, Statement};
-use provenant_store::{AttachmentRow, Digest, NewAttachment, VersionRow};
+use provenant_attest::{Bundle, Statement};
+use provenant_store::{AttachmentRow, VersionRow};
 use serde_json::{Value, json};
 
+use crate::attach::{AttachmentInput, Expect};
 use crate::service::rfc3339;
-use crate::signatures::trust_from;
+use crate::trust::NamespaceTrust;
 use crate::{Registry, RegistryError};
 
 /// Attachment kind of SBOM attestations.
@@ -40,8 +40,11 @@ pub struct AttestationView {
     pub kind: String,
     pub predicate_type: String,
     pub signer: String,
+    /// Fingerprint of what verified the bundle: the key, or the key of the
+    /// root its certificate chain was built to.
     pub fingerprint: String,
-    /// Whether the namespace lists `fingerprint` among its trusted keys now.
+    /// Whether the namespace's trusted key or root certificate of that
+    /// fingerprint verifies the bundle now (decided by the server alone).
     pub trusted: bool,
     /// What the predicate says in brief (SBOM: format, spec version, component count).
     #[schema(value_type = Object)]
@@ -141,7 +144,7 @@ fn format_name(f: provenant_sbom::Format) -> &'static str {
 
 /// The attachment kind and summary for a statement's predicate, after
 /// checking it; unknown predicate types are refused.
-fn check_predicate(statement: &Statement) -> Result<(&'static str, Value), RegistryError> {
+pub(crate) fn check_predicate(statement: &Statement) -> Result<(&'static str, Value), RegistryError> {
     match statement.predicate_type.as_str() {
         CYCLONEDX_PREDICATE | SPDX_PREDICATE | "https://spdx.dev/Document" => {
             Ok((SBOM_KIND, check_sbom(statement)?))
@@ -156,73 +159,20 @@ fn check_predicate(statement: &Statement) -> Result<(&'static str, Value), Regis
 }
 
 impl Registry {
-    /// Verify an attestation bundle against the key or roots the client sent,
-    /// check that it is about this version and that its predicate parses,
-    /// then attach it (idempotent for identical bytes).
+    /// Verify an attestation bundle (against the key or roots the client
+    /// sent, or the namespace's trusted keys and root certificates), check
+    /// that it is about this version and that its predicate parses, then
+    /// attach it (idempotent for identical bytes).
     pub async fn attach_attestation(
         &self,
         reference: &str,
-        bundle_bytes: &[u8],
-        public_key: Option<&str>,
-        certificate_roots: &[String],
+        input: &AttachmentInput,
         by: &str,
     ) -> Result<(AttestationView, bool), RegistryError> {
-        let row = self.resolve(reference).await?;
-        let bundle =
-            Bundle::from_json(bundle_bytes).map_err(|e| invalid("bundle", e.to_string()))?;
-        let (trust, fingerprint) = trust_from(public_key, certificate_roots)?;
-        let verified = provenant_attest::verify_attestation(&bundle, &trust, SystemTime::now())
-            .map_err(|e| invalid("bundle", e.to_string()))?;
-        let statement = verified.statement;
-        let files = self.store.version_files(row.id).await?;
-        let root = oms_root_digest(files.iter().map(|f| (f.path.as_str(), f.digest.as_str())))?;
-        let manifest = row.digest.trim_start_matches("sha256:");
-        if !statement.has_sha256(&root) && !statement.has_sha256(manifest) {
-            return Err(invalid(
-                "payload.subject",
-                format!(
-                    "no subject is {}:{} (its OMS root digest sha256:{root} or manifest digest {})",
-                    row.model, row.number, row.digest
-                ),
-            ));
-        }
-        let signer = match &verified.identity {
-            SignerIdentity::Key { .. } => verified.identity.to_string(),
-            SignerIdentity::Certificate(c) => c.to_string(),
-        };
-        if statement.predicate_type == SLSA_PROVENANCE_PREDICATE {
-            // Provenance: validated against the ML-training build type and
-            // stored with its lineage edges in one transaction.
-            let (att, created) = self
-                .provenance_insert(&row, &statement, bundle_bytes, signer, fingerprint, by)
-                .await?;
-            let trusted = self.trusted_fingerprints(&row).await?;
-            return Ok((attestation_view(&att, &trusted), created));
-        }
-        let (kind, summary) = check_predicate(&statement)?;
-        let (att, created) = self
-            .store
-            .attachment_insert(&NewAttachment {
-                version_id: row.id,
-                kind: kind.into(),
-                media_type: ATTESTATION_MEDIA_TYPE.into(),
-                digest: Digest::of(bundle_bytes).to_string(),
-                body: bundle_bytes.to_vec(),
-                signer,
-                fingerprint,
-                created_by: by.into(),
-                predicate_type: statement.predicate_type.clone(),
-                summary: summary.to_string(),
-            })
+        let (_, att, created, trust) = self
+            .attach_to_version(reference, input, Expect::Attestation, by)
             .await?;
-        if created {
-            tracing::info!(version = %format!("{}:{}", row.model, row.number), kind, signer = %att.signer, "attestation attached");
-            if att.kind == SBOM_KIND {
-                self.scan_version_logged(&row).await;
-            }
-        }
-        let trusted = self.trusted_fingerprints(&row).await?;
-        Ok((attestation_view(&att, &trusted), created))
+        Ok((attestation_view(&att, &trust), created))
     }
 
     /// Attestations of a version (every kind but OMS signatures), oldest first.
@@ -230,11 +180,11 @@ impl Registry {
         &self,
         row: &VersionRow,
     ) -> Result<Vec<AttestationView>, RegistryError> {
-        let trusted = self.trusted_fingerprints(row).await?;
+        let trust = self.version_trust(row).await?;
         let mut out = Vec::new();
         for kind in [SBOM_KIND, PROVENANCE_KIND] {
             for a in self.store.attachments(row.id, kind).await? {
-                out.push(attestation_view(&a, &trusted));
+                out.push(attestation_view(&a, &trust));
             }
         }
         out.sort_by(|a, b| a.created_at.cmp(&b.created_at));
@@ -274,14 +224,14 @@ impl Registry {
     }
 }
 
-fn attestation_view(a: &AttachmentRow, trusted: &[String]) -> AttestationView {
+pub(crate) fn attestation_view(a: &AttachmentRow, trust: &NamespaceTrust) -> AttestationView {
     AttestationView {
         digest: a.digest.clone(),
         kind: a.kind.clone(),
         predicate_type: a.predicate_type.clone(),
         signer: a.signer.clone(),
         fingerprint: a.fingerprint.clone(),
-        trusted: trusted.iter().any(|t| t == &a.fingerprint),
+        trusted: trust.vouches(a),
         summary: serde_json::from_str(&a.summary).unwrap_or(Value::Null),
         created_at: rfc3339(a.created_at),
         created_by: a.created_by.clone(),

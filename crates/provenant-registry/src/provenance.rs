@@ -2,25 +2,23 @@
 //! versions, and the lineage graph built from it: impact of an input,
 //! upstream/downstream of a version.
 //!
-//! On ingestion the bundle's signature is verified against the key or roots
-//! the client sends, its subject must carry the version's OMS root digest
+//! On ingestion the bundle's signature is verified (against the key or
+//! roots the client sends, or the namespace's trusted keys and roots), its subject must carry the version's OMS root digest
 //! (file mode, SHA-256, from the version's file digests) or its manifest
 //! digest, the predicate must satisfy the build type's schema and required
 //! inputs, parents must be versions of this registry; then the attachment
 //! and its lineage edges are stored in one transaction (a parent cycle
 //! stores nothing).
 
-use std::time::SystemTime;
-
-use provenant_attest::{Bundle, PublicKey, SignerIdentity, Statement, TrustRoot};
+use provenant_attest::{Bundle, Statement};
 use provenant_provenance::Inputs;
 use provenant_store::{
-    AttachmentRow, Digest, FileRow, ImpactRow, LineageEdgeRow, NewAttachment, NewLineageEdge,
-    StoreError, VersionRow,
+    AttachmentRow, ImpactRow, LineageEdgeRow, NewLineageEdge, StoreError, VersionRow,
 };
 
-use crate::attestations::{ATTESTATION_MEDIA_TYPE, PROVENANCE_KIND, oms_root_digest};
-use crate::signatures::trust_from;
+use crate::attach::{AttachmentInput, Expect};
+use crate::attestations::PROVENANCE_KIND;
+use crate::trust::NamespaceTrust;
 use serde_json::Value;
 
 use crate::service::rfc3339;
@@ -61,7 +59,12 @@ pub struct ProvenanceView {
     pub digest: String,
     /// Who signed the attestation (verified).
     pub signer: String,
+    /// Fingerprint of what verified the bundle: the key, or the key of the
+    /// root its certificate chain was built to.
     pub fingerprint: String,
+    /// Whether the namespace's trusted key or root certificate of that
+    /// fingerprint verifies the bundle now (decided by the server alone).
+    pub trusted: bool,
     pub created_at: String,
     pub created_by: String,
     pub summary: ProvenanceSummary,
@@ -252,119 +255,28 @@ fn edge_view(e: &LineageEdgeRow) -> LineageEdgeView {
 }
 
 impl Registry {
-    /// Verify a provenance bundle and attach it with its lineage edges.
+    /// Verify a provenance bundle (against the key or roots the client sent,
+    /// or the namespace's trusted keys and root certificates) and attach it
+    /// with its lineage edges, in one transaction.
     pub async fn attach_provenance(
         &self,
         reference: &str,
-        bundle_bytes: &[u8],
-        public_key: Option<&str>,
-        certificate_roots: &[String],
+        input: &AttachmentInput,
         by: &str,
     ) -> Result<(ProvenanceView, bool), RegistryError> {
-        let row = self.resolve(reference).await?;
-        let bundle =
-            Bundle::from_json(bundle_bytes).map_err(|e| RegistryError::InvalidSignature {
-                reason: e.to_string(),
-            })?;
-        let (verified, fingerprint) = if public_key.is_none() && certificate_roots.is_empty() {
-            self.verify_with_trusted_keys(&row, &bundle).await?
-        } else {
-            let (trust, fingerprint) = trust_from(public_key, certificate_roots)?;
-            let verified = provenant_attest::verify_attestation(&bundle, &trust, SystemTime::now())
-                .map_err(|e| RegistryError::InvalidSignature {
-                    reason: e.to_string(),
-                })?;
-            (verified, fingerprint)
-        };
-        let files = self.store.version_files(row.id).await?;
-        self.provenance_attach_verified(&row, &files, bundle_bytes, &verified, fingerprint, by)
-            .await
-    }
-
-    /// Without a key from the client: the keys the version's namespace trusts.
-    async fn verify_with_trusted_keys(
-        &self,
-        row: &VersionRow,
-        bundle: &Bundle,
-    ) -> Result<(provenant_attest::VerifiedAttestation, String), RegistryError> {
-        let ns = crate::ModelName::parse(&row.model)?.namespace;
-        for k in self.store.trusted_keys(&ns, false).await? {
-            let Ok(key) = PublicKey::from_pem(k.public_key.as_bytes()) else {
-                continue;
-            };
-            if let Ok(v) = provenant_attest::verify_attestation(
-                bundle,
-                &TrustRoot::PublicKey(key),
-                SystemTime::now(),
-            ) {
-                return Ok((v, k.fingerprint));
-            }
-        }
-        Err(RegistryError::InvalidSignature {
-            reason: format!(
-                "no public_key or certificate_roots sent, and no key trusted by namespace {ns} verifies the bundle"
-            ),
-        })
-    }
-
-    /// The part of [`Registry::attach_provenance`] after the signature
-    /// verified: subject, predicate, parents, then one transaction.
-    pub async fn provenance_attach_verified(
-        &self,
-        row: &VersionRow,
-        files: &[FileRow],
-        bundle_bytes: &[u8],
-        verified: &provenant_attest::VerifiedAttestation,
-        fingerprint: String,
-        by: &str,
-    ) -> Result<(ProvenanceView, bool), RegistryError> {
-        let st = &verified.statement;
-        let root = oms_root_digest(files.iter().map(|f| (f.path.as_str(), f.digest.as_str())))?;
-        let manifest_hex = row.digest.trim_start_matches("sha256:");
-        if !st.has_sha256(&root) && !st.has_sha256(manifest_hex) {
-            let got: Vec<String> = st
-                .subject
-                .iter()
-                .map(|s| {
-                    format!(
-                        "{} sha256:{}",
-                        s.name,
-                        s.digest.get("sha256").map_or("-", String::as_str)
-                    )
-                })
-                .collect();
-            return Err(RegistryError::SubjectMismatch {
-                version: format!("{}:{}", row.model, row.number),
-                expected: format!(
-                    "sha256:{root} (OMS root digest) or {} (manifest digest)",
-                    row.digest
-                ),
-                got: got.join(", "),
-            });
-        }
-        let signer = match &verified.identity {
-            SignerIdentity::Key { .. } => verified.identity.to_string(),
-            SignerIdentity::Certificate(c) => c.to_string(),
-        };
-        let (att, created) = self
-            .provenance_insert(row, st, bundle_bytes, signer, fingerprint, by)
+        let (_, att, created, trust) = self
+            .attach_to_version(reference, input, Expect::Provenance, by)
             .await?;
-        Ok((provenance_view(&att)?, created))
+        Ok((provenance_view(&att, &trust)?, created))
     }
 
     /// Validates a provenance statement whose signature and subject were
-    /// checked (ML-training build type, required inputs, parents known), then
-    /// stores the attachment and its lineage edges in one transaction. Used by
-    /// the provenance route and by generic attestation attach.
-    pub(crate) async fn provenance_insert(
+    /// checked (ML-training build type, required inputs, parents known).
+    /// Returns the summary kept with the attachment and its lineage edges.
+    pub(crate) async fn provenance_prepare(
         &self,
-        row: &VersionRow,
         st: &Statement,
-        bundle_bytes: &[u8],
-        signer: String,
-        fingerprint: String,
-        by: &str,
-    ) -> Result<(AttachmentRow, bool), RegistryError> {
+    ) -> Result<(String, Vec<NewLineageEdge>), RegistryError> {
         let inputs: Inputs = provenant_provenance::validate(
             &st.predicate_type,
             &st.predicate,
@@ -420,44 +332,19 @@ impl Registry {
                 parent_id: Some(parent.id),
             });
         }
-        let (att, created) = self
-            .store
-            .attachment_insert_with_lineage(
-                &NewAttachment {
-                    version_id: row.id,
-                    kind: PROVENANCE_KIND.into(),
-                    media_type: ATTESTATION_MEDIA_TYPE.into(),
-                    digest: Digest::of(bundle_bytes).to_string(),
-                    body: bundle_bytes.to_vec(),
-                    signer,
-                    fingerprint,
-                    created_by: by.into(),
-                    predicate_type: st.predicate_type.clone(),
-                    summary: serde_json::to_string(&summary_of(st)).unwrap_or_default(),
-                },
-                &edges,
-            )
-            .await
-            .map_err(|e| match e {
-                StoreError::LineageCycle { parent, .. } => RegistryError::LineageCycle {
-                    version: format!("{}:{}", row.model, row.number),
-                    parent,
-                },
-                other => other.into(),
-            })?;
-        if created {
-            tracing::info!(version = %format!("{}:{}", row.model, row.number), edges = edges.len(), "provenance attached");
-        }
-        Ok((att, created))
+        let summary = serde_json::to_string(&summary_of(st))
+            .map_err(|e| invalid("predicate", e.to_string()))?;
+        Ok((summary, edges))
     }
 
     /// Provenance attestations of a version, oldest first.
     pub async fn provenance(&self, row: &VersionRow) -> Result<Vec<ProvenanceView>, RegistryError> {
+        let trust = self.version_trust(row).await?;
         self.store
             .attachments(row.id, PROVENANCE_KIND)
             .await?
             .iter()
-            .map(provenance_view)
+            .map(|a| provenance_view(a, &trust))
             .collect()
     }
 
@@ -500,7 +387,10 @@ impl Registry {
     }
 }
 
-fn provenance_view(a: &AttachmentRow) -> Result<ProvenanceView, RegistryError> {
+fn provenance_view(
+    a: &AttachmentRow,
+    trust: &NamespaceTrust,
+) -> Result<ProvenanceView, RegistryError> {
     let corrupt = |e: String| {
         RegistryError::Store(StoreError::Corrupt(format!(
             "provenance attachment {}: {e}",
@@ -514,6 +404,7 @@ fn provenance_view(a: &AttachmentRow) -> Result<ProvenanceView, RegistryError> {
         digest: a.digest.clone(),
         signer: a.signer.clone(),
         fingerprint: a.fingerprint.clone(),
+        trusted: trust.vouches(a),
         created_at: rfc3339(a.created_at),
         created_by: a.created_by.clone(),
         summary: summary(&statement),

@@ -1,18 +1,20 @@
 //! OMS signatures attached to versions, and the keys a namespace trusts.
 //!
 //! Verification is not trust: the server checks a signature cryptographically
-//! against the key (or certificate roots) the client sends with it, and that
-//! its resources are exactly the version's files; whether the signer is
-//! trusted is decided when reading, against the namespace's list of keys.
+//! (against key material sent with it, or the namespace's trusted keys and
+//! root certificates) and that its resources are exactly the version's
+//! files; whether the signer is trusted is decided when reading, by the
+//! namespace's anchors alone (see `trust.rs`).
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
-use provenant_attest::{Bundle, PublicKey, SignerIdentity, TrustRoot};
+use provenant_attest::PublicKey;
 use provenant_digest::{HashAlgorithm, ResourceName, Serialization};
-use provenant_store::{Digest, NewAttachment, TrustedKeyRow, VersionRow};
+use provenant_store::{TrustedKeyRow, VersionRow};
 
+use crate::attach::{AttachmentInput, Expect};
 use crate::service::rfc3339;
+use crate::trust::NamespaceTrust;
 use crate::{ModelName, Registry, RegistryError};
 
 pub const SIGNATURE_KIND: &str = "signature";
@@ -23,12 +25,15 @@ pub const SIGNATURE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3
 pub struct SignatureView {
     /// SHA-256 of the bundle bytes.
     pub digest: String,
-    /// Who signed: a key (`ecdsa-p256 key sha256:…`) or a certificate's subject/SANs.
+    /// Who signed: a key (`ecdsa-p256 key sha256:…`) or the signing
+    /// certificate's subject, SANs, OIDC issuer and issuer.
     pub signer: String,
-    /// Fingerprint of the verifying key (`sha256:` + hex of its DER SubjectPublicKeyInfo);
-    /// for certificate signatures, of the root's key.
+    /// Fingerprint (`sha256:` + hex of the DER SubjectPublicKeyInfo) of what
+    /// verified the signature: the key, or for a certificate chain the key
+    /// of the one root it was built to.
     pub fingerprint: String,
-    /// Whether the namespace lists `fingerprint` among its trusted keys now.
+    /// Whether the namespace's trusted key or root certificate of that
+    /// fingerprint verifies the signature now (decided by the server alone).
     pub trusted: bool,
     pub media_type: String,
     pub created_at: String,
@@ -39,7 +44,13 @@ pub struct SignatureView {
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct TrustedKeyView {
     pub namespace: String,
+    /// `sha256:` + hex of the key's DER SubjectPublicKeyInfo (for a root
+    /// certificate, of its key).
     pub fingerprint: String,
+    /// `key` (verifies bundles signed with it) or `root_certificate`
+    /// (verifies certificate chains built to it).
+    pub kind: String,
+    /// The public key, or the root certificate, as PEM.
     pub public_key: String,
     pub comment: String,
     pub added_at: String,
@@ -52,9 +63,15 @@ pub struct TrustedKeyView {
 
 impl From<TrustedKeyRow> for TrustedKeyView {
     fn from(k: TrustedKeyRow) -> Self {
+        let kind = if k.public_key.contains("-----BEGIN CERTIFICATE-----") {
+            "root_certificate"
+        } else {
+            "key"
+        };
         Self {
             namespace: k.namespace,
             fingerprint: k.fingerprint,
+            kind: kind.into(),
             public_key: k.public_key,
             comment: k.comment,
             added_at: rfc3339(k.added_at),
@@ -83,41 +100,44 @@ pub fn parse_key_or_certificate(pem: &str) -> Result<PublicKey, RegistryError> {
     }
 }
 
-/// What verifies a signed bundle: the signer's public key (PEM), or the root
-/// certificates its chain leads to; with the fingerprint recorded as the signer's.
-pub(crate) fn trust_from(
-    public_key: Option<&str>,
-    certificate_roots: &[String],
-) -> Result<(TrustRoot, String), RegistryError> {
-    Ok(match (public_key, certificate_roots) {
-        (Some(pem), []) => {
-            let k =
-                PublicKey::from_pem(pem.as_bytes()).map_err(|e| bad(format!("public_key: {e}")))?;
-            let fp = k.fingerprint();
-            (TrustRoot::PublicKey(k), fp)
-        }
-        (None, roots) if !roots.is_empty() => {
-            let mut ders = Vec::new();
-            for pem in roots {
-                ders.extend(
-                    provenant_attest::load_pem_certificates(pem.as_bytes())
-                        .map_err(|e| bad(format!("certificate_roots: {e}")))?,
-                );
-            }
-            let root = ders
-                .last()
-                .ok_or_else(|| bad("certificate_roots holds no certificate"))?;
-            let fp = provenant_attest::certificate_public_key(root)
-                .map_err(|e| bad(e.to_string()))?
-                .fingerprint();
-            (TrustRoot::Certificates(ders), fp)
-        }
-        _ => {
-            return Err(bad(
-                "send exactly one of public_key or certificate_roots with the bundle",
-            ));
-        }
-    })
+/// What a namespace stores for a PEM it is asked to trust, and its
+/// fingerprint: a `PUBLIC KEY` as is; a `CERTIFICATE` only when it is one
+/// self-signed CA certificate (a root), kept whole so that chains can be
+/// verified against it. Private keys are refused, never stored.
+fn trusted_pem(pem: &str) -> Result<(String, String), RegistryError> {
+    if pem.contains("PRIVATE KEY-----") {
+        return Err(bad(
+            "public_key holds a private key; send the public key (keys add derives it locally)",
+        ));
+    }
+    if pem.contains("-----BEGIN CERTIFICATE-----") {
+        let certs = provenant_attest::load_pem_certificates(pem.as_bytes())
+            .map_err(|e| bad(e.to_string()))?;
+        let [root] = certs.as_slice() else {
+            return Err(bad(format!(
+                "public_key holds {} certificates; trust one root certificate at a time",
+                certs.len()
+            )));
+        };
+        provenant_attest::check_root_certificate(root).map_err(|e| bad(e.to_string()))?;
+        let key = provenant_attest::certificate_public_key(root).map_err(|e| bad(e.to_string()))?;
+        return Ok((key.fingerprint(), provenant_attest::certificate_pem(root)));
+    }
+    let key = PublicKey::from_pem(pem.as_bytes()).map_err(|e| bad(e.to_string()))?;
+    Ok((key.fingerprint(), key.to_pem()))
+}
+
+/// A key fingerprint as stored (`sha256:` + 64 lowercase hex), from either
+/// that form or the bare hex.
+pub fn normalize_fingerprint(fp: &str) -> Result<String, RegistryError> {
+    let hex = fp.strip_prefix("sha256:").unwrap_or(fp);
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(RegistryError::InvalidInput {
+            value: fp.to_owned(),
+            reason: "a key fingerprint is sha256: followed by 64 hex digits (the prefix may be left out)".into(),
+        });
+    }
+    Ok(format!("sha256:{}", hex.to_ascii_lowercase()))
 }
 
 /// Namespace of a model name or a bare namespace.
@@ -129,7 +149,7 @@ fn namespace_of(ns: &str) -> Result<String, RegistryError> {
 
 /// Compare a signature's resources with a version's files: the same paths
 /// with the same SHA-256 digests, nothing more, nothing less.
-fn check_resources(
+pub(crate) fn check_resources(
     manifest: &provenant_attest::SignedManifest,
     files: &[provenant_store::FileRow],
 ) -> Result<(), RegistryError> {
@@ -183,68 +203,26 @@ fn check_resources(
 }
 
 impl Registry {
-    /// Verify a signature bundle against the key or roots the client sent and
-    /// the version's files, then attach it (idempotent for identical bytes).
+    /// Verify a signature bundle (against the key or roots the client sent,
+    /// or the namespace's trusted keys and root certificates) and the
+    /// version's files, then attach it (idempotent for identical bytes).
     pub async fn attach_signature(
         &self,
         reference: &str,
-        bundle_bytes: &[u8],
-        public_key: Option<&str>,
-        certificate_roots: &[String],
+        input: &AttachmentInput,
         by: &str,
     ) -> Result<(SignatureView, bool), RegistryError> {
-        let row = self.resolve(reference).await?;
-        let bundle = Bundle::from_json(bundle_bytes).map_err(|e| bad(e.to_string()))?;
-        let (trust, fingerprint) = trust_from(public_key, certificate_roots)?;
-        let verified = provenant_attest::verify_bundle(&bundle, &trust, SystemTime::now())
-            .map_err(|e| bad(e.to_string()))?;
-        let files = self.store.version_files(row.id).await?;
-        check_resources(&verified.manifest, &files)?;
-        let signer = match &verified.identity {
-            SignerIdentity::Key { .. } => verified.identity.to_string(),
-            SignerIdentity::Certificate(c) => c.to_string(),
-        };
-        let (att, created) = self
-            .store
-            .attachment_insert(&NewAttachment {
-                version_id: row.id,
-                kind: SIGNATURE_KIND.into(),
-                media_type: SIGNATURE_MEDIA_TYPE.into(),
-                digest: Digest::of(bundle_bytes).to_string(),
-                body: bundle_bytes.to_vec(),
-                signer,
-                fingerprint,
-                created_by: by.into(),
-                predicate_type: String::new(),
-                summary: "{}".into(),
-            })
+        let (_, att, created, trust) = self
+            .attach_to_version(reference, input, Expect::Signature, by)
             .await?;
-        if created {
-            tracing::info!(version = %format!("{}:{}", row.model, row.number), signer = %att.signer, "signature attached");
-        }
-        let trusted = self.trusted_fingerprints(&row).await?;
-        Ok((signature_view(&att, &trusted), created))
-    }
-
-    pub(crate) async fn trusted_fingerprints(
-        &self,
-        row: &VersionRow,
-    ) -> Result<Vec<String>, RegistryError> {
-        let model = ModelName::parse(&row.model)?;
-        Ok(self
-            .store
-            .trusted_keys(&model.namespace, false)
-            .await?
-            .into_iter()
-            .map(|k| k.fingerprint)
-            .collect())
+        Ok((signature_view(&att, &trust), created))
     }
 
     /// Signatures of a version with their trust status.
     pub async fn signatures(&self, row: &VersionRow) -> Result<Vec<SignatureView>, RegistryError> {
-        let trusted = self.trusted_fingerprints(row).await?;
+        let trust = self.version_trust(row).await?;
         let atts = self.store.attachments(row.id, SIGNATURE_KIND).await?;
-        Ok(atts.iter().map(|a| signature_view(a, &trusted)).collect())
+        Ok(atts.iter().map(|a| signature_view(a, &trust)).collect())
     }
 
     /// The bytes of one signature bundle.
@@ -273,10 +251,10 @@ impl Registry {
         by: &str,
     ) -> Result<(TrustedKeyView, bool), RegistryError> {
         let ns = namespace_of(namespace)?;
-        let key = parse_key_or_certificate(pem)?;
+        let (fingerprint, stored) = trusted_pem(pem)?;
         let (row, created) = self
             .store
-            .trusted_key_add(&ns, &key.fingerprint(), &key.to_pem(), comment, by)
+            .trusted_key_add(&ns, &fingerprint, &stored, comment, by)
             .await?;
         if created {
             tracing::info!(namespace = %ns, fingerprint = %row.fingerprint, by, "trusted key added");
@@ -291,6 +269,7 @@ impl Registry {
         by: &str,
     ) -> Result<(), RegistryError> {
         let ns = namespace_of(namespace)?;
+        let fingerprint = &normalize_fingerprint(fingerprint)?;
         if !self.store.trusted_key_remove(&ns, fingerprint, by).await? {
             return Err(RegistryError::KeyNotFound {
                 namespace: ns,
@@ -317,12 +296,15 @@ impl Registry {
     }
 }
 
-fn signature_view(a: &provenant_store::AttachmentRow, trusted: &[String]) -> SignatureView {
+pub(crate) fn signature_view(
+    a: &provenant_store::AttachmentRow,
+    trust: &NamespaceTrust,
+) -> SignatureView {
     SignatureView {
         digest: a.digest.clone(),
         signer: a.signer.clone(),
         fingerprint: a.fingerprint.clone(),
-        trusted: trusted.iter().any(|t| t == &a.fingerprint),
+        trusted: trust.vouches(a),
         media_type: a.media_type.clone(),
         created_at: rfc3339(a.created_at),
         created_by: a.created_by.clone(),

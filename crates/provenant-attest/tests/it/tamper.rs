@@ -328,3 +328,39 @@ fn dot_dot_resource_name_is_refused() {
         "{msg}"
     );
 }
+
+/// Only a self-signed CA certificate may serve as a trust anchor.
+#[test]
+fn a_root_must_be_a_self_signed_ca() {
+    use provenant_attest::{check_root_certificate, load_pem_certificates};
+    let der = |name: &str| {
+        load_pem_certificates(&std::fs::read(crate::support::pki(name)).unwrap())
+            .unwrap()
+            .remove(0)
+    };
+    check_root_certificate(&der("root.pem")).unwrap();
+    check_root_certificate(&der("attacker-root.pem")).unwrap();
+    let refused = |name: &str| match check_root_certificate(&der(name)) {
+        Err(AttestError::Certificate { field, reason }) => {
+            assert_eq!(field, "root certificate");
+            reason
+        }
+        other => panic!("{name}: expected a refusal, got {other:?}"),
+    };
+    // A self-signed leaf posing as a root.
+    assert!(refused("impostor-root.pem").contains("not a CA"));
+    // A CA that is not self-signed.
+    assert!(refused("intermediate.pem").contains("not self-signed"));
+    // A leaf.
+    assert!(refused("leaf.pem").contains("not a CA"));
+    // A self-named CA whose signature does not verify with its own key.
+    let mut forged = der("root.pem");
+    let last = forged.len() - 1;
+    forged[last] ^= 0x01;
+    match check_root_certificate(&forged) {
+        Err(AttestError::Certificate { reason, .. }) => {
+            assert!(reason.contains("does not verify"), "{reason}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}

@@ -41,12 +41,17 @@ pub struct Args {
     /// implied by --sign, --sbom and --provenance, which hash every file anyway
     #[arg(long)]
     pub hash_first: bool,
-    /// Sign the model (OMS, file mode, SHA-256) and attach the signature to the version
+    /// Sign the model (OMS, file mode, SHA-256) and publish the signature with the
+    /// version (implied by --key)
     #[arg(long, requires = "key")]
     pub sign: bool,
-    /// Signing key (PEM), for --sign and --sbom
+    /// Signing key (PEM): signs the model (as --sign) and any --sbom
     #[arg(long)]
     pub key: Option<PathBuf>,
+    /// Refuse to publish unless the namespace already trusts the signer of every
+    /// signature, SBOM and provenance pushed with the version (`provenant keys add`)
+    #[arg(long)]
+    pub require_trusted: bool,
     /// Environment variable holding the signing key's password
     #[arg(long, requires = "key")]
     pub password_env: Option<String>,
@@ -60,8 +65,9 @@ pub struct Args {
     /// --key (repeatable); it must parse, and its subject is the pushed model's OMS root digest
     #[arg(long, value_name = "FILE", requires = "key")]
     pub sbom: Vec<PathBuf>,
-    /// SLSA provenance bundle (`provenant attest provenance`) to attach to the version;
-    /// checked (signature, subject, required fields) before the version is published
+    /// SLSA provenance bundle (`provenant attest provenance`) to publish with the version;
+    /// checked here (signature, subject, required fields), then by the server, which
+    /// publishes the version with it or not at all
     #[arg(long, value_name = "BUNDLE")]
     pub provenance: Option<PathBuf>,
     /// Public key (PEM) verifying the provenance [default: that of --key, else the
@@ -199,7 +205,8 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     };
     let root = a.path.clone();
     let mut files = tokio::task::spawn_blocking(move || hashing::collect(&root)).await??;
-    let signature = if a.sign {
+    // A signing key signs (as with cosign): never an unsigned push by surprise.
+    let signature = if a.sign || a.key.is_some() {
         let sig = tokio::task::block_in_place(|| sign_for_push(&a))?;
         // Push exactly what is signed (OMS leaves top-level git files out).
         if !(files.len() == 1 && sig.resources.contains(".")) {
@@ -223,7 +230,8 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         None
     };
     let total: u64 = files.iter().map(|f| f.size).sum();
-    let hash_first = a.hash_first || a.sign || !a.sbom.is_empty() || a.provenance.is_some();
+    let hash_first =
+        a.hash_first || signature.is_some() || !a.sbom.is_empty() || a.provenance.is_some();
     let plan = if hash_first {
         Plan::none()
     } else {
@@ -294,77 +302,73 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     hash_bar.finish_and_clear();
     upload_bar.finish_and_clear();
 
+    // Everything the version is pushed with goes in the publish request: the
+    // server verifies it all, then stores the version and its attachments in
+    // one transaction, or nothing.
+    let mut attachments = Vec::new();
+    let signature_digest = match &signature {
+        Some(sig) => {
+            attachments.push(serde_json::json!({
+                "bundle": sig.bundle,
+                "public_key": sig.public_key,
+                "certificate_roots": sig.certificate_roots,
+            }));
+            Some(bundle_digest(&sig.bundle)?)
+        }
+        None => None,
+    };
+    let mut sbom_digests = Vec::new();
+    if let Some(signing) = &sbom_signing {
+        let root = provenant_registry::oms_root_digest(
+            files.iter().map(|f| (f.rel.as_str(), f.digest.as_str())),
+        )?;
+        for p in &a.sbom {
+            let st = super::attach::sbom_statement(p, &a.model, &root)?;
+            let bundle = signing.sign(&st)?;
+            sbom_digests.push(bundle_digest(&bundle)?);
+            attachments.push(serde_json::json!({
+                "bundle": bundle,
+                "public_key": signing.public_key,
+                "certificate_roots": signing.certificate_roots,
+            }));
+        }
+    }
+    let provenance_digest = match provenance {
+        Some(body) => {
+            let digest = bundle_digest(&body["bundle"])?;
+            attachments.push(body);
+            Some(digest)
+        }
+        None => None,
+    };
     let body = serde_json::json!({
         "files": files.iter().map(|f| serde_json::json!({"path": f.rel, "digest": f.digest, "size": f.size})).collect::<Vec<_>>(),
         "metadata": metadata,
         "labels": labels,
+        "attachments": attachments,
+        "require_trusted": a.require_trusted,
     });
-    let (_, published): (_, Published) = client
+    let (_, response): (_, serde_json::Value) = client
         .send_json(
             Method::POST,
             &format!("api/v1/models/{}/versions", model_segment(&a.model)),
             &body,
         )
         .await?;
-    let signature = match signature {
-        Some(sig) => {
-            let v = &published.version;
-            let (_, view): (_, serde_json::Value) = client
-                .send_json(
-                    Method::POST,
-                    &format!(
-                        "api/v1/models/{}/versions/{}/signatures",
-                        model_segment(&v.model),
-                        v.number
-                    ),
-                    &serde_json::json!({
-                        "bundle": sig.bundle,
-                        "public_key": sig.public_key,
-                        "certificate_roots": sig.certificate_roots,
-                    }),
-                )
-                .await
-                .context("attaching the signature")?;
-            Some(view)
-        }
-        None => None,
+    let attached = |list: &str, digest: &str| {
+        response["version"][list]
+            .as_array()
+            .and_then(|l| l.iter().find(|v| v["digest"] == digest))
+            .cloned()
     };
-    let mut attestations = Vec::new();
-    if let Some(signing) = &sbom_signing {
-        let v = &published.version;
-        let root = provenant_registry::oms_root_digest(
-            files.iter().map(|f| (f.rel.as_str(), f.digest.as_str())),
-        )?;
-        for p in &a.sbom {
-            let st = super::attach::sbom_statement(p, &v.model, &root)?;
-            let bundle = signing.sign(&st)?;
-            attestations.push(
-                super::attach::post(
-                    &client,
-                    &v.model,
-                    v.number,
-                    &bundle,
-                    signing.public_key.as_deref(),
-                    &signing.certificate_roots,
-                )
-                .await
-                .with_context(|| format!("attaching the SBOM {}", p.display()))?,
-            );
-        }
-    }
-    let provenance = match provenance {
-        Some(body) => Some(
-            super::provenance::attach(&client, &published.version, &body)
-                .await
-                .with_context(|| {
-                    format!(
-                        "published {} but attaching the provenance failed",
-                        published.version.reference
-                    )
-                })?,
-        ),
-        None => None,
-    };
+    let signature = signature_digest.and_then(|d| attached("signatures", &d));
+    let attestations: Vec<serde_json::Value> = sbom_digests
+        .iter()
+        .filter_map(|d| attached("attestations", d))
+        .collect();
+    let provenance = provenance_digest.and_then(|d| attached("attestations", &d));
+    let published: Published =
+        serde_json::from_value(response).context("reading the publish response")?;
     let report = Report {
         attestations,
         provenance,
@@ -396,20 +400,17 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         );
         if let Some(p) = &report.provenance {
             println!(
-                "provenance attached (signed by {}; builder {})",
+                "provenance attached (signed by {}; builder {}; {})",
                 p["signer"].as_str().unwrap_or("?"),
-                p["summary"]["builder_id"].as_str().unwrap_or("?")
+                p["summary"]["builder_id"].as_str().unwrap_or("?"),
+                trust_note(p)
             );
         }
         if let Some(sig) = &report.signature {
             println!(
                 "signed by {} ({})",
                 sig["signer"].as_str().unwrap_or("?"),
-                if sig["trusted"] == true {
-                    "trusted"
-                } else {
-                    "key not yet trusted by the namespace: see `provenant keys add`"
-                }
+                trust_note(sig)
             );
         }
         for att in &report.attestations {
@@ -417,6 +418,26 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// What a push reports of an attachment's trust.
+fn trust_note(view: &serde_json::Value) -> &'static str {
+    if view["trusted"] == true {
+        "trusted"
+    } else {
+        "key not yet trusted by the namespace: see `provenant keys add`"
+    }
+}
+
+/// `sha256:` digest of a bundle as the server stores it (the bytes of its
+/// JSON as serialised here and there by serde_json).
+fn bundle_digest(bundle: &serde_json::Value) -> anyhow::Result<String> {
+    use sha2::Digest as _;
+    let bytes = serde_json::to_vec(bundle).context("serialising a bundle")?;
+    Ok(format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(&bytes))
+    ))
 }
 
 /// Files at least this large are read once when the server cannot hold them

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 use super::{
-    Backend, NewVersion, PublishJob, Store, VERSION_COLUMNS, VersionRow, labels_json, labels_text,
-    now_millis, version_from_row,
+    AttachmentRow, Backend, NewAttachment, NewLineageEdge, NewVersion, PublishJob, Store,
+    VERSION_COLUMNS, VersionRow, labels_json, labels_text, now_millis, version_from_row,
 };
 use crate::StoreError;
 use crate::log::{LogRecord, LogTarget, entry_type};
@@ -37,6 +37,42 @@ impl Store {
             }
         }
         self.version_publish_single(new).await
+    }
+
+    /// Publish a version together with the attachments it was pushed with
+    /// (signatures, attestations, provenance and the lineage edges each
+    /// establishes), in one transaction: all of it, or nothing. Each
+    /// attachment's `version_id` is ignored and set to the version's. On a
+    /// digest the model already has, the attachments are added to the
+    /// existing version (identical bytes are kept once, as by
+    /// [`Store::attachment_insert`]). A parent link that would close a cycle
+    /// fails the whole publish ([`StoreError::LineageCycle`]).
+    pub async fn version_publish_with_attachments(
+        &self,
+        new: &NewVersion,
+        attachments: &[(NewAttachment, Vec<NewLineageEdge>)],
+    ) -> Result<(VersionRow, bool, Vec<(AttachmentRow, bool)>), StoreError> {
+        if attachments.is_empty() {
+            let (row, created) = self.version_publish(new).await?;
+            return Ok((row, created, Vec::new()));
+        }
+        let (mut tx, _writer) = self.begin_write().await?;
+        let (row, created) = Self::version_publish_in_txn(&mut tx, self.backend, new).await?;
+        let mut out = Vec::with_capacity(attachments.len());
+        for (a, edges) in attachments {
+            let a = NewAttachment {
+                version_id: row.id,
+                ..a.clone()
+            };
+            let (att, att_created) = Self::attachment_write_in_txn(&mut tx, &a).await?;
+            if att_created && !edges.is_empty() {
+                Self::lineage_insert_in_txn(&mut tx, row.id, Some(att.id), edges, att.created_at)
+                    .await?;
+            }
+            out.push((att, att_created));
+        }
+        tx.commit().await?;
+        Ok((row, created, out))
     }
 
     async fn version_publish_single(

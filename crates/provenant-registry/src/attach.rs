@@ -1,0 +1,348 @@
+//! Checking signed bundles about a version, and storing them: OMS
+//! signatures, SBOM attestations and training provenance, each on its own
+//! route or with the publish request that creates the version — then in the
+//! version's own transaction, so that a push is all or nothing.
+//!
+//! Checking never looks at the database row of the version, only at what
+//! the version *is* (its manifest digest and files), so a bundle can be
+//! checked before the version exists.
+
+use std::time::SystemTime;
+
+use provenant_attest::{Bundle, Statement};
+use provenant_store::{
+    AttachmentRow, Digest, FileRow, NewAttachment, NewLineageEdge, StoreError, VersionRow,
+};
+
+use crate::attestations::{
+    ATTESTATION_MEDIA_TYPE, SBOM_KIND, SLSA_PROVENANCE_PREDICATE, check_predicate,
+    oms_root_digest,
+};
+use crate::signatures::{SIGNATURE_KIND, SIGNATURE_MEDIA_TYPE, check_resources};
+use crate::trust::{KeyMaterial, NamespaceTrust, verify_bundle_with};
+use crate::{ModelName, PROVENANCE_KIND, Registry, RegistryError};
+
+/// A signed bundle sent to be attached, with the key material (if any) that
+/// verifies it. Without key material, the namespace's trusted keys and root
+/// certificates are tried.
+#[derive(Clone, Debug, Default)]
+pub struct AttachmentInput {
+    /// The Sigstore bundle v0.3 JSON, stored byte for byte.
+    pub bundle: Vec<u8>,
+    /// Key mode: the signer's public key (PEM).
+    pub public_key: Option<String>,
+    /// Certificate mode: root certificates (PEM) the chain may lead to.
+    pub certificate_roots: Vec<String>,
+}
+
+impl AttachmentInput {
+    fn material(&self) -> KeyMaterial<'_> {
+        KeyMaterial {
+            public_key: self.public_key.as_deref(),
+            certificate_roots: &self.certificate_roots,
+        }
+    }
+}
+
+/// Which bundles a caller takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Expect {
+    /// OMS signatures only (the signatures route).
+    Signature,
+    /// SBOM or provenance attestations (the attestations route).
+    Attestation,
+    /// Provenance only (the provenance route).
+    Provenance,
+    /// Any of them, told apart by predicate type (publish).
+    Any,
+}
+
+/// The version a bundle must be about.
+pub(crate) struct Target<'a> {
+    /// How messages name it (`ns/name:3`, or `ns/name` before it exists).
+    pub label: String,
+    /// `sha256:…` of its manifest.
+    pub manifest_digest: &'a str,
+    pub files: &'a [FileRow],
+}
+
+/// A bundle that was checked, ready to be stored with the lineage edges it
+/// establishes (provenance only).
+#[derive(Clone, Debug)]
+pub(crate) struct Prepared {
+    pub new: NewAttachment,
+    pub edges: Vec<NewLineageEdge>,
+}
+
+/// What a bundle's statement says it is, by predicate type.
+enum Kind {
+    Signature,
+    Sbom,
+    Provenance,
+}
+
+fn kind_of(payload: &[u8]) -> Option<(Kind, String)> {
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        #[serde(rename = "predicateType", default)]
+        predicate_type: String,
+    }
+    let peek: Peek = serde_json::from_slice(payload).ok()?;
+    let kind = match peek.predicate_type.as_str() {
+        provenant_attest::PREDICATE_TYPE | provenant_attest::PREDICATE_TYPE_V01 => Kind::Signature,
+        SLSA_PROVENANCE_PREDICATE => Kind::Provenance,
+        _ => Kind::Sbom,
+    };
+    Some((kind, peek.predicate_type))
+}
+
+fn bad_signature(reason: String) -> RegistryError {
+    RegistryError::InvalidSignature { reason }
+}
+
+fn bad_attestation(reason: String) -> RegistryError {
+    RegistryError::InvalidAttestation {
+        field: "bundle".into(),
+        reason,
+    }
+}
+
+impl Registry {
+    /// The keys and root certificates a namespace trusts now.
+    pub(crate) async fn namespace_trust(
+        &self,
+        namespace: &str,
+    ) -> Result<NamespaceTrust, RegistryError> {
+        let rows = self.store.trusted_keys(namespace, false).await?;
+        Ok(NamespaceTrust::new(namespace, &rows))
+    }
+
+    /// The trust of the namespace a version belongs to.
+    pub(crate) async fn version_trust(
+        &self,
+        row: &VersionRow,
+    ) -> Result<NamespaceTrust, RegistryError> {
+        let model = ModelName::parse(&row.model)?;
+        self.namespace_trust(&model.namespace).await
+    }
+
+    /// Checks a bundle about `target`: its signature (against the key
+    /// material sent, or the namespace's anchors), that it is about exactly
+    /// this version, and that its predicate is one we take and is valid.
+    pub(crate) async fn prepare_attachment(
+        &self,
+        target: &Target<'_>,
+        input: &AttachmentInput,
+        expect: Expect,
+        trust: &NamespaceTrust,
+        by: &str,
+    ) -> Result<Prepared, RegistryError> {
+        let bad: fn(String) -> RegistryError = match expect {
+            Expect::Attestation => bad_attestation,
+            _ => bad_signature,
+        };
+        let bundle = Bundle::from_json(&input.bundle).map_err(|e| bad(e.to_string()))?;
+        let (kind, predicate_type) = kind_of(&bundle.envelope.payload).ok_or_else(|| {
+            bad("dsseEnvelope.payload: not an in-toto statement with a predicateType".into())
+        })?;
+        let now = SystemTime::now();
+        let material = input.material();
+        let mut new = NewAttachment {
+            version_id: 0,
+            kind: String::new(),
+            media_type: ATTESTATION_MEDIA_TYPE.into(),
+            digest: Digest::of(&input.bundle).to_string(),
+            body: input.bundle.clone(),
+            signer: String::new(),
+            fingerprint: String::new(),
+            created_by: by.into(),
+            predicate_type: predicate_type.clone(),
+            summary: "{}".into(),
+        };
+        let mut edges = Vec::new();
+        match (kind, expect) {
+            (Kind::Signature, Expect::Signature | Expect::Any) => {
+                let checked = verify_bundle_with(
+                    &bundle,
+                    material,
+                    trust,
+                    |b, t| provenant_attest::verify_bundle(b, t, now).map(|v| (v.manifest, v.identity)),
+                    bad_signature,
+                )?;
+                check_resources(&checked.value, target.files)?;
+                new.kind = SIGNATURE_KIND.into();
+                new.media_type = SIGNATURE_MEDIA_TYPE.into();
+                new.predicate_type = String::new();
+                new.signer = checked.signer;
+                new.fingerprint = checked.fingerprint;
+            }
+            (Kind::Signature, _) => {
+                return Err(bad(format!(
+                    "an OMS signature ({predicate_type}): attach it as a signature (`provenant attach <ref> model.sig`, POST …/signatures)"
+                )));
+            }
+            (Kind::Provenance, Expect::Provenance | Expect::Attestation | Expect::Any) => {
+                let checked = verify_bundle_with(
+                    &bundle,
+                    material,
+                    trust,
+                    |b, t| {
+                        provenant_attest::verify_attestation(b, t, now)
+                            .map(|v| (v.statement, v.identity))
+                    },
+                    bad,
+                )?;
+                let st = checked.value;
+                self.check_subject(target, &st, true)?;
+                let (summary, lineage) = self.provenance_prepare(&st).await?;
+                new.kind = PROVENANCE_KIND.into();
+                new.summary = summary;
+                new.signer = checked.signer;
+                new.fingerprint = checked.fingerprint;
+                edges = lineage;
+            }
+            (Kind::Sbom, Expect::Attestation | Expect::Any) => {
+                let checked = verify_bundle_with(
+                    &bundle,
+                    material,
+                    trust,
+                    |b, t| {
+                        provenant_attest::verify_attestation(b, t, now)
+                            .map(|v| (v.statement, v.identity))
+                    },
+                    bad_attestation,
+                )?;
+                let st = checked.value;
+                self.check_subject(target, &st, false)?;
+                let (kind, summary) = check_predicate(&st)?;
+                new.kind = kind.into();
+                new.summary = summary.to_string();
+                new.signer = checked.signer;
+                new.fingerprint = checked.fingerprint;
+            }
+            (Kind::Sbom, _) | (Kind::Provenance, _) => {
+                return Err(bad(format!(
+                    "predicate type {predicate_type:?} is not {}",
+                    match expect {
+                        Expect::Signature => "an OMS signature",
+                        _ => SLSA_PROVENANCE_PREDICATE,
+                    }
+                )));
+            }
+        }
+        Ok(Prepared { new, edges })
+    }
+
+    /// A statement must name the version: its OMS root digest (file mode,
+    /// SHA-256) or its manifest digest.
+    fn check_subject(
+        &self,
+        target: &Target<'_>,
+        st: &Statement,
+        provenance: bool,
+    ) -> Result<(), RegistryError> {
+        let root = oms_root_digest(
+            target
+                .files
+                .iter()
+                .map(|f| (f.path.as_str(), f.digest.as_str())),
+        )?;
+        let manifest_hex = target.manifest_digest.trim_start_matches("sha256:");
+        if st.has_sha256(&root) || st.has_sha256(manifest_hex) {
+            return Ok(());
+        }
+        if provenance {
+            let got: Vec<String> = st
+                .subject
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} sha256:{}",
+                        s.name,
+                        s.digest.get("sha256").map_or("-", String::as_str)
+                    )
+                })
+                .collect();
+            return Err(RegistryError::SubjectMismatch {
+                version: target.label.clone(),
+                expected: format!(
+                    "sha256:{root} (OMS root digest) or {} (manifest digest)",
+                    target.manifest_digest
+                ),
+                got: got.join(", "),
+            });
+        }
+        Err(RegistryError::InvalidAttestation {
+            field: "payload.subject".into(),
+            reason: format!(
+                "no subject is {} (its OMS root digest sha256:{root} or manifest digest {})",
+                target.label, target.manifest_digest
+            ),
+        })
+    }
+
+    /// Checks a bundle sent for an existing version and stores it
+    /// (idempotent for identical bytes). Returns the row and whether it is new.
+    pub(crate) async fn attach_to_version(
+        &self,
+        reference: &str,
+        input: &AttachmentInput,
+        expect: Expect,
+        by: &str,
+    ) -> Result<(VersionRow, AttachmentRow, bool, NamespaceTrust), RegistryError> {
+        let row = self.resolve(reference).await?;
+        let model = ModelName::parse(&row.model)?;
+        let trust = self.namespace_trust(&model.namespace).await?;
+        let files = self.store.version_files(row.id).await?;
+        let target = Target {
+            label: format!("{}:{}", row.model, row.number),
+            manifest_digest: &row.digest,
+            files: &files,
+        };
+        let prepared = self
+            .prepare_attachment(&target, input, expect, &trust, by)
+            .await?;
+        let (att, created) = self.store_prepared(&row, prepared).await?;
+        Ok((row, att, created, trust))
+    }
+
+    /// Stores a checked attachment of an existing version (with its lineage
+    /// edges, in one transaction), then scans a new SBOM.
+    async fn store_prepared(
+        &self,
+        row: &VersionRow,
+        prepared: Prepared,
+    ) -> Result<(AttachmentRow, bool), RegistryError> {
+        let new = NewAttachment {
+            version_id: row.id,
+            ..prepared.new
+        };
+        let label = format!("{}:{}", row.model, row.number);
+        let (att, created) = if prepared.edges.is_empty() {
+            self.store.attachment_insert(&new).await?
+        } else {
+            self.store
+                .attachment_insert_with_lineage(&new, &prepared.edges)
+                .await
+                .map_err(|e| lineage_error(e, &label))?
+        };
+        if created {
+            tracing::info!(version = %label, kind = %att.kind, signer = %att.signer, edges = prepared.edges.len(), "attached");
+            if att.kind == SBOM_KIND {
+                self.scan_version_logged(row).await;
+            }
+        }
+        Ok((att, created))
+    }
+}
+
+/// A parent link that would close a cycle, named for the version.
+pub(crate) fn lineage_error(e: StoreError, version: &str) -> RegistryError {
+    match e {
+        StoreError::LineageCycle { parent, .. } => RegistryError::LineageCycle {
+            version: version.to_owned(),
+            parent,
+        },
+        other => other.into(),
+    }
+}
