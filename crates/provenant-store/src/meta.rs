@@ -1075,9 +1075,15 @@ impl Store {
         by: &str,
     ) -> Result<bool, StoreError> {
         let placeholders: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 6)).collect();
+        // No alias may point at an archived version: checked in the update itself.
+        let unaliased = if to == "archived" {
+            " AND NOT EXISTS (SELECT 1 FROM aliases WHERE aliases.version_id = $5)"
+        } else {
+            ""
+        };
         let sql = format!(
             "UPDATE versions SET state = $1, state_reason = $2, state_changed_at = $3, state_changed_by = $4 \
-             WHERE id = $5 AND state IN ({})",
+             WHERE id = $5 AND state IN ({}){unaliased}",
             placeholders.join(", ")
         );
         let now = now_millis();

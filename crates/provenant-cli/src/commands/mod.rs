@@ -43,6 +43,22 @@ pub async fn resolve(client: &Client, reference: &str) -> anyhow::Result<Version
     client.get_json(&format!("api/v1/resolve?{q}")).await
 }
 
+/// Say on stderr that a version is no longer active (deprecated or archived),
+/// with the recorded reason: `pull` and `show` still serve it.
+pub fn warn_if_retired(v: &VersionInfo) {
+    if v.state != "active" {
+        eprintln!(
+            "warning: {} is {}{}",
+            v.reference,
+            v.state,
+            v.state_reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+    }
+}
+
 /// `api/v1/models/<model>/versions/<n>`.
 pub fn version_path(v: &VersionInfo) -> String {
     format!(

@@ -106,6 +106,7 @@ fn is_empty_dir(p: &Path) -> bool {
 pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let client = g.client()?;
     let v = super::resolve(&client, &a.reference).await?;
+    super::warn_if_retired(&v);
     let files = v
         .files
         .clone()

@@ -10,6 +10,7 @@ pub struct Args {
 pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let client = g.client()?;
     let mut v = super::resolve(&client, &a.reference).await?;
+    super::warn_if_retired(&v);
     v.provenance = Some(super::provenance::summaries(&client, &v).await?);
     if g.json {
         return crate::output::json(&v);
