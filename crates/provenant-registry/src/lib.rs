@@ -27,9 +27,12 @@ pub use attestations::{
 };
 pub use error::RegistryError;
 pub use manifest::{BuiltManifest, ManifestFile, build_manifest, layer_media_type};
-pub use metadata::{METADATA_SCHEMA, Metadata, validate_metadata};
+pub use metadata::{
+    MAX_METADATA_BYTES, MAX_METADATA_FIELD_BYTES, METADATA_SCHEMA, Metadata, validate_metadata,
+};
 pub use names::{
-    ModelName, validate_alias, validate_file_path, validate_label_key, validate_label_value,
+    ModelName, validate_alias, validate_file_path, validate_file_set, validate_label_key,
+    validate_label_value,
 };
 pub use provenance::{
     ImpactView, ImpactedVersion, LineageEdgeView, LineageView, ProvenanceSummary, ProvenanceView,

@@ -92,8 +92,70 @@ pub struct Metadata {
     pub canonical: String,
 }
 
-/// Validate metadata against the schema; every violation is reported with its JSON pointer.
+/// Largest metadata of a version, as canonical JSON (object keys sorted, no
+/// whitespace): what every listing row carries and every search indexes.
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+
+/// Largest value of one top-level metadata field (`hyperparameters`,
+/// `metrics`, an `x-*` extension, ...), as canonical JSON.
+pub const MAX_METADATA_FIELD_BYTES: usize = 32 * 1024;
+
+/// Counts the bytes serde writes and stops it once they pass a limit, so that
+/// an oversized value is never serialised whole.
+struct Budget {
+    used: usize,
+    limit: usize,
+}
+
+impl std::io::Write for Budget {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.used += buf.len();
+        if self.used > self.limit {
+            return Err(std::io::Error::other("over budget"));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether `value` fits in `limit` bytes of compact JSON.
+fn fits(value: &Value, limit: usize) -> bool {
+    serde_json::to_writer(&mut Budget { used: 0, limit }, value).is_ok()
+}
+
+/// The size caps, checked before the schema so that an oversized value costs
+/// no more than its first `limit` bytes.
+fn check_size(value: &Value) -> Result<(), RegistryError> {
+    if let Value::Object(fields) = value {
+        for (name, v) in fields {
+            if !fits(v, MAX_METADATA_FIELD_BYTES) {
+                let pointer = name.replace('~', "~0").replace('/', "~1");
+                return Err(RegistryError::InvalidMetadata {
+                    errors: vec![format!(
+                        "at /{pointer}: field {name:?} is over {MAX_METADATA_FIELD_BYTES} bytes as JSON (the limit per field)"
+                    )],
+                });
+            }
+        }
+    }
+    if !fits(value, MAX_METADATA_BYTES) {
+        return Err(RegistryError::InvalidMetadata {
+            errors: vec![format!(
+                "at /: metadata is over {MAX_METADATA_BYTES} bytes as JSON (the limit per version)"
+            )],
+        });
+    }
+    Ok(())
+}
+
+/// Validate metadata against the size caps ([`MAX_METADATA_FIELD_BYTES`] per
+/// top-level field, [`MAX_METADATA_BYTES`] in all) and the schema; every
+/// violation is reported with its JSON pointer.
 pub fn validate_metadata(value: Value) -> Result<Metadata, RegistryError> {
+    check_size(&value)?;
     let errors: Vec<String> = validator()
         .iter_errors(&value)
         .map(|e| {
@@ -153,5 +215,29 @@ mod tests {
             .to_string();
         assert!(err.contains("/source/commit"), "{err}");
         assert!(validate_metadata(json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn size_caps_name_the_field() {
+        // One field over its cap: the error names it, whatever the schema says.
+        let big = "x".repeat(MAX_METADATA_FIELD_BYTES);
+        let err = validate_metadata(json!({"hyperparameters": {"notes": big}}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at /hyperparameters"), "{err}");
+        assert!(err.contains("limit per field"), "{err}");
+        let err = validate_metadata(json!({"x-a/b": [big]}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at /x-a~1b"), "{err}");
+        // Every field within its cap, the whole over the total.
+        let part = "y".repeat(MAX_METADATA_FIELD_BYTES - 100);
+        let err = validate_metadata(json!({"x-1": part, "x-2": part, "x-3": part}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("limit per version"), "{err}");
+        // Just under both caps passes.
+        let m = validate_metadata(json!({"x-1": part, "x-2": part})).unwrap();
+        assert!(m.canonical.len() <= MAX_METADATA_BYTES);
     }
 }

@@ -163,20 +163,12 @@ impl Registry {
                 })?;
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        if let Some(w) = files.windows(2).find(|w| w[0].path == w[1].path) {
-            return Err(RegistryError::DuplicatePath(w[0].path.clone()));
-        }
-        // A file path may not also be a directory of another path ("a" and "a/b").
-        for w in files.windows(2) {
-            if w[1].path.starts_with(&w[0].path)
-                && w[1].path.as_bytes().get(w[0].path.len()) == Some(&b'/')
-            {
-                return Err(RegistryError::InvalidPath {
-                    path: w[1].path.clone(),
-                    reason: format!("{:?} is also a file", w[0].path),
-                });
-            }
-        }
+        // No repeats, no case or Unicode-normalisation collisions, no file
+        // that is also a directory of another ("a" and "a/b", however far
+        // apart they sort).
+        crate::names::validate_file_set(
+            &files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+        )?;
         let metadata = validate_metadata(req.metadata)?;
 
         // Every blob must be present with the declared size.
