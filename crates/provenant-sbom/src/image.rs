@@ -39,8 +39,13 @@ pub struct ImageLimits {
     pub max_layers: usize,
     /// Size of one file kept in memory (a dpkg status database, a RECORD).
     pub max_file_bytes: u64,
-    /// Total bytes kept in memory (kept files plus symlink targets) over all layers.
+    /// Total bytes kept in memory over all layers: kept files, the paths of kept entries,
+    /// symlink targets, and the whiteout and opaque-directory lists.
     pub max_kept_bytes: u64,
+    /// Size of one tar extension header (a GNU long name or long link, a PAX record set):
+    /// the tar reader holds each one whole in memory, so a longer one is refused before it
+    /// is read.
+    pub max_extension_header_bytes: u64,
     /// Size of a JSON document (index, manifest, config).
     pub max_json_bytes: u64,
     /// Layers decoded in parallel (0 = number of CPUs).
@@ -58,6 +63,7 @@ impl Default for ImageLimits {
             max_layers: 512,
             max_file_bytes: 64 << 20,
             max_kept_bytes: 256 << 20,
+            max_extension_header_bytes: 1 << 20,
             max_json_bytes: 16 << 20,
             threads: 0,
         }
@@ -141,7 +147,8 @@ impl BlobStore {
 
     fn exists(&self, name: &str) -> bool {
         match self {
-            Self::Dir(d) => d.join(name).is_file(),
+            // Whatever it is: `open` refuses what is not a regular file, naming it.
+            Self::Dir(d) => std::fs::symlink_metadata(d.join(name)).is_ok(),
             Self::Tar { members, .. } => members.contains_key(name),
         }
     }
@@ -151,9 +158,7 @@ impl BlobStore {
             Self::Dir(d) => {
                 // Member names may come from an untrusted manifest.json: stay inside the directory.
                 let rel = normalize_entry(name.as_bytes(), &d.display().to_string())?;
-                let p = d.join(rel);
-                let f = File::open(&p).map_err(|e| SbomError::io(&p, e))?;
-                let len = f.metadata().map_err(|e| SbomError::io(&p, e))?.len();
+                let (f, len) = open_in_dir(d, &rel)?;
                 Ok((Box::new(f), len))
             }
             Self::Tar { path, members } => {
@@ -322,6 +327,51 @@ impl BlobStore {
         let layers = m.layers.iter().map(to_ref).collect::<Result<Vec<_>>>()?;
         Ok(Some((d.digest.clone(), config, layers)))
     }
+}
+
+/// Opens `rel` (a normalised member name) inside the image directory `root` only if no
+/// component of it is a symbolic link and it is a regular file: an image directory from
+/// elsewhere must not make us read outside it, block on a FIFO or stream a device. The
+/// file opened must be the one inspected (same device and inode), so a swap in between is
+/// refused too. (`root` itself is the caller's choice and may be a link.)
+fn open_in_dir(root: &Path, rel: &str) -> Result<(File, u64)> {
+    let refuse = |reason| SbomError::UnsafePath {
+        archive: root.display().to_string(),
+        entry: rel.to_string(),
+        reason,
+    };
+    let mut p = root.to_path_buf();
+    let mut meta = None;
+    for c in rel.split('/') {
+        p.push(c);
+        let m = std::fs::symlink_metadata(&p).map_err(|e| SbomError::io(&p, e))?;
+        if m.file_type().is_symlink() {
+            return Err(refuse(
+                "a symbolic link in an image directory (it could lead outside it)",
+            ));
+        }
+        meta = Some(m);
+    }
+    if !meta.as_ref().is_some_and(std::fs::Metadata::is_file) {
+        return Err(refuse(
+            "not a regular file (a directory, device, FIFO or socket) in an image directory",
+        ));
+    }
+    let f = File::open(&p).map_err(|e| SbomError::io(&p, e))?;
+    let opened = f.metadata().map_err(|e| SbomError::io(&p, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.is_some_and(|m| (m.dev(), m.ino()) != (opened.dev(), opened.ino())) {
+            return Err(refuse("replaced while it was being opened"));
+        }
+    }
+    if !opened.is_file() {
+        return Err(refuse(
+            "not a regular file (a directory, device, FIFO or socket) in an image directory",
+        ));
+    }
+    Ok((f, opened.len()))
 }
 
 fn host_arch() -> &'static str {
@@ -528,7 +578,8 @@ impl Read for BlobTap {
     }
 }
 
-/// The uncompressed side: hashes (diff id), counts and enforces the decompression bounds.
+/// The uncompressed side: hashes (diff id), counts and enforces the decompression bounds
+/// and, through [`TarGuard`], the size of tar extension headers.
 struct Bounded<'a> {
     inner: Box<dyn Read + Send>,
     hasher: Sha256,
@@ -536,11 +587,13 @@ struct Bounded<'a> {
     compressed: &'a AtomicU64,
     total: &'a AtomicU64,
     limits: &'a ImageLimits,
+    guard: TarGuard,
 }
 
 impl Read for Bounded<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        self.guard.feed(&buf[..n])?;
         self.hasher.update(&buf[..n]);
         self.count += n as u64;
         let done = self.count;
@@ -558,6 +611,162 @@ impl Read for Bounded<'_> {
         }
         Ok(n)
     }
+}
+
+/// Tar block size.
+const BLOCK: u64 = 512;
+
+/// Follows the block structure of a tar stream as it is read, the way the `tar` crate walks
+/// it, to refuse a GNU long name or long link or a PAX record set larger than
+/// [`ImageLimits::max_extension_header_bytes`] *before* the `tar` crate reads it whole into
+/// memory (it has no bound of its own: a layer could hold a name of gigabytes).
+///
+/// It stops following (and lets the `tar` crate report the error) at anything the crate
+/// rejects or stops at: a bad checksum, an unreadable size, the first all-zero block.
+struct TarGuard {
+    /// Stream offset of the next byte fed.
+    pos: u64,
+    /// Stream offset of the next header (or GNU sparse extension) block.
+    next: u64,
+    /// The block being assembled at `next`.
+    block: Box<tar::Header>,
+    filled: usize,
+    /// GNU sparse extension blocks follow; then the entry's data of this size.
+    sparse_data: Option<u64>,
+    /// A PAX local header's records being collected (start offset, length, bytes so far):
+    /// they can set the next entry's size.
+    pax: Option<(u64, usize, Vec<u8>)>,
+    /// Size set by the last PAX local header, for the next entry that is not itself an
+    /// extension header.
+    pax_size: Option<u64>,
+    done: bool,
+    max_ext: u64,
+}
+
+impl TarGuard {
+    fn new(max_ext: u64) -> Self {
+        Self {
+            pos: 0,
+            next: 0,
+            block: Box::new(tar::Header::new_old()),
+            filled: 0,
+            sparse_data: None,
+            pax: None,
+            pax_size: None,
+            done: false,
+            max_ext,
+        }
+    }
+
+    fn feed(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() && !self.done {
+            if self.pos < self.next {
+                // Entry data (or padding) up to the next block.
+                let n = usize::try_from(self.next - self.pos)
+                    .unwrap_or(usize::MAX)
+                    .min(buf.len());
+                if let Some((start, len, data)) = &mut self.pax {
+                    // The records start at `start` and are `len` bytes long.
+                    let skip = usize::try_from(start.saturating_sub(self.pos)).unwrap_or(n);
+                    let take = n.saturating_sub(skip).min(*len - data.len());
+                    data.extend_from_slice(&buf[skip.min(n)..skip.min(n) + take]);
+                    if data.len() == *len {
+                        self.pax_size = pax_size(data);
+                        self.pax = None;
+                    }
+                }
+                self.pos += n as u64;
+                buf = &buf[n..];
+                continue;
+            }
+            let n = (BLOCK as usize - self.filled).min(buf.len());
+            self.block.as_mut_bytes()[self.filled..self.filled + n].copy_from_slice(&buf[..n]);
+            self.filled += n;
+            self.pos += n as u64;
+            buf = &buf[n..];
+            if self.filled == BLOCK as usize {
+                self.filled = 0;
+                self.next += BLOCK;
+                self.on_block()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A whole block at `next - BLOCK` has arrived.
+    fn on_block(&mut self) -> io::Result<()> {
+        if let Some(size) = self.sparse_data {
+            // A GNU sparse extension block: `isextended` is its last used byte.
+            if self.block.as_bytes()[504] != 1 {
+                self.sparse_data = None;
+                self.next += size.div_ceil(BLOCK) * BLOCK;
+            }
+            return Ok(());
+        }
+        let h = &*self.block;
+        if h.as_bytes().iter().all(|&b| b == 0) {
+            self.done = true;
+            return Ok(());
+        }
+        let sum = h.as_bytes()[..148]
+            .iter()
+            .chain(&h.as_bytes()[156..])
+            .map(|&b| u32::from(b))
+            .sum::<u32>()
+            + 8 * 32;
+        let Ok(mut size) = h.entry_size() else {
+            self.done = true;
+            return Ok(());
+        };
+        if h.cksum().ok() != Some(sum) {
+            self.done = true;
+            return Ok(());
+        }
+        let ty = h.entry_type();
+        let extension = ty.is_gnu_longname()
+            || ty.is_gnu_longlink()
+            || ty.is_pax_local_extensions()
+            || ty.is_pax_global_extensions();
+        if !extension && let Some(s) = self.pax_size.take() {
+            size = s;
+        }
+        let recognized = h.as_gnu().is_some() || h.as_ustar().is_some();
+        if recognized
+            && (ty.is_gnu_longname() || ty.is_gnu_longlink() || ty.is_pax_local_extensions())
+        {
+            if size > self.max_ext {
+                return Err(io::Error::other(LimitHit {
+                    what: "tar extension header (long name, long link or PAX records)",
+                    limit: self.max_ext,
+                }));
+            }
+            if ty.is_pax_local_extensions() {
+                // Bounded by `max_ext` just above.
+                let len = usize::try_from(size).unwrap_or(0);
+                self.pax = (len > 0).then(|| (self.next, len, Vec::with_capacity(len)));
+            }
+        }
+        if !extension {
+            self.pax_size = None;
+        }
+        if ty.is_gnu_sparse() && h.as_gnu().is_some_and(tar::GnuHeader::is_extended) {
+            self.sparse_data = Some(size);
+        } else {
+            self.next += size.div_ceil(BLOCK) * BLOCK;
+        }
+        Ok(())
+    }
+}
+
+/// The `size` record of a PAX record set, read as the `tar` crate reads it.
+fn pax_size(records: &[u8]) -> Option<u64> {
+    for r in tar::PaxExtensions::new(records) {
+        let r = r.ok()?;
+        if r.key() == Ok("size") {
+            return r.value().ok()?.parse().ok();
+        }
+    }
+    None
 }
 
 #[derive(Debug)]
@@ -699,6 +908,7 @@ fn scan_layer(
         compressed: &blob_count,
         total,
         limits,
+        guard: TarGuard::new(limits.max_extension_header_bytes),
     };
     let mut ar = tar::Archive::new(bounded);
     let mut scan = LayerScan::default();
@@ -741,6 +951,7 @@ fn scan_layer(
             }
             let (dir, base) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
             if base == ".wh..wh..opq" {
+                keep(dir.len() as u64)?;
                 scan.opaque.push(dir.to_string());
                 continue;
             }
@@ -752,6 +963,7 @@ fn scan_layer(
                         reason: "malformed whiteout",
                     });
                 }
+                keep(path.len() as u64)?;
                 scan.whiteouts.push(if dir.is_empty() {
                     target.to_string()
                 } else {

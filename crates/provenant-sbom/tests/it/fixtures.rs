@@ -74,6 +74,7 @@ pub fn dpkg_installed(status: &str) -> Vec<String> {
 }
 
 /// One tar entry for a test layer.
+#[derive(Clone)]
 pub enum Entry {
     File(String, Vec<u8>),
     Symlink(String, String),

@@ -537,3 +537,194 @@ fn alpine_apk_database_in_an_image() {
     );
     assert!(sbom.is_complete(), "{:?}", sbom.warnings);
 }
+
+/// A name of about `len` bytes under `usr/share/` (nested directories, so every component
+/// stays short).
+fn long_name(len: usize) -> String {
+    let mut name = "usr/share/".to_string();
+    while name.len() < len {
+        name.push_str("abcdefghijklmnopqrstuvwxyz/");
+    }
+    name.push('x');
+    name
+}
+
+fn limit_hit(e: &SbomError) -> Option<&'static str> {
+    match e {
+        SbomError::LimitExceeded { what, .. } => Some(what),
+        _ => None,
+    }
+}
+
+const EXTENSION_HEADER: &str = "tar extension header (long name, long link or PAX records)";
+
+#[test]
+fn long_tar_names_are_refused_before_they_are_read() {
+    let limits = ImageLimits {
+        max_extension_header_bytes: 64 << 10,
+        ..ImageLimits::default()
+    };
+    let os_release = Entry::File("etc/os-release".into(), b"ID=debian\n".to_vec());
+    // Under the bound: read as before.
+    let ok = tar_bytes(&[
+        Entry::File(long_name(32 << 10), b"x".to_vec()),
+        os_release.clone(),
+    ]);
+    catalog_image_with(layout_with(ok, Compression::Gzip).path(), &limits).unwrap();
+    // A GNU long name, a GNU long link (symlink target) and a PAX record set over it.
+    let long_file = tar_bytes(&[
+        Entry::File(long_name(100 << 10), b"x".to_vec()),
+        os_release.clone(),
+    ]);
+    let long_link = tar_bytes(&[Entry::Symlink("usr/x".into(), long_name(100 << 10))]);
+    let mut b = tar::Builder::new(Vec::new());
+    let big = vec![b'a'; 100 << 10];
+    b.append_pax_extensions([("comment", big.as_slice())])
+        .unwrap();
+    append_file(&mut b, "usr/y", b"y", None);
+    let pax = b.into_inner().unwrap();
+    for (what, layer) in [
+        ("long name", long_file),
+        ("long link", long_link),
+        ("PAX", pax),
+    ] {
+        let tmp = layout_with(layer, Compression::Zstd);
+        let e = catalog_image_with(tmp.path(), &limits).unwrap_err();
+        assert_eq!(limit_hit(&e), Some(EXTENSION_HEADER), "{what}: {e}");
+        assert!(e.to_string().contains("blobs/sha256/"), "{e}");
+    }
+
+    // The bound is found after an entry whose PAX `size` record overrides its header's:
+    // the guard walks the archive as the tar reader does.
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_pax_extensions([("size", b"1536".as_slice())])
+        .unwrap();
+    append_file(&mut b, "usr/z", &[b'z'; 1536], Some(0));
+    append_file(&mut b, &long_name(100 << 10), b"x", None);
+    let tmp = layout_with(b.into_inner().unwrap(), Compression::None);
+    let e = catalog_image_with(tmp.path(), &limits).unwrap_err();
+    assert_eq!(limit_hit(&e), Some(EXTENSION_HEADER), "{e}");
+}
+
+/// Appends a GNU regular file; `header_size` overrides the size written in the header.
+fn append_file(b: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8], header_size: Option<u64>) {
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_size(header_size.unwrap_or(data.len() as u64));
+    b.append_data(&mut h, path, data).unwrap();
+}
+
+#[test]
+fn whiteout_lists_count_toward_the_memory_budget() {
+    let limits = ImageLimits {
+        max_kept_bytes: 16 << 10,
+        ..ImageLimits::default()
+    };
+    let dir = "usr/share/".to_string() + &"w".repeat(90);
+    let whiteouts: Vec<Entry> = (0..200)
+        .map(|i| Entry::File(format!("{dir}/.wh.f{i:04}"), Vec::new()))
+        .collect();
+    let opaque: Vec<Entry> = (0..200)
+        .map(|i| Entry::File(format!("{dir}{i:04}/.wh..wh..opq"), Vec::new()))
+        .collect();
+    for (what, entries) in [("whiteouts", whiteouts), ("opaque directories", opaque)] {
+        // 200 names of about 100 bytes: 20 kB over a 16 kB budget.
+        let tmp = layout_with(tar_bytes(&entries), Compression::Gzip);
+        let e = catalog_image_with(tmp.path(), &limits).unwrap_err();
+        assert_eq!(
+            limit_hit(&e),
+            Some("metadata kept in memory"),
+            "{what}: {e}"
+        );
+        // Within the default budget they are fine.
+        catalog_image(tmp.path()).unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+}
+
+/// Runs `catalog_image` on another thread and gives it `secs` to answer: opening a FIFO
+/// would block for ever.
+fn catalog_within(dir: &Path, secs: u64) -> Option<Result<provenant_sbom::Sbom, SbomError>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let dir = dir.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(catalog_image(&dir));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(secs)).ok()
+}
+
+fn assert_refused(r: &Result<provenant_sbom::Sbom, SbomError>, reason: &str, what: &str) {
+    match r {
+        Err(e @ SbomError::UnsafePath { reason: r, .. }) if r.contains(reason) => {
+            assert!(e.to_string().contains("blobs"), "{what}: {e}");
+        }
+        Err(e) => panic!("{what}: expected a refusal ({reason}), got {e}"),
+        Ok(_) => panic!("{what}: expected a refusal ({reason}), got a catalog"),
+    }
+}
+
+#[test]
+fn image_directory_symlinks_out_of_it_are_not_followed() {
+    let h = host();
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    write_oci_layout(&layout, &[(h.base_layer.clone(), Compression::Gzip)], "x");
+    catalog_image(&layout).unwrap();
+
+    // The layer blob is a link to a file outside the layout (with the right content, so
+    // only the link itself can be refused).
+    let blob = only_layer_blob(&layout);
+    let moved = outside.join(blob.file_name().unwrap());
+    std::fs::rename(&blob, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &blob).unwrap();
+    assert_refused(&catalog_image(&layout), "symbolic link", "linked blob");
+    std::fs::remove_file(&blob).unwrap();
+    std::fs::rename(&moved, &blob).unwrap();
+    catalog_image(&layout).unwrap();
+
+    // A directory on the way is a link.
+    let blobs = layout.join("blobs");
+    std::fs::rename(&blobs, outside.join("blobs")).unwrap();
+    std::os::unix::fs::symlink(outside.join("blobs"), &blobs).unwrap();
+    assert_refused(&catalog_image(&layout), "symbolic link", "linked blobs/");
+}
+
+#[test]
+fn image_directory_fifos_and_devices_are_not_opened() {
+    let h = host();
+    let tmp = tempfile::tempdir().unwrap();
+    write_oci_layout(
+        tmp.path(),
+        &[(h.base_layer.clone(), Compression::Gzip)],
+        "x",
+    );
+    let blob = only_layer_blob(tmp.path());
+    std::fs::remove_file(&blob).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&blob)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let r = catalog_within(tmp.path(), 20);
+    if r.is_none() {
+        // Release the reader blocked on the FIFO before failing.
+        drop(std::fs::OpenOptions::new().write(true).open(&blob));
+        panic!("opening the image blocked on a FIFO");
+    }
+    assert_refused(&r.unwrap(), "not a regular file", "FIFO");
+
+    // A character device (/dev/zero's numbers) where one can be made (root).
+    std::fs::remove_file(&blob).unwrap();
+    let made = std::process::Command::new("mknod")
+        .arg(&blob)
+        .args(["c", "1", "5"])
+        .stderr(std::process::Stdio::null())
+        .status();
+    if made.is_ok_and(|s| s.success()) {
+        let r = catalog_within(tmp.path(), 20).expect("reading a device did not end");
+        assert_refused(&r, "not a regular file", "device");
+    }
+}
