@@ -1,7 +1,8 @@
 //! Import and scan benchmark against the real PyPA advisory database.
 //!
-//! `cargo bench --bench pypa` (release profile). Set `PROVENANT_PYPA_DIR` to
-//! use another copy than `../shared/data/osv-pypa/vulns` next to the repository.
+//! `PROVENANT_PYPA_DIR=…/osv-pypa cargo bench --bench pypa` (release
+//! profile): the variable names the folder holding the database's `vulns/`
+//! (the repository keeps only a test subset, `testdata/osv-pypa`).
 //! Prints the import time of the full database and the time of loading the
 //! index + reading a 1,000-component CycloneDX SBOM + scanning it.
 
@@ -10,11 +11,20 @@ use std::time::{Duration, Instant};
 
 use provenant_vuln::{FileStore, Index, IndexStore, ScanOptions, read_sbom_file, scan};
 
-fn pypa_dir() -> PathBuf {
-    std::env::var_os("PROVENANT_PYPA_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/osv-pypa/vulns"),
-        PathBuf::from,
-    )
+/// The whole database's `vulns` folder, from `PROVENANT_PYPA_DIR`.
+fn pypa_dir() -> Result<PathBuf, String> {
+    let root = std::env::var_os("PROVENANT_PYPA_DIR").ok_or(
+        "pypa bench: set PROVENANT_PYPA_DIR to the PyPA advisory database (the folder holding vulns/)",
+    )?;
+    let dir = PathBuf::from(root).join("vulns");
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "pypa bench: PROVENANT_PYPA_DIR is set but {} is not a directory",
+            dir.display()
+        ))
+    }
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -29,7 +39,13 @@ fn main() {
         eprintln!("pypa bench: run with `cargo bench --bench pypa`");
         return;
     }
-    let src = pypa_dir();
+    let src = match pypa_dir() {
+        Ok(src) => src,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
     let tmp = tempfile::tempdir().expect("temp dir");
     let db = FileStore::new(tmp.path().join("db"));
 

@@ -3,8 +3,8 @@
 //!
 //! Input starting with `{` is read as JSON, anything else as YAML, so real
 //! OSV files are valid seeds: `cargo +nightly fuzz run osv_record
-//! /var/tmp/osv-corpus ../../../../shared/data/osv-pypa/vulns` (new inputs go
-//! to the first directory only).
+//! /var/tmp/osv-corpus ../../../testdata/osv-pypa/vulns` (new inputs go to
+//! the first directory only; the whole database seeds the same way).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1,27 +1,58 @@
-//! Shared fixtures: the real PyPA database (read-only) and a shared index.
+//! Shared fixtures: the repository's subset of the real PyPA database
+//! (read-only), the whole database when `PROVENANT_PYPA_DIR` names it, and
+//! shared indexes.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use provenant_vuln::{Component, Finding, Index, Sbom, SbomFormat, ScanOptions, scan};
 
-/// The real PyPA advisory database (`../shared/data/osv-pypa/vulns`).
+/// The subset of the real PyPA advisory database kept in the repository
+/// (`testdata/osv-pypa/vulns`, see its README for what each package is for).
 pub fn pypa_dir() -> PathBuf {
-    std::env::var_os("PROVENANT_PYPA_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/osv-pypa/vulns"),
-        PathBuf::from,
-    )
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/osv-pypa/vulns")
 }
 
-/// The full PyPA database, imported once per test run.
+/// The repository's PyPA subset, imported once per test run.
 pub fn pypa_index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
-    INDEX.get_or_init(|| {
-        let mut index = Index::new();
-        let report = index.import(&pypa_dir()).expect("import PyPA");
-        assert!(report.issues.is_empty(), "{:?}", report.issues);
-        index
-    })
+    INDEX.get_or_init(|| import_all(&pypa_dir()))
+}
+
+/// The whole PyPA database's `vulns` folder, from `PROVENANT_PYPA_DIR` (the
+/// folder holding `vulns/`). `None`, with a `SKIPPED` line, when it is not set;
+/// with `CI` set its absence fails the test.
+pub fn full_pypa_dir(test: &str) -> Option<PathBuf> {
+    let Some(root) = std::env::var_os("PROVENANT_PYPA_DIR") else {
+        skip_missing_peer(&format!(
+            "{test} needs the whole PyPA advisory database: set PROVENANT_PYPA_DIR to the folder holding its vulns/"
+        ));
+        return None;
+    };
+    let dir = PathBuf::from(root).join("vulns");
+    assert!(
+        dir.is_dir(),
+        "PROVENANT_PYPA_DIR is set but {} is not a directory",
+        dir.display()
+    );
+    Some(dir)
+}
+
+/// The whole PyPA database (see [`full_pypa_dir`]), imported once per test run.
+pub fn full_pypa_index(test: &str) -> Option<&'static Index> {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    let dir = full_pypa_dir(test)?;
+    Some(INDEX.get_or_init(|| import_all(&dir)))
+}
+
+fn import_all(dir: &Path) -> Index {
+    let mut index = Index::new();
+    let report = index
+        .import(dir)
+        .unwrap_or_else(|e| panic!("import {}: {e}", dir.display()));
+    assert!(report.issues.is_empty(), "{:?}", report.issues);
+    index
 }
 
 pub fn sbom_of(purls: &[&str]) -> Sbom {
@@ -61,10 +92,16 @@ pub fn copy_packages(dest: &Path, packages: &[&str]) {
     }
 }
 
-/// Whether an interop peer may be skipped: only when `CI` is unset.
+/// Whether a missing peer (an interop tool, the whole PyPA database) may be
+/// skipped: only when `CI` is unset.
 pub fn skip_missing_peer(what: &str) {
     if std::env::var_os("CI").is_some() {
-        panic!("CI is set but the interop peer is missing: {what}");
+        panic!("CI is set but a peer is missing: {what}");
     }
-    eprintln!("SKIPPED: {what} (set up the peer, see the crate's README)");
+    // Straight to the process's stderr: libtest captures `eprintln!` of
+    // passing tests, and a skip must be seen.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: {what} (see crates/provenant-vuln/README.md)"
+    );
 }

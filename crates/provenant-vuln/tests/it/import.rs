@@ -1,27 +1,48 @@
-//! Importing the real PyPA database: counts, re-import semantics, zip
+//! Importing real PyPA advisories (the repository's subset; the whole
+//! database when `PROVENANT_PYPA_DIR` is set): counts, re-import semantics, zip
 //! exports, malformed records, persistence.
 
 use std::io::Write;
+use std::path::Path;
 
-use crate::common::{copy_packages, pypa_dir, pypa_index};
+use crate::common::{copy_packages, full_pypa_dir, full_pypa_index, pypa_dir, pypa_index};
 use provenant_vuln::{FileStore, Format, Index, IndexStore, VulnError, parse_record};
+
+/// Imports `dir` twice into a fresh index: the first import adds `added`
+/// records and drops `withdrawn` ones; the second changes nothing.
+fn assert_import_counts(dir: &Path, added: usize, withdrawn: usize) {
+    let mut index = Index::new();
+    let r = index.import(dir).unwrap();
+    assert_eq!(r.added, added, "{r}");
+    assert_eq!(r.withdrawn, withdrawn, "{r}");
+    assert_eq!((r.updated, r.removed, r.unchanged), (0, 0, 0));
+    assert_eq!(
+        r.skipped, withdrawn,
+        "only withdrawn records are skipped: {r}"
+    );
+    assert!(r.issues.is_empty(), "{:?}", r.issues);
+    assert_eq!(index.len(), added);
+    // Importing the same content again changes nothing.
+    let again = index.import(dir).unwrap();
+    assert_eq!(
+        (again.added, again.updated, again.removed, again.unchanged),
+        (0, 0, 0, added)
+    );
+}
+
+#[test]
+fn pypa_subset_import_counts() {
+    // 33 YAML files (testdata/osv-pypa/README.md); redis PYSEC-2023-73 is withdrawn.
+    assert_import_counts(&pypa_dir(), 32, 1);
+}
 
 #[test]
 fn full_pypa_import_counts() {
-    let mut index = Index::new();
-    let r = index.import(&pypa_dir()).unwrap();
+    let Some(dir) = full_pypa_dir("full_pypa_import_counts") else {
+        return;
+    };
     // 2,661 YAML files; 10 advisories are withdrawn.
-    assert_eq!(r.added, 2651, "{r}");
-    assert_eq!(r.withdrawn, 10);
-    assert_eq!((r.updated, r.removed, r.unchanged), (0, 0, 0));
-    assert!(r.issues.is_empty());
-    assert_eq!(index.len(), 2651);
-    // Importing the same content again changes nothing.
-    let again = index.import(&pypa_dir()).unwrap();
-    assert_eq!(
-        (again.added, again.updated, again.removed, again.unchanged),
-        (0, 0, 0, 2651)
-    );
+    assert_import_counts(&dir, 2651, 10);
 }
 
 #[test]
@@ -170,14 +191,25 @@ fn unsupported_and_missing_sources_are_errors() {
     ));
 }
 
-#[test]
-fn persisted_index_round_trips_the_full_database() {
+fn assert_round_trips(index: &Index) {
     let tmp = tempfile::tempdir().unwrap();
     let store = FileStore::new(tmp.path());
-    store.save(pypa_index()).unwrap();
+    store.save(index).unwrap();
     let loaded = store.load_required().unwrap();
-    assert_eq!(loaded.len(), pypa_index().len());
-    for e in pypa_index().entries() {
+    assert_eq!(loaded.len(), index.len());
+    for e in index.entries() {
         assert_eq!(loaded.get(&e.record.id), Some(&e.record));
+    }
+}
+
+#[test]
+fn persisted_index_round_trips_the_pypa_subset() {
+    assert_round_trips(pypa_index());
+}
+
+#[test]
+fn persisted_index_round_trips_the_full_database() {
+    if let Some(index) = full_pypa_index("persisted_index_round_trips_the_full_database") {
+        assert_round_trips(index);
     }
 }

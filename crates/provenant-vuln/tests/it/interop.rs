@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::common::{pypa_index, skip_missing_peer};
-use provenant_vuln::{ScanOptions, Scheme, Version, read_sbom_file, scan};
+use crate::common::{full_pypa_index, pypa_index, skip_missing_peer};
+use provenant_vuln::{Index, ScanOptions, Scheme, Version, read_sbom_file, scan};
 
 fn venv_python() -> Option<PathBuf> {
     let venv = std::env::var_os("PROVENANT_PY_VENV")
@@ -27,12 +27,30 @@ fn parse(s: Scheme, v: &str) -> Option<Version> {
 }
 
 #[test]
-fn pep440_order_matches_python_packaging_on_every_pypa_version() {
+fn pep440_order_matches_python_packaging_on_every_pypa_subset_version() {
+    // Every version the repository's subset names.
+    // 531 distinct versions that Python's `packaging` accepts.
+    pep440_order_matches_python_packaging(pypa_index(), |n| n == 531);
+}
+
+#[test]
+fn pep440_order_matches_python_packaging_on_every_full_pypa_version() {
+    if let Some(index) =
+        full_pypa_index("pep440_order_matches_python_packaging_on_every_full_pypa_version")
+    {
+        pep440_order_matches_python_packaging(index, |n| n > 10_000);
+    }
+}
+
+/// Our PEP 440 validity and order agree with Python's `packaging` on every
+/// version `index` names; `count_ok` checks how many versions packaging
+/// accepts.
+fn pep440_order_matches_python_packaging(index: &Index, count_ok: fn(usize) -> bool) {
     let Some(py) = venv_python() else {
         return skip_missing_peer("python venv with `packaging`");
     };
     let mut all = BTreeSet::new();
-    for e in pypa_index().entries() {
+    for e in index.entries() {
         for a in &e.record.affected {
             all.extend(a.versions.iter().cloned());
             for r in &a.ranges {
@@ -86,7 +104,7 @@ for v in vs:
         }
     }
     assert!(mismatched_validity.is_empty(), "{mismatched_validity:#?}");
-    assert!(ranked.len() > 10_000, "{}", ranked.len());
+    assert!(count_ok(ranked.len()), "{} versions", ranked.len());
     ranked.sort_by(|a, b| a.0.cmp(&b.0));
     for w in ranked.windows(2) {
         let ours = w[0].0.cmp(&w[1].0);

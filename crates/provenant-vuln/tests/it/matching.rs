@@ -1,8 +1,8 @@
-//! Hand-checked matches against the real PyPA records. Each case names the
+//! Hand-checked matches against real PyPA records (the repository's subset). Each case names the
 //! record and the boundary it exercises; the expected sets were worked out
 //! by reading the YAML files.
 
-use crate::common::{findings, ids, pypa_index, sbom_of};
+use crate::common::{findings, full_pypa_index, ids, pypa_index, sbom_of};
 use provenant_vuln::{Format, Index, Level, ScanOptions, SourceItem, parse_record, scan};
 
 #[test]
@@ -233,17 +233,15 @@ fn unparsable_versions_warn_with_the_record() {
     );
 }
 
-#[test]
-fn every_listed_pypa_version_is_affected_by_its_record() {
-    // Consistency over the whole database: each version a record lists is
-    // matched by that record (the versions list is authoritative). Versions
-    // are sampled to keep the test fast.
-    let idx = pypa_index();
+/// Each version a record lists is matched by that record (the versions list
+/// is authoritative); every `step`th version of each list is checked.
+/// Returns how many were checked.
+fn check_listed_versions(idx: &Index, step: usize) -> usize {
     let mut checked = 0;
     for e in idx.entries() {
         for a in &e.record.affected {
             let Some(p) = &a.package else { continue };
-            for v in a.versions.iter().step_by(67) {
+            for v in a.versions.iter().step_by(step) {
                 let purl = format!("pkg:pypi/{}@{}", p.name, v.replace('+', "%2B"));
                 let r = scan(idx, &sbom_of(&[&purl]), &ScanOptions::default());
                 assert!(
@@ -257,5 +255,27 @@ fn every_listed_pypa_version_is_affected_by_its_record() {
             }
         }
     }
+    checked
+}
+
+#[test]
+fn every_listed_pypa_version_is_affected_by_its_record() {
+    // Every listed version of the repository's subset.
+    let checked = check_listed_versions(pypa_index(), 1);
+    assert_eq!(checked, SUBSET_LISTED_VERSIONS);
+}
+
+/// Listed versions over all records of the repository's subset.
+const SUBSET_LISTED_VERSIONS: usize = 1671;
+
+#[test]
+fn every_listed_version_of_the_full_database_is_affected_by_its_record() {
+    let Some(idx) =
+        full_pypa_index("every_listed_version_of_the_full_database_is_affected_by_its_record")
+    else {
+        return;
+    };
+    // Sampled to keep the test fast.
+    let checked = check_listed_versions(idx, 67);
     assert!(checked > 700, "{checked}");
 }

@@ -7,9 +7,11 @@ use serde_json::Value;
 
 use crate::Server;
 
+/// One package's advisories in the repository's subset of the real PyPA
+/// advisory database (`testdata/osv-pypa`).
 fn pypa(package: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/osv-pypa/vulns")
+        .join("../../testdata/osv-pypa/vulns")
         .join(package)
 }
 
