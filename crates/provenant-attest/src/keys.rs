@@ -358,20 +358,42 @@ impl PrivateKey {
         self.public.algorithm()
     }
 
-    /// Writes the key as unencrypted PKCS#8 PEM to `key_path` (mode 0600,
-    /// refusing to overwrite) and the public key to `key_path` with extension
-    /// `.pub`. Returns the public key path.
+    /// Writes the key as unencrypted PKCS#8 PEM to `key_path` (mode 0600) and
+    /// the public key to `key_path` with extension `.pub`, refusing to
+    /// overwrite either. Returns the public key path.
     ///
     /// # Errors
-    /// Existing files, I/O errors.
+    /// A `key_path` whose extension is `.pub` (any case): it is where the
+    /// public key goes, which would overwrite the private key. Existing files
+    /// (nothing is written then), I/O errors.
     pub fn write_pem_files(&self, key_path: &Path) -> Result<PathBuf> {
+        let pub_path = key_path.with_extension("pub");
+        let is_pub = key_path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("pub"));
+        if is_pub || pub_path == key_path {
+            return Err(AttestError::key(
+                key_path.display().to_string(),
+                "refusing to write a private key to a .pub path: the public key is written \
+                 beside it with extension .pub and would overwrite it (use e.g. key.pem)",
+            ));
+        }
         let pem = match &self.inner {
             PrivInner::P256(k) => k.to_pkcs8_pem(pkcs8::LineEnding::LF),
             PrivInner::P384(k) => k.to_pkcs8_pem(pkcs8::LineEnding::LF),
             PrivInner::Ed25519(k) => k.to_pkcs8_pem(pkcs8::LineEnding::LF),
         }
         .map_err(|e| AttestError::key("new key", format!("PKCS#8 encoding failed: {e}")))?;
-        let pub_path = key_path.with_extension("pub");
+        // Both files are new: check the public one before writing the private one.
+        if std::fs::symlink_metadata(&pub_path).is_ok() {
+            return Err(AttestError::Io {
+                path: pub_path,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "public key file already exists (nothing written)",
+                ),
+            });
+        }
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
         #[cfg(unix)]
@@ -380,7 +402,13 @@ impl PrivateKey {
         f.write_all(pem.as_bytes())
             .map_err(AttestError::io(key_path))?;
         f.sync_all().map_err(AttestError::io(key_path))?;
-        std::fs::write(&pub_path, self.public.to_pem()).map_err(AttestError::io(&pub_path))?;
+        let mut p = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&pub_path)
+            .map_err(AttestError::io(&pub_path))?;
+        p.write_all(self.public.to_pem().as_bytes())
+            .map_err(AttestError::io(&pub_path))?;
         Ok(pub_path)
     }
 }

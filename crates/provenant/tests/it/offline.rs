@@ -408,3 +408,45 @@ fn sbom_of_lock_files_and_python_env() {
     std::fs::write(cwd.join("notes.txt"), b"hello").unwrap();
     expect(cwd, &["sbom", "notes.txt"], 2);
 }
+
+#[test]
+fn keygen_never_writes_the_private_key_where_its_public_key_goes() {
+    let d = tempfile::tempdir().unwrap();
+    let cwd = d.path();
+    // `--out key.pub` used to write the private key there and then the public
+    // key over it: the private key was lost.
+    for out in ["key.pub", "KEY.PUB", "sub/../key.pub"] {
+        let (_, err) = expect(cwd, &["keygen", "--out", out], 2);
+        assert!(
+            err.contains("refusing to write the private key to a .pub path"),
+            "{out}: {err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(cwd).unwrap().count(),
+        0,
+        "nothing written"
+    );
+
+    // An existing public key file is not overwritten either, and no private key
+    // is left behind without its public half.
+    std::fs::write(cwd.join("k.pub"), "precious").unwrap();
+    let (_, err) = expect(cwd, &["keygen", "--out", "k.pem"], 2);
+    assert!(
+        err.contains("k.pub") && err.contains("already exists"),
+        "{err}"
+    );
+    assert!(!cwd.join("k.pem").exists());
+    assert_eq!(
+        std::fs::read_to_string(cwd.join("k.pub")).unwrap(),
+        "precious"
+    );
+
+    // The usual case still works, and writes a private and a public key.
+    let (out, _) = expect(cwd, &["keygen", "--out", "ok.pem"], 0);
+    assert!(out.contains("ok.pub"), "{out}");
+    let private = std::fs::read_to_string(cwd.join("ok.pem")).unwrap();
+    let public = std::fs::read_to_string(cwd.join("ok.pub")).unwrap();
+    assert!(private.contains("BEGIN PRIVATE KEY"), "{private}");
+    assert!(public.contains("BEGIN PUBLIC KEY"), "{public}");
+}
