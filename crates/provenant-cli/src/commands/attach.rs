@@ -9,8 +9,9 @@ use crate::client::{Client, model_segment};
 
 /// Attach a signed attestation to a version: `--sbom FILE` signs the SBOM
 /// (CycloneDX or SPDX JSON) as an in-toto attestation with `--key`; a BUNDLE
-/// already signed (e.g. by `provenant attest`) is verified by the server with
-/// `--key` (public or private key PEM) or `--certificate-chain` (roots).
+/// already signed (by `provenant attest`, or an OMS signature `model.sig` made
+/// by `provenant sign`) is verified by the server with `--key` (public key; a
+/// private key's public half is derived here) or `--certificate-chain` (roots).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Version: ns/name:N, ns/name@sha256:…, ns/name#alias or ns/name (latest)
@@ -151,6 +152,20 @@ pub fn version_root(v: &VersionInfo) -> anyhow::Result<String> {
     )?)
 }
 
+/// Whether a bundle is an OMS model signature (what `provenant sign` writes
+/// as `model.sig`) rather than an attestation: its statement's predicate type.
+pub fn is_model_signature(bundle: &serde_json::Value) -> bool {
+    let Ok(b) = provenant_attest::Bundle::from_json(bundle.to_string().as_bytes()) else {
+        return false;
+    };
+    serde_json::from_slice::<serde_json::Value>(&b.envelope.payload).is_ok_and(|st| {
+        matches!(
+            st["predicateType"].as_str(),
+            Some(provenant_attest::PREDICATE_TYPE | provenant_attest::PREDICATE_TYPE_V01)
+        )
+    })
+}
+
 /// Posts an attestation bundle to a version; returns the server's view of it.
 pub async fn post(
     client: &Client,
@@ -160,11 +175,17 @@ pub async fn post(
     public_key: Option<&str>,
     certificate_roots: &[String],
 ) -> anyhow::Result<serde_json::Value> {
+    // An OMS signature goes where `push --sign` puts it: the signatures route.
+    let route = if is_model_signature(bundle) {
+        "signatures"
+    } else {
+        "attestations"
+    };
     let (_, view): (_, serde_json::Value) = client
         .send_json(
             Method::POST,
             &format!(
-                "api/v1/models/{}/versions/{number}/attestations",
+                "api/v1/models/{}/versions/{number}/{route}",
                 model_segment(model)
             ),
             &serde_json::json!({
@@ -177,10 +198,11 @@ pub async fn post(
     Ok(view)
 }
 
-/// One line about an attached attestation.
+/// One line about an attached attestation or signature.
 pub fn describe(view: &serde_json::Value) -> String {
     let s = &view["summary"];
     let what = match view["kind"].as_str() {
+        None if view["media_type"].is_string() => "OMS signature".into(),
         Some("sbom") => format!(
             "SBOM {} {} ({} components{})",
             s["format"].as_str().unwrap_or("?"),

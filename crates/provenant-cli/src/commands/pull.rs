@@ -28,7 +28,8 @@ pub struct Args {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
     /// Also verify an attached OMS signature over the downloaded files before
-    /// they appear (with --key or --certificate-chain)
+    /// they appear: with --key or --certificate-chain, else with the keys and
+    /// root certificates the version's namespace trusts
     #[arg(long)]
     pub verify: bool,
     /// Public key (PEM) the signature must verify with, with --verify
@@ -37,30 +38,85 @@ pub struct Args {
     /// Trusted root certificates (PEM) for certificate-mode signatures, with --verify
     #[arg(long = "certificate-chain", requires = "verify")]
     pub certificate_chain: Vec<PathBuf>,
+    /// Also write the attached OMS signature (the one that verified, with
+    /// --verify) beside the files, where `provenant verify` looks for it
+    /// (DIR/model.sig, or FILE.sig for a single-file model), or to PATH
+    #[arg(long, value_name = "PATH")]
+    #[allow(clippy::option_option)]
+    pub signature: Option<Option<PathBuf>>,
 }
 
-/// Verify the staged files against the signatures attached to the version;
-/// succeeds when one of them verifies with the given trust root.
-async fn verify_signatures(
+/// A signature attached to a version, as listed.
+#[derive(serde::Deserialize)]
+struct AttachedSignature {
+    digest: String,
+    #[serde(default)]
+    trusted: bool,
+}
+
+/// What the pulled files may verify with: a key or roots given on the command
+/// line (no fingerprint), or those the namespace trusts (with their fingerprints).
+type Candidates = Vec<(Option<String>, provenant_attest::TrustRoot)>;
+
+/// The keys and root certificates the namespace of `v` trusts.
+async fn namespace_trust(client: &Client, v: &VersionInfo) -> anyhow::Result<Candidates> {
+    #[derive(serde::Deserialize)]
+    struct Key {
+        fingerprint: String,
+        #[serde(default)]
+        kind: Option<String>,
+        #[serde(default)]
+        public_key: Option<String>,
+    }
+    let namespace = v.model.split('/').next().unwrap_or_default().to_owned();
+    let keys: Vec<Key> = client
+        .get_json(&format!(
+            "api/v1/namespaces/{}/keys",
+            crate::client::model_segment(&namespace)
+        ))
+        .await?;
+    let mut roots = Vec::new();
+    for k in keys {
+        let Some(pem) = k.public_key else {
+            bail!(
+                "the registry does not say what key {} is; pass --key or --certificate-chain",
+                k.fingerprint
+            );
+        };
+        let root = if k.kind.as_deref() == Some("root_certificate") {
+            provenant_attest::TrustRoot::Certificates(
+                provenant_attest::load_pem_certificates(pem.as_bytes())
+                    .map_err(super::oms::refuse)?,
+            )
+        } else {
+            provenant_attest::TrustRoot::PublicKey(
+                provenant_attest::PublicKey::from_pem(pem.as_bytes())
+                    .map_err(super::oms::refuse)?,
+            )
+        };
+        roots.push((Some(k.fingerprint), root));
+    }
+    if roots.is_empty() {
+        return Err(VerifyFailure {
+            path: "signature".into(),
+            reason: format!(
+                "namespace {namespace} trusts no key; pass --key or --certificate-chain"
+            ),
+        }
+        .into());
+    }
+    Ok(roots)
+}
+
+/// The signatures attached to `v` (the trusted ones first).
+async fn attached_signatures(
     client: &Client,
     v: &VersionInfo,
-    dir: &Path,
-    a: &Args,
-) -> anyhow::Result<String> {
-    let trust = match &a.key {
-        Some(k) => provenant_attest::TrustRoot::PublicKey(crate::keyfile::public_key(k, "--key")?),
-        None if !a.certificate_chain.is_empty() => provenant_attest::TrustRoot::Certificates(
-            super::oms::certificates(&a.certificate_chain)?,
-        ),
-        None => anyhow::bail!("--verify needs --key or --certificate-chain"),
-    };
-    #[derive(serde::Deserialize)]
-    struct Sig {
-        digest: String,
-    }
-    let sigs: Vec<Sig> = client
+) -> anyhow::Result<Vec<AttachedSignature>> {
+    let mut sigs: Vec<AttachedSignature> = client
         .get_json(&format!("{}/signatures", super::version_path(v)))
         .await?;
+    sigs.sort_by_key(|s| !s.trusted);
     if sigs.is_empty() {
         return Err(VerifyFailure {
             path: "signature".into(),
@@ -68,26 +124,76 @@ async fn verify_signatures(
         }
         .into());
     }
+    Ok(sigs)
+}
+
+/// The bytes of one attached signature bundle.
+async fn signature_bytes(
+    client: &Client,
+    v: &VersionInfo,
+    digest: &str,
+) -> anyhow::Result<bytes::Bytes> {
+    let resp = client
+        .send(client.request(
+            Method::GET,
+            &format!("{}/signatures/{digest}", super::version_path(v)),
+        )?)
+        .await?;
+    resp.bytes()
+        .await
+        .with_context(|| format!("downloading signature {digest}"))
+}
+
+/// Verify the staged files against the signatures attached to the version;
+/// succeeds when one of them verifies with the trust root given, or with one
+/// the namespace trusts. Returns who signed and the verified bundle's bytes.
+async fn verify_signatures(
+    client: &Client,
+    v: &VersionInfo,
+    dir: &Path,
+    a: &Args,
+) -> anyhow::Result<(String, bytes::Bytes)> {
+    let candidates: Candidates = match &a.key {
+        Some(k) => vec![(
+            None,
+            provenant_attest::TrustRoot::PublicKey(crate::keyfile::public_key(k, "--key")?),
+        )],
+        None if !a.certificate_chain.is_empty() => vec![(
+            None,
+            provenant_attest::TrustRoot::Certificates(super::oms::certificates(
+                &a.certificate_chain,
+            )?),
+        )],
+        None => namespace_trust(client, v).await?,
+    };
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
     let mut reasons = Vec::new();
-    for sig in sigs {
-        let resp = client
-            .send(client.request(
-                Method::GET,
-                &format!("{}/signatures/{}", super::version_path(v), sig.digest),
-            )?)
-            .await?;
-        let bytes = resp.bytes().await?;
+    for sig in attached_signatures(client, v).await? {
+        let bytes = signature_bytes(client, v, &sig.digest).await?;
         let path = scratch.path().join("model.sig");
-        std::fs::write(&path, &bytes)?;
-        let mut opts = provenant_attest::VerifyOptions::new(trust.clone());
-        opts.signature_path = Some(path);
-        let dir = dir.to_path_buf();
-        match tokio::task::spawn_blocking(move || provenant_attest::verify_model(&dir, &opts))
-            .await?
-        {
-            Ok(verified) => return Ok(verified.identity.to_string()),
-            Err(e) => reasons.push(format!("{}: {e}", sig.digest)),
+        std::fs::write(&path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        for (fingerprint, root) in &candidates {
+            let mut opts = provenant_attest::VerifyOptions::new(root.clone());
+            opts.signature_path = Some(path.clone());
+            let dir = dir.to_path_buf();
+            match tokio::task::spawn_blocking(move || provenant_attest::verify_model(&dir, &opts))
+                .await?
+            {
+                Ok(verified) => {
+                    let by = match fingerprint {
+                        Some(f) => {
+                            format!("{} (trusted by the namespace as {f})", verified.identity)
+                        }
+                        None => verified.identity.to_string(),
+                    };
+                    return Ok((by, bytes));
+                }
+                Err(e) => reasons.push(match fingerprint {
+                    Some(f) => format!("{} with {f}: {e}", sig.digest),
+                    None => format!("{}: {e}", sig.digest),
+                }),
+            }
         }
     }
     Err(VerifyFailure {
@@ -171,17 +277,50 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     .await?;
     pb.finish_and_clear();
 
-    let signer = if a.verify {
-        // A single-file model is verified as that file.
-        let target_path = if files.len() == 1 {
-            staging.path().join(&files[0].path)
-        } else {
-            staging.path().to_path_buf()
-        };
-        Some(verify_signatures(&client, &v, &target_path, &a).await?)
-    } else {
-        None
+    // A single-file model is verified as that file (its signature is FILE.sig).
+    let single = (files.len() == 1).then(|| files[0].path.clone());
+    let staged_model = match &single {
+        Some(f) => staging.path().join(f),
+        None => staging.path().to_path_buf(),
     };
+    let (signer, bundle) = if a.verify {
+        let (by, bytes) = verify_signatures(&client, &v, &staged_model, &a).await?;
+        (Some(by), Some(bytes))
+    } else if a.signature.is_some() {
+        let sigs = attached_signatures(&client, &v).await?;
+        if sigs.len() > 1 {
+            eprintln!(
+                "note: {} signatures are attached to {}; writing {} (add --verify to pick the one that verifies)",
+                sigs.len(),
+                v.reference,
+                sigs[0].digest
+            );
+        }
+        (
+            None,
+            Some(signature_bytes(&client, &v, &sigs[0].digest).await?),
+        )
+    } else {
+        (None, None)
+    };
+    // The signature beside the files goes in with them (same rename);
+    // one written elsewhere follows the rename.
+    let mut signature_written = None;
+    let mut signature_elsewhere = None;
+    if let (Some(bytes), Some(dest)) = (&bundle, &a.signature) {
+        match dest {
+            None => {
+                let staged_sig = provenant_attest::default_signature_path(&staged_model);
+                std::fs::write(&staged_sig, bytes)
+                    .with_context(|| format!("cannot write {}", staged_sig.display()))?;
+                signature_written = Some(match &single {
+                    Some(f) => provenant_attest::default_signature_path(&target.join(f)),
+                    None => target.join(provenant_attest::DEFAULT_SIGNATURE_NAME),
+                });
+            }
+            Some(p) => signature_elsewhere = Some(p.clone()),
+        }
+    }
 
     // Swap into place, the directory entries flushed first and the rename after.
     sync_dirs(staging.path())?;
@@ -205,9 +344,13 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot move the pulled files into {}", target.display()))?;
         sync_dir(&parent)?;
     }
+    if let (Some(bytes), Some(p)) = (&bundle, &signature_elsewhere) {
+        std::fs::write(p, bytes).with_context(|| format!("cannot write {}", p.display()))?;
+        signature_written = Some(p.clone());
+    }
     if g.json {
         crate::output::json(
-            &serde_json::json!({"reference": v.reference, "digest": v.digest, "dir": target, "files": files.len(), "bytes": total, "signed_by": signer}),
+            &serde_json::json!({"reference": v.reference, "digest": v.digest, "dir": target, "files": files.len(), "bytes": total, "signed_by": signer, "signature": signature_written}),
         )?;
     } else {
         println!(
@@ -220,6 +363,9 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         );
         if let Some(s) = &signer {
             println!("signature verified: signed by {s}");
+        }
+        if let Some(p) = &signature_written {
+            println!("signature written to {}", p.display());
         }
     }
     Ok(())
