@@ -7,12 +7,13 @@ use crate::client::{ApiFailure, model_segment};
 pub struct Args {
     /// A namespace (lists its models) or a model ns/name (lists its versions); omit for all models
     pub target: Option<String>,
-    /// Only versions with this label, key=value (repeatable; versions only)
+    /// Only versions with this label, key=value (repeatable; versions of a
+    /// model only: `search --label` finds versions across models)
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
-    /// Only versions in this state: active, deprecated, archived
-    #[arg(long)]
-    pub state: Option<String>,
+    /// Only versions in this state (versions of a model only)
+    #[arg(long, value_enum)]
+    pub state: Option<State>,
     /// Page size
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
@@ -21,8 +22,46 @@ pub struct Args {
     pub cursor: Option<String>,
 }
 
+/// A version's lifecycle state.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum State {
+    Active,
+    Deprecated,
+    Archived,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Deprecated => "deprecated",
+            Self::Archived => "archived",
+        }
+    }
+}
+
+/// `--label`/`--state` filter versions; a listing of models has neither.
+fn refuse_version_filters(a: &Args) -> anyhow::Result<()> {
+    let flag = match (a.labels.is_empty(), a.state) {
+        (false, _) => "--label",
+        (true, Some(_)) => "--state",
+        (true, None) => return Ok(()),
+    };
+    let listed = match &a.target {
+        Some(t) => format!("{t} names no model, so this would list models under it"),
+        None => "without a model this lists models".to_owned(),
+    };
+    anyhow::bail!(
+        "{flag} filters the versions of one model, and {listed}; name the model \
+         (`provenant list ns/name {flag} …`) or search versions across models (`provenant search {flag} …`)"
+    )
+}
+
 pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let client = g.client()?;
+    if !a.target.as_deref().is_some_and(|t| t.contains('/')) {
+        refuse_version_filters(&a)?;
+    }
     if let Some(target) = &a.target {
         let model_exists = target.contains('/')
             && match client
@@ -44,8 +83,8 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             for l in &a.labels {
                 q.append_pair("label", l);
             }
-            if let Some(s) = &a.state {
-                q.append_pair("state", s);
+            if let Some(s) = a.state {
+                q.append_pair("state", s.as_str());
             }
             if let Some(c) = &a.cursor {
                 q.append_pair("cursor", c);
@@ -60,6 +99,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             return print_versions(g, &page);
         }
     }
+    refuse_version_filters(&a)?;
     let prefix = a
         .target
         .as_ref()
