@@ -62,6 +62,14 @@ impl Level {
         }
     }
 
+    /// Whether a finding of this level trips a `--fail-on threshold` gate:
+    /// at or above the threshold, and unrated (`Unknown`) always — fail
+    /// closed, an unrated advisory may be critical. The one rule behind
+    /// `scan --fail-on`, `findings --fail-on` and [`crate::ScanReport::fail_on`].
+    pub fn meets(self, threshold: Level) -> bool {
+        self == Level::Unknown || self >= threshold
+    }
+
     /// A database's qualitative rating (`HIGH`, `Moderate`, `important`…).
     pub fn from_rating(s: &str) -> Option<Level> {
         Some(match s.trim().to_ascii_lowercase().as_str() {

@@ -9,19 +9,19 @@ pub struct Args {
     /// Include findings that no longer match (advisory withdrawn or changed)
     #[arg(long)]
     pub resolved: bool,
-    /// Exit 1 when an open finding is at least this severe (unknown severity counts)
-    #[arg(long, value_parser = ["critical", "high", "medium", "low"])]
-    pub fail_on: Option<String>,
+    /// Exit 1 when an open finding is at least this severe; unrated findings count (fail closed)
+    #[arg(long, value_enum)]
+    pub fail_on: Option<super::scan::FailOn>,
 }
 
-fn rank(level: &str) -> u8 {
-    match level {
-        "critical" => 4,
-        "high" => 3,
-        "medium" => 2,
-        "low" => 1,
-        _ => 0,
-    }
+/// The severity level of a finding as the server shows it; anything the
+/// server did not rate (or rated in a way this client does not know) is
+/// `Unknown`, which counts against every threshold.
+fn level_of(finding: &serde_json::Value) -> provenant_vuln::Level {
+    finding["finding"]["severity"]["level"]
+        .as_str()
+        .and_then(provenant_vuln::Level::from_rating)
+        .unwrap_or(provenant_vuln::Level::Unknown)
 }
 
 pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
@@ -97,25 +97,40 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             eprintln!("warning: {}", w.as_str().unwrap_or_default());
         }
     }
-    if let Some(threshold) = &a.fail_on {
-        let t = rank(threshold);
+    if let Some(threshold) = a.fail_on {
         let failing = findings
             .iter()
-            .filter(|f| f["resolved_at"].is_null())
-            .filter(|f| {
-                let level = f["finding"]["severity"]["level"]
-                    .as_str()
-                    .unwrap_or("unknown");
-                level == "unknown" || rank(level) >= t
-            })
+            .filter(|f| f["resolved_at"].is_null() && threshold.counts(level_of(f)))
             .count();
         if failing > 0 {
             return Err(super::scan::GateFailed {
                 count: failing,
-                threshold: threshold.clone(),
+                what: "open",
+                threshold,
             }
             .into());
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::scan::FailOn;
+
+    #[test]
+    fn one_rule_for_the_gate() {
+        let f = |level: &str| serde_json::json!({"finding": {"severity": {"level": level}}});
+        let counts = |t: FailOn, level: &str| t.counts(super::level_of(&f(level)));
+        assert!(counts(FailOn::Critical, "critical"));
+        assert!(!counts(FailOn::Critical, "high"));
+        assert!(!counts(FailOn::Critical, "medium"));
+        assert!(counts(FailOn::Critical, "unknown"), "unrated counts");
+        assert!(counts(FailOn::Medium, "high"));
+        assert!(!counts(FailOn::Low, "none"));
+        assert!(counts(FailOn::Low, "low"));
+        assert!(counts(FailOn::High, "something new"), "unrated counts");
+        let unrated = serde_json::json!({"finding": {}});
+        assert!(FailOn::Critical.counts(super::level_of(&unrated)));
+    }
 }

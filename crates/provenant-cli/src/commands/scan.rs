@@ -21,19 +21,48 @@ pub struct Args {
     #[arg(long)]
     pub waivers: Option<PathBuf>,
     /// Fail (exit 1) when an unsuppressed finding is at least this severe; unrated findings count (fail closed)
-    #[arg(long, value_parser = ["critical", "high", "medium", "low"])]
-    pub fail_on: Option<String>,
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
     /// SARIF 2.1.0 output for code-scanning UIs
     #[arg(long, conflicts_with = "json")]
     pub sarif: bool,
 }
 
-/// The gate tripped.
+/// A `--fail-on` threshold (`scan` and `findings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+impl FailOn {
+    pub fn level(self) -> provenant_vuln::Level {
+        match self {
+            Self::Critical => provenant_vuln::Level::Critical,
+            Self::High => provenant_vuln::Level::High,
+            Self::Medium => provenant_vuln::Level::Medium,
+            Self::Low => provenant_vuln::Level::Low,
+        }
+    }
+
+    /// Whether a finding of severity `level` counts against this threshold
+    /// ([`provenant_vuln::Level::meets`]: at or above it, or unrated).
+    pub fn counts(self, level: provenant_vuln::Level) -> bool {
+        level.meets(self.level())
+    }
+}
+
+/// The gate tripped: `count` findings count against `threshold` (those at or
+/// above it, and unrated ones).
 #[derive(Debug, thiserror::Error)]
-#[error("{count} unsuppressed finding(s) at or above {threshold}")]
+#[error("{count} {what} finding(s) at or above {} or unrated (--fail-on {})", .threshold.level(), .threshold.level())]
 pub struct GateFailed {
     pub count: usize,
-    pub threshold: String,
+    /// `unsuppressed` (scan) or `open` (findings).
+    pub what: &'static str,
+    pub threshold: FailOn,
 }
 
 pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
@@ -79,13 +108,17 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         } else {
             print!("{}", provenant_vuln::render_table(&report));
         }
-        if let Some(t) = &a.fail_on {
-            let level: provenant_vuln::Level = t.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-            if report.fail_on(level) {
-                let count = report.findings.iter().filter(|f| !f.suppressed).count();
+        if let Some(threshold) = a.fail_on {
+            let count = report
+                .findings
+                .iter()
+                .filter(|f| !f.suppressed && threshold.counts(f.severity.level))
+                .count();
+            if count > 0 {
                 return Err(GateFailed {
                     count,
-                    threshold: t.clone(),
+                    what: "unsuppressed",
+                    threshold,
                 }
                 .into());
             }
