@@ -419,6 +419,26 @@ impl Store {
         Ok(rows.iter().map(event_from_row).collect::<Result<_, _>>()?)
     }
 
+    /// Every event recording one version, oldest first: those of its row
+    /// (publish, labels, state) and those of each of its attachments, of
+    /// every kind (signatures, SBOMs, provenance).
+    pub async fn log_events_of_version(
+        &self,
+        version_id: i64,
+    ) -> Result<Vec<LogEventRow>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM log_events \
+             WHERE (source = 'versions' AND source_id = $1) \
+                OR (source = 'attachments' AND source_id IN (SELECT id FROM attachments WHERE version_id = $1)) \
+             ORDER BY id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(version_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(event_from_row).collect::<Result<_, _>>()?)
+    }
+
     /// Events created at or after `since` (Unix ms), after outbox id `after`.
     pub async fn log_events_since(
         &self,

@@ -355,8 +355,13 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
                 }));
             }
             for e in &out {
+                // An attachment entry says what it attached (signature, sbom, provenance).
+                let attached = serde_json::from_str::<serde_json::Value>(&e.entry)
+                    .ok()
+                    .and_then(|entry| entry["details"]["kind"].as_str().map(|k| format!(" {k}")))
+                    .unwrap_or_default();
                 println!(
-                    "included: index {} ({}) in {} size {}",
+                    "included: index {} ({}{attached}) in {} size {}",
                     e.index, e.kind, v.checkpoint.origin, size
                 );
                 println!("  {}", e.entry);

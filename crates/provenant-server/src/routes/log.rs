@@ -283,13 +283,9 @@ pub async fn version_entries(
         .get("ref")
         .ok_or_else(|| ApiError::bad_request("invalid_query", "ref=<reference> is required"))?;
     let row = state.registry.resolve(r).await?;
-    let store = &state.registry.store;
-    let mut out = store.log_events_of("versions", row.id).await?;
-    for a in store.attachments(row.id, "signature").await? {
-        out.extend(store.log_events_of("attachments", a.id).await?);
-    }
-    out.sort_by_key(|e| e.id);
-    Ok(Json(out))
+    Ok(Json(
+        state.registry.store.log_events_of_version(row.id).await?,
+    ))
 }
 
 fn require_admin(p: &Principal) -> Result<(), ApiError> {
