@@ -717,6 +717,40 @@ impl Store {
             .await
     }
 
+    /// The versions of a model whose digest starts with `prefix` (`sha256:`
+    /// and lowercase hex digits only: no LIKE wildcards), by number, at most
+    /// `limit` of them.
+    pub async fn versions_by_digest_prefix(
+        &self,
+        model_id: i64,
+        prefix: &str,
+        limit: i64,
+    ) -> Result<Vec<VersionRow>, StoreError> {
+        if !prefix.strip_prefix("sha256:").is_some_and(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }) {
+            return Err(StoreError::InvalidDigest {
+                value: prefix.to_owned(),
+                reason: "a digest prefix is sha256: and lowercase hex digits",
+            });
+        }
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM versions v JOIN models m ON m.id = v.model_id \
+             WHERE v.model_id = $1 AND v.digest LIKE $2 ORDER BY v.number LIMIT CAST($3 AS BIGINT)"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(model_id)
+            .bind(format!("{prefix}%"))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(version_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
     pub async fn version_by_alias(
         &self,
         model_id: i64,

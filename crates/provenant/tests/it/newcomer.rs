@@ -167,3 +167,334 @@ fn private_keys_stay_here_and_a_key_has_one_fingerprint() {
         "neither a key fingerprint",
     );
 }
+
+/// An alias never points at an archived version; deprecated versions warn.
+fn archive_refused_while_aliased(s: &Server, dir: &Path) {
+    small_model(s, dir, "aiops/arch", b"one");
+    small_model(s, dir, "aiops/arch", b"two");
+    s.ok(dir, &["alias", "set", "aiops/arch:1", "production"]);
+    s.ok(dir, &["alias", "set", "aiops/arch:1", "canary"]);
+    s.fails(
+        dir,
+        &["archive", "aiops/arch:1", "--reason", "x"],
+        2,
+        "while aliases point at it (canary, production)",
+    );
+    assert_eq!(s.json(dir, &["show", "aiops/arch:1"])["state"], "active");
+    s.ok(dir, &["deprecate", "aiops/arch:1", "--reason", "drift"]);
+    for args in [
+        &["pull", "aiops/arch#production", "arch-out"][..],
+        &["show", "aiops/arch#production"],
+    ] {
+        let out = s.cli(dir, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {err}");
+        assert!(
+            err.contains("warning: aiops/arch:1 is deprecated: drift"),
+            "{args:?}: {err}"
+        );
+    }
+    let out = s.cli(dir, &["show", "aiops/arch:2"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+    // Once the aliases have moved, it can be archived.
+    s.ok(dir, &["alias", "set", "aiops/arch:2", "production"]);
+    s.ok(dir, &["alias", "set", "aiops/arch:2", "canary"]);
+    let v = s.json(dir, &["archive", "aiops/arch:1", "--reason", "x"]);
+    assert_eq!(v["state"], "archived");
+}
+
+/// A `model.sig` made with `provenant sign` attaches to the version of its
+/// files; `pull --verify` uses the namespace's keys and `--signature` writes
+/// the bundle beside the files, where `provenant verify` finds it.
+fn signature_made_before_push(s: &Server, dir: &Path) {
+    s.ok(dir, &["keygen", "--out", "sig.pem"]);
+    let m = dir.join("sig-m");
+    write(&m.join("weights.bin"), b"signed weights");
+    write(&m.join("tok/vocab.json"), b"{}");
+    s.ok(dir, &["push", "sig-m", "--model", "signing/sig"]);
+    s.ok(dir, &["sign", "sig-m", "--key", "sig.pem"]);
+    let out = s.ok(
+        dir,
+        &[
+            "attach",
+            "signing/sig:1",
+            "sig-m/model.sig",
+            "--key",
+            "sig.pub",
+        ],
+    );
+    assert!(out.contains("OMS signature"), "{out}");
+    let v = s.json(dir, &["show", "signing/sig:1"]);
+    assert_eq!(v["signatures"].as_array().unwrap().len(), 1, "{v}");
+
+    // No key given and none trusted: nothing to verify with.
+    s.fails(
+        dir,
+        &["pull", "signing/sig:1", "sig-none", "--verify"],
+        1,
+        "trusts no key",
+    );
+    assert!(!dir.join("sig-none").exists());
+    s.ok(dir, &["keys", "add", "signing", "sig.pub"]);
+    let out = s.ok(
+        dir,
+        &[
+            "pull",
+            "signing/sig:1",
+            "sig-out",
+            "--verify",
+            "--signature",
+        ],
+    );
+    assert!(out.contains("trusted by the namespace"), "{out}");
+    assert!(dir.join("sig-out/model.sig").is_file(), "{out}");
+    let out = s.ok(dir, &["verify", "sig-out", "--key", "sig.pub"]);
+    assert!(out.contains("verified"), "{out}");
+    // Written elsewhere on request, without --verify.
+    s.ok(
+        dir,
+        &[
+            "pull",
+            "signing/sig:1",
+            "sig-out2",
+            "--signature",
+            "elsewhere.sig",
+        ],
+    );
+    assert!(dir.join("elsewhere.sig").is_file());
+    assert!(!dir.join("sig-out2/model.sig").exists());
+    let out = s.ok(
+        dir,
+        &[
+            "verify",
+            "sig-out2",
+            "--key",
+            "sig.pub",
+            "--signature",
+            "elsewhere.sig",
+        ],
+    );
+    assert!(out.contains("verified"), "{out}");
+}
+
+/// `--label`/`--state` filter a model's versions, and are refused where
+/// models are listed (they used to be ignored there).
+fn list_filters(s: &Server, dir: &Path) {
+    for args in [
+        &["list", "--label", "stage=x"][..],
+        &["list", "aiops", "--state", "active"],
+        &["list", "aiops/no-such-model", "--label", "stage=dev"],
+    ] {
+        s.fails(dir, args, 2, "filters the versions of one model");
+    }
+    // aiops/arch (archive_refused_while_aliased): 1 archived, 2 active.
+    let page = s.json(dir, &["list", "aiops/arch", "--state", "archived"]);
+    let numbers: Vec<i64> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["number"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, [1], "{page}");
+    let page = s.json(
+        dir,
+        &[
+            "list",
+            "aiops/arch",
+            "--label",
+            "stage=dev",
+            "--state",
+            "active",
+        ],
+    );
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    s.fails(
+        dir,
+        &["list", "aiops/arch", "--state", "gone"],
+        2,
+        "invalid value",
+    );
+}
+
+#[test]
+fn server_side_rules_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = start(tmp.path(), None);
+    archive_refused_while_aliased(&s, tmp.path());
+    signature_made_before_push(&s, tmp.path());
+    list_filters(&s, tmp.path());
+    log_prove_covers_every_attachment(&s, tmp.path());
+}
+
+#[test]
+fn server_side_rules_postgres() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let Some(db) = rt.block_on(provenant_store::testing::PgTestDb::create()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let s = start(tmp.path(), Some(&db.url));
+    archive_refused_while_aliased(&s, tmp.path());
+    signature_made_before_push(&s, tmp.path());
+    list_filters(&s, tmp.path());
+    log_prove_covers_every_attachment(&s, tmp.path());
+    drop(s);
+    drop(db);
+}
+
+/// OSV records of a made-up PyPI package at each severity, and an unrated one.
+fn severity_db(dir: &Path) -> String {
+    let src = dir.join("osv");
+    for (id, package, rating) in [
+        ("TEST-CRIT", "critpkg", Some("CRITICAL")),
+        ("TEST-MED", "medpkg", Some("MODERATE")),
+        ("TEST-UNRATED", "unratedpkg", None),
+    ] {
+        let mut record = serde_json::json!({
+            "schema_version": "1.6.0",
+            "id": id,
+            "modified": "2026-01-01T00:00:00Z",
+            "summary": "made up for a test",
+            "affected": [{
+                "package": {"ecosystem": "PyPI", "name": package},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0"}]}]
+            }]
+        });
+        if let Some(r) = rating {
+            record["database_specific"] = serde_json::json!({"severity": r});
+        }
+        write(
+            &src.join(format!("{id}.json")),
+            record.to_string().as_bytes(),
+        );
+    }
+    let db = dir.join("db");
+    let out = Command::new(BIN)
+        .args(["vulndb", "import"])
+        .arg(&src)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    db.to_str().unwrap().to_owned()
+}
+
+fn bom(dir: &Path, name: &str, packages: &[&str]) {
+    let components: Vec<Value> = packages
+        .iter()
+        .map(|p| serde_json::json!({"type": "library", "name": p, "version": "1.0", "purl": format!("pkg:pypi/{p}@1.0")}))
+        .collect();
+    let doc = serde_json::json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1, "components": components});
+    write(&dir.join(name), doc.to_string().as_bytes());
+}
+
+#[test]
+fn fail_on_counts_what_it_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let db = severity_db(dir);
+    let scan = |bom: &str, threshold: &str| {
+        Command::new(BIN)
+            .args(["scan", bom, "--db", &db, "--fail-on", threshold])
+            .current_dir(dir)
+            .output()
+            .unwrap()
+    };
+    // A medium finding does not trip --fail-on critical; a critical one does,
+    // and the count is of findings at or above the threshold only.
+    bom(dir, "med.json", &["medpkg"]);
+    let out = scan("med.json", "critical");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bom(dir, "crit.json", &["medpkg", "critpkg"]);
+    let out = scan("crit.json", "critical");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("1 unsuppressed finding(s) at or above critical or unrated"),
+        "{err}"
+    );
+    let out = scan("crit.json", "medium");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 unsuppressed finding(s)"), "{err}");
+    // Unrated counts against any threshold (fail closed), as the README says.
+    bom(dir, "unrated.json", &["medpkg", "unratedpkg"]);
+    let out = scan("unrated.json", "critical");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("1 unsuppressed finding(s)"), "{err}");
+    // A threshold that is not a level is a usage error.
+    let out = scan("med.json", "severe");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// `log prove <ref>` proves every entry of the version: publish, and each
+/// attachment whatever its kind (it used to leave out SBOMs and provenance).
+fn log_prove_covers_every_attachment(s: &Server, dir: &Path) {
+    s.ok(dir, &["keygen", "--out", "lp.pem"]);
+    small_model(s, dir, "aiops/lp", b"log me");
+    bom(dir, "lp-bom.json", &["medpkg"]);
+    s.ok(
+        dir,
+        &[
+            "attach",
+            "aiops/lp:1",
+            "--sbom",
+            "lp-bom.json",
+            "--key",
+            "lp.pem",
+        ],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while s
+        .ok(dir, &["audit", "export"])
+        .lines()
+        .any(|l| l.contains("\"pending\""))
+    {
+        assert!(std::time::Instant::now() < deadline, "entries stay pending");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let key = s.ok(dir, &["log", "key"]).trim().to_owned();
+    let state = dir.join("lp-state");
+    let r = s.json(
+        dir,
+        &[
+            "log",
+            "prove",
+            "aiops/lp:1",
+            "--log-key",
+            &key,
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+    );
+    let kinds: Vec<String> = r["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let entry: Value = serde_json::from_str(e["entry"].as_str().unwrap()).unwrap();
+            match entry["details"]["kind"].as_str() {
+                Some(k) => format!("{} {k}", e["type"].as_str().unwrap()),
+                None => e["type"].as_str().unwrap().to_owned(),
+            }
+        })
+        .collect();
+    assert!(
+        kinds.contains(&"version.published".to_owned())
+            && kinds.contains(&"attachment.added sbom".to_owned()),
+        "{kinds:?}"
+    );
+}
