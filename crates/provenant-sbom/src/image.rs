@@ -699,7 +699,7 @@ impl TarGuard {
             // A GNU sparse extension block: `isextended` is its last used byte.
             if self.block.as_bytes()[504] != 1 {
                 self.sparse_data = None;
-                self.next += size.div_ceil(BLOCK) * BLOCK;
+                self.skip_data(size);
             }
             return Ok(());
         }
@@ -752,9 +752,22 @@ impl TarGuard {
         if ty.is_gnu_sparse() && h.as_gnu().is_some_and(tar::GnuHeader::is_extended) {
             self.sparse_data = Some(size);
         } else {
-            self.next += size.div_ceil(BLOCK) * BLOCK;
+            self.skip_data(size);
         }
         Ok(())
+    }
+
+    /// The next block follows `size` bytes of data, padded to whole blocks. A size
+    /// past the end of any stream stops the guard (the tar reader refuses it).
+    fn skip_data(&mut self, size: u64) {
+        match size
+            .div_ceil(BLOCK)
+            .checked_mul(BLOCK)
+            .and_then(|s| self.next.checked_add(s))
+        {
+            Some(next) => self.next = next,
+            None => self.done = true,
+        }
     }
 }
 
@@ -1709,6 +1722,27 @@ mod tests {
         assert_eq!(v.read("lib/x").unwrap().unwrap().as_slice(), b"hi");
         assert_eq!(v.read("up/lib/x").unwrap().unwrap().as_slice(), b"hi");
         assert!(matches!(v.read("a/x"), Err(SbomError::SymlinkLoop { .. })));
+    }
+
+    #[test]
+    fn tar_guard_survives_absurd_sizes() {
+        // A header claiming u64::MAX bytes (base-256 size field): no overflow, the
+        // guard stops and leaves the error to the tar reader.
+        let mut h = tar::Header::new_gnu();
+        h.set_path("f").unwrap();
+        h.set_size(u64::MAX);
+        h.set_cksum();
+        let mut g = TarGuard::new(1 << 20);
+        g.feed(h.as_bytes()).unwrap();
+        assert!(g.done);
+        // A GNU long name over the bound is refused as soon as its header is seen.
+        let mut h = tar::Header::new_gnu();
+        h.set_path("././@LongLink").unwrap();
+        h.set_entry_type(tar::EntryType::GNULongName);
+        h.set_size(2 << 20);
+        h.set_cksum();
+        let e = TarGuard::new(1 << 20).feed(h.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("extension header"), "{e}");
     }
 
     #[test]
