@@ -3,12 +3,12 @@
 //! upstream/downstream of a version.
 //!
 //! On ingestion the bundle's signature is verified (against the key or
-//! roots the client sends, or the namespace's trusted keys and roots), its subject must carry the version's OMS root digest
-//! (file mode, SHA-256, from the version's file digests) or its manifest
-//! digest, the predicate must satisfy the build type's schema and required
-//! inputs, parents must be versions of this registry; then the attachment
-//! and its lineage edges are stored in one transaction (a parent cycle
-//! stores nothing).
+//! roots the client sends, or the namespace's trusted keys and roots), its
+//! subject must carry the version's OMS root digest (file mode, SHA-256,
+//! from the version's file digests) or its manifest digest, the predicate
+//! must satisfy the build type's schema and required inputs, parents must be
+//! versions of this registry; then the attachment and its lineage edges are
+//! stored in one transaction (a parent cycle stores nothing).
 
 use provenant_attest::{Bundle, Statement};
 use provenant_provenance::Inputs;

@@ -166,6 +166,18 @@ pub(crate) fn verify_bundle_with<T>(
                         .map_err(|e| bad(format!("certificate_roots: {e}")))?,
                 );
             }
+            // Only a self-signed CA can be an anchor; any other certificate
+            // sent (an intermediate) is left to the bundle's own chain.
+            let (anchors, others): (Vec<Vec<u8>>, Vec<Vec<u8>>) = ders
+                .into_iter()
+                .partition(|d| provenant_attest::check_root_certificate(d).is_ok());
+            if anchors.is_empty() {
+                return Err(bad(format!(
+                    "certificate_roots holds no root certificate (a self-signed CA) among its {} certificates",
+                    others.len()
+                )));
+            }
+            let ders = anchors;
             for der in &ders {
                 if let Ok(out) = verify(bundle, &TrustRoot::Certificates(vec![der.clone()])) {
                     let fingerprint = provenant_attest::certificate_public_key(der)

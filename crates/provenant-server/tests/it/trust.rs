@@ -228,11 +228,12 @@ both!(forged_anchor_is_never_trusted, async |s: &TestServer| {
             v["signer"].as_str().unwrap().contains("attacker@example.com"),
             "{route}: {v}"
         );
-        // The trusted root alone does not verify the attacker's chain, and
-        // nor do the namespace's own anchors.
+        // The trusted root alone does not verify the attacker's chain, nor
+        // do the namespace's own anchors, nor a leaf posing as a root.
         for body in [
             json!({"bundle": bundle, "certificate_roots": [pem("root.pem")]}),
             json!({"bundle": bundle}),
+            json!({"bundle": bundle, "certificate_roots": [pem("attacker-leaf.pem")]}),
         ] {
             let (st, v) = attach(s, route, body).await;
             assert_eq!(st, StatusCode::BAD_REQUEST, "{route}: {v}");
@@ -284,9 +285,12 @@ both!(chain_to_trusted_root_is_trusted_until_removed, async |s: &TestServer| {
     for (route, body) in [
         // No key material: the namespace's root verifies the chain.
         ("signatures", json!({"bundle": oms(FILES, &key, &chain)})),
+        // The chain's files as the CLI sends them: an intermediate is not an
+        // anchor, the root is.
         (
             "attestations",
-            json!({"bundle": sbom(&root, &key, &chain), "certificate_roots": [pem("root.pem")]}),
+            json!({"bundle": sbom(&root, &key, &chain),
+                   "certificate_roots": [pem("intermediate.pem"), pem("root.pem")]}),
         ),
         ("provenance", json!({"bundle": provenance(&root, &key, &chain)})),
     ] {
