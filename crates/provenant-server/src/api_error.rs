@@ -105,7 +105,9 @@ impl From<RegistryError> for ApiError {
             RegistryError::ModelNotFound(_) | RegistryError::VersionNotFound(_) => {
                 StatusCode::NOT_FOUND
             }
-            RegistryError::InvalidState { .. } => StatusCode::CONFLICT,
+            RegistryError::InvalidState { .. } | RegistryError::AliasedVersion { .. } => {
+                StatusCode::CONFLICT
+            }
             RegistryError::BlobMissing { .. } | RegistryError::BlobSizeMismatch { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -123,6 +125,20 @@ impl From<RegistryError> for ApiError {
 
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        if let Some(stall) = crate::server::stalled(&e) {
+            return Self::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("request body too slow: {stall}"),
+            );
+        }
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("{} (this route's limit)", e.body_text()),
+            );
+        }
         Self::new(e.status(), "invalid_body", e.body_text())
     }
 }

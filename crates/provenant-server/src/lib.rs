@@ -16,6 +16,7 @@ mod vulnwatch;
 mod witness;
 
 pub use api_error::ApiError;
-pub use server::{Running, ServeConfig, ServerError, start};
+pub use server::{Limits, Running, ServeConfig, ServerError, start};
+pub use state::Counters;
 pub use tlog::{LogOptions, WitnessPeer};
 pub use witness::{FileWitnessStore, RunningWitness, WitnessConfig, start_witness};

@@ -4,15 +4,60 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use axum::serve::ListenerExt as _;
+use axum::extract::ConnectInfo;
 use provenant_registry::Registry;
 use provenant_store::{BlobStore, Store, StoreError};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
 
 use crate::auth::{generate_token, hash_token};
 use crate::routes;
-use crate::state::AppState;
+use crate::state::{AppState, Counters};
+
+/// What a client may cost the server. The defaults suit a registry serving
+/// a team; each is a `serve` flag.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Connections served at once; one more is answered 503
+    /// (`too_many_connections`) and closed.
+    pub max_connections: usize,
+    /// Time a client has to send a request's line and headers (also how long
+    /// an idle keep-alive connection stays open).
+    pub header_timeout: Duration,
+    /// A request body must deliver `body_min_bytes` for every `body_timeout`
+    /// spent waiting on it, or the request ends (408 `body_timeout`; an
+    /// upload's `PATCH`: `upload_stalled`, and the session is closed).
+    pub body_timeout: Duration,
+    pub body_min_bytes: u64,
+    /// Upload sessions one token may hold open at once.
+    pub upload_sessions_per_token: usize,
+    /// Bytes the open upload sessions of one token may declare in all.
+    pub upload_bytes_per_token: u64,
+    /// An upload session that receives nothing for this long is closed.
+    pub upload_idle_timeout: Duration,
+    /// Bytes of one page of versions: a page that reaches them ends early,
+    /// with a cursor to the rest (a page always holds at least one version).
+    pub page_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            body_min_bytes: 16 * 1024,
+            upload_sessions_per_token: 64,
+            upload_bytes_per_token: 1 << 40,
+            upload_idle_timeout: Duration::from_secs(3600),
+            page_bytes: 4 << 20,
+        }
+    }
+}
 
 /// How to run the server.
 #[derive(Clone, Debug)]
@@ -33,6 +78,8 @@ pub struct ServeConfig {
     pub provenance_requirements: provenant_provenance::Requirements,
     /// Transparency log settings.
     pub log: crate::tlog::LogOptions,
+    /// Budgets of connections, bodies, uploads and pages.
+    pub limits: Limits,
 }
 
 impl ServeConfig {
@@ -47,6 +94,7 @@ impl ServeConfig {
             vulndb_watch_interval: std::time::Duration::from_secs(60),
             provenance_requirements: Default::default(),
             log: Default::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -75,6 +123,8 @@ pub enum ServerError {
     Random(String),
     #[error("transparency log: {0}")]
     Log(String),
+    #[error("invalid limit {name}: {reason}")]
+    Limit { name: &'static str, reason: String },
 }
 
 /// A running server.
@@ -85,11 +135,17 @@ pub struct Running {
     pub new_admin_token: Option<String>,
     pub database: String,
     pub blobs: String,
+    counters: Arc<Counters>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     join: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Running {
+    /// Failed authentications and refused connections since the start.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
     /// Stop accepting connections, finish in-flight requests, and return.
     pub async fn shutdown(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(());
@@ -124,6 +180,21 @@ pub(crate) fn write_secret(path: &Path, contents: &str) -> std::io::Result<()> {
 /// Open the stores, create the admin token on first start, bind, and serve in
 /// a background task.
 pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running, ServerError> {
+    let limits = config.limits;
+    let positive = |name: &'static str, zero: bool| {
+        if zero {
+            Err(ServerError::Limit {
+                name,
+                reason: "must be greater than zero".into(),
+            })
+        } else {
+            Ok(())
+        }
+    };
+    positive("max_connections", limits.max_connections == 0)?;
+    positive("header_timeout", limits.header_timeout.is_zero())?;
+    positive("body_timeout", limits.body_timeout.is_zero())?;
+    positive("upload_idle_timeout", limits.upload_idle_timeout.is_zero())?;
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir).map_err(|source| ServerError::DataDir {
         path: dir.clone(),
@@ -181,7 +252,11 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         registry,
         uploads: Arc::new(std::sync::Mutex::new(HashMap::new())),
         token_cache: Arc::new(std::sync::Mutex::new(HashMap::new())),
+        unknown_tokens: Default::default(),
+        limits,
+        counters: Default::default(),
     };
+    let counters = state.counters.clone();
     tokio::spawn(crate::uploads::reap_idle(state.clone()));
     if let Some(path) = config.vulndb_watch.clone() {
         tokio::spawn(crate::vulnwatch::watch(
@@ -206,6 +281,7 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         })?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let store_for_close = state.registry.store.clone();
+    let counters_for_loop = counters.clone();
     let join = tokio::spawn(async move {
         let shutdown = async move {
             if handle_signals {
@@ -218,17 +294,8 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
             }
             tracing::info!("shutting down: finishing in-flight requests");
         };
-        // Responses go out as headers then body chunks: without TCP_NODELAY,
-        // Nagle's algorithm holds a small body until the client's delayed ACK
-        // of the headers (up to 40 ms per small blob or streamed response).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
-            }
-        });
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        serve(listener, app, limits, &counters_for_loop, shutdown).await;
+        let result = Ok(());
         // Let the sequencer finish its batch before the database closes.
         let _ = stop_sequencer.send(true);
         if tokio::time::timeout(std::time::Duration::from_secs(10), sequencer)
@@ -245,9 +312,219 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         new_admin_token,
         database,
         blobs: blobs_location,
+        counters,
         shutdown: tx,
         join,
     })
+}
+
+/// A request body that delivered fewer than `min_bytes` bytes in a
+/// `window` spent waiting for it.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body delivered {got} bytes in {window:?} (at least {min_bytes} are required)")]
+pub(crate) struct BodyStalled {
+    got: u64,
+    window: Duration,
+    min_bytes: u64,
+}
+
+/// The [`BodyStalled`] an error of a paced body comes from, if it does.
+pub(crate) fn stalled<'e>(error: &'e (dyn std::error::Error + 'static)) -> Option<&'e BodyStalled> {
+    let mut at = Some(error);
+    while let Some(e) = at {
+        if let Some(s) = e.downcast_ref::<BodyStalled>() {
+            return Some(s);
+        }
+        at = e.source();
+    }
+    None
+}
+
+/// Ends a request body with [`BodyStalled`] when it delivers fewer than
+/// `min_bytes` bytes in a `window` of time spent waiting on the client (time
+/// the handler spends on what it read does not count), so that a trickle
+/// cannot hold a request, and what it holds, for ever.
+pub(crate) fn paced(body: axum::body::Body, window: Duration, min_bytes: u64) -> axum::body::Body {
+    use futures::StreamExt as _;
+    struct Pace {
+        stream: axum::body::BodyDataStream,
+        waited: Duration,
+        got: u64,
+        done: bool,
+    }
+    let start = Pace {
+        stream: body.into_data_stream(),
+        waited: Duration::ZERO,
+        got: 0,
+        done: false,
+    };
+    let stream = futures::stream::unfold(start, move |mut p| async move {
+        if p.done {
+            return None;
+        }
+        loop {
+            let since = tokio::time::Instant::now();
+            let next = tokio::time::timeout(window.saturating_sub(p.waited), p.stream.next()).await;
+            p.waited += since.elapsed();
+            match next {
+                Ok(Some(Ok(chunk))) => {
+                    p.got += chunk.len() as u64;
+                    if p.waited >= window && p.got >= min_bytes {
+                        (p.waited, p.got) = (Duration::ZERO, 0);
+                    }
+                    return Some((Ok(chunk), p));
+                }
+                Ok(Some(Err(e))) => {
+                    p.done = true;
+                    return Some((Err(axum::BoxError::from(e)), p));
+                }
+                Ok(None) => return None,
+                Err(_) if p.got >= min_bytes => (p.waited, p.got) = (Duration::ZERO, 0),
+                Err(_) => {
+                    p.done = true;
+                    let stall = BodyStalled {
+                        got: p.got,
+                        window,
+                        min_bytes,
+                    };
+                    return Some((Err(axum::BoxError::from(stall)), p));
+                }
+            }
+        }
+    });
+    axum::body::Body::from_stream(stream)
+}
+
+/// Middleware: every request body with bytes to come is [`paced`].
+pub(crate) async fn pace_bodies(
+    axum::extract::State(limits): axum::extract::State<Limits>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::body::HttpBody as _;
+    if req.body().is_end_stream() {
+        return next.run(req).await;
+    }
+    let req = req.map(|b| paced(b, limits.body_timeout, limits.body_min_bytes));
+    next.run(req).await
+}
+
+/// Accept connections until `shutdown`, serving at most
+/// `limits.max_connections` at once, then let the open ones finish their
+/// requests. (axum::serve has neither a connection cap nor a header read
+/// timeout.)
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: Limits,
+    counters: &Counters,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    // Connections being refused, each for a moment: beyond these, a
+    // connection over the cap is dropped without an answer.
+    let refusals = Arc::new(Semaphore::new(64));
+    let (closing_tx, closing) = watch::channel(false);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors, or the peer gave up before
+                    // the accept: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // Responses go out as headers then body chunks: without TCP_NODELAY,
+        // Nagle's algorithm holds a small body until the client's delayed ACK
+        // of the headers (up to 40 ms per small blob or streamed response).
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
+        }
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            counters.connections_refused.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                %peer,
+                max_connections = limits.max_connections,
+                refused_total = counters.connections_refused(),
+                "connection refused: serving the maximum number of connections"
+            );
+            if let Ok(slot) = refusals.clone().try_acquire_owned() {
+                tokio::spawn(async move {
+                    refuse(tcp, limits.max_connections).await;
+                    drop(slot);
+                });
+            }
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(
+            tower_http::add_extension::AddExtension::new(app.clone(), ConnectInfo(peer)),
+        );
+        let conn = http.serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
+        let mut closing = closing.clone();
+        tokio::spawn(async move {
+            let mut conn = std::pin::pin!(conn);
+            let mut draining = false;
+            loop {
+                tokio::select! {
+                    result = conn.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    _ = closing.wait_for(|c| *c), if !draining => {
+                        conn.as_mut().graceful_shutdown();
+                        draining = true;
+                    }
+                }
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = closing_tx.send(true);
+    // Every connection holds a permit until it ends.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = permits.acquire_many(all).await;
+}
+
+/// Answer a connection over the cap with 503 and close it, reading what the
+/// client sent meanwhile (briefly) so that closing does not reset the
+/// connection before the client reads the answer.
+async fn refuse(mut tcp: TcpStream, max: usize) {
+    let body = serde_json::json!({
+        "code": "too_many_connections",
+        "message": format!("the server is serving its maximum of {max} connections; retry shortly"),
+    })
+    .to_string();
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = async {
+        tcp.write_all(response.as_bytes()).await?;
+        tcp.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        let mut left: usize = 64 * 1024;
+        while left > 0 {
+            let n = tcp.read(&mut sink).await?;
+            if n == 0 {
+                break;
+            }
+            left = left.saturating_sub(n);
+        }
+        std::io::Result::Ok(())
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(500), answer).await;
 }
 
 async fn signal() {

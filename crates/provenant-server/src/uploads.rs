@@ -5,7 +5,7 @@
 //! streams bytes from offset N; `GET` tells the offset to resume from after an
 //! interruption. The blob is committed when the last byte arrives and hashes
 //! to the declared digest; otherwise nothing becomes visible. Sessions live in
-//! this server process and expire after an hour of inactivity.
+//! this server process and expire after an hour of inactivity (by default).
 //!
 //! A client that would read a large file twice (once to hash it, once to send
 //! it) may instead open a session with the size alone (`{size}`), send the
@@ -16,8 +16,16 @@
 //! `POST /api/v1/uploads/plan {sizes}` tells which sizes it holds blobs of
 //! (equal content has equal size) and which undeclared sessions of those
 //! sizes are open to resume.
+//!
+//! Budgets: a token holds at most [`Limits::upload_sessions_per_token`]
+//! sessions declaring at most [`Limits::upload_bytes_per_token`] bytes in all;
+//! a `PATCH` whose body delivers less than `body_min_bytes` per `body_timeout`
+//! closes its session (`upload_stalled`); a session idle for
+//! `upload_idle_timeout` is closed by a reaper that never waits on a
+//! session's lock.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -30,10 +38,55 @@ use tokio::sync::Mutex;
 
 use crate::api_error::ApiError;
 use crate::auth::Principal;
+use crate::server::Limits;
 use crate::state::AppState;
 
 pub const UPLOAD_OFFSET: &str = "upload-offset";
-const IDLE_EXPIRY: Duration = Duration::from_secs(3600);
+
+/// An open session as the map holds it: what the budgets and the reaper read
+/// without waiting on the session's lock, and the session behind it.
+pub struct UploadSlot {
+    /// The token that opened the session (its budget pays for it).
+    opened_by: i64,
+    /// Declared size: what the session reserves.
+    size: u64,
+    /// When bytes last arrived (or the session opened).
+    last_progress: std::sync::Mutex<Instant>,
+    /// Set when the session is closed from outside (the reaper): whoever
+    /// holds the lock then aborts the upload instead of going on.
+    closed: AtomicBool,
+    pub session: Mutex<UploadSession>,
+}
+
+impl UploadSlot {
+    fn new(session: UploadSession, opened_by: i64) -> Self {
+        Self {
+            opened_by,
+            size: session.size,
+            last_progress: std::sync::Mutex::new(Instant::now()),
+            closed: AtomicBool::new(false),
+            session: Mutex::new(session),
+        }
+    }
+
+    fn touch(&self) {
+        *self
+            .last_progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+    }
+
+    fn idle_for(&self) -> Duration {
+        self.last_progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .elapsed()
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
 
 pub struct UploadSession {
     pub upload: Option<Upload>,
@@ -45,7 +98,6 @@ pub struct UploadSession {
     pub owner: Option<i64>,
     pub size: u64,
     pub offset: u64,
-    pub last_active: Instant,
 }
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -135,6 +187,7 @@ fn parse_digest(s: &str) -> Result<Digest, ApiError> {
     responses((status = 201, body = UploadStatus, description = "session opened"),
               (status = 200, body = UploadStatus, description = "blob already stored (`complete`), or an unfinished session for it to resume from `offset`"),
               (status = 400, body = crate::api_error::ErrorBody, description = "a malformed digest, a size that differs from the stored blob's, or no digest for a cloud blob store (`digest_required`)"),
+              (status = 429, body = crate::api_error::ErrorBody, description = "the token holds as many sessions, or reserves as many bytes, as it may (`upload_limit`)"),
               (status = 507, body = crate::api_error::ErrorBody, description = "the blob store's disk has no room for `size` bytes (`insufficient_storage`)")))]
 pub async fn create(
     State(state): State<AppState>,
@@ -143,12 +196,15 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<UploadStatus>), ApiError> {
     let Json(req) = body?;
     let Some(declared) = req.digest.as_deref() else {
+        // Sessions are counted before the store stages anything; bytes once it
+        // has (a size beyond the disk is `insufficient_storage` first).
+        within_budget(&lock_map(&state), &state.limits, caller.token_id, 0)?;
         let upload = state
             .registry
             .blobs
             .begin_undeclared_upload(req.size)
             .await?;
-        return Ok(open(&state, upload, None, Some(caller.token_id), req.size));
+        return open(&state, upload, None, &caller, req.size).await;
     };
     let digest = parse_digest(declared)?;
     match state.registry.blobs.size(&digest).await? {
@@ -177,12 +233,13 @@ pub async fn create(
         None => {}
     }
     // Resume an idle session for the same blob (e.g. after the client was interrupted).
-    let existing: Vec<(String, Arc<Mutex<UploadSession>>)> = lock_map(&state)
+    let existing: Vec<(String, Arc<UploadSlot>)> = lock_map(&state)
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    for (id, arc) in existing {
-        if let Ok(s) = arc.try_lock()
+    for (id, slot) in existing {
+        if let Ok(s) = slot.session.try_lock()
+            && !slot.is_closed()
             && s.digest == Some(digest)
             && s.size == req.size
             && s.upload.is_some()
@@ -190,29 +247,79 @@ pub async fn create(
             return Ok((StatusCode::OK, Json(UploadStatus::of(&id, &s))));
         }
     }
+    within_budget(&lock_map(&state), &state.limits, caller.token_id, 0)?;
     let upload = state.registry.blobs.begin_upload(digest, req.size).await?;
-    Ok(open(&state, upload, Some(digest), None, req.size))
+    open(&state, upload, Some(digest), &caller, req.size).await
 }
 
-fn open(
+/// Whether `token` may open one more session of `size` bytes.
+fn within_budget(
+    map: &std::collections::HashMap<String, Arc<UploadSlot>>,
+    limits: &Limits,
+    token: i64,
+    size: u64,
+) -> Result<(), ApiError> {
+    let (mut sessions, mut reserved) = (0usize, 0u64);
+    for slot in map.values().filter(|s| s.opened_by == token) {
+        sessions += 1;
+        reserved = reserved.saturating_add(slot.size);
+    }
+    let refuse = |why: String| ApiError::new(StatusCode::TOO_MANY_REQUESTS, "upload_limit", why);
+    if sessions >= limits.upload_sessions_per_token {
+        return Err(refuse(format!(
+            "this token has {sessions} upload sessions open, the most it may; \
+             finish or cancel one (DELETE /api/v1/uploads/{{id}}) first"
+        )));
+    }
+    if reserved.saturating_add(size) > limits.upload_bytes_per_token {
+        return Err(refuse(format!(
+            "a session of {size} bytes would take this token's open sessions to {} bytes, \
+             over its budget of {} bytes; finish or cancel one first",
+            reserved.saturating_add(size),
+            limits.upload_bytes_per_token
+        )));
+    }
+    Ok(())
+}
+
+/// Put a new session in the map, if the caller's budget still has room (the
+/// check before the upload began raced with the caller's other requests).
+async fn open(
     state: &AppState,
     upload: Upload,
     digest: Option<Digest>,
-    owner: Option<i64>,
+    caller: &Principal,
     size: u64,
-) -> (StatusCode, Json<UploadStatus>) {
+) -> Result<(StatusCode, Json<UploadStatus>), ApiError> {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let session = UploadSession {
         upload: Some(upload),
         digest,
-        owner,
+        // An undeclared session is only its opener's.
+        owner: digest.is_none().then_some(caller.token_id),
         size,
         offset: 0,
-        last_active: Instant::now(),
     };
     let status = UploadStatus::of(&id, &session);
-    lock_map(state).insert(id, Arc::new(Mutex::new(session)));
-    (StatusCode::CREATED, Json(status))
+    let slot = Arc::new(UploadSlot::new(session, caller.token_id));
+    let admitted = {
+        let mut map = lock_map(state);
+        within_budget(&map, &state.limits, caller.token_id, size)
+            .map(|()| map.insert(id.clone(), slot.clone()))
+    };
+    if let Err(e) = admitted {
+        // Never in the map: nobody else can hold its lock.
+        let upload = slot
+            .session
+            .try_lock()
+            .ok()
+            .and_then(|mut s| s.upload.take());
+        if let Some(u) = upload {
+            u.abort().await;
+        }
+        return Err(e);
+    }
+    Ok((StatusCode::CREATED, Json(status)))
 }
 
 /// Plan a push: which file sizes the store holds blobs of, and which of the
@@ -238,14 +345,15 @@ pub async fn plan(
     }
     let held_sizes = state.registry.store.blob_sizes_held(&req.sizes).await?;
     let asked: std::collections::HashSet<u64> = req.sizes.iter().copied().collect();
-    let open: Vec<(String, Arc<Mutex<UploadSession>>)> = lock_map(&state)
+    let open: Vec<(String, Arc<UploadSlot>)> = lock_map(&state)
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let mut resumable = Vec::new();
-    for (id, arc) in open {
+    for (id, slot) in open {
         // A session busy receiving bytes is not idle: another client holds it.
-        if let Ok(s) = arc.try_lock()
+        if let Ok(s) = slot.session.try_lock()
+            && !slot.is_closed()
             && s.digest.is_none()
             && s.upload.is_some()
             && s.offset > 0
@@ -264,7 +372,7 @@ pub async fn plan(
 
 fn lock_map(
     state: &AppState,
-) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<Mutex<UploadSession>>>> {
+) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<UploadSlot>>> {
     // A poisoned map only means another request panicked while holding the
     // guard; the map itself stays consistent (single inserts/removes).
     state
@@ -273,7 +381,7 @@ fn lock_map(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn session(state: &AppState, id: &str) -> Result<Arc<Mutex<UploadSession>>, ApiError> {
+fn session(state: &AppState, id: &str) -> Result<Arc<UploadSlot>, ApiError> {
     lock_map(state)
         .get(id)
         .cloned()
@@ -295,11 +403,16 @@ fn busy(id: &str) -> ApiError {
     )
 }
 
-/// A session the caller may use: still open (another request may have
-/// finished or closed it meanwhile), and theirs if it is undeclared.
-fn usable(s: &UploadSession, id: &str, caller: &Principal) -> Result<(), ApiError> {
+/// A session the caller may use: still open (another request or the reaper
+/// may have finished or closed it meanwhile), and theirs if it is undeclared.
+fn usable(
+    slot: &UploadSlot,
+    s: &UploadSession,
+    id: &str,
+    caller: &Principal,
+) -> Result<(), ApiError> {
     let theirs = s.owner.is_none_or(|o| o == caller.token_id);
-    if s.upload.is_none() || !theirs {
+    if slot.is_closed() || s.upload.is_none() || !theirs {
         return Err(not_found(id));
     }
     Ok(())
@@ -314,9 +427,9 @@ pub async fn status(
     axum::Extension(caller): axum::Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<UploadStatus>, ApiError> {
-    let s = session(&state, &id)?;
-    let s = s.lock().await;
-    usable(&s, &id, &caller)?;
+    let slot = session(&state, &id)?;
+    let s = slot.session.lock().await;
+    usable(&slot, &s, &id, &caller)?;
     Ok(Json(UploadStatus::of(&id, &s)))
 }
 
@@ -328,6 +441,7 @@ pub async fn status(
     responses((status = 201, body = UploadStatus, description = "last byte received, digest verified, blob committed"),
               (status = 202, body = UploadStatus, description = "bytes appended (an undeclared session that has every byte waits for its `PUT`)"),
               (status = 400, body = crate::api_error::ErrorBody, description = "digest or size mismatch (session closed)"),
+              (status = 408, body = crate::api_error::ErrorBody, description = "the body delivered too few bytes for too long (`upload_stalled`): the session is closed"),
               (status = 409, body = crate::api_error::ErrorBody, description = "offset mismatch or session busy")))]
 pub async fn append(
     State(state): State<AppState>,
@@ -346,11 +460,11 @@ pub async fn append(
                 "Upload-Offset header with a byte offset is required",
             )
         })?;
-    let arc = session(&state, &id)?;
-    let Ok(mut s) = arc.try_lock() else {
+    let slot = session(&state, &id)?;
+    let Ok(mut s) = slot.session.try_lock() else {
         return Err(busy(&id));
     };
-    usable(&s, &id, &caller)?;
+    usable(&slot, &s, &id, &caller)?;
     if at != s.offset {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -364,9 +478,25 @@ pub async fn append(
     let mut stream = body.into_data_stream();
     let mut failure = None;
     while let Some(chunk) = stream.next().await {
+        if slot.is_closed() {
+            break;
+        }
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
+                if let Some(stall) = crate::server::stalled(&e) {
+                    // A trickle holds the session from everyone else: close it.
+                    if let Some(u) = s.upload.take() {
+                        u.abort().await;
+                    }
+                    lock_map(&state).remove(&id);
+                    tracing::info!(upload = %id, "closed an upload whose body stalled");
+                    return Err(ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "upload_stalled",
+                        format!("upload {id} closed: {stall}; open a new session"),
+                    ));
+                }
                 // Client went away mid-body: keep what arrived; it can resume.
                 failure = Some(ApiError::bad_request(
                     "body_interrupted",
@@ -393,7 +523,14 @@ pub async fn append(
             return Err(err);
         }
         s.offset = upload.offset();
-        s.last_active = Instant::now();
+        slot.touch();
+    }
+    if slot.is_closed() {
+        // The reaper closed the session while this request held it.
+        if let Some(u) = s.upload.take() {
+            u.abort().await;
+        }
+        return Err(not_found(&id));
     }
     if s.offset < s.size || failure.is_some() || s.digest.is_none() {
         // More bytes, or the commit of an undeclared upload, are to come in
@@ -478,6 +615,7 @@ fn parse_checksum(s: &str) -> Result<u64, ApiError> {
     responses((status = 201, body = UploadStatus, description = "verified and committed; `digest` names the blob"),
               (status = 400, body = crate::api_error::ErrorBody, description = "neither digest nor checksum given (`declaration_required`), a malformed one, or a mismatch (`digest_mismatch`, `checksum_mismatch`: session closed)"),
               (status = 404, body = crate::api_error::ErrorBody),
+              (status = 413, body = crate::api_error::ErrorBody, description = "a body over 4 KiB (`body_too_large`)"),
               (status = 409, body = crate::api_error::ErrorBody, description = "bytes missing (`upload_incomplete`), a session that declared its digest when it opened (`upload_declared`: it commits on its last byte), or one busy")))]
 pub async fn finish(
     State(state): State<AppState>,
@@ -493,11 +631,11 @@ pub async fn finish(
     if declaration == Declaration::default() {
         return Err(StoreError::DeclarationMissing.into());
     }
-    let arc = session(&state, &id)?;
-    let Ok(mut s) = arc.try_lock() else {
+    let slot = session(&state, &id)?;
+    let Ok(mut s) = slot.session.try_lock() else {
         return Err(busy(&id));
     };
-    usable(&s, &id, &caller)?;
+    usable(&slot, &s, &id, &caller)?;
     if s.digest.is_some() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -529,9 +667,9 @@ pub async fn cancel(
     axum::Extension(caller): axum::Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let arc = session(&state, &id)?;
-    let mut s = arc.lock().await;
-    usable(&s, &id, &caller)?;
+    let slot = session(&state, &id)?;
+    let mut s = slot.session.lock().await;
+    usable(&slot, &s, &id, &caller)?;
     lock_map(&state).remove(&id);
     if let Some(u) = s.upload.take() {
         u.abort().await;
@@ -539,27 +677,111 @@ pub async fn cancel(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Abort sessions idle for longer than an hour.
+/// Take the sessions idle for `idle` or longer out of the map and mark them
+/// closed. Reads no session's lock: a request holding one (however slow)
+/// cannot hold up the reaper, and sees the mark.
+fn take_idle(
+    map: &std::sync::Mutex<std::collections::HashMap<String, Arc<UploadSlot>>>,
+    idle: Duration,
+) -> Vec<(String, Arc<UploadSlot>)> {
+    let mut map = map
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let stale: Vec<String> = map
+        .iter()
+        .filter(|(_, slot)| slot.idle_for() >= idle)
+        .map(|(id, _)| id.clone())
+        .collect();
+    stale
+        .into_iter()
+        .filter_map(|id| map.remove(&id).map(|slot| (id, slot)))
+        .inspect(|(_, slot)| slot.closed.store(true, Ordering::Release))
+        .collect()
+}
+
+/// Close sessions idle for `upload_idle_timeout`.
 pub async fn reap_idle(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let idle = state.limits.upload_idle_timeout;
+    let mut tick =
+        tokio::time::interval((idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(60)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let stale: Vec<(String, Arc<Mutex<UploadSession>>)> = {
-            let map = lock_map(&state);
-            map.iter()
-                .filter(|(_, s)| {
-                    s.try_lock()
-                        .is_ok_and(|s| s.last_active.elapsed() > IDLE_EXPIRY)
-                })
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        };
-        for (id, s) in stale {
-            lock_map(&state).remove(&id);
-            if let Some(u) = s.lock().await.upload.take() {
+        for (id, slot) in take_idle(&state.uploads, idle) {
+            // Free, its writer is aborted here; held, the holder aborts it
+            // when it sees the mark.
+            let upload = slot
+                .session
+                .try_lock()
+                .ok()
+                .and_then(|mut s| s.upload.take());
+            if let Some(u) = upload {
                 u.abort().await;
             }
             tracing::info!(upload = %id, "expired idle upload");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(token: i64) -> Arc<UploadSlot> {
+        Arc::new(UploadSlot::new(
+            UploadSession {
+                upload: None,
+                digest: None,
+                owner: Some(token),
+                size: 10,
+                offset: 0,
+            },
+            token,
+        ))
+    }
+
+    #[tokio::test]
+    async fn the_reaper_takes_held_sessions_without_waiting() {
+        let map = std::sync::Mutex::new(std::collections::HashMap::new());
+        let (held, free) = (slot(1), slot(2));
+        map.lock().unwrap().insert("held".to_owned(), held.clone());
+        map.lock().unwrap().insert("free".to_owned(), free.clone());
+        // A request holds one session's lock (a body trickling in, say).
+        let guard = held.session.lock().await;
+        // Nothing is idle for an hour yet.
+        assert!(take_idle(&map, Duration::from_secs(3600)).is_empty());
+        let mut taken: Vec<String> = take_idle(&map, Duration::ZERO)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        taken.sort();
+        assert_eq!(taken, ["free", "held"]);
+        assert!(map.lock().unwrap().is_empty());
+        // The holder learns its session was closed.
+        assert!(held.is_closed() && free.is_closed());
+        drop(guard);
+    }
+
+    #[test]
+    fn budgets_count_the_openers_sessions_and_bytes() {
+        let limits = Limits {
+            upload_sessions_per_token: 2,
+            upload_bytes_per_token: 25,
+            ..Limits::default()
+        };
+        let mut map = std::collections::HashMap::new();
+        map.insert("a".to_owned(), slot(1));
+        within_budget(&map, &limits, 1, 15).unwrap();
+        let err = within_budget(&map, &limits, 1, 16).unwrap_err();
+        assert_eq!(
+            (err.status, err.code),
+            (StatusCode::TOO_MANY_REQUESTS, "upload_limit")
+        );
+        assert!(err.message.contains("25 bytes"), "{}", err.message);
+        map.insert("b".to_owned(), slot(1));
+        let err = within_budget(&map, &limits, 1, 1).unwrap_err();
+        assert!(err.message.contains("2 upload sessions"), "{}", err.message);
+        // Another token's budget is its own.
+        within_budget(&map, &limits, 2, 25).unwrap();
     }
 }

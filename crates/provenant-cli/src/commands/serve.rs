@@ -48,6 +48,33 @@ pub struct Args {
     /// Witness to collect checkpoint cosignatures from, as URL,VERIFIER_KEY (repeatable)
     #[arg(long = "log-witness", value_name = "URL,VKEY")]
     pub log_witnesses: Vec<provenant_server::WitnessPeer>,
+    /// Connections served at once; one more is answered 503 and closed
+    #[arg(long, env = "PROVENANT_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Seconds a client has to send a request's headers (and an idle
+    /// keep-alive connection stays open)
+    #[arg(long, env = "PROVENANT_HEADER_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+    /// Seconds a request body may spend delivering fewer than --body-min-bytes
+    /// before the request ends (an upload's session is then closed)
+    #[arg(long, env = "PROVENANT_BODY_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout: u64,
+    /// Bytes a request body must deliver every --body-timeout seconds
+    #[arg(long, env = "PROVENANT_BODY_MIN_BYTES", default_value_t = 16384)]
+    pub body_min_bytes: u64,
+    /// Upload sessions one token may hold open at once
+    #[arg(long, env = "PROVENANT_UPLOAD_SESSIONS_PER_TOKEN", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub upload_sessions_per_token: u32,
+    /// Bytes the open upload sessions of one token may declare in all [default: 1 TiB]
+    #[arg(long, env = "PROVENANT_UPLOAD_BYTES_PER_TOKEN", default_value_t = 1 << 40)]
+    pub upload_bytes_per_token: u64,
+    /// Seconds an upload session may receive nothing before it is closed
+    #[arg(long, env = "PROVENANT_UPLOAD_IDLE_TIMEOUT", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub upload_idle_timeout: u64,
+    /// Bytes of one page of versions; a page that reaches them ends early
+    /// with a cursor to the rest [default: 4 MiB]
+    #[arg(long, env = "PROVENANT_PAGE_BYTES", default_value_t = 4 << 20, value_parser = clap::value_parser!(u64).range(1024..))]
+    pub page_bytes: u64,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
@@ -65,6 +92,16 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             origin: a.log_origin,
             key_file: a.log_key_file,
             witnesses: a.log_witnesses,
+        },
+        limits: provenant_server::Limits {
+            max_connections: a.max_connections as usize,
+            header_timeout: std::time::Duration::from_secs(a.header_timeout),
+            body_timeout: std::time::Duration::from_secs(a.body_timeout),
+            body_min_bytes: a.body_min_bytes,
+            upload_sessions_per_token: a.upload_sessions_per_token as usize,
+            upload_bytes_per_token: a.upload_bytes_per_token,
+            upload_idle_timeout: std::time::Duration::from_secs(a.upload_idle_timeout),
+            page_bytes: usize::try_from(a.page_bytes).context("--page-bytes")?,
         },
     };
     let running = provenant_server::start(config, true)

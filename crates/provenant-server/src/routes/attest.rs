@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequest as _, Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use provenant_registry::{
@@ -118,7 +118,9 @@ pub const VULNDB_LIMIT: usize = 512 << 20;
 pub async fn vulndb_import(
     State(state): State<AppState>,
     axum::Extension(p): axum::Extension<Principal>,
-    body: Result<Json<VulnDbImportBody>, JsonRejection>,
+    // The body (up to VULNDB_LIMIT) is read only once the caller is known to
+    // be an admin: an extractor would read it before this handler runs.
+    req: axum::extract::Request,
 ) -> JsonResult<VulnDbImport> {
     if p.role != "admin" {
         return Err(ApiError::new(
@@ -130,7 +132,7 @@ pub async fn vulndb_import(
             ),
         ));
     }
-    let Json(body) = body?;
+    let Json(body): Json<VulnDbImportBody> = Json::from_request(req, &state).await?;
     Ok(Json(
         state
             .registry

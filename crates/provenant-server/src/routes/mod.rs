@@ -9,7 +9,8 @@ pub mod signing;
 pub mod versions;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
+use axum::handler::Handler as _;
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router, middleware};
 use provenant_store::LabelFilter;
 
@@ -19,6 +20,9 @@ use crate::{auth, openapi, uploads};
 
 /// Largest JSON request body (version manifests with many files stay far below).
 const JSON_LIMIT: usize = 16 << 20;
+
+/// Largest body of an upload's commit (`PUT`: a digest or a checksum).
+const COMMIT_LIMIT: usize = 4 << 10;
 
 /// A signed bundle to attach to a version (OMS signature, SBOM or provenance
 /// attestation), with what verifies it.
@@ -60,13 +64,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/whoami", get(models::whoami))
         .route("/api/v1/uploads", post(uploads::create))
         .route("/api/v1/uploads/plan", post(uploads::plan))
+        // Only a PATCH streams a body of any size (into the blob store, never
+        // into memory); the commit's PUT is a few bytes of JSON.
         .route(
             "/api/v1/uploads/{id}",
-            get(uploads::status)
-                .patch(uploads::append)
-                .put(uploads::finish)
-                .delete(uploads::cancel)
-                .layer(DefaultBodyLimit::disable()),
+            patch(uploads::append.layer(DefaultBodyLimit::disable()))
+                .get(uploads::status)
+                .put(uploads::finish.layer(DefaultBodyLimit::max(COMMIT_LIMIT)))
+                .delete(uploads::cancel),
         )
         .route(
             "/api/v1/blobs/{digest}",
@@ -179,6 +184,10 @@ pub fn router(state: AppState) -> Router {
         .merge(authed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(JSON_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            state.limits,
+            crate::server::pace_bodies,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -274,7 +283,8 @@ impl ListParams {
     }
 }
 
-/// A page of results.
+/// A page of results: up to `limit` items and, for versions, up to the
+/// server's page byte budget (`--page-bytes`), whichever comes first.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct PageOf<T> {
     pub items: Vec<T>,

@@ -51,33 +51,73 @@ async fn page(
     state: &AppState,
     page: provenant_store::Page<VersionRow>,
 ) -> Result<VersionPage, ApiError> {
+    let ids = page.items.iter().map(|r| r.id).collect();
     let items = state.registry.views(page.items).await?;
-    Ok(VersionPage(PageOf {
+    Ok(VersionPage {
         items,
-        next_cursor: page.next.map(|n| n.to_string()),
-    }))
+        ids,
+        next: page.next,
+        budget: state.limits.page_bytes,
+    })
 }
 
-/// A page of versions as JSON, written into a buffer sized for it up front
-/// (axum's `Json` starts at 128 bytes and doubles its way to a page's tens
-/// of kilobytes, copying each time).
-pub struct VersionPage(PageOf<VersionView>);
+/// A page of versions as JSON (the shape of [`PageOf`]), written into a
+/// buffer sized for it up front (axum's `Json` starts at 128 bytes and
+/// doubles its way to a page's tens of kilobytes, copying each time), and
+/// ended early, with a cursor to the rest, once it reaches `budget` bytes.
+pub struct VersionPage {
+    items: Vec<VersionView>,
+    /// The row id of each item: the cursor to the rows after it.
+    ids: Vec<i64>,
+    /// The cursor after the last item, if rows follow it.
+    next: Option<i64>,
+    budget: usize,
+}
 
 /// About what one listed version takes as JSON, metadata aside.
 const VIEW_JSON_BYTES: usize = 512;
 
-impl IntoResponse for VersionPage {
-    fn into_response(self) -> Response {
+/// Room kept for `],"next_cursor":"<i64>"}`.
+const PAGE_TAIL_BYTES: usize = 48;
+
+impl VersionPage {
+    fn write(self) -> Result<Vec<u8>, serde_json::Error> {
         let hint = 64
             + self
-                .0
                 .items
                 .iter()
                 .map(|v| VIEW_JSON_BYTES + v.metadata.get().len())
                 .sum::<usize>();
-        let mut buf = Vec::with_capacity(hint);
-        match serde_json::to_writer(&mut buf, &self.0) {
-            Ok(()) => (
+        let mut buf = Vec::with_capacity(hint.min(self.budget.saturating_add(VIEW_JSON_BYTES)));
+        let mut next = self.next;
+        buf.extend_from_slice(b"{\"items\":[");
+        for (i, item) in self.items.iter().enumerate() {
+            let mark = buf.len();
+            if i > 0 {
+                buf.push(b',');
+            }
+            serde_json::to_writer(&mut buf, item)?;
+            // The first version goes out whatever its size: a page makes progress.
+            if i > 0 && buf.len() + PAGE_TAIL_BYTES > self.budget {
+                buf.truncate(mark);
+                next = self.ids.get(i - 1).copied();
+                break;
+            }
+        }
+        buf.push(b']');
+        if let Some(n) = next {
+            buf.extend_from_slice(b",\"next_cursor\":");
+            serde_json::to_writer(&mut buf, &n.to_string())?;
+        }
+        buf.push(b'}');
+        Ok(buf)
+    }
+}
+
+impl IntoResponse for VersionPage {
+    fn into_response(self) -> Response {
+        match self.write() {
+            Ok(buf) => (
                 [(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/json"),

@@ -985,6 +985,7 @@ async fn auth_token_file_openapi_and_schema() {
             vulndb_watch_interval: std::time::Duration::from_secs(60),
             provenance_requirements: Default::default(),
             log: Default::default(),
+            limits: Default::default(),
         },
         false,
     )

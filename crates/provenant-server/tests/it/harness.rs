@@ -1,4 +1,4 @@
-use provenant_server::{Running, ServeConfig, start};
+use provenant_server::{Limits, Running, ServeConfig, start};
 use provenant_store::testing::PgTestDb;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -31,6 +31,20 @@ impl TestServer {
         blob_url: Option<String>,
         dir: tempfile::TempDir,
     ) -> Option<Self> {
+        Self::start_configured(backend, blob_url, dir, Limits::default()).await
+    }
+
+    /// Start a server with these budgets.
+    pub async fn start_with_limits(backend: Backend, limits: Limits) -> Option<Self> {
+        Self::start_configured(backend, None, tempfile::tempdir().unwrap(), limits).await
+    }
+
+    async fn start_configured(
+        backend: Backend,
+        blob_url: Option<String>,
+        dir: tempfile::TempDir,
+        limits: Limits,
+    ) -> Option<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let pg = match backend {
             Backend::Sqlite => None,
@@ -46,6 +60,7 @@ impl TestServer {
                 vulndb_watch_interval: std::time::Duration::from_secs(60),
                 provenance_requirements: Default::default(),
                 log: Default::default(),
+                limits,
             },
             false,
         )
@@ -64,6 +79,11 @@ impl TestServer {
 
     /// Another admin token, straight into the server's database; returns it.
     pub async fn add_token(&self, name: &str) -> String {
+        self.add_token_with_role(name, "admin").await
+    }
+
+    /// Another token with this role, straight into the server's database; returns it.
+    pub async fn add_token_with_role(&self, name: &str, role: &str) -> String {
         let store = match &self._pg {
             Some(pg) => provenant_store::Store::connect(&pg.url).await.unwrap(),
             None => provenant_store::Store::open_sqlite(&self.dir.path().join("data/meta.db"))
@@ -72,7 +92,7 @@ impl TestServer {
         };
         let token = format!("pvt_{}", hex::encode(sha2::Sha256::digest(name.as_bytes())));
         let hash = hex::encode(sha2::Sha256::digest(token.as_bytes()));
-        store.token_insert(name, &hash, "admin").await.unwrap();
+        store.token_insert(name, &hash, role).await.unwrap();
         store.close().await;
         token
     }

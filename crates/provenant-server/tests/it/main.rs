@@ -3,4 +3,5 @@
 
 mod api;
 mod attest;
+mod budgets;
 mod harness;

@@ -1,0 +1,488 @@
+//! Every input has a budget: bodies, metadata, listing pages, upload
+//! sessions, connections, headers, tokens and file paths. Every case runs on
+//! SQLite and PostgreSQL; the budgets under test are set small in the
+//! server's configuration, never outlasted by sleeping.
+
+use std::time::Duration;
+
+use provenant_server::Limits;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::both;
+use crate::harness::{Backend, TestServer, enc, sha};
+
+fn code(v: &Value) -> &str {
+    v["code"].as_str().unwrap_or("<no code>")
+}
+
+/// What a case may take at most: a server that waits for what never comes
+/// fails the case instead of hanging it.
+const CASE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Define a test that runs on both backends against a server with `limits`.
+macro_rules! both_limited {
+    ($name:ident, $limits:expr, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let s = TestServer::start_with_limits(Backend::Sqlite, $limits)
+                    .await
+                    .unwrap();
+                tokio::time::timeout(CASE_TIMEOUT, ($body)(&s))
+                    .await
+                    .expect("the case ran out of time");
+                s.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(s) = TestServer::start_with_limits(Backend::Postgres, $limits).await
+                else {
+                    return;
+                };
+                tokio::time::timeout(CASE_TIMEOUT, ($body)(&s))
+                    .await
+                    .expect("the case ran out of time");
+                s.stop().await;
+            }
+        }
+    };
+}
+
+/// A request body that sends `first` and then nothing, for ever.
+fn stalled_body(first: &'static [u8]) -> reqwest::Body {
+    use futures::StreamExt as _;
+    let stream =
+        futures::stream::once(
+            async move { Ok::<_, std::io::Error>(bytes::Bytes::from_static(first)) },
+        )
+        .chain(futures::stream::pending());
+    reqwest::Body::wrap_stream(stream)
+}
+
+async fn response_json(resp: reqwest::Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+both!(an_upload_commit_body_is_limited, async |s: &TestServer| {
+    let (status, st) = s
+        .json(Method::POST, "/api/v1/uploads", Some(json!({"size": 3})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{st}");
+    let id = st["id"].as_str().unwrap();
+    // A commit is a digest or a checksum; 64 KiB of it is refused unread
+    // (the route had no limit at all).
+    let padding = "x".repeat(64 << 10);
+    let (status, v) = s
+        .json(
+            Method::PUT,
+            &format!("/api/v1/uploads/{id}"),
+            Some(json!({"checksum": padding})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&v)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+        "{v}"
+    );
+    // The PATCH on the same route still streams a body of any size.
+    let resp = s
+        .req(Method::PATCH, &format!("/api/v1/uploads/{id}"))
+        .header("Upload-Offset", "0")
+        .body(b"abc".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+});
+
+both!(
+    metadata_over_its_cap_is_refused_naming_the_field,
+    async |s: &TestServer| {
+        let big = "h".repeat(provenant_registry::MAX_METADATA_FIELD_BYTES);
+        let (status, v) = s
+            .publish(
+                "aiops/meta",
+                &[("m.bin", b"m")],
+                json!({"hyperparameters": {"notes": big}}),
+            )
+            .await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::BAD_REQUEST, "invalid_metadata"),
+            "{v}"
+        );
+        assert!(
+            v["message"].as_str().unwrap().contains("/hyperparameters"),
+            "{v}"
+        );
+    }
+);
+
+both_limited!(
+    version_pages_stop_at_their_byte_budget,
+    Limits {
+        page_bytes: 6000,
+        ..Limits::default()
+    },
+    async |s: &TestServer| {
+        let pad = "p".repeat(2000);
+        for n in 1..=5u8 {
+            let (status, v) = s
+                .publish(
+                    "aiops/pages",
+                    &[("m.bin", &[n][..])],
+                    json!({"x-pad": pad, "x-n": n}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{v}");
+        }
+        let mut seen = Vec::new();
+        let mut cursor = String::new();
+        let mut pages = 0;
+        loop {
+            let resp = s
+                .req(
+                    Method::GET,
+                    &format!(
+                        "/api/v1/models/{}/versions?limit=50&cursor={cursor}",
+                        enc("aiops/pages")
+                    ),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            let body = resp.bytes().await.unwrap();
+            assert!(body.len() <= 6000, "a page of {} bytes", body.len());
+            let page: Value = serde_json::from_slice(&body).unwrap();
+            let items = page["items"].as_array().unwrap();
+            assert!(!items.is_empty());
+            seen.extend(items.iter().map(|v| v["number"].as_i64().unwrap()));
+            pages += 1;
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = c.to_owned(),
+                None => break,
+            }
+        }
+        // Fifty rows were asked for; the byte budget split them, and the
+        // cursors still list every version once, newest first.
+        assert!(pages > 1, "one page of {seen:?}");
+        assert_eq!(seen, [5, 4, 3, 2, 1]);
+    }
+);
+
+both_limited!(
+    upload_sessions_are_budgeted_per_token,
+    Limits {
+        upload_sessions_per_token: 2,
+        upload_bytes_per_token: 1000,
+        ..Limits::default()
+    },
+    async |s: &TestServer| {
+        let open = |token: String, data: &'static [u8], size: usize| {
+            let http = s.http.clone();
+            let url = format!("{}/api/v1/uploads", s.base);
+            async move {
+                let resp = http
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json!({"digest": sha(data), "size": size}))
+                    .send()
+                    .await
+                    .unwrap();
+                response_json(resp).await
+            }
+        };
+        let me = s.token.clone();
+        let (status, a) = open(me.clone(), b"first", 5).await;
+        assert_eq!(status, StatusCode::CREATED, "{a}");
+        let (status, b) = open(me.clone(), b"second", 6).await;
+        assert_eq!(status, StatusCode::CREATED, "{b}");
+        // A third session is one too many for this token.
+        let (status, v) = open(me.clone(), b"third", 5).await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::TOO_MANY_REQUESTS, "upload_limit"),
+            "{v}"
+        );
+        // Resuming one of its own is not a new session.
+        let (status, again) = open(me.clone(), b"first", 5).await;
+        assert_eq!(
+            (status, &again["id"]),
+            (StatusCode::OK, &a["id"]),
+            "{again}"
+        );
+        // Cancelling one frees its place, but not room for more bytes than
+        // the budget reserves.
+        let resp = s
+            .req(
+                Method::DELETE,
+                &format!("/api/v1/uploads/{}", b["id"].as_str().unwrap()),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        let (status, v) = open(me.clone(), b"large", 996).await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::TOO_MANY_REQUESTS, "upload_limit"),
+            "{v}"
+        );
+        assert!(v["message"].as_str().unwrap().contains("1000"), "{v}");
+        let (status, v) = open(me.clone(), b"third", 995).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        // Another token has a budget of its own.
+        let other = s.add_token("other").await;
+        let (status, v) = open(other, b"theirs", 1000).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+    }
+);
+
+both_limited!(
+    a_trickling_upload_is_closed,
+    Limits {
+        body_timeout: Duration::from_millis(300),
+        body_min_bytes: 1024,
+        ..Limits::default()
+    },
+    async |s: &TestServer| {
+        let data = vec![7u8; 100_000];
+        let (status, st) = s
+            .json(
+                Method::POST,
+                "/api/v1/uploads",
+                Some(json!({"digest": sha(&data), "size": data.len()})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{st}");
+        let id = st["id"].as_str().unwrap().to_owned();
+        // Ten bytes, then nothing: the session would be held for ever.
+        let resp = s
+            .req(Method::PATCH, &format!("/api/v1/uploads/{id}"))
+            .header("Upload-Offset", "0")
+            .body(stalled_body(b"0123456789"))
+            .send()
+            .await
+            .unwrap();
+        let (status, v) = response_json(resp).await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::REQUEST_TIMEOUT, "upload_stalled"),
+            "{v}"
+        );
+        // Closed: its bytes and its place in the budget are gone.
+        let (status, v) = s
+            .json(Method::GET, &format!("/api/v1/uploads/{id}"), None)
+            .await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::NOT_FOUND, "upload_not_found")
+        );
+        // A JSON body that stalls ends its request too.
+        let resp = s
+            .req(
+                Method::POST,
+                &format!("/api/v1/models/{}/versions", enc("aiops/slow")),
+            )
+            .header("content-type", "application/json")
+            .body(stalled_body(b"{\"files\": ["))
+            .send()
+            .await
+            .unwrap();
+        let (status, v) = response_json(resp).await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+            "{v}"
+        );
+        // A body that keeps coming is not cut off.
+        s.upload(&data).await;
+    }
+);
+
+both!(
+    vulndb_import_checks_the_role_before_reading_the_body,
+    async |s: &TestServer| {
+        let reader = s.add_token_with_role("reader", "reader").await;
+        // The body never ends: only a refusal before reading it answers.
+        let resp = tokio::time::timeout(
+            CASE_TIMEOUT,
+            s.http
+                .post(format!("{}/api/v1/vulndb/import", s.base))
+                .bearer_auth(&reader)
+                .header("content-type", "application/json")
+                .body(stalled_body(b"{\"source\": \"x\", \"records\": ["))
+                .send(),
+        )
+        .await
+        .expect("the server read the body before checking the role")
+        .unwrap();
+        let (status, v) = response_json(resp).await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            "{v}"
+        );
+        // An admin's import still goes through.
+        let (status, v) = s
+            .json(
+                Method::POST,
+                "/api/v1/vulndb/import",
+                Some(json!({"source": "empty", "records": []})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+    }
+);
+
+both_limited!(
+    headers_have_a_read_timeout,
+    Limits {
+        header_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    },
+    async |s: &TestServer| {
+        let addr = s.running.as_ref().unwrap().addr;
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // A request line and one header, and never the blank line.
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        // The server closes the connection (else this waits for ever).
+        let _ = tcp.read_to_end(&mut got).await;
+        assert!(!String::from_utf8_lossy(&got).contains("200 OK"), "{got:?}");
+    }
+);
+
+both_limited!(
+    connections_beyond_the_cap_are_refused,
+    Limits {
+        max_connections: 1,
+        ..Limits::default()
+    },
+    async |s: &TestServer| {
+        let addr = s.running.as_ref().unwrap().addr;
+        let request = b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n";
+        // One connection, kept open after its answer.
+        let mut first = tokio::net::TcpStream::connect(addr).await.unwrap();
+        first.write_all(request).await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !String::from_utf8_lossy(&got).contains("ok\n") {
+            let n = first.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed early: {got:?}");
+            got.extend_from_slice(&buf[..n]);
+        }
+        // A second one is answered 503 and closed.
+        let mut second = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _ = second.write_all(request).await;
+        let mut answer = Vec::new();
+        let _ = second.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(answer.contains("too_many_connections"), "{answer}");
+        assert!(s.running.as_ref().unwrap().counters().connections_refused() >= 1);
+        // Once the first goes, others are served again.
+        drop(first);
+        loop {
+            if let Ok(r) = s.http.get(format!("{}/healthz", s.base)).send().await
+                && r.status() == StatusCode::OK
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+);
+
+both!(
+    failed_authentication_is_counted_and_unknown_tokens_remembered,
+    async |s: &TestServer| {
+        let counters = || s.running.as_ref().unwrap().counters().auth_failures();
+        let before = counters();
+        let get = |token: Option<&str>| {
+            let mut rb = s.http.get(format!("{}/api/v1/whoami", s.base));
+            if let Some(t) = token {
+                rb = rb.bearer_auth(t);
+            }
+            async move { response_json(rb.send().await.unwrap()).await }
+        };
+        let (status, v) = get(None).await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::UNAUTHORIZED, "unauthorized")
+        );
+        // The token `add_token("later")` makes, before it exists.
+        let unknown = format!("pvt_{}", &sha(b"later")["sha256:".len()..]);
+        for _ in 0..2 {
+            let (status, v) = get(Some(&unknown)).await;
+            assert_eq!(
+                (status, code(&v)),
+                (StatusCode::UNAUTHORIZED, "unauthorized"),
+                "{v}"
+            );
+            assert!(v["message"].as_str().unwrap().contains("unknown token"));
+        }
+        assert_eq!(counters() - before, 3);
+        // The refusal is remembered for a few seconds: a token that comes to
+        // exist meanwhile is not looked up again at once (which is what
+        // spares the database a client that repeats a bad token).
+        let token = s.add_token("later").await;
+        assert_eq!(token, unknown);
+        let (status, _) = get(Some(&token)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        // Known tokens are not counted.
+        let (status, _) = get(Some(&s.token)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(counters() - before, 4);
+    }
+);
+
+both!(
+    file_paths_unsafe_on_a_client_os_are_refused,
+    async |s: &TestServer| {
+        let ok = s.upload(b"payload").await;
+        let publish = |paths: &[&str]| {
+            let files: Vec<Value> = paths
+                .iter()
+                .map(|p| json!({"path": p, "digest": ok, "size": 7}))
+                .collect();
+            s.json(
+                Method::POST,
+                "/api/v1/models/aiops%2Fpaths/versions",
+                Some(json!({"files": files})),
+            )
+        };
+        for (paths, why) in [
+            // "a-x" sorts between "a" and "a/b": the neighbour check missed it.
+            (&["a", "a-x", "a/b"][..], "is also a file"),
+            (&["Model.bin", "model.bin"], "collides"),
+            (&["caf\u{e9}.txt", "cafe\u{301}.txt"], "collides"),
+            (&["c:/weights.bin"], "':'"),
+            (&["docs/NUL.txt"], "reserved"),
+            (&["model. "], "dot or a space"),
+        ] {
+            let (status, v) = publish(paths).await;
+            assert_eq!(
+                (status, code(&v)),
+                (StatusCode::BAD_REQUEST, "invalid_path"),
+                "{paths:?}: {v}"
+            );
+            assert!(
+                v["message"].as_str().unwrap().contains(why),
+                "{paths:?}: {v}"
+            );
+        }
+        assert_eq!(s.version_count().await, 0);
+    }
+);
