@@ -75,6 +75,7 @@ pub(crate) struct Prepared {
 }
 
 /// What a bundle's statement says it is, by predicate type.
+#[derive(Clone, Copy)]
 enum Kind {
     Signature,
     Sbom,
@@ -181,7 +182,9 @@ impl Registry {
                     "an OMS signature ({predicate_type}): attach it as a signature (`provenant attach <ref> model.sig`, POST …/signatures)"
                 )));
             }
-            (Kind::Provenance, Expect::Provenance | Expect::Attestation | Expect::Any) => {
+            (Kind::Provenance, Expect::Provenance | Expect::Attestation | Expect::Any)
+            | (Kind::Sbom, Expect::Attestation | Expect::Any) => {
+                let provenance = matches!(kind, Kind::Provenance);
                 let checked = verify_bundle_with(
                     &bundle,
                     material,
@@ -190,33 +193,20 @@ impl Registry {
                         provenant_attest::verify_attestation(b, t, now)
                             .map(|v| (v.statement, v.identity))
                     },
-                    bad,
+                    if provenance { bad } else { bad_attestation },
                 )?;
                 let st = checked.value;
-                self.check_subject(target, &st, true)?;
-                let (summary, lineage) = self.provenance_prepare(&st).await?;
-                new.kind = PROVENANCE_KIND.into();
-                new.summary = summary;
-                new.signer = checked.signer;
-                new.fingerprint = checked.fingerprint;
-                edges = lineage;
-            }
-            (Kind::Sbom, Expect::Attestation | Expect::Any) => {
-                let checked = verify_bundle_with(
-                    &bundle,
-                    material,
-                    trust,
-                    |b, t| {
-                        provenant_attest::verify_attestation(b, t, now)
-                            .map(|v| (v.statement, v.identity))
-                    },
-                    bad_attestation,
-                )?;
-                let st = checked.value;
-                self.check_subject(target, &st, false)?;
-                let (kind, summary) = check_predicate(&st)?;
-                new.kind = kind.into();
-                new.summary = summary.to_string();
+                self.check_subject(target, &st, provenance)?;
+                if provenance {
+                    let (summary, lineage) = self.provenance_prepare(&st).await?;
+                    new.kind = PROVENANCE_KIND.into();
+                    new.summary = summary;
+                    edges = lineage;
+                } else {
+                    let (kind, summary) = check_predicate(&st)?;
+                    new.kind = kind.into();
+                    new.summary = summary.to_string();
+                }
                 new.signer = checked.signer;
                 new.fingerprint = checked.fingerprint;
             }
