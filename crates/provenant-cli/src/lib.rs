@@ -154,6 +154,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(f) = cause.downcast_ref::<ApiFailure>() {
             return if matches!(f.status, 401 | 403) { 1 } else { 2 };
         }
+        if let Some(f) = cause.downcast_ref::<commands::capture::CommandFailed>() {
+            return f.exit_code;
+        }
         if cause.downcast_ref::<VerifyFailure>().is_some()
             || cause.downcast_ref::<commands::oms::Refused>().is_some()
             || cause.downcast_ref::<commands::scan::GateFailed>().is_some()

@@ -413,7 +413,12 @@ pub struct CaptureOptions {
     pub python_env: Option<PathBuf>,
     /// CI identity given by flags; otherwise detected from the environment.
     pub ci: Option<CiIdentity>,
+    /// When the training run started and ended (RFC 3339), and its exit
+    /// status: recorded only when given, by whoever ran it (`capture --
+    /// COMMAND`); a recipe never claims a training time it did not see.
     pub started_on: Option<String>,
+    pub finished_on: Option<String>,
+    pub exit_code: Option<i32>,
     /// Skip git (a training run outside any repository).
     pub no_git: bool,
 }
@@ -453,13 +458,6 @@ fn load_params(path: &Path) -> Result<BTreeMap<String, Value>> {
     }
 }
 
-/// RFC 3339 UTC now.
-pub(crate) fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 /// Captures a recipe.
 ///
 /// # Errors
@@ -467,7 +465,9 @@ pub(crate) fn now_rfc3339() -> String {
 /// datasets, params or environments.
 pub fn capture(o: &CaptureOptions) -> Result<Recipe> {
     let mut r = Recipe::new();
-    r.started_on = Some(o.started_on.clone().unwrap_or_else(now_rfc3339));
+    r.started_on = o.started_on.clone();
+    r.finished_on = o.finished_on.clone();
+    r.exit_code = o.exit_code;
     if !o.no_git {
         r.source = Some(git_source(
             &o.repo_dir,
@@ -533,7 +533,6 @@ pub fn capture(o: &CaptureOptions) -> Result<Recipe> {
     r.ci =
         o.ci.clone()
             .or_else(|| detect_ci(&|k| std::env::var(k).ok()));
-    r.finished_on = Some(now_rfc3339());
     Ok(r)
 }
 

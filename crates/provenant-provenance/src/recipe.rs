@@ -54,6 +54,10 @@ pub struct Recipe {
     pub started_on: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_on: Option<String>,
+    /// Exit status of the training command when `capture` ran it (a recipe
+    /// is written only for a run that succeeded, so 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
 }
 
 /// A dataset the run read.
@@ -129,6 +133,7 @@ impl Recipe {
             ci: None,
             started_on: None,
             finished_on: None,
+            exit_code: None,
         }
     }
 

@@ -10,7 +10,10 @@ use crate::commands::oms::Refused;
 /// digests, source repository and commit (refusing a dirty tree unless
 /// --allow-dirty) with its signature status, hyperparameters, seeds,
 /// container image, Python packages, OS/CPU/GPU and the CI run. Run it inside
-/// the training repository; the training command may follow `--`.
+/// the training repository. A training command after `--` is run (after the
+/// inputs are recorded): its real start, end and exit status go in the
+/// recipe, and a command that fails writes no recipe (capture exits with its
+/// status). Without one, nothing claims a training time.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Training dataset: a local path (hashed) or <uri>@sha256:<hex> (repeatable)
@@ -40,7 +43,9 @@ pub struct Args {
     /// Training entrypoint [default: the first word of the command after --]
     #[arg(long)]
     pub entrypoint: Option<String>,
-    /// Version fine-tuned from, ns/name@sha256:<manifest digest> (repeatable)
+    /// Version fine-tuned from: any reference (ns/name:3, ns/name#production,
+    /// a digest prefix…), pinned to its manifest digest through the registry
+    /// (repeatable)
     #[arg(long = "parent", value_name = "REF")]
     pub parents: Vec<String>,
     /// Lock file to record with its digest (repeatable)
@@ -64,9 +69,91 @@ pub struct Args {
     /// CI run URL with --ci-system
     #[arg(long, requires = "ci_system")]
     pub ci_run_url: Option<String>,
-    /// The training command and its arguments
+    /// The training command and its arguments, run by capture
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+/// The training command failed: no recipe is written, and capture exits with
+/// the command's status.
+#[derive(Debug, thiserror::Error)]
+#[error("{command} {how}; no recipe written")]
+pub struct CommandFailed {
+    pub command: String,
+    how: String,
+    /// The command's exit status (128 + signal when a signal ended it).
+    pub exit_code: u8,
+}
+
+/// A parent as the recipe records it: `ns/name@sha256:<64 hex>` as given,
+/// any other reference resolved through the registry and pinned to its digest.
+async fn pin_parent(g: &GlobalArgs, parent: &str) -> anyhow::Result<String> {
+    if let Some((name, digest)) = parent.split_once('@')
+        && !name.is_empty()
+        && digest.parse::<provenant_store::Digest>().is_ok()
+    {
+        return Ok(parent.to_owned());
+    }
+    let v = super::resolve(&g.client()?, parent)
+        .await
+        .with_context(|| format!("--parent {parent}"))?;
+    let pinned = format!("{}@{}", v.model, v.digest);
+    eprintln!("--parent {parent} is {} ({pinned})", v.reference);
+    Ok(pinned)
+}
+
+fn now_rfc3339() -> anyhow::Result<String> {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .context("formatting the time")
+}
+
+/// Runs the training command; returns its start and end times. Its output
+/// goes to stderr when the recipe goes to stdout.
+fn run_training(command: &[String], stdout_is_recipe: bool) -> anyhow::Result<(String, String)> {
+    let (program, args) = command.split_first().context("no command after --")?;
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args);
+    #[cfg(unix)]
+    if stdout_is_recipe {
+        use std::os::fd::AsFd as _;
+        let err = std::io::stderr()
+            .as_fd()
+            .try_clone_to_owned()
+            .context("duplicating stderr for the training command's output")?;
+        cmd.stdout(std::process::Stdio::from(err));
+    }
+    let shown = command.join(" ");
+    let started = now_rfc3339()?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {program}"))?;
+    let finished = now_rfc3339()?;
+    if !status.success() {
+        let (how, exit_code) = match status.code() {
+            Some(c) => (
+                format!("exited with status {c}"),
+                u8::try_from(c).unwrap_or(1),
+            ),
+            None => {
+                #[cfg(unix)]
+                let sig = std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0);
+                #[cfg(not(unix))]
+                let sig = 0;
+                (
+                    format!("was ended by signal {sig}"),
+                    u8::try_from(128 + sig).unwrap_or(1),
+                )
+            }
+        };
+        return Err(CommandFailed {
+            command: shown,
+            how,
+            exit_code: exit_code.max(1),
+        }
+        .into());
+    }
+    Ok((started, finished))
 }
 
 /// Map capture errors: a dirty tree is a refusal (exit 1), the rest errors (exit 2).
@@ -77,12 +164,17 @@ fn map_err(e: ProvenanceError) -> anyhow::Error {
     }
 }
 
-pub async fn run(_g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
+pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
+    let mut parents = Vec::with_capacity(a.parents.len());
+    for p in &a.parents {
+        parents.push(pin_parent(g, p).await?);
+    }
     tokio::task::spawn_blocking(move || {
         let repo_dir = match &a.repo {
             Some(r) => r.clone(),
             None => std::env::current_dir().context("current directory")?,
         };
+        let run_command = !a.command.is_empty();
         let mut command = a.command.clone();
         let entrypoint = a.entrypoint.clone().or_else(|| {
             (!command.is_empty()).then(|| command.remove(0))
@@ -106,14 +198,24 @@ pub async fn run(_g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             allowed_signers: a.allowed_signers.clone(),
             entrypoint,
             arguments: command,
-            parents: a.parents.clone(),
+            parents,
             lock_files: a.lock_files.clone(),
             python_env: a.python_env.clone(),
             ci,
             started_on: None,
+            finished_on: None,
+            exit_code: None,
             no_git: false,
         };
-        let recipe = provenant_provenance::capture(&opts).map_err(map_err)?;
+        // The inputs are recorded before the run (the commit it starts from,
+        // the datasets as it finds them); the run's times come from the run.
+        let mut recipe = provenant_provenance::capture(&opts).map_err(map_err)?;
+        if run_command {
+            let (started, finished) = run_training(&a.command, a.out.is_none())?;
+            recipe.started_on = Some(started);
+            recipe.finished_on = Some(finished);
+            recipe.exit_code = Some(0);
+        }
         let text = serde_json::to_string_pretty(&recipe)? + "\n";
         match &a.out {
             Some(p) => {
