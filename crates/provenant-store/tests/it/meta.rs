@@ -745,3 +745,38 @@ both_backends!(
         assert_eq!(store.blob_sizes_held(&[]).await.unwrap(), Vec::<u64>::new());
     }
 );
+
+both_backends!(versions_by_digest_prefix, |store: Store| async move {
+    let shared = "d23c2b0ee1fe";
+    let mut a = version("aiops/pfx", "a", &[]);
+    a.digest = format!("sha256:{shared}{}", "0".repeat(52));
+    let mut b = version("aiops/pfx", "b", &[]);
+    b.digest = format!("sha256:{shared}{}", "1".repeat(52));
+    let (v1, _) = store.version_publish(&a).await.unwrap();
+    store.version_publish(&b).await.unwrap();
+    let numbers = |rows: Vec<provenant_store::VersionRow>| -> Vec<i64> {
+        rows.iter().map(|r| r.number).collect()
+    };
+    let m = v1.model_id;
+    let found = |p: String| {
+        let store = store.clone();
+        async move { store.versions_by_digest_prefix(m, &p, 10).await }
+    };
+    assert_eq!(
+        numbers(found(format!("sha256:{shared}")).await.unwrap()),
+        [1, 2]
+    );
+    assert_eq!(
+        numbers(found(format!("sha256:{shared}1")).await.unwrap()),
+        [2]
+    );
+    assert!(
+        found("sha256:d23c2b0ee1ff".into())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Only hex digits: a LIKE wildcard is refused, not matched.
+    assert!(found("sha256:d23c%".into()).await.is_err());
+    assert!(found("sha256:D23C2B0EE1FE".into()).await.is_err());
+});

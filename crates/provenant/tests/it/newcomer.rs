@@ -316,6 +316,152 @@ fn list_filters(s: &Server, dir: &Path) {
     );
 }
 
+/// A digest prefix as `list` prints it resolves; a short one is refused.
+fn digest_prefix_resolves(s: &Server, dir: &Path) {
+    let v = small_model(s, dir, "aiops/pfx", b"prefix");
+    let digest = v["version"]["digest"].as_str().unwrap().to_owned();
+    let listed = s.ok(dir, &["list", "aiops/pfx"]);
+    let short = &digest[..19];
+    assert!(listed.contains(short), "{listed}");
+    let shown = s.json(dir, &["show", &format!("aiops/pfx@{short}")]);
+    assert_eq!(shown["digest"], digest.as_str());
+    s.fails(
+        dir,
+        &["show", &format!("aiops/pfx@{}", &digest[..18])],
+        2,
+        "at least 12 hex digits",
+    );
+    s.fails(
+        dir,
+        &["show", "aiops/pfx@sha256:000000000000"],
+        2,
+        "version_not_found",
+    );
+}
+
+fn git(repo: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(repo)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `capture -- COMMAND` runs the command: real start and end, its exit
+/// status, no recipe when it fails; `--parent` takes any reference and pins it.
+fn capture_runs_the_training(s: &Server, dir: &Path) {
+    if Command::new("git").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "git is needed under CI");
+        return;
+    }
+    let repo = dir.join("train-repo");
+    write(&repo.join("train.sh"), b"sleep 1\n");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["config", "user.email", "a@example.com"]);
+    git(&repo, &["config", "user.name", "A"]);
+    git(&repo, &["add", "train.sh"]);
+    git(&repo, &["commit", "-q", "-m", "train"]);
+    let marker = dir.join("trained.txt");
+    let script = format!("sleep 1; echo done > {}", marker.display());
+    let out = s.cli(
+        &repo,
+        &[
+            "capture",
+            "--parent",
+            "aiops/pfx",
+            "--out",
+            "../recipe.json",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(marker.is_file(), "the training command ran");
+    let r: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("recipe.json")).unwrap()).unwrap();
+    // Whole seconds (`YYYY-MM-DDTHH:MM:SS`, UTC): the run slept one second.
+    let second = |k: &str| r[k].as_str().unwrap()[..19].to_owned();
+    assert!(second("startedOn") < second("finishedOn"), "{r}");
+    assert_eq!(
+        (r["entrypoint"].as_str(), r["exitCode"].as_i64()),
+        (Some("sh"), Some(0))
+    );
+    let pfx = s.json(dir, &["show", "aiops/pfx"]);
+    assert_eq!(
+        r["parents"],
+        serde_json::json!([format!("aiops/pfx@{}", pfx["digest"].as_str().unwrap())])
+    );
+
+    // A failing command: its status, and no recipe.
+    let out = s.cli(
+        &repo,
+        &[
+            "capture",
+            "--out",
+            "../failed.json",
+            "--",
+            "sh",
+            "-c",
+            "exit 3",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("exited with status 3"), "{err}");
+    assert!(!dir.join("failed.json").exists());
+
+    // The recipe on stdout stays JSON: the command's output goes to stderr.
+    let out = s.cli(&repo, &["capture", "--", "sh", "-c", "echo chatter"]);
+    assert!(out.status.success());
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(r["startedOn"].is_string(), "{r}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chatter"));
+
+    // Only an entrypoint: nothing ran, so no training time is claimed.
+    let r: Value =
+        serde_json::from_str(&s.ok(&repo, &["capture", "--entrypoint", "train.sh"])).unwrap();
+    assert_eq!(r["entrypoint"], "train.sh");
+    assert!(
+        r.get("startedOn").is_none() && r.get("finishedOn").is_none(),
+        "{r}"
+    );
+
+    // impact: an abbreviated commit (git expands it here) and a dataset path.
+    let head = String::from_utf8(
+        Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(&repo)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let r = s.json(&repo, &["impact", &format!("commit:{}", &head[..10])]);
+    assert_eq!(r["input"], format!("commit:{head}"), "{r}");
+    s.fails(dir, &["impact", "commit:abcdef1"], 2, "give the full SHA");
+    write(&dir.join("ds/part-0.csv"), b"a,b\n1,2\n");
+    let ds = s.json(dir, &["dataset", "hash", "ds"]);
+    let r = s.json(dir, &["impact", "ds"]);
+    assert_eq!(
+        r["input"],
+        format!("dataset:{}", ds["digest"].as_str().unwrap()),
+        "{r}"
+    );
+}
+
 #[test]
 fn server_side_rules_sqlite() {
     let tmp = tempfile::tempdir().unwrap();
@@ -324,6 +470,8 @@ fn server_side_rules_sqlite() {
     signature_made_before_push(&s, tmp.path());
     list_filters(&s, tmp.path());
     log_prove_covers_every_attachment(&s, tmp.path());
+    digest_prefix_resolves(&s, tmp.path());
+    capture_runs_the_training(&s, tmp.path());
 }
 
 #[test]
@@ -341,6 +489,8 @@ fn server_side_rules_postgres() {
     signature_made_before_push(&s, tmp.path());
     list_filters(&s, tmp.path());
     log_prove_covers_every_attachment(&s, tmp.path());
+    digest_prefix_resolves(&s, tmp.path());
+    capture_runs_the_training(&s, tmp.path());
     drop(s);
     drop(db);
 }
