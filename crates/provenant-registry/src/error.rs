@@ -43,6 +43,14 @@ pub enum RegistryError {
     },
     #[error("a reason is required to {0}")]
     ReasonRequired(&'static str),
+    #[error(
+        "cannot archive {version} while aliases point at it ({}); move them to another version first",
+        .aliases.join(", ")
+    )]
+    AliasedVersion {
+        version: String,
+        aliases: Vec<String>,
+    },
     #[error("invalid signature: {reason}")]
     InvalidSignature { reason: String },
     #[error("signature does not match the version's files: {}", .problems.join("; "))]
@@ -51,6 +59,12 @@ pub enum RegistryError {
     KeyNotFound {
         namespace: String,
         fingerprint: String,
+    },
+    #[error("{what} is not trusted by namespace {namespace}: {reason}")]
+    Untrusted {
+        what: String,
+        namespace: String,
+        reason: String,
     },
     #[error("invalid attestation: {field}: {reason}")]
     InvalidAttestation { field: String, reason: String },
@@ -93,9 +107,11 @@ impl RegistryError {
             Self::NoFiles => "no_files",
             Self::InvalidState { .. } => "invalid_state",
             Self::ReasonRequired(_) => "reason_required",
+            Self::AliasedVersion { .. } => "version_aliased",
             Self::InvalidSignature { .. } => "invalid_signature",
             Self::SignatureMismatch { .. } => "signature_mismatch",
             Self::KeyNotFound { .. } => "key_not_found",
+            Self::Untrusted { .. } => "untrusted",
             Self::InvalidAttestation { .. } => "invalid_attestation",
             Self::InvalidVulnDb { .. } => "invalid_vulndb",
             Self::InvalidProvenance { .. } => "invalid_provenance",

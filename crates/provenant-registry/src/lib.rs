@@ -9,6 +9,7 @@
 //! stored as C2SP tlog-tiles (<https://c2sp.org/tlog-tiles>) and serves
 //! tiles and proofs.
 
+mod attach;
 mod attestations;
 mod error;
 mod manifest;
@@ -19,8 +20,10 @@ mod reference;
 mod service;
 mod signatures;
 mod transparency;
+mod trust;
 mod vulnscan;
 
+pub use attach::AttachmentInput;
 pub use attestations::{
     ATTESTATION_MEDIA_TYPE, AttestationView, CYCLONEDX_PREDICATE, PROVENANCE_KIND, SBOM_KIND,
     SLSA_PROVENANCE_PREDICATE, SPDX_PREDICATE, attestation_statement, oms_root_digest,
@@ -41,7 +44,8 @@ pub use provenance::{
 pub use reference::{Reference, Selector};
 pub use service::{PublishRequest, Published, Registry, VersionState, VersionView, rfc3339};
 pub use signatures::{
-    SIGNATURE_MEDIA_TYPE, SignatureView, TrustedKeyView, parse_key_or_certificate,
+    SIGNATURE_MEDIA_TYPE, SignatureView, TrustedKeyView, normalize_fingerprint,
+    parse_key_or_certificate,
 };
 pub use transparency::{LogConfig, LogError, LogHead, TransparencyLog};
 pub use vulnscan::{

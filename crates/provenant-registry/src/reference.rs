@@ -1,14 +1,22 @@
-//! Version references: `ns/name:7`, `ns/name@sha256:…`, `ns/name#alias`, or `ns/name` (latest).
+//! Version references: `ns/name:7`, `ns/name@sha256:…` (the whole digest, or
+//! a prefix of at least [`MIN_DIGEST_PREFIX`] hex digits as `list` prints it),
+//! `ns/name#alias`, or `ns/name` (latest).
 
 use std::fmt;
 
 use crate::{ModelName, RegistryError};
+
+/// Fewest hex digits of a digest prefix (`sha256:d23c2b0ee1fe`), what `list` prints.
+pub const MIN_DIGEST_PREFIX: usize = 12;
 
 /// Which version of a model a reference selects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Selector {
     Number(i64),
     Digest(String),
+    /// `sha256:` and 12 to 63 lowercase hex digits: the one version whose
+    /// digest starts so (ambiguity is an error).
+    DigestPrefix(String),
     Alias(String),
     Latest,
 }
@@ -27,10 +35,7 @@ impl Reference {
             reason: reason.to_owned(),
         };
         let (model, selector) = if let Some((m, d)) = s.split_once('@') {
-            let digest: provenant_store::Digest = d
-                .parse()
-                .map_err(|e: provenant_store::StoreError| bad(&e.to_string()))?;
-            (m, Selector::Digest(digest.to_string()))
+            (m, digest_selector(d).map_err(|reason| bad(&reason))?)
         } else if let Some((m, a)) = s.split_once('#') {
             crate::validate_alias(a).map_err(|e| bad(&e.to_string()))?;
             (m, Selector::Alias(a.to_owned()))
@@ -50,11 +55,37 @@ impl Reference {
     }
 }
 
+/// A whole digest, or a prefix of one (`sha256:` + at least
+/// [`MIN_DIGEST_PREFIX`] hex digits).
+fn digest_selector(d: &str) -> Result<Selector, String> {
+    match d.parse::<provenant_store::Digest>() {
+        Ok(digest) => Ok(Selector::Digest(digest.to_string())),
+        Err(e) => {
+            let hex = d
+                .strip_prefix("sha256:")
+                .filter(|h| {
+                    !h.is_empty() && h.len() < 64 && h.bytes().all(|b| b.is_ascii_hexdigit())
+                })
+                .ok_or_else(|| e.to_string())?;
+            if hex.len() < MIN_DIGEST_PREFIX {
+                return Err(format!(
+                    "a digest prefix needs at least {MIN_DIGEST_PREFIX} hex digits (as `provenant list` prints), got {}",
+                    hex.len()
+                ));
+            }
+            Ok(Selector::DigestPrefix(format!(
+                "sha256:{}",
+                hex.to_ascii_lowercase()
+            )))
+        }
+    }
+}
+
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.selector {
             Selector::Number(n) => write!(f, "{}:{n}", self.model),
-            Selector::Digest(d) => write!(f, "{}@{d}", self.model),
+            Selector::Digest(d) | Selector::DigestPrefix(d) => write!(f, "{}@{d}", self.model),
             Selector::Alias(a) => write!(f, "{}#{a}", self.model),
             Selector::Latest => write!(f, "{}", self.model),
         }
@@ -80,6 +111,25 @@ mod tests {
             Reference::parse("aiops/anomaly").unwrap().selector,
             Selector::Latest
         );
+    }
+
+    #[test]
+    fn digest_prefixes() {
+        let r = Reference::parse("aiops/a@sha256:D23C2B0EE1FE").unwrap();
+        assert_eq!(
+            r.selector,
+            Selector::DigestPrefix("sha256:d23c2b0ee1fe".into())
+        );
+        assert_eq!(r.to_string(), "aiops/a@sha256:d23c2b0ee1fe");
+        let e = Reference::parse("aiops/a@sha256:d23c2b0ee1f").unwrap_err();
+        assert!(e.to_string().contains("at least 12 hex digits"), "{e}");
+        for bad in [
+            "aiops/a@sha256:",
+            "aiops/a@sha256:d23c2b0ee1fz",
+            "aiops/a@d23c2b0ee1fe",
+        ] {
+            assert!(Reference::parse(bad).is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

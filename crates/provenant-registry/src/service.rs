@@ -50,6 +50,12 @@ pub struct PublishRequest {
     pub metadata: Value,
     pub labels: BTreeMap<String, String>,
     pub created_by: String,
+    /// Signatures, SBOM attestations and provenance to publish the version
+    /// with: each is checked before anything is written, then stored in the
+    /// version's transaction (all or nothing).
+    pub attachments: Vec<crate::AttachmentInput>,
+    /// Refuse the publish unless the namespace trusts every attachment's signer.
+    pub require_trusted: bool,
 }
 
 /// A version as the API shows it.
@@ -238,11 +244,34 @@ impl Registry {
             labels: req.labels,
             created_by: req.created_by,
         };
-        let (row, created) = self.store.version_publish(&new).await?;
+        let prepared = self
+            .prepare_publish_attachments(&model, &new, &req.attachments, req.require_trusted)
+            .await?;
+        let (row, created, attached) = self
+            .store
+            .version_publish_with_attachments(&new, &prepared)
+            .await
+            .map_err(|e| crate::attach::lineage_error(e, &model.full()))?;
         if created {
-            tracing::info!(model = %model, number = row.number, digest = %row.digest, "version published");
+            tracing::info!(model = %model, number = row.number, digest = %row.digest, attachments = attached.len(), "version published");
         }
-        let version = if created {
+        if attached
+            .iter()
+            .any(|(a, created)| *created && a.kind == crate::SBOM_KIND)
+        {
+            self.scan_version_logged(&row).await;
+        }
+        if !created && !new.labels.is_empty() {
+            // Identical content pushed again with labels: apply them (a
+            // label change, logged) rather than drop them.
+            let current = self.store.version_labels(row.id).await?;
+            if new.labels.iter().any(|(k, v)| current.get(k) != Some(v)) {
+                self.store
+                    .version_labels_update(row.id, &new.labels, &[], &new.created_by)
+                    .await?;
+            }
+        }
+        let version = if created && attached.is_empty() {
             // A new version: its files and labels are what was just written,
             // and it has no aliases or signatures yet.
             let mut v = make_view(row, new.labels, Vec::new(), Some(new.files))?;
@@ -253,6 +282,100 @@ impl Registry {
             self.view(&row, true).await?
         };
         Ok(Published { created, version })
+    }
+
+    /// Checks the attachments of a publish request against the version about
+    /// to be written; nothing is stored. Errors name the attachment
+    /// (`attachments[1]`).
+    async fn prepare_publish_attachments(
+        &self,
+        model: &ModelName,
+        new: &NewVersion,
+        inputs: &[crate::AttachmentInput],
+        require_trusted: bool,
+    ) -> Result<
+        Vec<(
+            provenant_store::NewAttachment,
+            Vec<provenant_store::NewLineageEdge>,
+        )>,
+        RegistryError,
+    > {
+        if inputs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let trust = self.namespace_trust(&model.namespace).await?;
+        let target = crate::attach::Target {
+            label: model.full(),
+            manifest_digest: &new.digest,
+            files: &new.files,
+        };
+        let mut out = Vec::with_capacity(inputs.len());
+        for (i, input) in inputs.iter().enumerate() {
+            let at = |e: RegistryError| match e {
+                RegistryError::InvalidSignature { reason } => RegistryError::InvalidSignature {
+                    reason: format!("attachments[{i}]: {reason}"),
+                },
+                RegistryError::InvalidAttestation { field, reason } => {
+                    RegistryError::InvalidAttestation {
+                        field: format!("attachments[{i}].{field}"),
+                        reason,
+                    }
+                }
+                RegistryError::InvalidProvenance { field, reason } => {
+                    RegistryError::InvalidProvenance {
+                        field: format!("attachments[{i}].{field}"),
+                        reason,
+                    }
+                }
+                RegistryError::SignatureMismatch { problems } => RegistryError::SignatureMismatch {
+                    problems: problems
+                        .into_iter()
+                        .map(|p| format!("attachments[{i}]: {p}"))
+                        .collect(),
+                },
+                RegistryError::SubjectMismatch {
+                    version,
+                    expected,
+                    got,
+                } => RegistryError::SubjectMismatch {
+                    version: format!("{version} (attachments[{i}])"),
+                    expected,
+                    got,
+                },
+                other => other,
+            };
+            let p = self
+                .prepare_attachment(
+                    &target,
+                    input,
+                    crate::attach::Expect::Any,
+                    &trust,
+                    &new.created_by,
+                )
+                .await
+                .map_err(at)?;
+            if require_trusted
+                && !trust.vouches_for(
+                    &p.new.fingerprint,
+                    &p.new.body,
+                    std::time::SystemTime::now(),
+                )
+            {
+                return Err(RegistryError::Untrusted {
+                    what: format!(
+                        "attachments[{i}] ({}, signed by {})",
+                        p.new.kind, p.new.signer
+                    ),
+                    namespace: trust.namespace().to_owned(),
+                    reason: format!(
+                        "no trusted key or root certificate of fingerprint {} verifies it (see `provenant keys add`)",
+                        p.new.fingerprint
+                    ),
+                });
+            }
+            out.push((p.new, p.edges));
+        }
+        Ok(out)
     }
 
     pub async fn model(&self, name: &str) -> Result<ModelRow, RegistryError> {
@@ -274,6 +397,32 @@ impl Registry {
         let found = match &r.selector {
             Selector::Number(n) => self.store.version_by_number(model.id, *n).await?,
             Selector::Digest(d) => self.store.version_by_digest(model.id, d).await?,
+            Selector::DigestPrefix(p) => {
+                // Enough rows to show the ambiguity without listing a whole model.
+                let mut rows = self
+                    .store
+                    .versions_by_digest_prefix(model.id, p, 10)
+                    .await?;
+                if rows.len() > 1 {
+                    let candidates: Vec<String> = rows
+                        .iter()
+                        .map(|v| format!("{}:{} ({})", v.model, v.number, v.digest))
+                        .collect();
+                    return Err(RegistryError::InvalidReference {
+                        value: reference.to_owned(),
+                        reason: format!(
+                            "the digest prefix matches {}{}: give more digits",
+                            candidates.join(", "),
+                            if rows.len() == 10 {
+                                " and maybe more"
+                            } else {
+                                ""
+                            }
+                        ),
+                    });
+                }
+                rows.pop()
+            }
             Selector::Alias(a) => self.store.version_by_alias(model.id, a).await?,
             Selector::Latest => self.store.version_latest(model.id).await?,
         };
@@ -410,11 +559,29 @@ impl Registry {
             return Err(RegistryError::ReasonRequired(action));
         }
         let row = self.resolve(reference).await?;
+        let aliased = |aliases: Vec<String>| RegistryError::AliasedVersion {
+            version: format!("{}:{}", row.model, row.number),
+            aliases,
+        };
+        // An alias never points at an archived version: refuse rather than
+        // leave `#production` resolving to it (the store re-checks in the update).
+        if to == VersionState::Archived {
+            let aliases = self.store.aliases_of_version(row.id).await?;
+            if !aliases.is_empty() {
+                return Err(aliased(aliases));
+            }
+        }
         if !self
             .store
             .version_state_set(row.id, from, to.as_str(), reason.trim(), by)
             .await?
         {
+            if to == VersionState::Archived {
+                let aliases = self.store.aliases_of_version(row.id).await?;
+                if !aliases.is_empty() {
+                    return Err(aliased(aliases));
+                }
+            }
             let current = self
                 .store
                 .version_by_id(row.id)

@@ -36,9 +36,7 @@ pub async fn attach(
         .registry
         .attach_attestation(
             &reference(&model, &number)?,
-            &body.bytes()?,
-            body.public_key.as_deref(),
-            &body.certificate_roots,
+            &body.into_input()?,
             &p.name,
         )
         .await?;

@@ -33,11 +33,14 @@ pub struct BundleBody {
     /// in-toto Statement v1) as a JSON object; stored byte for byte as sent.
     #[schema(value_type = Object)]
     pub bundle: serde_json::Value,
-    /// Key mode: the signer's public key (PEM). Provenance may leave it out:
-    /// the namespace's trusted keys are tried.
+    /// Key mode: the signer's public key (PEM). Used only to check that the
+    /// bundle is validly signed; whether it is *trusted* is the namespace's
+    /// decision. Without `public_key` and `certificate_roots`, the
+    /// namespace's trusted keys and root certificates are tried.
     #[serde(default)]
     pub public_key: Option<String>,
-    /// Certificate mode: the root certificate(s) the bundle's chain leads to (PEM).
+    /// Certificate mode: root certificate(s) the bundle's chain may lead to
+    /// (PEM); the fingerprint recorded is that of the one it leads to.
     #[serde(default)]
     pub certificate_roots: Vec<String>,
 }
@@ -46,6 +49,15 @@ impl BundleBody {
     /// The bundle's bytes as the client serialised them.
     pub fn bytes(&self) -> Result<Vec<u8>, ApiError> {
         serde_json::to_vec(&self.bundle).map_err(ApiError::internal)
+    }
+
+    /// The bundle and its key material, as the registry takes them.
+    pub fn into_input(self) -> Result<provenant_registry::AttachmentInput, ApiError> {
+        Ok(provenant_registry::AttachmentInput {
+            bundle: self.bytes()?,
+            public_key: self.public_key,
+            certificate_roots: self.certificate_roots,
+        })
     }
 }
 

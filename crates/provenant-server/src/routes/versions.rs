@@ -24,6 +24,16 @@ pub struct PublishBody {
     pub metadata: serde_json::Value,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Signatures (OMS), SBOM attestations and provenance to publish the
+    /// version with, told apart by predicate type. Each is verified before
+    /// anything is written; the version and all of them are then stored in
+    /// one transaction, or nothing is.
+    #[serde(default)]
+    pub attachments: Vec<super::BundleBody>,
+    /// Refuse the publish (`untrusted`) unless the namespace's trusted keys
+    /// or root certificates verify every attachment.
+    #[serde(default)]
+    pub require_trusted: bool,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -155,6 +165,12 @@ pub async fn publish(
             metadata: body.metadata,
             labels: body.labels,
             created_by: p.name,
+            attachments: body
+                .attachments
+                .into_iter()
+                .map(super::BundleBody::into_input)
+                .collect::<Result<_, _>>()?,
+            require_trusted: body.require_trusted,
         })
         .await?;
     let status = if published.created {

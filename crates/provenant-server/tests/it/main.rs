@@ -5,3 +5,4 @@ mod api;
 mod attest;
 mod budgets;
 mod harness;
+mod trust;
