@@ -205,6 +205,9 @@ fn summary(statement: &Value) -> ProvenanceSummary {
 
 /// Parses `dataset:sha256:<hex>`, `commit:<sha>` or `image:sha256:<hex>`
 /// into the edge kind and stored input.
+/// Shortest commit abbreviation `impact` takes (what git prints by default).
+const MIN_COMMIT_PREFIX: usize = 7;
+
 pub fn parse_impact_input(input: &str) -> Result<(&'static str, String), RegistryError> {
     let bad = |reason: String| RegistryError::InvalidInput {
         value: input.to_owned(),
@@ -227,9 +230,15 @@ pub fn parse_impact_input(input: &str) -> Result<(&'static str, String), Registr
             ))
         }
         "commit" => {
-            if !provenant_provenance::valid_commit(rest) {
+            // A full id, or an abbreviation (at least 7 hex digits) that
+            // `Registry::impact` expands against the commits it has recorded.
+            let abbreviated = (MIN_COMMIT_PREFIX..40).contains(&rest.len())
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if !provenant_provenance::valid_commit(rest) && !abbreviated {
                 return Err(bad(format!(
-                    "commit {rest:?} is not a full commit id (40 or 64 lowercase hex digits)"
+                    "commit {rest:?} is not a commit id (40 or 64 lowercase hex digits, or an abbreviation of at least {MIN_COMMIT_PREFIX})"
                 )));
             }
             Ok(("commit", rest.to_owned()))
@@ -363,7 +372,32 @@ impl Registry {
 
     /// Every version (and alias) affected by an input.
     pub async fn impact(&self, input: &str) -> Result<ImpactView, RegistryError> {
-        let (kind, stored) = parse_impact_input(input)?;
+        let (kind, mut stored) = parse_impact_input(input)?;
+        if kind == "commit" && !provenant_provenance::valid_commit(&stored) {
+            // An abbreviation: it must name exactly one recorded commit.
+            let found = self
+                .store
+                .lineage_inputs_by_prefix(kind, &stored, 10)
+                .await?;
+            stored = match found.as_slice() {
+                [one] => one.clone(),
+                [] => {
+                    return Err(RegistryError::InvalidInput {
+                        value: input.to_owned(),
+                        reason: format!("no recorded commit starts with {stored}"),
+                    });
+                }
+                many => {
+                    return Err(RegistryError::InvalidInput {
+                        value: input.to_owned(),
+                        reason: format!(
+                            "{stored} is ambiguous: it starts {} (give more digits)",
+                            many.join(", ")
+                        ),
+                    });
+                }
+            };
+        }
         let rows: Vec<ImpactRow> = self.store.lineage_impact(kind, &stored).await?;
         let mut aliases = Vec::new();
         let versions = rows

@@ -622,7 +622,18 @@ impl Registry {
         let event = self
             .store
             .alias_move(row.model_id, alias, row.id, by)
-            .await?;
+            .await
+            .map_err(|e| match e {
+                // Archived between the check above and the move.
+                provenant_store::StoreError::VersionArchived { .. } => {
+                    RegistryError::InvalidState {
+                        version: format!("{}:{}", row.model, row.number),
+                        state: VersionState::Archived.as_str().into(),
+                        action: "point an alias at it",
+                    }
+                }
+                other => other.into(),
+            })?;
         tracing::info!(model = %row.model, alias, number = row.number, "alias moved");
         Ok(event)
     }

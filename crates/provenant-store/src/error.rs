@@ -46,6 +46,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("parent link {parent} would make a cycle in the lineage of version id {version_id}")]
     LineageCycle { version_id: i64, parent: String },
+    #[error("version id {version_id} is archived: no alias may point at it")]
+    VersionArchived { version_id: i64 },
     #[error("stored row is corrupt: {0}")]
     Corrupt(String),
     #[error("not enough disk space for a blob of {size} bytes in {location}")]

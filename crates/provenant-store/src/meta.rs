@@ -1131,6 +1131,22 @@ impl Store {
             q = q.bind(*f);
         }
         let (mut tx, _writer) = self.begin_write().await?;
+        if to == "archived" && self.backend == Backend::Postgres {
+            // Lock the row first, as alias_move does, so that the alias check
+            // below (a statement of its own, seeing every commit before the
+            // lock) and a concurrent alias move cannot interleave.
+            sqlx::query("SELECT id FROM versions WHERE id = $1 FOR UPDATE")
+                .bind(version_id)
+                .execute(&mut *tx)
+                .await?;
+            let aliased = sqlx::query("SELECT 1 FROM aliases WHERE version_id = $1 LIMIT 1")
+                .bind(version_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if aliased.is_some() {
+                return Ok(false);
+            }
+        }
         if q.execute(&mut *tx).await?.rows_affected() != 1 {
             return Ok(false);
         }
@@ -1366,6 +1382,20 @@ impl Store {
     ) -> Result<AliasEvent, StoreError> {
         let now = now_millis();
         let (mut tx, _writer) = self.begin_write().await?;
+        // The version's row is locked (PostgreSQL; SQLite has one writer)
+        // before its state is read, as archiving does: an alias can never
+        // end up on a version archived at the same moment.
+        let state: String = sqlx::query(match self.backend {
+            Backend::Postgres => "SELECT state FROM versions WHERE id = $1 FOR UPDATE",
+            Backend::Sqlite => "SELECT state FROM versions WHERE id = $1",
+        })
+        .bind(version_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        if state == "archived" {
+            return Err(StoreError::VersionArchived { version_id });
+        }
         let previous: Option<i64> =
             sqlx::query("SELECT version_id FROM aliases WHERE model_id = $1 AND name = $2")
                 .bind(model_id)

@@ -7,23 +7,17 @@ use crate::GlobalArgs;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// dataset:sha256:<hex>, a local dataset path (hashed as `dataset hash`
-    /// does), commit:<sha> (abbreviated: expanded by git in the current
-    /// repository, when unique there) or image:sha256:<hex>
+    /// does), commit:<sha> (or an abbreviation of at least 7 hex digits that
+    /// names one commit the registry has recorded) or image:sha256:<hex>
     pub input: String,
 }
 
-/// The input as the registry takes it: a local dataset path is hashed, an
-/// abbreviated commit expanded by git.
+/// The input as the registry takes it: a local dataset path is hashed; a
+/// commit is lowercased (the registry expands an abbreviation against the
+/// commits it has recorded, refusing one that names none or several).
 async fn normalise(input: &str) -> anyhow::Result<String> {
-    if let Some(c) = input.strip_prefix("commit:")
-        && c.len() < 40
-        && !c.is_empty()
-        && c.bytes().all(|b| b.is_ascii_hexdigit())
-    {
-        let abbrev = c.to_owned();
-        let full = tokio::task::spawn_blocking(move || expand_commit(&abbrev)).await??;
-        eprintln!("commit {c} is {full}");
-        return Ok(format!("commit:{full}"));
+    if let Some(c) = input.strip_prefix("commit:") {
+        return Ok(format!("commit:{}", c.to_ascii_lowercase()));
     }
     let is_reference = ["dataset:sha256:", "commit:", "image:"]
         .iter()
@@ -38,24 +32,6 @@ async fn normalise(input: &str) -> anyhow::Result<String> {
         return Ok(format!("dataset:{}", d.digest));
     }
     Ok(input.to_owned())
-}
-
-/// The full SHA of an abbreviated commit, from git in the current directory
-/// (git refuses an abbreviation that is ambiguous there).
-fn expand_commit(abbrev: &str) -> anyhow::Result<String> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "--verify", "--end-of-options"])
-        .arg(format!("{abbrev}^{{commit}}"))
-        .output()
-        .context("cannot run git to expand an abbreviated commit (give the full SHA)")?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        anyhow::bail!(
-            "commit:{abbrev}: git cannot expand it to one commit of the repository here ({}); give the full SHA, or run inside the training repository",
-            err.trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 #[derive(Debug, serde::Deserialize, serde::Serialize)]

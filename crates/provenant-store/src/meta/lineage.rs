@@ -160,6 +160,29 @@ impl Store {
         Ok(())
     }
 
+    /// Distinct inputs of `kind` that start with `prefix` (lowercase hex),
+    /// at most `limit`, in order.
+    pub async fn lineage_inputs_by_prefix(
+        &self,
+        kind: &str,
+        prefix: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        // The prefix is checked hex by the caller: no pattern characters.
+        let rows = sqlx::query(
+            "SELECT DISTINCT input FROM lineage_edges WHERE kind = $1 AND input LIKE $2 \
+             ORDER BY input LIMIT $3",
+        )
+        .bind(kind)
+        .bind(format!("{prefix}%"))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get(0).map_err(StoreError::from))
+            .collect()
+    }
+
     /// Record edges without an attachment (imports, benchmarks).
     pub async fn lineage_insert(
         &self,

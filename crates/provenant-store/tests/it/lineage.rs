@@ -306,3 +306,45 @@ both!(
         );
     }
 );
+
+// Abbreviated inputs: every recorded input of the kind that starts so, once.
+both!(inputs_by_prefix, |store: Store| async move {
+    let (a, _) = store.version_publish(&version("ns/a", "a")).await.unwrap();
+    let (b, _) = store.version_publish(&version("ns/b", "b")).await.unwrap();
+    let one = format!("abcdef1{}", "0".repeat(33));
+    let two = format!("abcdef2{}", "0".repeat(33));
+    store
+        .lineage_insert(
+            a.id,
+            &[
+                edge("commit", &one),
+                edge("dataset", &format!("sha256:{one}")),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .lineage_insert(b.id, &[edge("commit", &one), edge("commit", &two)])
+        .await
+        .unwrap();
+    let found = |prefix: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .lineage_inputs_by_prefix("commit", prefix, 10)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(found("abcdef").await, [one.clone(), two.clone()]);
+    assert_eq!(found("abcdef1").await, [one]);
+    assert!(found("abcdef3").await.is_empty());
+    assert_eq!(
+        store
+            .lineage_inputs_by_prefix("commit", "abc", 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+});

@@ -780,3 +780,46 @@ both_backends!(versions_by_digest_prefix, |store: Store| async move {
     assert!(found("sha256:d23c%".into()).await.is_err());
     assert!(found("sha256:D23C2B0EE1FE".into()).await.is_err());
 });
+
+// The store itself keeps aliases off archived versions, whichever way the
+// two operations meet: an aliased version is not archived, and an archived
+// version takes no alias.
+both_backends!(
+    aliases_and_archived_versions_exclude_each_other,
+    |store: Store| async move {
+        let (v1, _) = store
+            .version_publish(&version("aiops/guard", "a", &[]))
+            .await
+            .unwrap();
+        let (v2, _) = store
+            .version_publish(&version("aiops/guard", "b", &[]))
+            .await
+            .unwrap();
+        store
+            .alias_move(v1.model_id, "production", v1.id, "alice")
+            .await
+            .unwrap();
+        let archived = store
+            .version_state_set(v1.id, &["active", "deprecated"], "archived", "old", "alice")
+            .await
+            .unwrap();
+        assert!(!archived, "an aliased version was archived");
+        assert!(
+            store
+                .version_state_set(v2.id, &["active", "deprecated"], "archived", "old", "alice")
+                .await
+                .unwrap()
+        );
+        match store
+            .alias_move(v2.model_id, "production", v2.id, "bob")
+            .await
+        {
+            Err(provenant_store::StoreError::VersionArchived { version_id }) => {
+                assert_eq!(version_id, v2.id);
+            }
+            other => panic!("expected VersionArchived, got {other:?}"),
+        }
+        let aliases = store.aliases_of_version(v1.id).await.unwrap();
+        assert_eq!(aliases, ["production"]);
+    }
+);

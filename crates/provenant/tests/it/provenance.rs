@@ -467,6 +467,11 @@ pub fn provenance_flow(s: &Server, dir: &Path) {
     assert_eq!(i["aliases"], json!(["aiops/anomaly-tuned#production"]));
     let i = s.json(dir, &["impact", &format!("commit:{commit}")]);
     assert_eq!(i["versions"].as_array().unwrap().len(), 2);
+    // An abbreviation names the one commit the registry recorded, from any
+    // directory (here no repository at all).
+    let i = s.json(dir, &["impact", &format!("commit:{}", &commit[..9])]);
+    assert_eq!(i["input"], format!("commit:{commit}"), "{i}");
+    assert_eq!(i["versions"].as_array().unwrap().len(), 2);
     let i = s.json(dir, &["impact", &format!("image:{image}")]);
     assert_eq!(i["versions"].as_array().unwrap().len(), 2);
     let i = s.json(dir, &["impact", &format!("dataset:{ds2}")]);
