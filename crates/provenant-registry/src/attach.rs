@@ -15,8 +15,7 @@ use provenant_store::{
 };
 
 use crate::attestations::{
-    ATTESTATION_MEDIA_TYPE, SBOM_KIND, SLSA_PROVENANCE_PREDICATE, check_predicate,
-    oms_root_digest,
+    ATTESTATION_MEDIA_TYPE, SBOM_KIND, SLSA_PROVENANCE_PREDICATE, check_predicate, oms_root_digest,
 };
 use crate::signatures::{SIGNATURE_KIND, SIGNATURE_MEDIA_TYPE, check_resources};
 use crate::trust::{KeyMaterial, NamespaceTrust, verify_bundle_with};
@@ -167,7 +166,9 @@ impl Registry {
                     &bundle,
                     material,
                     trust,
-                    |b, t| provenant_attest::verify_bundle(b, t, now).map(|v| (v.manifest, v.identity)),
+                    |b, t| {
+                        provenant_attest::verify_bundle(b, t, now).map(|v| (v.manifest, v.identity))
+                    },
                     bad_signature,
                 )?;
                 check_resources(&checked.value, target.files)?;

@@ -144,7 +144,9 @@ fn format_name(f: provenant_sbom::Format) -> &'static str {
 
 /// The attachment kind and summary for a statement's predicate, after
 /// checking it; unknown predicate types are refused.
-pub(crate) fn check_predicate(statement: &Statement) -> Result<(&'static str, Value), RegistryError> {
+pub(crate) fn check_predicate(
+    statement: &Statement,
+) -> Result<(&'static str, Value), RegistryError> {
     match statement.predicate_type.as_str() {
         CYCLONEDX_PREDICATE | SPDX_PREDICATE | "https://spdx.dev/Document" => {
             Ok((SBOM_KIND, check_sbom(statement)?))

@@ -151,8 +151,8 @@ pub(crate) fn verify_bundle_with<T>(
         )),
         (Some(pem), []) => {
             refuse_private_key(pem, "public_key")?;
-            let key = PublicKey::from_pem(pem.as_bytes())
-                .map_err(|e| bad(format!("public_key: {e}")))?;
+            let key =
+                PublicKey::from_pem(pem.as_bytes()).map_err(|e| bad(format!("public_key: {e}")))?;
             let fingerprint = key.fingerprint();
             let out = verify(bundle, &TrustRoot::PublicKey(key)).map_err(|e| bad(e.to_string()))?;
             Ok(checked(out, fingerprint))
@@ -298,7 +298,10 @@ mod tests {
             "public_key",
         )
         .unwrap_err();
-        assert!(e.to_string().contains("public_key holds a private key"), "{e}");
+        assert!(
+            e.to_string().contains("public_key holds a private key"),
+            "{e}"
+        );
         let e = refuse_private_key(
             "-----BEGIN EC PRIVATE KEY-----\nMIGH\n-----END EC PRIVATE KEY-----\n",
             "certificate_roots",

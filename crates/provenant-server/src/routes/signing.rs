@@ -27,11 +27,7 @@ pub async fn attach(
     let Json(body) = body?;
     let (view, created) = state
         .registry
-        .attach_signature(
-            &reference(&model, &number)?,
-            &body.into_input()?,
-            &p.name,
-        )
+        .attach_signature(&reference(&model, &number)?, &body.into_input()?, &p.name)
         .await?;
     Ok(super::attached(created, view))
 }

@@ -98,13 +98,7 @@ fn sbom(subject_hex: &str, signer: &PrivateKey, chain: &[Vec<u8>]) -> Value {
         "components": [{"type": "library", "name": "numpy", "version": "2.1.0",
                         "purl": "pkg:pypi/numpy@2.1.0", "bom-ref": "pkg:pypi/numpy@2.1.0"}],
     });
-    statement_bundle(
-        subject_hex,
-        "https://cyclonedx.org/bom",
-        bom,
-        signer,
-        chain,
-    )
+    statement_bundle(subject_hex, "https://cyclonedx.org/bom", bom, signer, chain)
 }
 
 /// SLSA provenance (ML-training build type) naming every required input.
@@ -119,8 +113,7 @@ fn provenance(subject_hex: &str, signer: &PrivateKey, chain: &[Vec<u8>]) -> Valu
         "hyperparameters": {"lr": 0.01},
         "imageDigest": format!("sha256:{}", "e".repeat(64)),
     });
-    let recipe =
-        provenant_provenance::Recipe::from_json(recipe.to_string().as_bytes()).unwrap();
+    let recipe = provenant_provenance::Recipe::from_json(recipe.to_string().as_bytes()).unwrap();
     let predicate =
         serde_json::to_value(provenant_provenance::provenance_from_recipe(&recipe)).unwrap();
     statement_bundle(
@@ -225,7 +218,10 @@ both!(forged_anchor_is_never_trusted, async |s: &TestServer| {
         assert_eq!(v["fingerprint"], attacker_fp.as_str(), "{route}: {v}");
         assert_eq!(v["trusted"], false, "{route}: {v}");
         assert!(
-            v["signer"].as_str().unwrap().contains("attacker@example.com"),
+            v["signer"]
+                .as_str()
+                .unwrap()
+                .contains("attacker@example.com"),
             "{route}: {v}"
         );
         // The trusted root alone does not verify the attacker's chain, nor
@@ -240,7 +236,10 @@ both!(forged_anchor_is_never_trusted, async |s: &TestServer| {
         }
     }
     assert_eq!(trusted_flags(&list(s, "signatures").await), [false]);
-    assert_eq!(trusted_flags(&list(s, "attestations").await), [false, false]);
+    assert_eq!(
+        trusted_flags(&list(s, "attestations").await),
+        [false, false]
+    );
     assert_eq!(trusted_flags(&list(s, "provenance").await), [false]);
     let (_, v) = s
         .json(
@@ -273,86 +272,106 @@ both!(forged_anchor_is_never_trusted, async |s: &TestServer| {
 
 // A chain built to a root the namespace trusts is trusted, names the leaf's
 // identity and the root's fingerprint; removing the root turns it off.
-both!(chain_to_trusted_root_is_trusted_until_removed, async |s: &TestServer| {
-    let added = trust(s, &pem("root.pem")).await;
-    assert_eq!(added["kind"], "root_certificate", "{added}");
-    let root_fp = cert_fingerprint("root.pem");
-    assert_eq!(added["fingerprint"], root_fp.as_str());
-    let (st, v) = s.publish(MODEL, FILES, json!({})).await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    let (key, chain) = real_signer();
-    let root = root_hex(FILES);
-    for (route, body) in [
-        // No key material: the namespace's root verifies the chain.
-        ("signatures", json!({"bundle": oms(FILES, &key, &chain)})),
-        // The chain's files as the CLI sends them: an intermediate is not an
-        // anchor, the root is.
-        (
-            "attestations",
-            json!({"bundle": sbom(&root, &key, &chain),
+both!(
+    chain_to_trusted_root_is_trusted_until_removed,
+    async |s: &TestServer| {
+        let added = trust(s, &pem("root.pem")).await;
+        assert_eq!(added["kind"], "root_certificate", "{added}");
+        let root_fp = cert_fingerprint("root.pem");
+        assert_eq!(added["fingerprint"], root_fp.as_str());
+        let (st, v) = s.publish(MODEL, FILES, json!({})).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let (key, chain) = real_signer();
+        let root = root_hex(FILES);
+        for (route, body) in [
+            // No key material: the namespace's root verifies the chain.
+            ("signatures", json!({"bundle": oms(FILES, &key, &chain)})),
+            // The chain's files as the CLI sends them: an intermediate is not an
+            // anchor, the root is.
+            (
+                "attestations",
+                json!({"bundle": sbom(&root, &key, &chain),
                    "certificate_roots": [pem("intermediate.pem"), pem("root.pem")]}),
-        ),
-        ("provenance", json!({"bundle": provenance(&root, &key, &chain)})),
-    ] {
-        let (st, v) = attach(s, route, body).await;
-        assert_eq!(st, StatusCode::CREATED, "{route}: {v}");
-        assert_eq!(v["trusted"], true, "{route}: {v}");
-        assert_eq!(v["fingerprint"], root_fp.as_str(), "{route}: {v}");
-        let signer = v["signer"].as_str().unwrap();
-        assert!(
-            signer.contains("model-signer") && signer.contains("ml-team@example.com"),
-            "{route}: {signer}"
+            ),
+            (
+                "provenance",
+                json!({"bundle": provenance(&root, &key, &chain)}),
+            ),
+        ] {
+            let (st, v) = attach(s, route, body).await;
+            assert_eq!(st, StatusCode::CREATED, "{route}: {v}");
+            assert_eq!(v["trusted"], true, "{route}: {v}");
+            assert_eq!(v["fingerprint"], root_fp.as_str(), "{route}: {v}");
+            let signer = v["signer"].as_str().unwrap();
+            assert!(
+                signer.contains("model-signer") && signer.contains("ml-team@example.com"),
+                "{route}: {signer}"
+            );
+        }
+        // Removed (fingerprint given without its prefix): untrusted on read.
+        let bare = root_fp.trim_start_matches("sha256:");
+        let (st, v) = s
+            .json(
+                Method::DELETE,
+                &format!("/api/v1/namespaces/aiops/keys/{bare}"),
+                None,
+            )
+            .await;
+        assert!(st.is_success(), "{st} {v}");
+        assert_eq!(trusted_flags(&list(s, "signatures").await), [false]);
+        assert_eq!(
+            trusted_flags(&list(s, "attestations").await),
+            [false, false]
         );
+        assert_eq!(trusted_flags(&list(s, "provenance").await), [false]);
+        // Trusted again once the root is back.
+        trust(s, &pem("root.pem")).await;
+        assert_eq!(trusted_flags(&list(s, "signatures").await), [true]);
     }
-    // Removed (fingerprint given without its prefix): untrusted on read.
-    let bare = root_fp.trim_start_matches("sha256:");
-    let (st, v) = s
-        .json(
-            Method::DELETE,
-            &format!("/api/v1/namespaces/aiops/keys/{bare}"),
-            None,
-        )
-        .await;
-    assert!(st.is_success(), "{st} {v}");
-    assert_eq!(trusted_flags(&list(s, "signatures").await), [false]);
-    assert_eq!(trusted_flags(&list(s, "attestations").await), [false, false]);
-    assert_eq!(trusted_flags(&list(s, "provenance").await), [false]);
-    // Trusted again once the root is back.
-    trust(s, &pem("root.pem")).await;
-    assert_eq!(trusted_flags(&list(s, "signatures").await), [true]);
-});
+);
 
 // Key mode: a key sent with the bundle verifies it; only a key the
 // namespace trusts makes it trusted.
-both!(a_key_sent_verifies_but_only_the_namespace_trusts, async |s: &TestServer| {
-    let trusted = PrivateKey::generate(provenant_attest::KeyAlgorithm::EcdsaP256).unwrap();
-    let other = PrivateKey::generate(provenant_attest::KeyAlgorithm::EcdsaP256).unwrap();
-    trust(s, &trusted.public_key().to_pem()).await;
-    let (st, v) = s.publish(MODEL, FILES, json!({})).await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    let (st, v) = attach(
-        s,
-        "signatures",
-        json!({"bundle": oms(FILES, &other, &[]), "public_key": other.public_key().to_pem()}),
-    )
-    .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    assert_eq!(v["trusted"], false, "{v}");
-    assert_eq!(v["fingerprint"], other.public_key().fingerprint().as_str());
-    let (st, v) = attach(s, "signatures", json!({"bundle": oms(FILES, &trusted, &[])})).await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    assert_eq!(v["trusted"], true, "{v}");
-    // A private key where a public key belongs is refused, never stored.
-    let private = std::fs::read_to_string(pki("leaf.key.pem")).unwrap();
-    let (st, v) = attach(
-        s,
-        "signatures",
-        json!({"bundle": oms(FILES, &other, &[]), "public_key": private}),
-    )
-    .await;
-    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("private key"), "{v}");
-});
+both!(
+    a_key_sent_verifies_but_only_the_namespace_trusts,
+    async |s: &TestServer| {
+        let trusted = PrivateKey::generate(provenant_attest::KeyAlgorithm::EcdsaP256).unwrap();
+        let other = PrivateKey::generate(provenant_attest::KeyAlgorithm::EcdsaP256).unwrap();
+        trust(s, &trusted.public_key().to_pem()).await;
+        let (st, v) = s.publish(MODEL, FILES, json!({})).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let (st, v) = attach(
+            s,
+            "signatures",
+            json!({"bundle": oms(FILES, &other, &[]), "public_key": other.public_key().to_pem()}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert_eq!(v["trusted"], false, "{v}");
+        assert_eq!(v["fingerprint"], other.public_key().fingerprint().as_str());
+        let (st, v) = attach(
+            s,
+            "signatures",
+            json!({"bundle": oms(FILES, &trusted, &[])}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert_eq!(v["trusted"], true, "{v}");
+        // A private key where a public key belongs is refused, never stored.
+        let private = std::fs::read_to_string(pki("leaf.key.pem")).unwrap();
+        let (st, v) = attach(
+            s,
+            "signatures",
+            json!({"bundle": oms(FILES, &other, &[]), "public_key": private}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("private key"),
+            "{v}"
+        );
+    }
+);
 
 // A trusted root must be a self-signed CA; private keys are refused.
 both!(only_self_signed_cas_become_roots, async |s: &TestServer| {
@@ -360,7 +379,10 @@ both!(only_self_signed_cas_become_roots, async |s: &TestServer| {
         (pem("impostor-root.pem"), "not a CA"),
         (pem("intermediate.pem"), "not self-signed"),
         (pem("leaf.pem"), "not a CA"),
-        (format!("{}{}", pem("root.pem"), pem("attacker-root.pem")), "one root"),
+        (
+            format!("{}{}", pem("root.pem"), pem("attacker-root.pem")),
+            "one root",
+        ),
         (pem("leaf.key.pem"), "private key"),
     ] {
         let (st, v) = s
@@ -383,100 +405,121 @@ both!(only_self_signed_cas_become_roots, async |s: &TestServer| {
 });
 
 // A publish with attachments stores the version and all of them, or nothing.
-both!(publish_with_attachments_is_all_or_nothing, async |s: &TestServer| {
-    let signer = PrivateKey::generate(provenant_attest::KeyAlgorithm::EcdsaP256).unwrap();
-    let stranger = PrivateKey::generate(provenant_attest::KeyAlgorithm::EcdsaP256).unwrap();
-    let public = signer.public_key().to_pem();
-    let root = root_hex(FILES);
-    let good_sig = json!({"bundle": oms(FILES, &signer, &[]), "public_key": public});
-    let good_sbom = json!({"bundle": sbom(&root, &signer, &[]), "public_key": public});
-    let good_prov = json!({"bundle": provenance(&root, &signer, &[]), "public_key": public});
-    let other: &[(&str, &[u8])] = &[("weights.bin", b"other weights")];
-    let cases: Vec<(Vec<Value>, Value, &str)> = vec![
-        // A signature over other files.
-        (
-            vec![json!({"bundle": oms(other, &signer, &[]), "public_key": public}), good_sbom.clone()],
-            json!({}),
-            "signature_mismatch",
-        ),
-        // An SBOM about another model, after a good signature.
-        (
-            vec![
-                good_sig.clone(),
-                json!({"bundle": sbom(&root_hex(other), &signer, &[]), "public_key": public}),
-            ],
-            json!({}),
-            "invalid_attestation",
-        ),
-        // Provenance with no key sent and no key trusted by the namespace.
-        (
-            vec![good_sig.clone(), json!({"bundle": provenance(&root, &signer, &[])})],
-            json!({}),
-            "invalid_signature",
-        ),
-        // A bad signature (signed by a stranger, verified with our key).
-        (
-            vec![json!({"bundle": oms(FILES, &stranger, &[]), "public_key": public})],
-            json!({}),
-            "invalid_signature",
-        ),
-        // Validly signed, but the pipeline requires trust the namespace does not give.
-        (
-            vec![good_sig.clone(), good_sbom.clone(), good_prov.clone()],
-            json!({"require_trusted": true}),
-            "untrusted",
-        ),
-    ];
-    for (attachments, extra, expect) in cases {
-        let (st, v) = push(s, FILES, attachments, extra).await;
-        assert_eq!(st, StatusCode::BAD_REQUEST, "{expect}: {v}");
-        assert_eq!(code(&v), expect, "{v}");
-        assert!(v["message"].as_str().unwrap().contains("attachments["), "{v}");
-        assert_eq!(s.version_count().await, 0, "{expect}: a version was left");
-    }
-    let (_, log) = s
-        .json(Method::GET, "/api/v1/admin/log/events?limit=100", None)
-        .await;
-    assert_eq!(log.as_array().map(Vec::len), Some(0), "{log}");
+both!(
+    publish_with_attachments_is_all_or_nothing,
+    async |s: &TestServer| {
+        let signer = PrivateKey::generate(provenant_attest::KeyAlgorithm::EcdsaP256).unwrap();
+        let stranger = PrivateKey::generate(provenant_attest::KeyAlgorithm::EcdsaP256).unwrap();
+        let public = signer.public_key().to_pem();
+        let root = root_hex(FILES);
+        let good_sig = json!({"bundle": oms(FILES, &signer, &[]), "public_key": public});
+        let good_sbom = json!({"bundle": sbom(&root, &signer, &[]), "public_key": public});
+        let good_prov = json!({"bundle": provenance(&root, &signer, &[]), "public_key": public});
+        let other: &[(&str, &[u8])] = &[("weights.bin", b"other weights")];
+        let cases: Vec<(Vec<Value>, Value, &str)> = vec![
+            // A signature over other files.
+            (
+                vec![
+                    json!({"bundle": oms(other, &signer, &[]), "public_key": public}),
+                    good_sbom.clone(),
+                ],
+                json!({}),
+                "signature_mismatch",
+            ),
+            // An SBOM about another model, after a good signature.
+            (
+                vec![
+                    good_sig.clone(),
+                    json!({"bundle": sbom(&root_hex(other), &signer, &[]), "public_key": public}),
+                ],
+                json!({}),
+                "invalid_attestation",
+            ),
+            // Provenance with no key sent and no key trusted by the namespace.
+            (
+                vec![
+                    good_sig.clone(),
+                    json!({"bundle": provenance(&root, &signer, &[])}),
+                ],
+                json!({}),
+                "invalid_signature",
+            ),
+            // A bad signature (signed by a stranger, verified with our key).
+            (
+                vec![json!({"bundle": oms(FILES, &stranger, &[]), "public_key": public})],
+                json!({}),
+                "invalid_signature",
+            ),
+            // Validly signed, but the pipeline requires trust the namespace does not give.
+            (
+                vec![good_sig.clone(), good_sbom.clone(), good_prov.clone()],
+                json!({"require_trusted": true}),
+                "untrusted",
+            ),
+        ];
+        for (attachments, extra, expect) in cases {
+            let (st, v) = push(s, FILES, attachments, extra).await;
+            assert_eq!(st, StatusCode::BAD_REQUEST, "{expect}: {v}");
+            assert_eq!(code(&v), expect, "{v}");
+            assert!(
+                v["message"].as_str().unwrap().contains("attachments["),
+                "{v}"
+            );
+            assert_eq!(s.version_count().await, 0, "{expect}: a version was left");
+        }
+        let (_, log) = s
+            .json(Method::GET, "/api/v1/admin/log/events?limit=100", None)
+            .await;
+        assert_eq!(log.as_array().map(Vec::len), Some(0), "{log}");
 
-    // Trusted, with every attachment: one version carrying all of them.
-    trust(s, &public).await;
-    let (st, v) = push(
-        s,
-        FILES,
-        vec![good_sig, good_sbom, good_prov],
-        json!({"require_trusted": true, "labels": {"stage": "candidate"}}),
-    )
-    .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    let version = &v["version"];
-    assert_eq!(trusted_flags(version["signatures"].as_array().unwrap()), [true]);
-    let kinds: Vec<&str> = version["attestations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds.len(), 2, "{v}");
-    assert!(kinds.contains(&"sbom") && kinds.contains(&"provenance"), "{kinds:?}");
-    let (_, lineage) = s
-        .json(
-            Method::GET,
-            &format!("/api/v1/models/{}/versions/1/lineage", enc(MODEL)),
-            None,
+        // Trusted, with every attachment: one version carrying all of them.
+        trust(s, &public).await;
+        let (st, v) = push(
+            s,
+            FILES,
+            vec![good_sig, good_sbom, good_prov],
+            json!({"require_trusted": true, "labels": {"stage": "candidate"}}),
         )
         .await;
-    let upstream: Vec<&str> = lineage["upstream"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
-    assert!(upstream.contains(&"dataset") && upstream.contains(&"commit"), "{lineage}");
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let version = &v["version"];
+        assert_eq!(
+            trusted_flags(version["signatures"].as_array().unwrap()),
+            [true]
+        );
+        let kinds: Vec<&str> = version["attestations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds.len(), 2, "{v}");
+        assert!(
+            kinds.contains(&"sbom") && kinds.contains(&"provenance"),
+            "{kinds:?}"
+        );
+        let (_, lineage) = s
+            .json(
+                Method::GET,
+                &format!("/api/v1/models/{}/versions/1/lineage", enc(MODEL)),
+                None,
+            )
+            .await;
+        let upstream: Vec<&str> = lineage["upstream"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert!(
+            upstream.contains(&"dataset") && upstream.contains(&"commit"),
+            "{lineage}"
+        );
 
-    // The same content again with a new label: labels applied, not dropped.
-    let (st, v) = push(s, FILES, vec![], json!({"labels": {"stage": "production"}})).await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    assert_eq!(v["version"]["labels"]["stage"], "production", "{v}");
-    assert_eq!(s.version_count().await, 1);
-});
+        // The same content again with a new label: labels applied, not dropped.
+        let (st, v) = push(s, FILES, vec![], json!({"labels": {"stage": "production"}})).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["version"]["labels"]["stage"], "production", "{v}");
+        assert_eq!(s.version_count().await, 1);
+    }
+);
