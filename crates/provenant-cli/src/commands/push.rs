@@ -229,6 +229,14 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     } else {
         None
     };
+    // Paths the server would refuse (unsafe on some client OS, colliding
+    // by case or Unicode form) are refused before anything is uploaded.
+    for f in &files {
+        provenant_registry::validate_file_path(&f.rel)?;
+    }
+    provenant_registry::validate_file_set(
+        &files.iter().map(|f| f.rel.as_str()).collect::<Vec<_>>(),
+    )?;
     let total: u64 = files.iter().map(|f| f.size).sum();
     let hash_first =
         a.hash_first || signature.is_some() || !a.sbom.is_empty() || a.provenance.is_some();

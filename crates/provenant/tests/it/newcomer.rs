@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
+use sha2::Digest as _;
 
 use crate::{BIN, Server, start, write};
 
@@ -479,6 +480,46 @@ fn capture_runs_the_training(s: &Server, dir: &Path) {
     );
 }
 
+/// Paths the server refuses are refused by push before any upload.
+fn push_refuses_unpullable_paths(s: &Server, dir: &Path) {
+    for (name, files) in [
+        ("case", &["Weights.bin", "weights.bin"][..]),
+        ("device", &["nul.txt"][..]),
+        ("trailing-dot", &["weights."][..]),
+    ] {
+        let m = dir.join(format!("unpullable-{name}"));
+        for f in files {
+            write(&m.join(f), f.as_bytes());
+        }
+        let out = s.cli(
+            dir,
+            &["push", m.to_str().unwrap(), "--model", "aiops/unpullable"],
+        );
+        assert_eq!(out.status.code(), Some(2), "{name}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("invalid file path"),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (_, blobs) = s.api(
+        "GET",
+        "/api/v1/models/aiops%2Funpullable",
+        serde_json::Value::Null,
+    );
+    assert_eq!(blobs["code"], "model_not_found", "{blobs}");
+    // Refused before uploading: not even the blobs reached the server.
+    for content in [&b"nul.txt"[..], b"weights."] {
+        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(content)));
+        let (status, _) = s.api(
+            "GET",
+            &format!("/api/v1/blobs/{digest}"),
+            serde_json::Value::Null,
+        );
+        assert_eq!(status, 404, "{digest} was uploaded");
+    }
+}
+
 #[test]
 fn server_side_rules_sqlite() {
     let tmp = tempfile::tempdir().unwrap();
@@ -489,6 +530,7 @@ fn server_side_rules_sqlite() {
     log_prove_covers_every_attachment(&s, tmp.path());
     digest_prefix_resolves(&s, tmp.path());
     capture_runs_the_training(&s, tmp.path());
+    push_refuses_unpullable_paths(&s, tmp.path());
 }
 
 #[test]
@@ -508,6 +550,7 @@ fn server_side_rules_postgres() {
     log_prove_covers_every_attachment(&s, tmp.path());
     digest_prefix_resolves(&s, tmp.path());
     capture_runs_the_training(&s, tmp.path());
+    push_refuses_unpullable_paths(&s, tmp.path());
     drop(s);
     drop(db);
 }
