@@ -357,7 +357,18 @@ fn open_in_dir(root: &Path, rel: &str) -> Result<(File, u64)> {
             "not a regular file (a directory, device, FIFO or socket) in an image directory",
         ));
     }
-    let f = File::open(&p).map_err(|e| SbomError::io(&p, e))?;
+    // Never follow a last-moment link, never block on a FIFO swapped in:
+    // O_NOFOLLOW and O_NONBLOCK (which a regular file's reads ignore).
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+        // The O_* bits are small positive values: the cast keeps them.
+        options.custom_flags(flags.bits() as i32);
+    }
+    let f = options.open(&p).map_err(|e| SbomError::io(&p, e))?;
     let opened = f.metadata().map_err(|e| SbomError::io(&p, e))?;
     #[cfg(unix)]
     {
