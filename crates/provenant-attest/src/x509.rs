@@ -114,20 +114,37 @@ pub fn certificate_identity(der: &[u8]) -> Result<CertificateIdentity> {
     if let Ok(Some((_, san))) = tbs.get_extension::<SubjectAltName>() {
         for name in san.0 {
             match name {
-                GeneralName::Rfc822Name(s) => sans.push(format!("email:{s}")),
-                GeneralName::DnsName(s) => sans.push(format!("dns:{s}")),
-                GeneralName::UniformResourceIdentifier(s) => sans.push(format!("uri:{s}")),
+                GeneralName::Rfc822Name(s) => sans.push(format!("email:{}", printable(s.as_str()))),
+                GeneralName::DnsName(s) => sans.push(format!("dns:{}", printable(s.as_str()))),
+                GeneralName::UniformResourceIdentifier(s) => {
+                    sans.push(format!("uri:{}", printable(s.as_str())));
+                }
                 _ => {}
             }
         }
     }
     Ok(CertificateIdentity {
-        subject: tbs.subject().to_string(),
-        issuer: tbs.issuer().to_string(),
+        subject: printable(&tbs.subject().to_string()),
+        issuer: printable(&tbs.issuer().to_string()),
         sans,
-        oidc_issuer: oidc_issuer(&cert),
+        oidc_issuer: oidc_issuer(&cert).map(|s| printable(&s)),
         fingerprint: format!("sha256:{}", hex(&Sha256::digest(der))),
     })
+}
+
+/// A certificate's text as it may be shown: control characters (newlines,
+/// terminal escapes) are written as `\u{…}`, so that a name cannot forge
+/// lines of output (a fake "trusted" line under an untrusted signature).
+fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Fulcio's OIDC issuer extensions: v2 (a DER UTF8String) and v1 (raw UTF-8).
@@ -316,4 +333,18 @@ pub fn verify_chain(
         other => other,
     })?;
     Ok((key, certificate_identity(leaf)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_text_cannot_forge_lines_of_output() {
+        assert_eq!(
+            printable("a@example.com\n  ml-team@example.com [trusted]\u{1b}[0m"),
+            "a@example.com\\u{a}  ml-team@example.com [trusted]\\u{1b}[0m"
+        );
+        assert_eq!(printable("plain name, é"), "plain name, é");
+    }
 }

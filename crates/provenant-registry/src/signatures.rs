@@ -252,6 +252,30 @@ impl Registry {
     ) -> Result<(TrustedKeyView, bool), RegistryError> {
         let ns = namespace_of(namespace)?;
         let (fingerprint, stored) = trusted_pem(pem)?;
+        // A key and a root certificate holding that key share a fingerprint
+        // but vouch for different bundles (key-mode signatures; chains the
+        // root issued). A root replaces its bare key (what `keys add
+        // root.pem` stored before roots were kept whole); a bare key never
+        // silently stands in for a trusted root.
+        let is_root = |pem: &str| pem.contains("-----BEGIN CERTIFICATE-----");
+        if let Some(existing) = self
+            .store
+            .trusted_keys(&ns, false)
+            .await?
+            .into_iter()
+            .find(|k| k.fingerprint == fingerprint)
+            && is_root(&existing.public_key) != is_root(&stored)
+        {
+            if is_root(&existing.public_key) {
+                return Err(bad(format!(
+                    "{fingerprint} is trusted in {ns} as a root certificate; remove it first to trust the bare key instead"
+                )));
+            }
+            self.store
+                .trusted_key_remove(&ns, &fingerprint, by)
+                .await?;
+            tracing::info!(namespace = %ns, fingerprint = %fingerprint, by, "trusted key replaced by its root certificate");
+        }
         let (row, created) = self
             .store
             .trusted_key_add(&ns, &fingerprint, &stored, comment, by)

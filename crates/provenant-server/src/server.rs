@@ -25,6 +25,12 @@ pub struct Limits {
     /// Connections served at once; one more is answered 503
     /// (`too_many_connections`) and closed.
     pub max_connections: usize,
+    /// Connections one client address may hold at once (so that one host
+    /// cannot take every slot); one more is answered 503 and closed.
+    pub max_connections_per_peer: usize,
+    /// On shutdown, how long open connections get to finish their requests
+    /// before the server stops waiting for them.
+    pub drain_timeout: Duration,
     /// Time a client has to send a request's line and headers (also how long
     /// an idle keep-alive connection stays open).
     pub header_timeout: Duration,
@@ -48,6 +54,8 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_connections: 1024,
+            max_connections_per_peer: 128,
+            drain_timeout: Duration::from_secs(30),
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
             body_min_bytes: 16 * 1024,
@@ -192,6 +200,10 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         }
     };
     positive("max_connections", limits.max_connections == 0)?;
+    positive(
+        "max_connections_per_peer",
+        limits.max_connections_per_peer == 0,
+    )?;
     positive("header_timeout", limits.header_timeout.is_zero())?;
     positive("body_timeout", limits.body_timeout.is_zero())?;
     positive("upload_idle_timeout", limits.upload_idle_timeout.is_zero())?;
@@ -424,6 +436,8 @@ async fn serve(
     // Connections being refused, each for a moment: beyond these, a
     // connection over the cap is dropped without an answer.
     let refusals = Arc::new(Semaphore::new(64));
+    let per_peer: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>> =
+        Arc::default();
     let (closing_tx, closing) = watch::channel(false);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
@@ -449,6 +463,22 @@ async fn serve(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
         }
+        let Some(peer_slot) = PeerSlot::take(&per_peer, peer.ip(), limits.max_connections_per_peer)
+        else {
+            counters.connections_refused.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                %peer,
+                max_connections_per_peer = limits.max_connections_per_peer,
+                "connection refused: this address holds the maximum number of connections"
+            );
+            if let Ok(slot) = refusals.clone().try_acquire_owned() {
+                tokio::spawn(async move {
+                    refuse(tcp, limits.max_connections_per_peer).await;
+                    drop(slot);
+                });
+            }
+            continue;
+        };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             counters.connections_refused.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
@@ -488,24 +518,76 @@ async fn serve(
                 }
             }
             drop(permit);
+            drop(peer_slot);
         });
     }
     drop(listener);
     let _ = closing_tx.send(true);
-    // Every connection holds a permit until it ends.
+    // Every connection holds a permit until it ends; one that does not end
+    // (a client that never reads its response) does not hold up shutdown.
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
-    let _ = permits.acquire_many(all).await;
+    if tokio::time::timeout(limits.drain_timeout, permits.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = limits.max_connections - permits.available_permits(),
+            drain_timeout_s = limits.drain_timeout.as_secs(),
+            "shutting down with connections still open"
+        );
+    }
+}
+
+/// One of a client address's connections, counted while it lives.
+struct PeerSlot {
+    map: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+    ip: std::net::IpAddr,
+}
+
+impl PeerSlot {
+    /// A slot for `ip`, unless it holds `max` connections already.
+    fn take(
+        map: &Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+        ip: std::net::IpAddr,
+        max: usize,
+    ) -> Option<Self> {
+        let mut held = map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = held.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Self {
+            map: map.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut held = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = held.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// Answer a connection over the cap with 503 and close it, reading what the
 /// client sent meanwhile (briefly) so that closing does not reset the
 /// connection before the client reads the answer.
 async fn refuse(mut tcp: TcpStream, max: usize) {
-    let body = serde_json::json!({
-        "code": "too_many_connections",
-        "message": format!("the server is serving its maximum of {max} connections; retry shortly"),
+    let body = serde_json::to_string(&provenant_api::ErrorBody {
+        code: provenant_api::ErrorCode::TooManyConnections,
+        message: format!("the server is serving its maximum of {max} connections; retry shortly"),
     })
-    .to_string();
+    .unwrap_or_default();
     let response = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()

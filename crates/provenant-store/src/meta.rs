@@ -1303,7 +1303,16 @@ impl Store {
                 by,
                 row.added_at,
                 LogTarget::Name(row.namespace.clone()),
-                serde_json::json!({"fingerprint": row.fingerprint}),
+                // A root certificate vouches for every chain it issues: the
+                // log says which kind of anchor was added.
+                serde_json::json!({
+                    "fingerprint": row.fingerprint,
+                    "kind": if row.public_key.contains("-----BEGIN CERTIFICATE-----") {
+                        "root_certificate"
+                    } else {
+                        "key"
+                    },
+                }),
             ),
         )
         .await?;

@@ -51,6 +51,12 @@ pub struct Args {
     /// Connections served at once; one more is answered 503 and closed
     #[arg(long, env = "PROVENANT_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+    /// Connections one client address may hold at once; one more is answered 503
+    #[arg(long, env = "PROVENANT_MAX_CONNECTIONS_PER_PEER", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_peer: u32,
+    /// Seconds open connections get to finish on shutdown before the server stops waiting
+    #[arg(long, env = "PROVENANT_DRAIN_TIMEOUT", default_value_t = 30)]
+    pub drain_timeout: u64,
     /// Seconds a client has to send a request's headers (and an idle
     /// keep-alive connection stays open)
     #[arg(long, env = "PROVENANT_HEADER_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
@@ -95,6 +101,8 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         },
         limits: provenant_server::Limits {
             max_connections: a.max_connections as usize,
+            max_connections_per_peer: a.max_connections_per_peer as usize,
+            drain_timeout: std::time::Duration::from_secs(a.drain_timeout),
             header_timeout: std::time::Duration::from_secs(a.header_timeout),
             body_timeout: std::time::Duration::from_secs(a.body_timeout),
             body_min_bytes: a.body_min_bytes,

@@ -64,11 +64,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         Some(sigs) => {
             println!("signatures:");
             for sig in sigs {
-                let trust = if sig.trusted {
-                    "trusted"
-                } else {
-                    "NOT TRUSTED (key not listed for the namespace)"
-                };
+                let trust = trust_mark(sig.trusted);
                 println!(
                     "  {} [{trust}] by {} at {}",
                     sig.signer, sig.created_by, sig.created_at
@@ -95,8 +91,9 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
                         .unwrap_or_else(|| "-".into())
                 };
                 println!(
-                    "  signed by {} at {}",
+                    "  signed by {} [{}] at {}",
                     p["signer"].as_str().unwrap_or("?"),
+                    trust_mark(p["trusted"] == true),
                     p["created_at"].as_str().unwrap_or("?")
                 );
                 println!(
@@ -150,4 +147,14 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// How `show` marks a signature or attestation: trusted only when the
+/// namespace's own key or root certificate verifies it (the server's call).
+fn trust_mark(trusted: bool) -> &'static str {
+    if trusted {
+        "trusted"
+    } else {
+        "NOT TRUSTED (no key or root certificate of the namespace verifies it)"
+    }
 }

@@ -486,3 +486,70 @@ both!(
         assert_eq!(s.version_count().await, 0);
     }
 );
+
+// One address cannot take every connection slot.
+both_limited!(
+    one_address_cannot_take_every_connection,
+    Limits {
+        max_connections_per_peer: 1,
+        ..Limits::default()
+    },
+    async |s: &TestServer| {
+        let addr = s.running.as_ref().unwrap().addr;
+        let mut first = tokio::net::TcpStream::connect(addr).await.unwrap();
+        first
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        assert!(first.read(&mut buf).await.unwrap() > 0);
+        // The same address again: 503 and closed, though slots remain.
+        let mut second = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _ = second
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await;
+        let mut answer = Vec::new();
+        let _ = second.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        drop(first);
+    }
+);
+
+// A client that never reads its response does not hold shutdown past the
+// drain timeout (graceful shutdown would otherwise wait for that response
+// for ever: nothing times out a write).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_does_not_wait_past_the_drain_timeout() {
+    let s = TestServer::start_with_limits(
+        Backend::Sqlite,
+        Limits {
+            drain_timeout: Duration::from_millis(200),
+            ..Limits::default()
+        },
+    )
+    .await
+    .unwrap();
+    // Larger than what the socket buffers on both sides can hold.
+    let digest = s.upload(&vec![7u8; 32 << 20]).await;
+    let addr = s.running.as_ref().unwrap().addr;
+    let mut stuck = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stuck
+        .write_all(
+            format!(
+                "GET /api/v1/blobs/{digest} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\r\n",
+                s.token
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut head = [0u8; 64];
+    let n = stuck.read(&mut head).await.unwrap();
+    assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"));
+    // Never read again; shut down.
+    tokio::time::timeout(Duration::from_secs(60), s.stop())
+        .await
+        .expect("shutdown waited for a response nobody reads");
+    drop(stuck);
+}

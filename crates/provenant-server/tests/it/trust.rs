@@ -270,6 +270,76 @@ both!(forged_anchor_is_never_trusted, async |s: &TestServer| {
     assert_eq!(trusted_flags(atts), [false, false], "{v}");
 });
 
+// The attack exactly: the namespace trusts a bare key K; the caller
+// sends its own CA and a certificate that CA issued carrying K (it cannot
+// self-sign one without K's private key). The carrier is no anchor.
+both!(
+    a_certificate_carrying_a_trusted_key_is_no_anchor,
+    async |s: &TestServer| {
+        let trusted_key = provenant_attest::certificate_public_key(&ders(&["root.pem"])[0])
+            .unwrap()
+            .to_pem();
+        let added = trust(s, &trusted_key).await;
+        assert_eq!(added["kind"], "key", "{added}");
+        let (st, v) = s.publish(MODEL, FILES, json!({})).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let (key, chain) = attacker();
+        let root = root_hex(FILES);
+        let roots = json!([pem("attacker-root.pem"), pem("carrier.pem")]);
+        for (route, bundle) in [
+            ("signatures", oms(FILES, &key, &chain)),
+            ("attestations", sbom(&root, &key, &chain)),
+            ("provenance", provenance(&root, &key, &chain)),
+        ] {
+            let (st, v) = attach(
+                s,
+                route,
+                json!({"bundle": bundle, "certificate_roots": roots}),
+            )
+            .await;
+            assert_eq!(st, StatusCode::CREATED, "{route}: {v}");
+            assert_eq!(v["trusted"], false, "{route}: {v}");
+            assert_eq!(
+                v["fingerprint"],
+                cert_fingerprint("attacker-root.pem").as_str(),
+                "{route}: {v}"
+            );
+            // The carrier alone is not a root at all.
+            let (st, v) = attach(
+                s,
+                route,
+                json!({"bundle": bundle, "certificate_roots": [pem("carrier.pem")]}),
+            )
+            .await;
+            assert_eq!(st, StatusCode::BAD_REQUEST, "{route}: {v}");
+            assert!(
+                v["message"].as_str().unwrap().contains("no root certificate"),
+                "{route}: {v}"
+            );
+        }
+        // Trusting the root certificate itself replaces the bare key of the
+        // same fingerprint (what `keys add root.pem` stored before roots
+        // were kept whole); the attacker's chains stay untrusted.
+        let added = trust(s, &pem("root.pem")).await;
+        assert_eq!(added["kind"], "root_certificate", "{added}");
+        let (_, keys) = s
+            .json(Method::GET, "/api/v1/namespaces/aiops/keys", None)
+            .await;
+        assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
+        assert_eq!(trusted_flags(&list(s, "signatures").await), [false]);
+        // A bare key does not silently stand in for a trusted root.
+        let (st, v) = s
+            .json(
+                Method::POST,
+                "/api/v1/namespaces/aiops/keys",
+                Some(json!({"public_key": trusted_key})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+        assert!(v["message"].as_str().unwrap().contains("remove it first"), "{v}");
+    }
+);
+
 // A chain built to a root the namespace trusts is trusted, names the leaf's
 // identity and the root's fingerprint; removing the root turns it off.
 both!(
