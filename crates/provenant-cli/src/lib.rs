@@ -35,8 +35,11 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 
+/// With it, `Cli::try_parse_from` parses a command line without running it
+/// (`tests/it/docs.rs` checks every command the README and `docs/` show).
+pub use clap::Parser;
 pub use client::{ApiFailure, Client, ConfigFile, config_path};
 pub use hashing::{VerifyFailure, hash_file};
 

@@ -2,6 +2,7 @@
 //! embedded default (SQLite) and on PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
+mod docs;
 mod newcomer;
 mod offline;
 mod provenance;
