@@ -43,6 +43,11 @@ impl AttachmentInput {
     }
 }
 
+/// Most attachments one publish request may carry.
+pub const MAX_ATTACHMENTS_PER_REQUEST: usize = 32;
+/// Most attachments one version may hold (each is verified again when read).
+pub const MAX_ATTACHMENTS_PER_VERSION: usize = 256;
+
 /// Which bundles a caller takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Expect {
@@ -96,13 +101,25 @@ fn kind_of(payload: &[u8]) -> Option<(Kind, String)> {
     Some((kind, peek.predicate_type))
 }
 
+// One rule on every route (signatures, attestations, provenance, publish):
+// bytes that are not a bundle with a statement are `InvalidBundle`; a
+// signature that does not verify is `InvalidSignature`; a signed statement of
+// a kind the route does not take is `InvalidAttestation`.
+
+fn bad_bundle(field: &str, reason: String) -> RegistryError {
+    RegistryError::InvalidBundle {
+        field: field.into(),
+        reason,
+    }
+}
+
 fn bad_signature(reason: String) -> RegistryError {
     RegistryError::InvalidSignature { reason }
 }
 
-fn bad_attestation(reason: String) -> RegistryError {
+fn wrong_kind(reason: String) -> RegistryError {
     RegistryError::InvalidAttestation {
-        field: "bundle".into(),
+        field: "payload.predicateType".into(),
         reason,
     }
 }
@@ -137,13 +154,13 @@ impl Registry {
         trust: &NamespaceTrust,
         by: &str,
     ) -> Result<Prepared, RegistryError> {
-        let bad: fn(String) -> RegistryError = match expect {
-            Expect::Attestation => bad_attestation,
-            _ => bad_signature,
-        };
-        let bundle = Bundle::from_json(&input.bundle).map_err(|e| bad(e.to_string()))?;
+        let bundle =
+            Bundle::from_json(&input.bundle).map_err(|e| bad_bundle("bundle", e.to_string()))?;
         let (kind, predicate_type) = kind_of(&bundle.envelope.payload).ok_or_else(|| {
-            bad("dsseEnvelope.payload: not an in-toto statement with a predicateType".into())
+            bad_bundle(
+                "dsseEnvelope.payload",
+                "not an in-toto statement with a predicateType".into(),
+            )
         })?;
         let now = SystemTime::now();
         let material = input.material();
@@ -179,7 +196,7 @@ impl Registry {
                 new.fingerprint = checked.fingerprint;
             }
             (Kind::Signature, _) => {
-                return Err(bad(format!(
+                return Err(wrong_kind(format!(
                     "an OMS signature ({predicate_type}): attach it as a signature (`provenant attach <ref> model.sig`, POST …/signatures)"
                 )));
             }
@@ -194,7 +211,7 @@ impl Registry {
                         provenant_attest::verify_attestation(b, t, now)
                             .map(|v| (v.statement, v.identity))
                     },
-                    if provenance { bad } else { bad_attestation },
+                    bad_signature,
                 )?;
                 let st = checked.value;
                 self.check_subject(target, &st, provenance)?;
@@ -212,7 +229,7 @@ impl Registry {
                 new.fingerprint = checked.fingerprint;
             }
             (Kind::Sbom, _) | (Kind::Provenance, _) => {
-                return Err(bad(format!(
+                return Err(wrong_kind(format!(
                     "predicate type {predicate_type:?} is not {}",
                     match expect {
                         Expect::Signature => "an OMS signature",
@@ -283,6 +300,15 @@ impl Registry {
     ) -> Result<(VersionRow, AttachmentRow, bool, NamespaceTrust), RegistryError> {
         let row = self.resolve(reference).await?;
         let model = ModelName::parse(&row.model)?;
+        let held = self.store.attachment_count(row.id).await?;
+        if usize::try_from(held).unwrap_or(usize::MAX) >= MAX_ATTACHMENTS_PER_VERSION {
+            return Err(RegistryError::InvalidInput {
+                value: format!("{}:{}", row.model, row.number),
+                reason: format!(
+                    "the version holds {held} attachments, the most one version may hold"
+                ),
+            });
+        }
         let trust = self.namespace_trust(&model.namespace).await?;
         let files = self.store.version_files(row.id).await?;
         let target = Target {

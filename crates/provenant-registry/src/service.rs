@@ -101,6 +101,20 @@ pub struct Published {
     pub version: VersionView,
 }
 
+/// Most labels one version may carry (a key is at most 63 bytes, a value 256
+/// characters: about 64 KiB of labels at most per version).
+pub const MAX_LABELS: usize = 64;
+
+fn check_label_count(n: usize) -> Result<(), RegistryError> {
+    if n > MAX_LABELS {
+        return Err(RegistryError::InvalidInput {
+            value: "labels".into(),
+            reason: format!("{n} labels on one version; at most {MAX_LABELS}"),
+        });
+    }
+    Ok(())
+}
+
 /// RFC 3339 UTC timestamp from Unix milliseconds.
 pub fn rfc3339(millis: i64) -> String {
     let nanos = i128::from(millis) * 1_000_000;
@@ -153,6 +167,17 @@ impl Registry {
         let model = ModelName::parse(&req.model)?;
         if req.files.is_empty() {
             return Err(RegistryError::NoFiles);
+        }
+        check_label_count(req.labels.len())?;
+        if req.attachments.len() > crate::attach::MAX_ATTACHMENTS_PER_REQUEST {
+            return Err(RegistryError::InvalidInput {
+                value: "attachments".into(),
+                reason: format!(
+                    "{} attachments in one publish; at most {}",
+                    req.attachments.len(),
+                    crate::attach::MAX_ATTACHMENTS_PER_REQUEST
+                ),
+            });
         }
         for (k, v) in &req.labels {
             validate_label_key(k)?;
@@ -314,6 +339,10 @@ impl Registry {
             let at = |e: RegistryError| match e {
                 RegistryError::InvalidSignature { reason } => RegistryError::InvalidSignature {
                     reason: format!("attachments[{i}]: {reason}"),
+                },
+                RegistryError::InvalidBundle { field, reason } => RegistryError::InvalidBundle {
+                    field: format!("attachments[{i}].{field}"),
+                    reason,
                 },
                 RegistryError::InvalidAttestation { field, reason } => {
                     RegistryError::InvalidAttestation {
@@ -536,6 +565,12 @@ impl Registry {
             validate_label_key(k)?;
         }
         let row = self.resolve(reference).await?;
+        let mut after = self.store.version_labels(row.id).await?;
+        after.extend(set.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for k in remove {
+            after.remove(k);
+        }
+        check_label_count(after.len())?;
         self.store
             .version_labels_update(row.id, set, remove, by)
             .await?;

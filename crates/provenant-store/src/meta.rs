@@ -1236,6 +1236,17 @@ impl Store {
         Ok((row, true))
     }
 
+    /// How many attachments a version holds, of every kind.
+    pub async fn attachment_count(&self, version_id: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) FROM attachments WHERE version_id = $1")
+                .bind(version_id)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?,
+        )
+    }
+
     /// A version's attachments of one kind, oldest first.
     pub async fn attachments(
         &self,

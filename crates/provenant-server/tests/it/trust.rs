@@ -313,7 +313,10 @@ both!(
             .await;
             assert_eq!(st, StatusCode::BAD_REQUEST, "{route}: {v}");
             assert!(
-                v["message"].as_str().unwrap().contains("no root certificate"),
+                v["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("no root certificate"),
                 "{route}: {v}"
             );
         }
@@ -336,7 +339,10 @@ both!(
             )
             .await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
-        assert!(v["message"].as_str().unwrap().contains("remove it first"), "{v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("remove it first"),
+            "{v}"
+        );
     }
 );
 
@@ -591,5 +597,34 @@ both!(
         assert_eq!(st, StatusCode::OK, "{v}");
         assert_eq!(v["version"]["labels"]["stage"], "production", "{v}");
         assert_eq!(s.version_count().await, 1);
+    }
+);
+
+// Labels and attachments have budgets: a version cannot be made to carry
+// (and every read to re-verify) without bound.
+both!(
+    labels_and_attachments_have_budgets,
+    async |s: &TestServer| {
+        let many: serde_json::Map<String, Value> =
+            (0..=64).map(|i| (format!("k{i}"), json!("v"))).collect();
+        let (st, v) = push(s, FILES, vec![], json!({"labels": many})).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+        assert!(v["message"].as_str().unwrap().contains("at most 64"), "{v}");
+        let (st, v) = s.publish(MODEL, FILES, json!({})).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let (st, v) = s
+            .json(
+                Method::POST,
+                &format!("/api/v1/models/{}/versions/1/labels", enc(MODEL)),
+                Some(json!({"set": many, "remove": []})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+        let signer = PrivateKey::generate(provenant_attest::KeyAlgorithm::EcdsaP256).unwrap();
+        let sig =
+            json!({"bundle": oms(FILES, &signer, &[]), "public_key": signer.public_key().to_pem()});
+        let (st, v) = push(s, FILES, vec![sig; 33], json!({})).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+        assert!(v["message"].as_str().unwrap().contains("at most 32"), "{v}");
     }
 );
