@@ -39,6 +39,10 @@ pub struct Limits {
     /// upload's `PATCH`: `upload_stalled`, and the session is closed).
     pub body_timeout: Duration,
     pub body_min_bytes: u64,
+    /// Every request body but an upload's `PATCH` (JSON, at most 16 MiB)
+    /// must arrive whole within this, however steadily it trickles (408
+    /// `body_timeout`).
+    pub request_body_timeout: Duration,
     /// Upload sessions one token may hold open at once.
     pub upload_sessions_per_token: usize,
     /// Bytes the open upload sessions of one token may declare in all.
@@ -59,6 +63,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
             body_min_bytes: 16 * 1024,
+            request_body_timeout: Duration::from_secs(120),
             upload_sessions_per_token: 64,
             upload_bytes_per_token: 1 << 40,
             upload_idle_timeout: Duration::from_secs(3600),
@@ -206,6 +211,10 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
     )?;
     positive("header_timeout", limits.header_timeout.is_zero())?;
     positive("body_timeout", limits.body_timeout.is_zero())?;
+    positive(
+        "request_body_timeout",
+        limits.request_body_timeout.is_zero(),
+    )?;
     positive("upload_idle_timeout", limits.upload_idle_timeout.is_zero())?;
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir).map_err(|source| ServerError::DataDir {
@@ -331,13 +340,19 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
 }
 
 /// A request body that delivered fewer than `min_bytes` bytes in a
-/// `window` spent waiting for it.
+/// `window` spent waiting for it, or did not arrive whole in time.
 #[derive(Debug, thiserror::Error)]
-#[error("the request body delivered {got} bytes in {window:?} (at least {min_bytes} are required)")]
-pub(crate) struct BodyStalled {
-    got: u64,
-    window: Duration,
-    min_bytes: u64,
+pub(crate) enum BodyStalled {
+    #[error(
+        "the request body delivered {got} bytes in {window:?} (at least {min_bytes} are required)"
+    )]
+    Slow {
+        got: u64,
+        window: Duration,
+        min_bytes: u64,
+    },
+    #[error("the request body did not arrive whole within {total:?}")]
+    Late { total: Duration },
 }
 
 /// The [`BodyStalled`] an error of a paced body comes from, if it does.
@@ -356,8 +371,14 @@ pub(crate) fn stalled<'e>(error: &'e (dyn std::error::Error + 'static)) -> Optio
 /// `min_bytes` bytes in a `window` of time spent waiting on the client (time
 /// the handler spends on what it read does not count), so that a trickle
 /// cannot hold a request, and what it holds, for ever.
-pub(crate) fn paced(body: axum::body::Body, window: Duration, min_bytes: u64) -> axum::body::Body {
+pub(crate) fn paced(
+    body: axum::body::Body,
+    window: Duration,
+    min_bytes: u64,
+    total: Option<Duration>,
+) -> axum::body::Body {
     use futures::StreamExt as _;
+    let deadline = total.map(|t| tokio::time::Instant::now() + t);
     struct Pace {
         stream: axum::body::BodyDataStream,
         waited: Duration,
@@ -376,8 +397,19 @@ pub(crate) fn paced(body: axum::body::Body, window: Duration, min_bytes: u64) ->
         }
         loop {
             let since = tokio::time::Instant::now();
-            let next = tokio::time::timeout(window.saturating_sub(p.waited), p.stream.next()).await;
+            let mut wait = window.saturating_sub(p.waited);
+            if let Some(d) = deadline {
+                wait = wait.min(d.saturating_duration_since(since));
+            }
+            let next = tokio::time::timeout(wait, p.stream.next()).await;
             p.waited += since.elapsed();
+            if let (Err(_), Some(total)) = (&next, total)
+                && deadline.is_some_and(|d| tokio::time::Instant::now() >= d)
+            {
+                p.done = true;
+                let late = BodyStalled::Late { total };
+                return Some((Err(axum::BoxError::from(late)), p));
+            }
             match next {
                 Ok(Some(Ok(chunk))) => {
                     p.got += chunk.len() as u64;
@@ -394,7 +426,7 @@ pub(crate) fn paced(body: axum::body::Body, window: Duration, min_bytes: u64) ->
                 Err(_) if p.got >= min_bytes => (p.waited, p.got) = (Duration::ZERO, 0),
                 Err(_) => {
                     p.done = true;
-                    let stall = BodyStalled {
+                    let stall = BodyStalled::Slow {
                         got: p.got,
                         window,
                         min_bytes,
@@ -417,7 +449,10 @@ pub(crate) async fn pace_bodies(
     if req.body().is_end_stream() {
         return next.run(req).await;
     }
-    let req = req.map(|b| paced(b, limits.body_timeout, limits.body_min_bytes));
+    // An upload's PATCH streams for as long as it keeps pace; any other body
+    // is JSON of bounded size and must also arrive whole in good time.
+    let total = (req.method() != axum::http::Method::PATCH).then_some(limits.request_body_timeout);
+    let req = req.map(|b| paced(b, limits.body_timeout, limits.body_min_bytes, total));
     next.run(req).await
 }
 
@@ -551,7 +586,9 @@ impl PeerSlot {
         ip: std::net::IpAddr,
         max: usize,
     ) -> Option<Self> {
-        let mut held = map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut held = map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let n = held.entry(ip).or_insert(0);
         if *n >= max {
             return None;

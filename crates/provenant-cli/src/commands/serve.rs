@@ -68,6 +68,9 @@ pub struct Args {
     /// Bytes a request body must deliver every --body-timeout seconds
     #[arg(long, env = "PROVENANT_BODY_MIN_BYTES", default_value_t = 16384)]
     pub body_min_bytes: u64,
+    /// Seconds any request body but an upload's PATCH (JSON) may take to arrive whole
+    #[arg(long, env = "PROVENANT_REQUEST_BODY_TIMEOUT", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_body_timeout: u64,
     /// Upload sessions one token may hold open at once
     #[arg(long, env = "PROVENANT_UPLOAD_SESSIONS_PER_TOKEN", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub upload_sessions_per_token: u32,
@@ -106,6 +109,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             header_timeout: std::time::Duration::from_secs(a.header_timeout),
             body_timeout: std::time::Duration::from_secs(a.body_timeout),
             body_min_bytes: a.body_min_bytes,
+            request_body_timeout: std::time::Duration::from_secs(a.request_body_timeout),
             upload_sessions_per_token: a.upload_sessions_per_token as usize,
             upload_bytes_per_token: a.upload_bytes_per_token,
             upload_idle_timeout: std::time::Duration::from_secs(a.upload_idle_timeout),

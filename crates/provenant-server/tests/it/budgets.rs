@@ -553,3 +553,46 @@ async fn shutdown_does_not_wait_past_the_drain_timeout() {
         .expect("shutdown waited for a response nobody reads");
     drop(stuck);
 }
+
+// A JSON body that keeps pace but never ends is cut off at the request body
+// timeout: one body cannot hold a connection (and its buffer) for hours.
+both_limited!(
+    a_json_body_must_arrive_whole_in_time,
+    Limits {
+        body_timeout: Duration::from_secs(10),
+        body_min_bytes: 1,
+        request_body_timeout: Duration::from_millis(600),
+        ..Limits::default()
+    },
+    async |s: &TestServer| {
+        let drip = futures::stream::unfold(0u32, |i| async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            (i < 400).then(|| {
+                (
+                    Ok::<_, std::io::Error>(bytes::Bytes::from_static(b" ")),
+                    i + 1,
+                )
+            })
+        });
+        let resp = s
+            .req(
+                Method::POST,
+                &format!("/api/v1/models/{}/versions", enc("aiops/drip")),
+            )
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(drip))
+            .send()
+            .await
+            .unwrap();
+        let (status, v) = response_json(resp).await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+            "{v}"
+        );
+        assert!(
+            v["message"].as_str().unwrap().contains("whole within"),
+            "{v}"
+        );
+    }
+);
