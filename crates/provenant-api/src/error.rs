@@ -43,8 +43,8 @@ error_codes! {
     Forbidden = "forbidden",
     /// 404: no such route.
     RouteNotFound = "route_not_found",
-    /// The JSON body does not parse or misses a field (400, or the status
-    /// the framework gives, e.g. 415 without a JSON content type).
+    /// 400: the JSON body does not parse (422: it parses but does not fit
+    /// the route's type; 415: no JSON content type).
     InvalidBody = "invalid_body",
     /// 413: the body is over this route's limit.
     BodyTooLarge = "body_too_large",
@@ -119,13 +119,15 @@ error_codes! {
     UploadDeclared = "upload_declared",
     /// 409: the upload has not received all its bytes.
     UploadIncomplete = "upload_incomplete",
-    /// 429: too many open uploads.
+    /// 429: the token holds as many upload sessions, or reserves as many
+    /// bytes, as it may.
     UploadLimit = "upload_limit",
     /// 408: the upload's body stalled; the session is closed.
     UploadStalled = "upload_stalled",
     /// 400: an upload plan asks about too many sizes.
     TooManySizes = "too_many_sizes",
-    /// 507: the blob store has no room for the declared size.
+    /// 507: the blob store's disk has no room for the declared size (checked
+    /// when an upload opens and again as bytes are written).
     InsufficientStorage = "insufficient_storage",
 
     // Lifecycle.

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use provenant_api::{ErrorBody, ErrorCode};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -12,11 +13,22 @@ pub const DEFAULT_URL: &str = "http://127.0.0.1:7878";
 
 /// A request the server refused, with its stable error code.
 #[derive(Debug, thiserror::Error)]
-#[error("{message} [{code}, HTTP {status}]")]
+#[error("{message} [{wire_code}, HTTP {status}]")]
 pub struct ApiFailure {
     pub status: u16,
-    pub code: String,
+    /// The server's code; `None` when the answer had no error body, or a
+    /// code newer than this client (match on this, never on the message).
+    pub code: Option<ErrorCode>,
+    /// The code as it came (`http_error` when the answer had no error body).
+    pub wire_code: String,
     pub message: String,
+}
+
+impl ApiFailure {
+    /// Whether the server answered with this code.
+    pub fn is(&self, code: ErrorCode) -> bool {
+        self.code == Some(code)
+    }
 }
 
 /// The user config file (`~/.config/provenant/config.toml`).
@@ -205,24 +217,40 @@ pub async fn check(resp: reqwest::Response) -> anyhow::Result<reqwest::Response>
     }
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap_or_default();
+    Err(failure(status, &text).into())
+}
+
+/// The failure an error answer describes: its [`ErrorBody`], or (from a
+/// newer server) a body of the same shape with a code this client does not
+/// know, or (from anything else) the start of the text.
+fn failure(status: u16, text: &str) -> ApiFailure {
+    if let Ok(b) = serde_json::from_str::<ErrorBody>(text) {
+        return ApiFailure {
+            status,
+            code: Some(b.code),
+            wire_code: b.code.to_string(),
+            message: b.message,
+        };
+    }
     #[derive(serde::Deserialize)]
-    struct Body {
+    struct Unknown {
         code: String,
         message: String,
     }
-    let failure = match serde_json::from_str::<Body>(&text) {
+    match serde_json::from_str::<Unknown>(text) {
         Ok(b) => ApiFailure {
             status,
-            code: b.code,
+            code: None,
+            wire_code: b.code,
             message: b.message,
         },
         Err(_) => ApiFailure {
             status,
-            code: "http_error".into(),
+            code: None,
+            wire_code: "http_error".into(),
             message: text.chars().take(300).collect(),
         },
-    };
-    Err(failure.into())
+    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -253,5 +281,19 @@ mod tests {
         assert!(t("http://10.0.0.5:7878"));
         assert!(t("http://[2001:db8::1]:7878"));
         assert!(t("http://localhost.example.com"));
+    }
+
+    #[test]
+    fn failures_carry_the_code_as_an_enum() {
+        use provenant_api::ErrorCode;
+        let f = super::failure(404, r#"{"code":"key_not_found","message":"no key k"}"#);
+        assert!(f.is(ErrorCode::KeyNotFound));
+        assert_eq!(f.to_string(), "no key k [key_not_found, HTTP 404]");
+        // A code from a newer server: shown as it came, matched as none.
+        let f = super::failure(400, r#"{"code":"brand_new","message":"m"}"#);
+        assert_eq!((f.code, f.wire_code.as_str()), (None, "brand_new"));
+        let f = super::failure(502, "<html>bad gateway</html>");
+        assert_eq!((f.code, f.wire_code.as_str()), (None, "http_error"));
+        assert_eq!(f.message, "<html>bad gateway</html>");
     }
 }

@@ -240,9 +240,14 @@ pub(crate) fn attestation_view(a: &AttachmentRow, trust: &NamespaceTrust) -> Att
     }
 }
 
-/// The statement inside a stored attestation bundle (already verified when
-/// it was attached).
+/// The statement inside an attestation bundle (one the registry stored was
+/// verified when it was attached; its callers treat a failure as a fault).
 pub fn attestation_statement(body: &[u8]) -> Result<Statement, RegistryError> {
-    let bundle = Bundle::from_json(body).map_err(|e| invalid("bundle", e.to_string()))?;
-    Statement::parse(&bundle.envelope.payload).map_err(|e| invalid("bundle", e.to_string()))
+    let bad = |field: &str, e: String| RegistryError::InvalidBundle {
+        field: field.into(),
+        reason: e,
+    };
+    let bundle = Bundle::from_json(body).map_err(|e| bad("bundle", e.to_string()))?;
+    Statement::parse(&bundle.envelope.payload)
+        .map_err(|e| bad("dsseEnvelope.payload", e.to_string()))
 }

@@ -1,8 +1,10 @@
 use provenant_store::StoreError;
 
-/// Domain errors. Each maps to one stable API error code (see [`RegistryError::code`]).
+/// Domain errors. The server maps each variant to an HTTP status and one
+/// stable `provenant_api::ErrorCode` in one exhaustive match; the enum is not
+/// `#[non_exhaustive]` so that a new variant fails to compile there until it
+/// is given its status and code.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum RegistryError {
     #[error("invalid {what} {value:?}: {reason}")]
     InvalidName {
@@ -51,6 +53,10 @@ pub enum RegistryError {
         version: String,
         aliases: Vec<String>,
     },
+    /// The bytes are not a Sigstore bundle carrying an in-toto statement.
+    #[error("invalid bundle: {field}: {reason}")]
+    InvalidBundle { field: String, reason: String },
+    /// The bundle's signature does not verify, or the key material sent with it is unusable.
     #[error("invalid signature: {reason}")]
     InvalidSignature { reason: String },
     #[error("signature does not match the version's files: {}", .problems.join("; "))]
@@ -86,39 +92,10 @@ pub enum RegistryError {
     LineageCycle { version: String, parent: String },
     #[error("invalid input {value:?}: {reason}")]
     InvalidInput { value: String, reason: String },
+    /// A fault of the server, not of the request: a worker thread panicked,
+    /// or a record it stored cannot be read back.
+    #[error("internal error: {reason}")]
+    Internal { reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl RegistryError {
-    /// Stable machine-readable code for API clients.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::InvalidName { .. } => "invalid_name",
-            Self::InvalidReference { .. } => "invalid_reference",
-            Self::InvalidPath { .. } => "invalid_path",
-            Self::InvalidMetadata { .. } => "invalid_metadata",
-            Self::InvalidDigest { .. } => "invalid_digest",
-            Self::ModelNotFound(_) => "model_not_found",
-            Self::VersionNotFound(_) => "version_not_found",
-            Self::BlobMissing { .. } => "blob_missing",
-            Self::BlobSizeMismatch { .. } => "blob_size_mismatch",
-            Self::DuplicatePath(_) => "duplicate_path",
-            Self::NoFiles => "no_files",
-            Self::InvalidState { .. } => "invalid_state",
-            Self::ReasonRequired(_) => "reason_required",
-            Self::AliasedVersion { .. } => "version_aliased",
-            Self::InvalidSignature { .. } => "invalid_signature",
-            Self::SignatureMismatch { .. } => "signature_mismatch",
-            Self::KeyNotFound { .. } => "key_not_found",
-            Self::Untrusted { .. } => "untrusted",
-            Self::InvalidAttestation { .. } => "invalid_attestation",
-            Self::InvalidVulnDb { .. } => "invalid_vulndb",
-            Self::InvalidProvenance { .. } => "invalid_provenance",
-            Self::SubjectMismatch { .. } => "subject_mismatch",
-            Self::LineageCycle { .. } => "lineage_cycle",
-            Self::InvalidInput { .. } => "invalid_input",
-            Self::Store(_) => "internal",
-        }
-    }
 }

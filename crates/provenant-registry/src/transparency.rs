@@ -31,9 +31,9 @@ use provenant_tlog::{
     tree_hash,
 };
 
-/// Errors of the transparency log service.
+/// Errors of the transparency log service. Not `#[non_exhaustive]`: the
+/// server maps every variant to an HTTP status and error code.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum LogError {
     #[error(transparent)]
     Store(#[from] StoreError),

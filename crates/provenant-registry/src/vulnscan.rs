@@ -172,8 +172,8 @@ impl Registry {
             (report, rows, count)
         })
         .await
-        .map_err(|e| RegistryError::InvalidVulnDb {
-            reason: format!("import failed: {e}"),
+        .map_err(|e| RegistryError::Internal {
+            reason: format!("vulnerability database import task: {e}"),
         })?;
         let rows = rows?;
         let changed = report.added + report.updated + report.removed > 0;
@@ -226,7 +226,9 @@ impl Registry {
         let atts = self.store.attachments(row.id, SBOM_KIND).await?;
         let mut sboms = Vec::new();
         for a in &atts {
-            let st = attestation_statement(&a.body)?;
+            let st = attestation_statement(&a.body).map_err(|e| RegistryError::Internal {
+                reason: format!("stored attestation {}: {e}", a.digest),
+            })?;
             let bytes = serde_json::to_vec(&st.predicate).unwrap_or_default();
             sboms.push((a.digest.clone(), bytes));
         }
@@ -235,8 +237,8 @@ impl Registry {
             let mut components = 0usize;
             let mut warnings = Vec::new();
             for (digest, bytes) in sboms {
-                match provenant_vuln::parse_sbom(&bytes, &format!("sbom {digest}")) {
-                    Ok(sbom) => {
+                match provenant_sbom::parse_sbom(&bytes, &format!("sbom {digest}")) {
+                    Ok((_format, sbom)) => {
                         let report = provenant_vuln::scan(&index, &sbom, &Default::default());
                         components += report.components;
                         warnings.extend(report.warnings);
@@ -248,8 +250,8 @@ impl Registry {
             (findings, components, warnings)
         })
         .await
-        .map_err(|e| RegistryError::InvalidVulnDb {
-            reason: format!("scan failed: {e}"),
+        .map_err(|e| RegistryError::Internal {
+            reason: format!("vulnerability scan task: {e}"),
         })?;
         let total = findings.len();
         let new_findings = findings
@@ -351,8 +353,8 @@ pub async fn load_vuln_index(store: &Store) -> Result<Index, RegistryError> {
     let groups = store.osv_records_by_source().await?;
     tokio::task::spawn_blocking(move || index_from_groups(groups))
         .await
-        .map_err(|e| RegistryError::InvalidVulnDb {
-            reason: format!("loading the database: {e}"),
+        .map_err(|e| RegistryError::Internal {
+            reason: format!("loading the vulnerability database: {e}"),
         })?
 }
 
@@ -385,9 +387,9 @@ fn index_from_groups(groups: Vec<(String, String)>) -> Result<Index, RegistryErr
                     part.iter()
                         .map(|(source, json)| {
                             let record = serde_json::from_str(json).map_err(|e| {
-                                RegistryError::InvalidVulnDb {
+                                RegistryError::Internal {
                                     reason: format!(
-                                        "a stored record of {source} is unreadable: {e}"
+                                        "a stored OSV record of {source} is unreadable: {e}"
                                     ),
                                 }
                             })?;
@@ -404,8 +406,8 @@ fn index_from_groups(groups: Vec<(String, String)>) -> Result<Index, RegistryErr
             .into_iter()
             .map(|h| {
                 h.join().unwrap_or_else(|_| {
-                    Err(RegistryError::InvalidVulnDb {
-                        reason: "a loader thread panicked".into(),
+                    Err(RegistryError::Internal {
+                        reason: "a vulnerability database loader thread panicked".into(),
                     })
                 })
             })
@@ -427,8 +429,8 @@ fn rows_from_index(index: &Index) -> Result<Vec<OsvRow>, RegistryError> {
                 source: e.source.clone(),
                 modified: e.record.modified.clone(),
                 record: serde_json::to_string(&e.record).map_err(|err| {
-                    RegistryError::InvalidVulnDb {
-                        reason: format!("record {}: {err}", e.record.id),
+                    RegistryError::Internal {
+                        reason: format!("serialising OSV record {}: {err}", e.record.id),
                     }
                 })?,
             })

@@ -13,7 +13,7 @@ use base64::Engine as _;
 use sha2::Digest as _;
 use subtle::ConstantTimeEq;
 
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// Who is calling, attached to authenticated requests.
@@ -115,7 +115,11 @@ pub async fn require_token(
             failures_total = total,
             "authentication failed"
         );
-        ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "unauthorized", why)
+        ApiError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            why,
+        )
     };
     let Some(header) = req.headers().get(AUTHORIZATION) else {
         return Err(refuse(None, "missing Authorization: Bearer <token> header"));

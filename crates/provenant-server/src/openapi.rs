@@ -25,7 +25,7 @@ use crate::uploads;
         log::checkpoint, log::key, log::tile, log::entry, log::inclusion, log::consistency,
         log::version_entries, log::audit_records, log::audit_events,
     ),
-    components(schemas(crate::api_error::ErrorBody)),
+    components(schemas(provenant_api::ErrorBody, provenant_api::ErrorCode)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

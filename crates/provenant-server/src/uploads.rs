@@ -36,7 +36,7 @@ use futures::StreamExt;
 use provenant_store::{Declaration, Digest, StoreError, Upload};
 use tokio::sync::Mutex;
 
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::Principal;
 use crate::server::Limits;
 use crate::state::AppState;
@@ -223,7 +223,7 @@ pub async fn create(
         }
         Some(size) => {
             return Err(ApiError::bad_request(
-                "size_mismatch",
+                ErrorCode::SizeMismatch,
                 format!(
                     "blob {digest} is stored with {size} bytes, not the declared {}",
                     req.size
@@ -264,7 +264,8 @@ fn within_budget(
         sessions += 1;
         reserved = reserved.saturating_add(slot.size);
     }
-    let refuse = |why: String| ApiError::new(StatusCode::TOO_MANY_REQUESTS, "upload_limit", why);
+    let refuse =
+        |why: String| ApiError::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::UploadLimit, why);
     if sessions >= limits.upload_sessions_per_token {
         return Err(refuse(format!(
             "this token has {sessions} upload sessions open, the most it may; \
@@ -336,7 +337,7 @@ pub async fn plan(
     let Json(req) = body?;
     if req.sizes.len() > MAX_PLAN_SIZES {
         return Err(ApiError::bad_request(
-            "too_many_sizes",
+            ErrorCode::TooManySizes,
             format!(
                 "a plan asks about at most {MAX_PLAN_SIZES} sizes, not {}",
                 req.sizes.len()
@@ -390,7 +391,7 @@ fn session(state: &AppState, id: &str) -> Result<Arc<UploadSlot>, ApiError> {
 
 fn not_found(id: &str) -> ApiError {
     ApiError::not_found(
-        "upload_not_found",
+        ErrorCode::UploadNotFound,
         format!("upload {id} not found (expired or finished)"),
     )
 }
@@ -398,7 +399,7 @@ fn not_found(id: &str) -> ApiError {
 fn busy(id: &str) -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
-        "upload_busy",
+        ErrorCode::UploadBusy,
         format!("upload {id} is receiving another request"),
     )
 }
@@ -456,7 +457,7 @@ pub async fn append(
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| {
             ApiError::bad_request(
-                "invalid_offset",
+                ErrorCode::InvalidOffset,
                 "Upload-Offset header with a byte offset is required",
             )
         })?;
@@ -468,7 +469,7 @@ pub async fn append(
     if at != s.offset {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "offset_mismatch",
+            ErrorCode::OffsetMismatch,
             format!(
                 "upload {id} is at byte {}, request starts at {at}",
                 s.offset
@@ -493,13 +494,13 @@ pub async fn append(
                     tracing::info!(upload = %id, "closed an upload whose body stalled");
                     return Err(ApiError::new(
                         StatusCode::REQUEST_TIMEOUT,
-                        "upload_stalled",
+                        ErrorCode::UploadStalled,
                         format!("upload {id} closed: {stall}; open a new session"),
                     ));
                 }
                 // Client went away mid-body: keep what arrived; it can resume.
                 failure = Some(ApiError::bad_request(
-                    "body_interrupted",
+                    ErrorCode::BodyInterrupted,
                     format!("request body ended early: {e}"),
                 ));
                 break;
@@ -512,7 +513,7 @@ pub async fn append(
             .ok_or_else(|| ApiError::internal("upload without writer"))?;
         if let Err(e) = upload.write(offset, chunk).await {
             let err = ApiError::from(e);
-            if err.code != "offset_mismatch" {
+            if err.code != ErrorCode::OffsetMismatch {
                 // More bytes than declared, or a failed write: the session
                 // cannot succeed. Close it, so that a new one can start.
                 if let Some(u) = s.upload.take() {
@@ -596,7 +597,7 @@ async fn commit(
 fn parse_checksum(s: &str) -> Result<u64, ApiError> {
     let bad = || {
         ApiError::bad_request(
-            "invalid_checksum",
+            ErrorCode::InvalidChecksum,
             format!("checksum {s:?} is not crc64nvme:<16 hex digits>"),
         )
     };
@@ -639,14 +640,14 @@ pub async fn finish(
     if s.digest.is_some() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "upload_declared",
+            ErrorCode::UploadDeclared,
             format!("upload {id} declared its digest when it opened; it commits on its last byte"),
         ));
     }
     if s.offset < s.size {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "upload_incomplete",
+            ErrorCode::UploadIncomplete,
             format!(
                 "upload {id} has {} of its {} bytes; send the rest first",
                 s.offset, s.size
@@ -775,7 +776,7 @@ mod tests {
         let err = within_budget(&map, &limits, 1, 16).unwrap_err();
         assert_eq!(
             (err.status, err.code),
-            (StatusCode::TOO_MANY_REQUESTS, "upload_limit")
+            (StatusCode::TOO_MANY_REQUESTS, ErrorCode::UploadLimit)
         );
         assert!(err.message.contains("25 bytes"), "{}", err.message);
         map.insert("b".to_owned(), slot(1));

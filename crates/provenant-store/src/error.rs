@@ -1,8 +1,9 @@
 use crate::Digest;
 
-/// Errors from the blob and metadata stores.
+/// Errors from the blob and metadata stores. Not `#[non_exhaustive]`: the
+/// server maps every variant to an HTTP status and error code in one
+/// exhaustive match, which a new variant must join.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum StoreError {
     #[error("invalid digest {value:?}: {reason}")]
     InvalidDigest { value: String, reason: &'static str },

@@ -1,3 +1,5 @@
+use provenant_api::ErrorCode;
+
 use crate::GlobalArgs;
 use crate::api::{ModelInfo, Page, VersionInfo};
 use crate::client::{ApiFailure, model_segment};
@@ -70,8 +72,12 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             {
                 Ok(_) => true,
                 Err(e)
-                    if e.downcast_ref::<ApiFailure>()
-                        .is_some_and(|f| f.status == 404 || f.status == 400) =>
+                    if e.downcast_ref::<ApiFailure>().is_some_and(|f| {
+                        matches!(
+                            f.code,
+                            Some(ErrorCode::ModelNotFound | ErrorCode::InvalidName)
+                        )
+                    }) =>
                 {
                     false
                 }

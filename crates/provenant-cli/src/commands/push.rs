@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
+use provenant_api::ErrorCode;
 use reqwest::Method;
 
 use crate::GlobalArgs;
@@ -314,18 +315,13 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     // server verifies it all, then stores the version and its attachments in
     // one transaction, or nothing.
     let mut attachments = Vec::new();
-    let signature_digest = match &signature {
-        Some(sig) => {
-            attachments.push(serde_json::json!({
-                "bundle": sig.bundle,
-                "public_key": sig.public_key,
-                "certificate_roots": sig.certificate_roots,
-            }));
-            Some(bundle_digest(&sig.bundle)?)
-        }
-        None => None,
-    };
-    let mut sbom_digests = Vec::new();
+    if let Some(sig) = &signature {
+        attachments.push(serde_json::json!({
+            "bundle": sig.bundle,
+            "public_key": sig.public_key,
+            "certificate_roots": sig.certificate_roots,
+        }));
+    }
     if let Some(signing) = &sbom_signing {
         let root = provenant_registry::oms_root_digest(
             files.iter().map(|f| (f.rel.as_str(), f.digest.as_str())),
@@ -333,7 +329,6 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         for p in &a.sbom {
             let st = super::attach::sbom_statement(p, &a.model, &root)?;
             let bundle = signing.sign(&st)?;
-            sbom_digests.push(bundle_digest(&bundle)?);
             attachments.push(serde_json::json!({
                 "bundle": bundle,
                 "public_key": signing.public_key,
@@ -341,14 +336,8 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             }));
         }
     }
-    let provenance_digest = match provenance {
-        Some(body) => {
-            let digest = bundle_digest(&body["bundle"])?;
-            attachments.push(body);
-            Some(digest)
-        }
-        None => None,
-    };
+    let has_provenance = provenance.is_some();
+    attachments.extend(provenance);
     let body = serde_json::json!({
         "files": files.iter().map(|f| serde_json::json!({"path": f.rel, "digest": f.digest, "size": f.size})).collect::<Vec<_>>(),
         "metadata": metadata,
@@ -363,18 +352,36 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             &body,
         )
         .await?;
-    let attached = |list: &str, digest: &str| {
+    // The server names each attachment's digest in the order they were sent:
+    // the signature, the SBOMs, the provenance.
+    let digests: Vec<String> = response["attached"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let view = |list: &str, digest: &str| {
         response["version"][list]
             .as_array()
             .and_then(|l| l.iter().find(|v| v["digest"] == digest))
             .cloned()
     };
-    let signature = signature_digest.and_then(|d| attached("signatures", &d));
-    let attestations: Vec<serde_json::Value> = sbom_digests
-        .iter()
-        .filter_map(|d| attached("attestations", d))
+    let mut digests = digests.iter();
+    let signature = signature
+        .as_ref()
+        .and_then(|_| digests.next())
+        .and_then(|d| view("signatures", d));
+    let attestations: Vec<serde_json::Value> = digests
+        .by_ref()
+        .take(a.sbom.len())
+        .filter_map(|d| view("attestations", d))
         .collect();
-    let provenance = provenance_digest.and_then(|d| attached("attestations", &d));
+    let provenance = has_provenance
+        .then(|| digests.next())
+        .flatten()
+        .and_then(|d| view("attestations", d));
     let published: Published =
         serde_json::from_value(response).context("reading the publish response")?;
     let report = Report {
@@ -435,17 +442,6 @@ fn trust_note(view: &serde_json::Value) -> &'static str {
     } else {
         "key not yet trusted by the namespace: see `provenant keys add`"
     }
-}
-
-/// `sha256:` digest of a bundle as the server stores it (the bytes of its
-/// JSON as serialised here and there by serde_json).
-fn bundle_digest(bundle: &serde_json::Value) -> anyhow::Result<String> {
-    use sha2::Digest as _;
-    let bytes = serde_json::to_vec(bundle).context("serialising a bundle")?;
-    Ok(format!(
-        "sha256:{}",
-        hex::encode(sha2::Sha256::digest(&bytes))
-    ))
 }
 
 /// Files at least this large are read once when the server cannot hold them
@@ -826,14 +822,18 @@ fn api_failure(e: &anyhow::Error) -> Option<&ApiFailure> {
     e.chain().find_map(|c| c.downcast_ref::<ApiFailure>())
 }
 
+/// The upload session is gone (expired, or closed by a failed write).
 fn is_not_found(e: &anyhow::Error) -> bool {
-    api_failure(e).is_some_and(|f| f.status == 404)
+    api_failure(e).is_some_and(|f| f.is(ErrorCode::UploadNotFound))
 }
 
 /// The server checked the bytes against the declaration and they differ.
 fn is_verdict(e: &anyhow::Error) -> bool {
     api_failure(e).is_some_and(|f| {
-        f.status == 400 && matches!(f.code.as_str(), "checksum_mismatch" | "digest_mismatch")
+        matches!(
+            f.code,
+            Some(ErrorCode::ChecksumMismatch | ErrorCode::DigestMismatch)
+        )
     })
 }
 

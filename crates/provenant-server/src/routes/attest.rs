@@ -11,7 +11,7 @@ use provenant_registry::{
 };
 
 use super::{JsonResult, reference};
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::Principal;
 use crate::state::AppState;
 
@@ -24,7 +24,7 @@ use crate::state::AppState;
     params(("model" = String, Path, description = "URL-encoded `namespace/name`"), ("number" = i64, Path)),
     request_body = super::BundleBody,
     responses((status = 201, body = AttestationView), (status = 200, body = AttestationView, description = "already attached"),
-              (status = 400, body = crate::api_error::ErrorBody, description = "invalid_attestation or invalid_signature")))]
+              (status = 400, body = crate::api_error::ErrorBody, description = "invalid_bundle, invalid_signature or invalid_attestation")))]
 pub async fn attach(
     State(state): State<AppState>,
     axum::Extension(p): axum::Extension<Principal>,
@@ -119,7 +119,7 @@ pub async fn vulndb_import(
     if p.role != "admin" {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             format!(
                 "{} (role {}) may not update the vulnerability database; an admin token is required",
                 p.name, p.role

@@ -5,7 +5,7 @@ use axum::response::Response;
 use futures::TryStreamExt;
 use provenant_store::Digest;
 
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 fn parse(d: &str) -> Result<Digest, ApiError> {
@@ -63,7 +63,7 @@ pub async fn head_blob(
         }
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "blob_not_found",
+            ErrorCode::BlobNotFound,
             format!("blob {digest} not found"),
         )),
     }

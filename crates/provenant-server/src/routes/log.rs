@@ -7,29 +7,13 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use provenant_registry::LogError;
 use provenant_store::{AuditRecord, LogEventRow};
 use provenant_tlog::{Hash, TileId};
 
 use super::JsonResult;
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::Principal;
 use crate::state::AppState;
-
-impl From<LogError> for ApiError {
-    fn from(e: LogError) -> Self {
-        match e {
-            LogError::Store(s) => s.into(),
-            LogError::Beyond { .. } => Self::not_found("log_beyond_tree", e.to_string()),
-            LogError::NoEntry(_) => Self::not_found("log_entry_not_found", e.to_string()),
-            LogError::Tlog(
-                provenant_tlog::Error::IndexOutOfRange { .. }
-                | provenant_tlog::Error::SizeOrder { .. },
-            ) => Self::bad_request("log_out_of_range", e.to_string()),
-            other => Self::internal(other),
-        }
-    }
-}
 
 const TEXT: &str = "text/plain; charset=utf-8";
 
@@ -72,7 +56,7 @@ pub async fn tile(
     Path(path): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = TileId::parse(&format!("tile/{path}"))
-        .map_err(|e| ApiError::bad_request("invalid_tile_path", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidTilePath, e.to_string()))?;
     let data = state.log.tile(id).await?;
     let cache = if id.is_full() {
         "public, max-age=31536000, immutable"
@@ -110,7 +94,7 @@ fn entry_view(e: LogEventRow) -> Result<EntryView, ApiError> {
             .log_index
             .and_then(|i| u64::try_from(i).ok())
             .ok_or_else(|| {
-                ApiError::not_found("log_entry_not_found", "entry is not sequenced yet")
+                ApiError::not_found(ErrorCode::LogEntryNotFound, "entry is not sequenced yet")
             })?,
         entry: e.entry,
         leaf_hash: e.leaf_hash.unwrap_or_default(),
@@ -130,7 +114,7 @@ pub async fn entry(
 ) -> JsonResult<EntryView> {
     let index: u64 = index.parse().map_err(|_| {
         ApiError::bad_request(
-            "invalid_index",
+            ErrorCode::InvalidIndex,
             format!("log index {index:?} is not a number"),
         )
     })?;
@@ -142,7 +126,7 @@ pub async fn entry(
         .await?
         .ok_or_else(|| {
             ApiError::not_found(
-                "log_entry_not_found",
+                ErrorCode::LogEntryNotFound,
                 format!("no log entry {index} (tree size {})", head.size),
             )
         })?;
@@ -172,7 +156,10 @@ fn num(q: &std::collections::HashMap<String, String>, k: &str) -> Result<Option<
     q.get(k)
         .map(|v| {
             v.parse::<u64>().map_err(|_| {
-                ApiError::bad_request("invalid_query", format!("{k}={v:?} is not a number"))
+                ApiError::bad_request(
+                    ErrorCode::InvalidQuery,
+                    format!("{k}={v:?} is not a number"),
+                )
             })
         })
         .transpose()
@@ -193,7 +180,10 @@ pub async fn inclusion(
         (Some(i), None) => (i, None),
         (None, Some(h)) => {
             let h = Hash::from_hex(h).ok_or_else(|| {
-                ApiError::bad_request("invalid_hash", format!("hash {h:?} is not 64 hex digits"))
+                ApiError::bad_request(
+                    ErrorCode::InvalidHash,
+                    format!("hash {h:?} is not 64 hex digits"),
+                )
             })?;
             let e = state
                 .registry
@@ -202,7 +192,7 @@ pub async fn inclusion(
                 .await?
                 .ok_or_else(|| {
                     ApiError::not_found(
-                        "log_entry_not_found",
+                        ErrorCode::LogEntryNotFound,
                         format!("no entry with leaf hash {h}"),
                     )
                 })?;
@@ -211,7 +201,7 @@ pub async fn inclusion(
         }
         _ => {
             return Err(ApiError::bad_request(
-                "invalid_query",
+                ErrorCode::InvalidQuery,
                 "give exactly one of index or hash",
             ));
         }
@@ -257,7 +247,7 @@ pub async fn consistency(
 ) -> JsonResult<ConsistencyView> {
     let q = query_map(raw.as_deref());
     let old = num(&q, "old")?
-        .ok_or_else(|| ApiError::bad_request("invalid_query", "old=<size> is required"))?;
+        .ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidQuery, "old=<size> is required"))?;
     let new = match num(&q, "new")? {
         Some(n) => n,
         None => state.log.head(false).await?.size,
@@ -279,9 +269,9 @@ pub async fn version_entries(
     RawQuery(raw): RawQuery,
 ) -> JsonResult<Vec<LogEventRow>> {
     let q = query_map(raw.as_deref());
-    let r = q
-        .get("ref")
-        .ok_or_else(|| ApiError::bad_request("invalid_query", "ref=<reference> is required"))?;
+    let r = q.get("ref").ok_or_else(|| {
+        ApiError::bad_request(ErrorCode::InvalidQuery, "ref=<reference> is required")
+    })?;
     let row = state.registry.resolve(r).await?;
     Ok(Json(
         state.registry.store.log_events_of_version(row.id).await?,
@@ -292,7 +282,7 @@ fn require_admin(p: &Principal) -> Result<(), ApiError> {
     if p.role != "admin" {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "the log audit endpoints need an admin token",
         ));
     }
@@ -326,7 +316,10 @@ pub async fn audit_events(
     let int = |k: &str, d: i64| -> Result<i64, ApiError> {
         q.get(k).map_or(Ok(d), |v| {
             v.parse().map_err(|_| {
-                ApiError::bad_request("invalid_query", format!("{k}={v:?} is not a number"))
+                ApiError::bad_request(
+                    ErrorCode::InvalidQuery,
+                    format!("{k}={v:?} is not a number"),
+                )
             })
         })
     };

@@ -14,7 +14,7 @@ use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router, middleware};
 use provenant_store::LabelFilter;
 
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::{auth, openapi, uploads};
 
@@ -221,7 +221,10 @@ pub async fn metadata_schema() -> ([(axum::http::HeaderName, &'static str); 1], 
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found("route_not_found", format!("no route for {}", uri.path()))
+    ApiError::not_found(
+        ErrorCode::RouteNotFound,
+        format!("no route for {}", uri.path()),
+    )
 }
 
 /// Query parameters shared by the listing endpoints. Parsed by hand because
@@ -248,7 +251,7 @@ impl ListParams {
                 "label" => {
                     let (key, value) = v.split_once('=').ok_or_else(|| {
                         ApiError::bad_request(
-                            "invalid_label",
+                            ErrorCode::InvalidLabel,
                             format!("label filter {v:?} must be key=value"),
                         )
                     })?;
@@ -268,12 +271,15 @@ impl ListParams {
                         .ok()
                         .filter(|l| (1..=1000).contains(l))
                         .ok_or_else(|| {
-                            ApiError::bad_request("invalid_limit", "limit must be 1 to 1000")
+                            ApiError::bad_request(
+                                ErrorCode::InvalidLimit,
+                                "limit must be 1 to 1000",
+                            )
                         })?;
                 }
                 other => {
                     return Err(ApiError::bad_request(
-                        "invalid_query",
+                        ErrorCode::InvalidQuery,
                         format!("unknown query parameter {other:?}"),
                     ));
                 }
@@ -288,7 +294,7 @@ impl ListParams {
             .as_deref()
             .map(|c| {
                 c.parse::<i64>().map_err(|_| {
-                    ApiError::bad_request("invalid_cursor", format!("bad cursor {c:?}"))
+                    ApiError::bad_request(ErrorCode::InvalidCursor, format!("bad cursor {c:?}"))
                 })
             })
             .transpose()
@@ -311,7 +317,7 @@ pub type JsonResult<T> = Result<Json<T>, ApiError>;
 pub fn reference(model: &str, number: &str) -> Result<String, ApiError> {
     let n: i64 = number.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
         ApiError::bad_request(
-            "invalid_reference",
+            ErrorCode::InvalidReference,
             format!("version number {number:?} is not a positive integer"),
         )
     })?;

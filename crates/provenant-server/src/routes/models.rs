@@ -5,7 +5,7 @@ use provenant_registry::rfc3339;
 use provenant_store::{AliasEvent, ModelRow};
 
 use super::{JsonResult, ListParams, PageOf};
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::Principal;
 use crate::state::AppState;
 
@@ -168,7 +168,7 @@ pub async fn set_alias(
     let Json(target) = body?;
     if target.version < 1 {
         return Err(ApiError::bad_request(
-            "invalid_reference",
+            ErrorCode::InvalidReference,
             "version must be a positive number",
         ));
     }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use provenant_registry::{ImpactView, LineageView, ProvenanceView};
 
 use super::{JsonResult, reference};
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::Principal;
 use crate::state::AppState;
 
@@ -20,7 +20,7 @@ use crate::state::AppState;
     params(("model" = String, Path, description = "URL-encoded `namespace/name`"), ("number" = i64, Path)),
     request_body = super::BundleBody,
     responses((status = 201, body = ProvenanceView), (status = 200, body = ProvenanceView, description = "already attached"),
-              (status = 400, body = crate::api_error::ErrorBody, description = "invalid_signature, subject_mismatch, invalid_provenance or lineage_cycle")))]
+              (status = 400, body = crate::api_error::ErrorBody, description = "invalid_bundle, invalid_signature, invalid_attestation, subject_mismatch, invalid_provenance or lineage_cycle")))]
 pub async fn attach(
     State(state): State<AppState>,
     axum::Extension(p): axum::Extension<Principal>,
@@ -74,7 +74,7 @@ pub async fn impact(
         .find(|(k, _)| k == "input")
         .map(|(_, v)| v.into_owned())
         .ok_or_else(|| {
-            ApiError::bad_request("invalid_input", "query parameter input is required")
+            ApiError::bad_request(ErrorCode::InvalidInput, "query parameter input is required")
         })?;
     Ok(Json(state.registry.impact(&input).await?))
 }

@@ -17,7 +17,7 @@ use crate::state::AppState;
     params(("model" = String, Path, description = "URL-encoded `namespace/name`"), ("number" = i64, Path)),
     request_body = super::BundleBody,
     responses((status = 201, body = SignatureView), (status = 200, body = SignatureView, description = "already attached"),
-              (status = 400, body = crate::api_error::ErrorBody, description = "invalid_signature or signature_mismatch")))]
+              (status = 400, body = crate::api_error::ErrorBody, description = "invalid_bundle, invalid_signature, invalid_attestation or signature_mismatch")))]
 pub async fn attach(
     State(state): State<AppState>,
     axum::Extension(p): axum::Extension<Principal>,

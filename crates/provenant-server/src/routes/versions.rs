@@ -9,7 +9,7 @@ use provenant_registry::{ManifestFile, PublishRequest, Published, VersionState, 
 use provenant_store::VersionRow;
 
 use super::{JsonResult, ListParams, PageOf, reference};
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::Principal;
 use crate::state::AppState;
 
@@ -254,7 +254,10 @@ pub async fn resolve(
 ) -> JsonResult<VersionView> {
     let p = ListParams::parse(q.as_deref())?;
     let r = p.reference.ok_or_else(|| {
-        ApiError::bad_request("invalid_reference", "query parameter ref is required")
+        ApiError::bad_request(
+            ErrorCode::InvalidReference,
+            "query parameter ref is required",
+        )
     })?;
     let row = state.registry.resolve(&r).await?;
     Ok(Json(state.registry.view(&row, true).await?))
