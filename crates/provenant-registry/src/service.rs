@@ -99,6 +99,10 @@ pub struct VersionView {
 pub struct Published {
     pub created: bool,
     pub version: VersionView,
+    /// Digests of the attachments the request carried, in its order (find
+    /// each in `version.signatures` / `version.attestations`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attached: Vec<String>,
 }
 
 /// Most labels one version may carry (a key is at most 63 bytes, a value 256
@@ -306,7 +310,11 @@ impl Registry {
         } else {
             self.view(&row, true).await?
         };
-        Ok(Published { created, version })
+        Ok(Published {
+            created,
+            version,
+            attached: attached.into_iter().map(|(a, _)| a.digest).collect(),
+        })
     }
 
     /// Checks the attachments of a publish request against the version about

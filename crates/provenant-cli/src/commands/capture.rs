@@ -114,6 +114,9 @@ fn run_training(command: &[String], stdout_is_recipe: bool) -> anyhow::Result<(S
     let (program, args) = command.split_first().context("no command after --")?;
     let mut cmd = std::process::Command::new(program);
     cmd.args(args);
+    // The training code gets no registry credential: it has no business
+    // pushing or changing anything as the person who runs capture.
+    cmd.env_remove("PROVENANT_TOKEN");
     #[cfg(unix)]
     if stdout_is_recipe {
         use std::os::fd::AsFd as _;
