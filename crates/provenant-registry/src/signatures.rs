@@ -271,9 +271,7 @@ impl Registry {
                     "{fingerprint} is trusted in {ns} as a root certificate; remove it first to trust the bare key instead"
                 )));
             }
-            self.store
-                .trusted_key_remove(&ns, &fingerprint, by)
-                .await?;
+            self.store.trusted_key_remove(&ns, &fingerprint, by).await?;
             tracing::info!(namespace = %ns, fingerprint = %fingerprint, by, "trusted key replaced by its root certificate");
         }
         let (row, created) = self
