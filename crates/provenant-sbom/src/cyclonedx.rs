@@ -405,14 +405,52 @@ pub(crate) fn parse(v: &Value, file: &str) -> Result<Sbom> {
         Some(_) => return Err(SbomError::parse(file, 0, "components is not an array")),
     };
     let mut seen = BTreeSet::new();
-    for (i, c) in comps.iter().enumerate() {
-        let c = parse_component(c, &format!("components[{i}]"), file)?;
+    // Depth first, in document order. Nested components other than files are components of
+    // their own, contained in their parent.
+    let mut stack: Vec<(String, &Value, Option<String>)> = comps
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, c)| (format!("components[{i}]"), c, None))
+        .collect();
+    while let Some((at, v, parent)) = stack.pop() {
+        let mut c = parse_component(v, &at, file)?;
         if !seen.insert(c.bom_ref.clone()) {
-            return Err(SbomError::parse(
-                file,
-                0,
-                format!("components[{i}]: duplicate bom-ref {:?}", c.bom_ref),
-            ));
+            if field(v, "bom-ref").is_some() {
+                return Err(SbomError::parse(
+                    file,
+                    0,
+                    format!("{at}: duplicate bom-ref {:?}", c.bom_ref),
+                ));
+            }
+            // No bom-ref of its own (the spec makes it optional) and the purl or name@version
+            // it would be known by is taken: keep it, under a reference of its own.
+            let base = c.bom_ref.clone();
+            let mut n = 2;
+            while !seen.insert(format!("{base}#{n}")) {
+                n += 1;
+            }
+            c.bom_ref = format!("{base}#{n}");
+        }
+        let nested = v
+            .get("components")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for (j, child) in nested.iter().enumerate().rev() {
+            if field(child, "type") != Some("file") {
+                stack.push((
+                    format!("{at}.components[{j}]"),
+                    child,
+                    Some(c.bom_ref.clone()),
+                ));
+            }
+        }
+        if let Some(p) = parent {
+            sbom.contains
+                .entry(p)
+                .or_default()
+                .insert(c.bom_ref.clone());
         }
         sbom.components.push(c);
     }
@@ -466,4 +504,57 @@ pub(crate) fn parse(v: &Value, file: &str) -> Result<Sbom> {
         });
     }
     Ok(sbom)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Format, parse_sbom};
+
+    #[test]
+    fn nested_components_are_components_contained_in_their_parent() {
+        let doc = br#"{"bomFormat":"CycloneDX","specVersion":"1.6",
+          "metadata":{"component":{"type":"machine-learning-model","name":"m","bom-ref":"root"}},
+          "components":[
+            {"type":"library","name":"requests","version":"2.19.0","purl":"pkg:pypi/requests@2.19.0",
+             "components":[{"type":"library","name":"inner","purl":"pkg:pypi/inner@1.0"},
+                           {"type":"file","name":"inner/__init__.py"}]},
+            {"type":"library","name":"broken","purl":"not-a-purl"}]}"#;
+        let (format, s) = parse_sbom(doc, "bom.json").unwrap();
+        assert_eq!(format, Format::CycloneDxJson);
+        let names: Vec<_> = s.components.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["requests", "inner", "broken"]);
+        let inner = s.components[1].package_url().unwrap().unwrap();
+        assert_eq!(inner.version(), Some("1.0"));
+        assert_eq!(s.components[0].files[0].path, "inner/__init__.py");
+        assert!(s.contains["pkg:pypi/requests@2.19.0"].contains("pkg:pypi/inner@1.0"));
+        assert_eq!(s.subject.as_ref().unwrap().bom_ref, "root");
+        // The purl is kept as written; whether it parses is the reader's concern.
+        assert_eq!(s.components[2].purl.as_deref(), Some("not-a-purl"));
+        assert!(s.components[2].package_url().unwrap().is_err());
+        assert!(s.is_complete());
+    }
+
+    #[test]
+    fn components_without_a_bom_ref_may_share_a_purl() {
+        let doc = br#"{"bomFormat":"CycloneDX","specVersion":"1.6","components":[
+            {"type":"library","name":"requests","purl":"pkg:pypi/requests@2.19.0"},
+            {"type":"library","name":"requests","purl":"pkg:pypi/requests@2.19.0"}]}"#;
+        let (_, s) = parse_sbom(doc, "bom.json").unwrap();
+        let refs: Vec<_> = s.components.iter().map(|c| c.bom_ref.as_str()).collect();
+        assert_eq!(
+            refs,
+            ["pkg:pypi/requests@2.19.0", "pkg:pypi/requests@2.19.0#2"]
+        );
+    }
+
+    #[test]
+    fn a_nested_duplicate_bom_ref_is_refused() {
+        let doc = br#"{"bomFormat":"CycloneDX","specVersion":"1.6","components":[
+            {"type":"library","name":"a","bom-ref":"x","components":[{"type":"library","name":"b","bom-ref":"x"}]}]}"#;
+        let e = parse_sbom(doc, "bom.json").unwrap_err().to_string();
+        assert!(
+            e.contains("components[0].components[0]: duplicate bom-ref"),
+            "{e}"
+        );
+    }
 }

@@ -1323,8 +1323,8 @@ fn catalog_built(
     let short = repo.rsplit('/').next().unwrap_or(&repo).to_string();
     let repo_url = repo.rsplit_once('/').map(|(r, _)| r.to_string());
     let purl = Purl::new("oci", &short)
-        .version(Some(&id_digest))
-        .qualifier(
+        .with_version(Some(&id_digest))
+        .with_qualifier(
             "repository_url",
             if repo_url.is_some() {
                 Some(repo.as_str())
@@ -1332,7 +1332,7 @@ fn catalog_built(
                 None
             },
         )
-        .qualifier("tag", tag.as_deref())
+        .with_qualifier("tag", tag.as_deref())
         .to_string();
     let mut image = Component {
         kind: ComponentKind::Container,

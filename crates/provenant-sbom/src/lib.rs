@@ -7,9 +7,11 @@
 //! CycloneDX 1.6 JSON (<https://cyclonedx.org/docs/1.6/json/>, including the ML-BOM
 //! `machine-learning-model` component and `modelCard`) and SPDX 2.3 JSON
 //! (<https://spdx.github.io/spdx-spec/v2.3/>), byte-for-byte deterministic once the
-//! timestamp and serial number are pinned ([`WriteOptions`]). [`parse_sbom`] reads either
-//! format back. Components are named by package URLs (<https://github.com/package-url/purl-spec>);
-//! see [`Purl`] for the types we emit.
+//! timestamp and serial number are pinned ([`WriteOptions`]). [`parse_sbom`] (and
+//! [`read_sbom`] for a file) reads either format, ours or another tool's, into the same model:
+//! it is the one SBOM reader of the product, used to check an attached SBOM and, by
+//! `provenant-vuln`, to scan one. Components are named by package URLs
+//! (<https://github.com/package-url/purl-spec>); [`Purl`] builds and parses them.
 //!
 //! Untrusted input never panics: malformed files are errors naming file and line; problems
 //! that do not stop cataloging are [`Warning`]s, and an SBOM with warnings is marked
@@ -44,7 +46,7 @@ pub use model::{
 pub use modelfile::{
     ModelDescription, ModelFile, ModelFormat, detect_format, detect_format_of_file, model_component,
 };
-pub use purl::Purl;
+pub use purl::{Purl, PurlError};
 pub use python::{PythonDist, catalog_dists, catalog_python_env, find_site_packages};
 pub use spdx_json::write_spdx;
 
@@ -131,6 +133,28 @@ pub fn parse_sbom(bytes: &[u8], file: &str) -> Result<(Format, Sbom)> {
         1,
         "neither a CycloneDX (bomFormat) nor an SPDX (spdxVersion) JSON document",
     ))
+}
+
+/// Largest SBOM document [`read_sbom`] reads.
+pub const MAX_SBOM_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Read an SBOM file (CycloneDX or SPDX JSON, at most [`MAX_SBOM_BYTES`]) with [`parse_sbom`].
+pub fn read_sbom(path: &std::path::Path) -> Result<(Format, Sbom)> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(path).map_err(|e| SbomError::io(path, e))?;
+    let mut bytes = Vec::new();
+    f.take(MAX_SBOM_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| SbomError::io(path, e))?;
+    let name = path.display().to_string();
+    if bytes.len() as u64 > MAX_SBOM_BYTES {
+        return Err(SbomError::LimitExceeded {
+            archive: name,
+            what: "SBOM document size",
+            limit: MAX_SBOM_BYTES,
+        });
+    }
+    parse_sbom(&bytes, &name)
 }
 
 /// Entry points for the `cargo fuzz` targets in `fuzz/`; not a stable API.

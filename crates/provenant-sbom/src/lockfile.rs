@@ -705,16 +705,16 @@ pub fn parse_cargo_lock(text: &str, file: &str) -> Result<Sbom> {
     let mut sbom = Sbom::default();
     let mut refs: Vec<(String, String, Option<String>, String)> = Vec::new();
     for p in &lock.package {
-        let mut purl = Purl::new("cargo", &p.name).version(Some(&p.version));
+        let mut purl = Purl::new("cargo", &p.name).with_version(Some(&p.version));
         match p.source.as_deref() {
             None => {}
             Some(s) if CRATES_IO.contains(&s) => {}
             Some(s) if s.starts_with("git+") => {
-                purl = purl.qualifier("vcs_url", Some(&s[4..]));
+                purl = purl.with_qualifier("vcs_url", Some(&s[4..]));
             }
             Some(s) => {
                 let url = s.split_once('+').map_or(s, |(_, u)| u);
-                purl = purl.qualifier("repository_url", Some(url));
+                purl = purl.with_qualifier("repository_url", Some(url));
             }
         }
         let purl = purl.to_string();
@@ -846,9 +846,9 @@ pub fn parse_package_lock(text: &str, file: &str) -> Result<Sbom> {
             Some((scope, n)) if scope.starts_with('@') => (Some(scope), n),
             _ => (None, full_name),
         };
-        let mut purl = Purl::new("npm", name).version(p.version.as_deref());
+        let mut purl = Purl::new("npm", name).with_version(p.version.as_deref());
         if let Some(ns) = ns {
-            purl = purl.namespace(ns);
+            purl = purl.with_namespace(ns);
         }
         let purl = purl.to_string();
         let local = key.is_empty() || !key.contains("node_modules/");

@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::purl::{Purl, PurlError};
+
 /// What kind of thing a component is (CycloneDX `component.type`; SPDX `primaryPackagePurpose`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[non_exhaustive]
@@ -208,7 +210,7 @@ pub struct Component {
     pub name: String,
     /// Version (`None` when unknown, e.g. an unpinned requirement).
     pub version: Option<String>,
-    /// Package URL.
+    /// Package URL, as written (see [`Component::package_url`] for its parts).
     pub purl: Option<String>,
     /// Short description.
     pub description: Option<String>,
@@ -384,6 +386,25 @@ impl Sbom {
 }
 
 impl Component {
+    /// A library component named by a package URL alone: name and version come from the
+    /// purl, which is also its `bom_ref`.
+    pub fn from_purl(purl: &str) -> Result<Component, PurlError> {
+        let p = Purl::parse(purl)?;
+        Ok(Component {
+            kind: ComponentKind::Library,
+            bom_ref: purl.to_string(),
+            name: p.name().to_string(),
+            version: p.version().map(str::to_string),
+            purl: Some(purl.to_string()),
+            ..Component::default()
+        })
+    }
+
+    /// The package URL, parsed; `None` when the component has none.
+    pub fn package_url(&self) -> Option<Result<Purl, PurlError>> {
+        self.purl.as_deref().map(Purl::parse)
+    }
+
     fn clone_without_files(&self) -> Component {
         Component {
             kind: self.kind,

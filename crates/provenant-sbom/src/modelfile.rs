@@ -227,9 +227,9 @@ pub fn model_component(desc: &ModelDescription) -> Result<Component> {
     let purl = match &desc.purl {
         Some(p) => p.clone(),
         None => Purl::new("generic", &desc.name)
-            .namespace(&desc.namespace)
-            .version(Some(&desc.version))
-            .qualifier("checksum", Some(&format!("sha256:{}", root.hex)))
+            .with_namespace(&desc.namespace)
+            .with_version(Some(&desc.version))
+            .with_qualifier("checksum", Some(&format!("sha256:{}", root.hex)))
             .to_string(),
     };
     let full_name = if desc.namespace.is_empty() {

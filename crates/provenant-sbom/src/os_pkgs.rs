@@ -101,10 +101,10 @@ pub(crate) fn catalog_dpkg(
         };
         let arch = get("Architecture");
         let purl = Purl::new("deb", name)
-            .namespace(ns)
-            .version(Some(version))
-            .qualifier("arch", arch)
-            .qualifier("distro", distro_q.as_deref())
+            .with_namespace(ns)
+            .with_version(Some(version))
+            .with_qualifier("arch", arch)
+            .with_qualifier("distro", distro_q.as_deref())
             .to_string();
         let mut c = Component {
             kind: ComponentKind::Library,
@@ -315,10 +315,10 @@ pub(crate) fn catalog_apk(text: &str, file: &str, distro: &Distro) -> Sbom {
             continue;
         };
         let purl = Purl::new("apk", name)
-            .namespace("alpine")
-            .version(Some(version))
-            .qualifier("arch", f.get(&'A').map(String::as_str))
-            .qualifier("distro", distro_q.as_deref())
+            .with_namespace("alpine")
+            .with_version(Some(version))
+            .with_qualifier("arch", f.get(&'A').map(String::as_str))
+            .with_qualifier("distro", distro_q.as_deref())
             .to_string();
         let mut c = Component {
             bom_ref: purl.clone(),

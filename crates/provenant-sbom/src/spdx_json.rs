@@ -487,6 +487,16 @@ pub(crate) fn parse(v: &Value, file: &str) -> Result<Sbom> {
                 && field(r, "relationshipType") == Some("DESCRIBES")
         })
         .filter_map(|r| field(r, "relatedSpdxElement"))
+        // SPDX 2.2's `documentDescribes` says the same, and tools still write it.
+        .chain(
+            v.get("documentDescribes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str),
+        )
+        .collect::<BTreeSet<&str>>()
+        .into_iter()
         .collect();
     for (_, (owner, f)) in files {
         if let Some(c) = sbom.components.iter_mut().find(|c| c.bom_ref == owner) {
@@ -517,4 +527,25 @@ pub(crate) fn parse(v: &Value, file: &str) -> Result<Sbom> {
         }
     }
     Ok(sbom)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Format, parse_sbom};
+
+    #[test]
+    fn document_describes_names_the_subject() {
+        let doc = br#"{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"m",
+          "dataLicense":"CC0-1.0","documentNamespace":"https://example.com/m",
+          "documentDescribes":["SPDXRef-root"],"packages":[
+          {"name":"root","SPDXID":"SPDXRef-root","versionInfo":"1"},
+          {"name":"urllib3","SPDXID":"SPDXRef-p1","versionInfo":"1.26.0",
+           "externalRefs":[{"referenceCategory":"PACKAGE-MANAGER","referenceType":"purl","referenceLocator":"pkg:pypi/urllib3@1.26.0"}]}]}"#;
+        let (format, s) = parse_sbom(doc, "spdx.json").unwrap();
+        assert_eq!(format, Format::SpdxJson);
+        assert_eq!(s.subject.unwrap().name, "root");
+        assert_eq!(s.components.len(), 1);
+        let p = s.components[0].package_url().unwrap().unwrap();
+        assert_eq!(p.name(), "urllib3");
+    }
 }
