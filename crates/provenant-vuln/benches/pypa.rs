@@ -3,13 +3,14 @@
 //! `PROVENANT_PYPA_DIR=…/osv-pypa cargo bench --bench pypa` (release
 //! profile): the variable names the folder holding the database's `vulns/`
 //! (the repository keeps only a test subset, `testdata/osv-pypa`).
-//! Prints the import time of the full database and the time of loading the
-//! index + reading a 1,000-component CycloneDX SBOM + scanning it.
+//! Prints the import time of the full database and the time of rebuilding the
+//! index from stored rows (as the registry stores them: one JSON text per
+//! record) + reading a 1,000-component CycloneDX SBOM + scanning it.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use provenant_vuln::{FileStore, Index, IndexStore, ScanOptions, read_sbom_file, scan};
+use provenant_vuln::{Index, IndexEntry, ScanOptions, scan};
 
 /// The whole database's `vulns` folder, from `PROVENANT_PYPA_DIR`.
 fn pypa_dir() -> Result<PathBuf, String> {
@@ -47,7 +48,7 @@ fn main() {
         }
     };
     let tmp = tempfile::tempdir().expect("temp dir");
-    let db = FileStore::new(tmp.path().join("db"));
+    let mut rows: Vec<(String, String)> = Vec::new();
 
     let mut imports = Vec::new();
     let mut report = None;
@@ -55,22 +56,34 @@ fn main() {
         let t = Instant::now();
         let mut index = Index::new();
         let r = index.import(&src).expect("import");
-        db.save(&index).expect("save");
+        rows = index
+            .entries()
+            .map(|e| {
+                let json = serde_json::to_string(&e.record).expect("record json");
+                (e.source.clone(), json)
+            })
+            .collect();
         imports.push(t.elapsed());
         report = Some(r);
     }
-    let size = std::fs::metadata(db.path()).expect("index file").len();
+    let size: usize = rows.iter().map(|(s, j)| s.len() + j.len()).sum();
     println!(
-        "import (parse {} + save): median {:?} of {imports:?}",
+        "import (parse {} + serialise rows): median {:?} of {imports:?}",
         src.display(),
         median(imports.clone())
     );
     println!("  {}", report.expect("ran"));
-    println!("  index file {size} bytes");
+    println!("  stored rows {size} bytes");
+    let load = || {
+        Index::from_entries(rows.iter().map(|(source, json)| IndexEntry {
+            source: source.clone(),
+            record: serde_json::from_str(json).expect("stored record"),
+        }))
+    };
 
     // A 1,000-component SBOM: every PyPI package of the database at a listed
     // (vulnerable) version, padded with packages the database does not know.
-    let index = db.load_required().expect("load");
+    let index = load();
     let mut comps = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for e in index.entries() {
@@ -100,8 +113,8 @@ fn main() {
     let mut findings = 0;
     for _ in 0..10 {
         let t = Instant::now();
-        let index = db.load_required().expect("load");
-        let sbom = read_sbom_file(&sbom_path).expect("sbom");
+        let index = load();
+        let (_format, sbom) = provenant_sbom::read_sbom(&sbom_path).expect("sbom");
         let r = scan(&index, &sbom, &ScanOptions::default());
         scans.push(t.elapsed());
         findings = r.findings.len();

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VulnError {
-    /// Reading or writing a file failed.
+    /// Reading a file failed.
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -25,19 +25,6 @@ pub enum VulnError {
         "{path}: not an OSV source (expected a directory, a .zip export, or a .json/.yaml record)"
     )]
     UnsupportedSource { path: PathBuf },
-    /// The on-disk index is damaged, truncated, or of another format version.
-    #[error("{path}: vulnerability index unusable: {reason}")]
-    CorruptIndex { path: PathBuf, reason: String },
-    /// No index has been imported into the database directory yet.
-    #[error("{path}: no vulnerability database here (run `provenant vulndb import` first)")]
-    MissingIndex { path: PathBuf },
-    /// An SBOM could not be read.
-    #[error("{source_name}: malformed SBOM at {field}: {message}")]
-    Sbom {
-        source_name: String,
-        field: String,
-        message: String,
-    },
     /// An OpenVEX document could not be read or is invalid.
     #[error("{source_name}: invalid OpenVEX document at {field}: {message}")]
     Vex {
@@ -64,9 +51,6 @@ pub enum VulnError {
         id: String,
         pattern: String,
     },
-    /// A package URL could not be parsed.
-    #[error("invalid package URL {purl:?}: {message}")]
-    Purl { purl: String, message: String },
     /// Rendering a report failed (serialisation).
     #[error("rendering the report failed: {message}")]
     Render { message: String },

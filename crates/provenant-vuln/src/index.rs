@@ -97,7 +97,7 @@ impl Index {
         Index::default()
     }
 
-    /// Rebuilds an index from stored entries (used by [`crate::IndexStore`]s).
+    /// Rebuilds an index from stored entries (the registry keeps them in its database).
     pub fn from_entries(entries: impl IntoIterator<Item = IndexEntry>) -> Index {
         let mut index = Index {
             entries: entries

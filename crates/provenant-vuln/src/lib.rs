@@ -1,33 +1,35 @@
-//! Offline vulnerability scanning for Provenant.
+//! Vulnerability scanning of model releases: which known advisories affect the packages an
+//! SBOM lists, after the team's VEX statements and waivers.
 //!
-//! * Reads OSV records (<https://ossf.github.io/osv-schema/>) from
-//!   directories of JSON or YAML files (the PyPA advisory database's
-//!   encoding) and from OSV's per-ecosystem `all.zip` exports, reporting each
-//!   malformed record with its file and field.
-//! * Keeps them in an [`Index`] with re-import semantics, persisted through
-//!   the [`IndexStore`] trait ([`FileStore`]: one checksummed file per
-//!   database directory).
-//! * Matches SBOM components (CycloneDX or SPDX 2.3 JSON, by package URL)
-//!   with the schema's exact range evaluation and each ecosystem's version
-//!   order: PEP 440 (PyPI), SemVer 2.0 (crates.io, npm, Go), dpkg (Debian,
-//!   Ubuntu), apk (Alpine, Wolfi).
+//! * Reads OSV records (<https://ossf.github.io/osv-schema/>) from directories of JSON or
+//!   YAML files (the PyPA advisory database's encoding) and from OSV's per-ecosystem
+//!   `all.zip` exports ([`read_source`]), reporting each malformed record with its file and
+//!   field, into an [`Index`] with re-import semantics (a source's records that disappear are
+//!   removed). Where the index lives is the caller's business: `provenant vulndb import`
+//!   and the server's watcher keep it in the registry database.
+//! * Matches the components of a [`provenant_sbom::Sbom`] (the product's one SBOM model, read
+//!   by [`provenant_sbom::parse_sbom`] from CycloneDX or SPDX 2.3 JSON, or straight from a
+//!   cataloger) by package URL, with the schema's exact range evaluation and each
+//!   ecosystem's version order: PEP 440 (PyPI, names compared PEP 503-normalised), SemVer
+//!   2.0 (crates.io, npm, Go), dpkg (Debian, Ubuntu), apk (Alpine, Wolfi).
 //! * Applies OpenVEX v0.2 statements
-//!   (<https://github.com/openvex/spec/blob/main/OPENVEX-SPEC.md>) and
-//!   `waivers.yaml` exceptions, and renders a table, JSON or SARIF 2.1.0.
+//!   (<https://github.com/openvex/spec/blob/main/OPENVEX-SPEC.md>) and `waivers.yaml`
+//!   exceptions, and renders a table, JSON or SARIF 2.1.0.
+//!
+//! `provenant scan` runs it on a file or a catalogued path; the server runs it on every
+//! SBOM attached to a version, again whenever the database changes.
 //!
 //! ```no_run
-//! use provenant_vuln::{FileStore, Index, IndexStore, ScanOptions, read_sbom_file, scan};
-//! # fn main() -> Result<(), provenant_vuln::VulnError> {
-//! let store = FileStore::new("vulndb");
-//! let mut index = store.load()?.unwrap_or_default();
+//! use provenant_vuln::{Index, ScanOptions, scan};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut index = Index::new();
 //! let report = index.import("osv-pypa/vulns".as_ref())?;
-//! store.save(&index)?;
 //! eprintln!("{report}");
 //!
-//! let sbom = read_sbom_file("bom.cdx.json".as_ref())?;
-//! let result = scan(&store.load_required()?, &sbom, &ScanOptions::default());
+//! let (_format, sbom) = provenant_sbom::read_sbom("bom.cdx.json".as_ref())?;
+//! let result = scan(&index, &sbom, &ScanOptions::default());
 //! print!("{}", provenant_vuln::render_table(&result));
-//! std::process::exit(i32::from(result.fail_on("high".parse().unwrap_or(provenant_vuln::Level::High))));
+//! std::process::exit(i32::from(result.fail_on(provenant_vuln::Level::High)));
 //! # }
 //! ```
 
@@ -38,10 +40,8 @@ mod matching;
 mod osv;
 mod purl;
 mod render;
-mod sbom;
 mod scan;
 mod severity;
-mod store;
 mod time;
 mod version;
 mod vex;
@@ -54,12 +54,9 @@ pub use osv::{
     Affected, Event, EventKind, Format, Package, Range, RangeKind, Record, RecordError, Reference,
     SeverityEntry, parse_record,
 };
-pub use purl::Purl;
 pub use render::{render_json, render_sarif, render_table};
-pub use sbom::{Component, Sbom, SbomFormat, parse_sbom, read_sbom_file};
 pub use scan::{Finding, ScanOptions, ScanReport, SuppressedBy, scan};
 pub use severity::{Level, Severity, cvss3_base_score};
-pub use store::{FileStore, INDEX_FILE, IndexStore};
 pub use time::{Date, Timestamp};
 pub use version::{Ecosystem, Scheme, Version, normalize_pypi};
 pub use vex::{VexDocument, VexStatement, VexStatus, parse_vex};

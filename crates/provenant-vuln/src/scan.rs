@@ -5,11 +5,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
+use provenant_sbom::{Component, Purl, Sbom};
+
 use crate::index::Index;
 use crate::matching::evaluate;
 use crate::osv::Record;
-use crate::purl::Purl;
-use crate::sbom::{Component, Sbom};
+use crate::purl::PurlMatch;
 use crate::severity::{Level, Severity, of_record};
 use crate::time::Date;
 use crate::version::{Ecosystem, Scheme};
@@ -132,28 +133,54 @@ struct Hit<'a> {
     fixed: Vec<String>,
 }
 
-/// Scans an SBOM against the index.
+/// The purl of a component for display and for findings: as the SBOM wrote it, else
+/// `name@version`.
+fn display_id(c: &Component) -> String {
+    match (&c.purl, &c.version) {
+        (Some(p), _) => p.clone(),
+        (None, Some(v)) => format!("{}@{v}", c.name),
+        (None, None) => c.name.clone(),
+    }
+}
+
+/// The installed version: the purl's, else the SBOM's field (SPDX `NOASSERTION` is none).
+fn installed_version(c: &Component, purl: &Purl) -> Option<String> {
+    purl.version().map(str::to_string).or_else(|| {
+        c.version
+            .clone()
+            .filter(|v| !v.is_empty() && v != "NOASSERTION")
+    })
+}
+
+/// Scans an SBOM's components (not its subject) against the index. Components are matched
+/// by package URL; PyPI names compare PEP 503-normalised, so every spelling of a name
+/// (`boolean.py`, `Boolean_Py`, `boolean-py`) finds the same advisories.
 pub fn scan(index: &Index, sbom: &Sbom, opts: &ScanOptions<'_>) -> ScanReport {
-    let mut warnings: BTreeSet<String> = sbom.warnings.iter().cloned().collect();
+    let mut warnings: BTreeSet<String> = BTreeSet::new();
     let mut unsupported: BTreeMap<String, usize> = BTreeMap::new();
     let mut findings = Vec::new();
     let mut seen: HashSet<(String, String)> = HashSet::new();
     let mut components = 0;
 
     for c in &sbom.components {
-        let Some(purl) = &c.purl else {
-            if c.purl_text.is_none() {
+        let purl = match c.package_url() {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                warnings.insert(format!("component {}: {e}; not matched", c.bom_ref));
+                continue;
+            }
+            None => {
                 warnings.insert(format!(
                     "component {} has no package URL; not matched",
-                    c.display_id()
+                    display_id(c)
                 ));
+                continue;
             }
-            continue;
         };
-        let Some(version) = c.version.clone() else {
+        let Some(version) = installed_version(c, &purl) else {
             warnings.insert(format!(
                 "component {} has no version; not matched",
-                c.display_id()
+                display_id(c)
             ));
             continue;
         };
@@ -162,10 +189,10 @@ pub fn scan(index: &Index, sbom: &Sbom, opts: &ScanOptions<'_>) -> ScanReport {
         }
         components += 1;
         let Some(ecosystem) = purl.ecosystem() else {
-            *unsupported.entry(purl.ty.clone()).or_default() += 1;
+            *unsupported.entry(purl.ty().to_string()).or_default() += 1;
             continue;
         };
-        let hits = match_component(index, purl, &ecosystem, &version, &mut warnings);
+        let hits = match_component(index, &purl, &ecosystem, &version, &mut warnings);
         for group in merge_aliases(hits) {
             findings.push(finding(c, &ecosystem, &version, &group));
         }
@@ -305,7 +332,7 @@ fn finding(c: &Component, ecosystem: &Ecosystem, version: &str, group: &[Hit<'_>
         id: primary.to_string(),
         aliases: aliases.into_iter().collect(),
         summary,
-        purl: c.display_id(),
+        purl: display_id(c),
         package: c.name.clone(),
         ecosystem: ecosystem.to_string(),
         installed_version: version.to_string(),
@@ -350,8 +377,12 @@ fn first_line(text: &str) -> String {
     }
 }
 
-fn component_for<'a>(sbom: &'a Sbom, f: &Finding) -> Option<&'a Component> {
-    sbom.components.iter().find(|c| c.display_id() == f.purl)
+/// The parsed purl of the component a finding is about.
+fn purl_of(sbom: &Sbom, f: &Finding) -> Option<Purl> {
+    sbom.components
+        .iter()
+        .find(|c| display_id(c) == f.purl)
+        .and_then(|c| c.package_url()?.ok())
 }
 
 fn apply_vex(
@@ -369,8 +400,8 @@ fn apply_vex(
                     .components
                     .iter()
                     .chain(sbom.subject.as_ref())
-                    .filter_map(|c| c.purl.as_ref())
-                    .any(|p| purl_covers(product, p));
+                    .filter_map(|c| c.package_url()?.ok())
+                    .any(|p| purl_covers(product, &p));
                 if !known {
                     warnings.insert(format!(
                         "{}: statement #{} ({}) names product {text} which is not in the SBOM",
@@ -381,7 +412,7 @@ fn apply_vex(
         }
     }
     for f in findings.iter_mut() {
-        let Some(purl) = component_for(sbom, f).and_then(|c| c.purl.as_ref()) else {
+        let Some(purl) = purl_of(sbom, f) else {
             continue;
         };
         // Latest applicable statement wins; ties go to the later one read.
@@ -393,7 +424,7 @@ fn apply_vex(
                 let names_vuln = std::iter::once(&s.vulnerability)
                     .chain(&s.aliases)
                     .any(|n| f.identifiers().any(|i| i.eq_ignore_ascii_case(n)));
-                if !names_vuln || !s.products.iter().any(|(_, p)| purl_covers(p, purl)) {
+                if !names_vuln || !s.products.iter().any(|(_, p)| purl_covers(p, &purl)) {
                     continue;
                 }
                 let key = (s.timestamp, order);
@@ -433,14 +464,14 @@ fn apply_vex(
 
 fn apply_waivers(findings: &mut [Finding], sbom: &Sbom, waivers: &Waivers, today: Date) {
     for f in findings.iter_mut() {
-        let Some(purl) = component_for(sbom, f).and_then(|c| c.purl.as_ref()) else {
+        let Some(purl) = purl_of(sbom, f) else {
             continue;
         };
         let ids: Vec<&str> = f.identifiers().collect();
         let matching: Vec<_> = waivers
             .waivers
             .iter()
-            .filter(|w| w.covers(&ids, purl))
+            .filter(|w| w.covers(&ids, &purl))
             .collect();
         let active = matching
             .iter()
@@ -470,6 +501,90 @@ fn apply_waivers(findings: &mut [Finding], sbom: &Sbom, waivers: &Waivers, today
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::Index;
+    use crate::ingest::SourceItem;
+    use crate::osv::{Format, parse_record};
+
+    fn index_naming(package: &str) -> Index {
+        let record = format!(
+            r#"{{"id":"PYSEC-TEST-1","modified":"2024-01-01T00:00:00Z",
+            "affected":[{{"package":{{"ecosystem":"PyPI","name":"{package}"}},
+            "ranges":[{{"type":"ECOSYSTEM","events":[{{"introduced":"0"}},{{"fixed":"5.1"}}]}}]}}]}}"#
+        );
+        let mut index = Index::new();
+        index.import_items(
+            "test",
+            vec![SourceItem {
+                file: "r.json".into(),
+                result: parse_record(record.as_bytes(), Format::Json),
+            }],
+        );
+        index
+    }
+
+    #[test]
+    fn pypi_names_match_across_spellings() {
+        for advisory_name in ["boolean.py", "Boolean_Py", "boolean-py"] {
+            let index = index_naming(advisory_name);
+            for purl in [
+                "pkg:pypi/boolean.py@5.0",
+                "pkg:pypi/Boolean_Py@5.0",
+                "pkg:pypi/boolean-py@5.0",
+            ] {
+                let sbom = Sbom {
+                    components: vec![Component::from_purl(purl).unwrap()],
+                    ..Sbom::default()
+                };
+                let r = scan(&index, &sbom, &ScanOptions::default());
+                let ids: Vec<_> = r.findings.iter().map(|f| f.id.as_str()).collect();
+                assert_eq!(ids, ["PYSEC-TEST-1"], "{purl} against {advisory_name}");
+                // The finding names the package as the SBOM wrote it.
+                assert_eq!(r.findings[0].purl, purl);
+            }
+        }
+        // What the cataloger writes (the purl spec's spelling) matches too.
+        let sbom = Sbom {
+            components: vec![
+                Component::from_purl(
+                    &provenant_sbom::Purl::pypi("Boolean.py", Some("5.0")).to_string(),
+                )
+                .unwrap(),
+            ],
+            ..Sbom::default()
+        };
+        let r = scan(&index_naming("boolean-py"), &sbom, &ScanOptions::default());
+        assert_eq!(r.findings.len(), 1);
+        assert_eq!(r.findings[0].purl, "pkg:pypi/boolean.py@5.0");
+    }
+
+    #[test]
+    fn unreadable_purls_and_missing_versions_are_warned_about() {
+        let mut bad = Component::from_purl("pkg:pypi/x@1").unwrap();
+        bad.bom_ref = "broken".into();
+        bad.purl = Some("not-a-purl".into());
+        let mut unversioned = Component::from_purl("pkg:pypi/y").unwrap();
+        unversioned.version = Some("NOASSERTION".into());
+        let sbom = Sbom {
+            components: vec![bad, unversioned],
+            ..Sbom::default()
+        };
+        let r = scan(&index_naming("x"), &sbom, &ScanOptions::default());
+        assert_eq!(r.components, 0);
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.starts_with("component broken: invalid package URL")),
+            "{:?}",
+            r.warnings
+        );
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w == "component pkg:pypi/y has no version; not matched"),
+            "{:?}",
+            r.warnings
+        );
+    }
 
     #[test]
     fn summaries_from_details_take_the_first_paragraph() {

@@ -15,7 +15,9 @@
 use serde::Deserialize;
 
 use crate::error::VulnError;
-use crate::purl::Purl;
+use provenant_sbom::Purl;
+
+use crate::purl::PurlMatch;
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,7 +266,7 @@ pub(crate) fn purl_covers(product: &Purl, component: &Purl) -> bool {
     if product.package_key() != component.package_key() {
         return false;
     }
-    match (&product.version, &component.version) {
+    match (product.version(), component.version()) {
         (None, _) => true,
         (Some(pv), Some(cv)) => {
             pv == cv

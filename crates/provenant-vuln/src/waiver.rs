@@ -19,9 +19,10 @@
 use serde::Deserialize;
 
 use crate::error::VulnError;
-use crate::purl::Purl;
+use provenant_sbom::Purl;
+
+use crate::purl::PurlMatch;
 use crate::time::Date;
-use crate::version::Ecosystem;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Waiver {
@@ -161,40 +162,40 @@ fn parse_pattern(text: &str) -> Result<Pattern, String> {
     let placeholder = "\u{1}";
     let p = Purl::parse(&text.replace('*', "%01")).map_err(|e| format!("purl pattern: {e}"))?;
     let unstar = |s: &str| s.replace(placeholder, "*");
-    let name = unstar(&p.name);
-    let name = match Ecosystem::from_purl(&p.ty, p.namespace.as_deref()) {
+    let name = unstar(p.name());
+    let name = match p.ecosystem() {
         Some(e) => e.normalize_name(&name),
         None => name,
     };
-    let path = match &p.namespace {
+    let path = match p.namespace() {
         Some(ns) => format!("{}/{name}", unstar(&ns.to_ascii_lowercase())),
         None => name,
     };
     Ok(Pattern {
-        ty: p.ty,
+        ty: p.ty().to_string(),
         path,
-        version: p.version.as_deref().map(unstar),
+        version: p.version().map(unstar),
     })
 }
 
 impl Waiver {
     /// Whether this waiver names one of `ids` and its pattern covers `purl`.
     pub fn covers(&self, ids: &[&str], purl: &Purl) -> bool {
-        if !ids.iter().any(|i| i.eq_ignore_ascii_case(&self.id)) || purl.ty != self.pattern.ty {
+        if !ids.iter().any(|i| i.eq_ignore_ascii_case(&self.id)) || purl.ty() != self.pattern.ty {
             return false;
         }
         let name = match purl.ecosystem() {
-            Some(e) => e.normalize_name(&purl.name),
-            None => purl.name.clone(),
+            Some(e) => e.normalize_name(purl.name()),
+            None => purl.name().to_string(),
         };
-        let path = match &purl.namespace {
+        let path = match purl.namespace() {
             Some(ns) => format!("{}/{name}", ns.to_ascii_lowercase()),
             None => name,
         };
         if !glob(&self.pattern.path, &path) {
             return false;
         }
-        match (&self.pattern.version, &purl.version) {
+        match (&self.pattern.version, purl.version()) {
             (None, _) => true,
             (Some(pv), Some(v)) => glob(pv, v),
             (Some(_), None) => false,

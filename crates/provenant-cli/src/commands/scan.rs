@@ -144,10 +144,12 @@ fn looks_like_sbom(path: &std::path::Path) -> bool {
         && (head.contains("\"bomFormat\"") || head.contains("\"spdxVersion\""))
 }
 
-/// The SBOM at `path`, or the SBOM of cataloguing `path` when it is not one.
-fn read_or_catalog(path: &std::path::Path) -> anyhow::Result<provenant_vuln::Sbom> {
+/// The SBOM at `path`, or the SBOM of cataloguing `path` when it is not one: either
+/// way the one SBOM model of `provenant-sbom`, which the scan reads as it is.
+fn read_or_catalog(path: &std::path::Path) -> anyhow::Result<provenant_sbom::Sbom> {
     if looks_like_sbom(path) {
-        return Ok(provenant_vuln::read_sbom_file(path)?);
+        let (_format, sbom) = provenant_sbom::read_sbom(path)?;
+        return Ok(sbom);
     }
     let sbom = provenant_sbom::catalog_path(path)?;
     for w in &sbom.warnings {
@@ -158,13 +160,41 @@ fn read_or_catalog(path: &std::path::Path) -> anyhow::Result<provenant_vuln::Sbo
         sbom.components.len(),
         path.display()
     );
-    let doc = provenant_sbom::write(
-        &sbom,
-        provenant_sbom::Format::CycloneDxJson,
-        &provenant_sbom::WriteOptions::default(),
-    );
-    Ok(provenant_vuln::parse_sbom(
-        &doc,
-        &path.display().to_string(),
-    )?)
+    Ok(sbom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_catalogued_path_is_scanned_as_catalogued() {
+        let dir = tempfile::tempdir().unwrap();
+        let req = dir.path().join("requirements.txt");
+        std::fs::write(&req, "Boolean.py==5.0\nrequests==2.19.0\n").unwrap();
+        let sbom = read_or_catalog(&req).unwrap();
+        // The cataloguer's model itself, not a document written and read back.
+        assert_eq!(sbom, provenant_sbom::catalog_path(&req).unwrap());
+        let purls: Vec<_> = sbom
+            .components
+            .iter()
+            .filter_map(|c| c.purl.as_deref())
+            .collect();
+        assert_eq!(
+            purls,
+            ["pkg:pypi/boolean.py@5.0", "pkg:pypi/requests@2.19.0"]
+        );
+    }
+
+    #[test]
+    fn an_sbom_file_is_read_with_the_one_parser() {
+        let dir = tempfile::tempdir().unwrap();
+        let bom = dir.path().join("bom.json");
+        let doc = br#"{"bomFormat":"CycloneDX","specVersion":"1.6","components":[
+            {"type":"library","name":"boolean.py","version":"5.0","purl":"pkg:pypi/boolean.py@5.0"}]}"#;
+        std::fs::write(&bom, doc).unwrap();
+        let sbom = read_or_catalog(&bom).unwrap();
+        assert_eq!(sbom, provenant_sbom::parse_sbom(doc, "x").unwrap().1);
+        assert_eq!(sbom.components[0].name, "boolean.py");
+    }
 }

@@ -8,7 +8,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use provenant_vuln::{Format, Index, ScanOptions, SourceItem, parse_record, parse_sbom, scan};
+use provenant_sbom::{Component, Sbom};
+use provenant_vuln::{Format, Index, ScanOptions, SourceItem, parse_record, scan};
 
 fuzz_target!(|data: &[u8]| {
     let format = if data.trim_ascii_start().starts_with(b"{") {
@@ -36,7 +37,18 @@ fuzz_target!(|data: &[u8]| {
                 .map(String::as_str)
                 .chain(["0", "1.0", "1.0.0-rc.1", "2:1.0-1~b"]);
         for v in versions.take(8) {
-            components.push(serde_json::json!({"name": p.name, "purl": format!("pkg:{ty}/{}@{}", p.name.replace('%', "%25").replace('@', "%40").replace('?', "%3F").replace('#', "%23"), v.replace('%', "%25").replace('?', "%3F").replace('#', "%23"))}));
+            let purl = format!(
+                "pkg:{ty}/{}@{}",
+                p.name
+                    .replace('%', "%25")
+                    .replace('@', "%40")
+                    .replace('?', "%3F")
+                    .replace('#', "%23"),
+                v.replace('%', "%25").replace('?', "%3F").replace('#', "%23")
+            );
+            if let Ok(c) = Component::from_purl(&purl) {
+                components.push(c);
+            }
         }
     }
     let mut index = Index::new();
@@ -47,8 +59,9 @@ fuzz_target!(|data: &[u8]| {
             result: Ok(record),
         }],
     );
-    let bom = serde_json::json!({"bomFormat": "CycloneDX", "components": components});
-    if let Ok(sbom) = parse_sbom(&serde_json::to_vec(&bom).unwrap_or_default(), "fuzz") {
-        let _ = scan(&index, &sbom, &ScanOptions::default());
-    }
+    let sbom = Sbom {
+        components,
+        ..Sbom::default()
+    };
+    let _ = scan(&index, &sbom, &ScanOptions::default());
 });

@@ -6,7 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use provenant_vuln::{Component, Finding, Index, Sbom, SbomFormat, ScanOptions, scan};
+use provenant_sbom::{Component, Sbom};
+use provenant_vuln::{Finding, Index, ScanOptions, scan};
 
 /// The subset of the real PyPA advisory database kept in the repository
 /// (`testdata/osv-pypa/vulns`, see its README for what each package is for).
@@ -57,14 +58,17 @@ fn import_all(dir: &Path) -> Index {
 
 pub fn sbom_of(purls: &[&str]) -> Sbom {
     Sbom {
-        format: SbomFormat::CycloneDx,
-        subject: None,
         components: purls
             .iter()
             .map(|p| Component::from_purl(p).unwrap())
             .collect(),
-        warnings: vec![],
+        ..Sbom::default()
     }
+}
+
+/// An SBOM document read with the product's one parser (`provenant_sbom::parse_sbom`).
+pub fn parse_sbom(bytes: &[u8], name: &str) -> Result<Sbom, provenant_sbom::SbomError> {
+    provenant_sbom::parse_sbom(bytes, name).map(|(_format, sbom)| sbom)
 }
 
 /// Findings for one package version against the real database.

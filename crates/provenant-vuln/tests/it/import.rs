@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::common::{copy_packages, full_pypa_dir, full_pypa_index, pypa_dir, pypa_index};
-use provenant_vuln::{FileStore, Format, Index, IndexStore, VulnError, parse_record};
+use provenant_vuln::{Format, Index, IndexEntry, VulnError, parse_record};
 
 /// Imports `dir` twice into a fresh index: the first import adds `added`
 /// records and drops `withdrawn` ones; the second changes nothing.
@@ -191,11 +191,17 @@ fn unsupported_and_missing_sources_are_errors() {
     ));
 }
 
+/// Persisted as the registry persists it (one JSON text per record, with its source) and
+/// rebuilt with `Index::from_entries`.
 fn assert_round_trips(index: &Index) {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = FileStore::new(tmp.path());
-    store.save(index).unwrap();
-    let loaded = store.load_required().unwrap();
+    let rows: Vec<(String, String)> = index
+        .entries()
+        .map(|e| (e.source.clone(), serde_json::to_string(&e.record).unwrap()))
+        .collect();
+    let loaded = Index::from_entries(rows.iter().map(|(source, json)| IndexEntry {
+        source: source.clone(),
+        record: serde_json::from_str(json).unwrap(),
+    }));
     assert_eq!(loaded.len(), index.len());
     for e in index.entries() {
         assert_eq!(loaded.get(&e.record.id), Some(&e.record));

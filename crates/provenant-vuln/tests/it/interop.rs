@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::common::{full_pypa_index, pypa_index, skip_missing_peer};
-use provenant_vuln::{Index, ScanOptions, Scheme, Version, read_sbom_file, scan};
+use provenant_vuln::{Index, ScanOptions, Scheme, Version, scan};
 
 fn venv_python() -> Option<PathBuf> {
     let venv = std::env::var_os("PROVENANT_PY_VENV")
@@ -198,12 +198,12 @@ fn real_cyclonedx_sbom_of_a_python_environment_scans() {
     if !ok {
         return skip_missing_peer("cyclonedx-py (pip package cyclonedx-bom) in the venv");
     }
-    let sbom = read_sbom_file(&out).unwrap();
+    let (_format, sbom) = provenant_sbom::read_sbom(&out).unwrap();
     assert!(sbom.components.len() > 10, "{}", sbom.components.len());
     assert!(sbom.warnings.is_empty(), "{:?}", sbom.warnings);
     for c in &sbom.components {
-        let p = c.purl.as_ref().expect("cyclonedx-py writes purls");
-        assert_eq!(p.ty, "pypi");
+        let p = c.package_url().expect("cyclonedx-py writes purls").unwrap();
+        assert_eq!(p.ty(), "pypi");
         let v = c.version.as_deref().unwrap();
         assert!(
             Scheme::Pep440.parse(v).is_ok(),

@@ -1,9 +1,9 @@
 //! End to end: SBOM in, findings out, with VEX, waivers, renderers and the gate.
 
-use crate::common::pypa_index;
+use crate::common::{parse_sbom, pypa_index};
 use provenant_vuln::{
-    Date, Level, ScanOptions, SuppressedBy, parse_sbom, parse_vex, parse_waivers, render_json,
-    render_sarif, render_table, scan,
+    Date, Level, ScanOptions, SuppressedBy, parse_vex, parse_waivers, render_json, render_sarif,
+    render_table, scan,
 };
 
 const CDX: &str = r#"{
@@ -19,6 +19,7 @@ const CDX: &str = r#"{
   ]}"#;
 
 const SPDX: &str = r#"{"spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT", "name": "m",
+  "dataLicense": "CC0-1.0", "documentNamespace": "https://example.com/m",
   "documentDescribes": ["SPDXRef-model"],
   "packages": [
     {"name": "model", "SPDXID": "SPDXRef-model", "versionInfo": "7"},
@@ -238,14 +239,14 @@ fn gate_exit_semantics() {
     assert!(r.fail_on(Level::Critical));
     // ...unless the caller opts out.
     assert!(!r.fail_on_with(Level::Critical, false));
-    let clean = scan(pypa_index(), &parse_sbom(br#"{"bomFormat":"CycloneDX","components":[{"name":"requests","purl":"pkg:pypi/requests@2.31.0"}]}"#, "b").unwrap(), &ScanOptions::default());
+    let clean = scan(pypa_index(), &parse_sbom(br#"{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"type":"library","name":"requests","purl":"pkg:pypi/requests@2.31.0"}]}"#, "b").unwrap(), &ScanOptions::default());
     assert!(!clean.fail_on(Level::Low));
 
     // Rated findings: waive everything except the medium one.
     let rated = crate::matching_helpers::rated_index();
     let two = parse_sbom(
-        br#"{"bomFormat":"CycloneDX","components":[
-        {"name":"a","purl":"pkg:pypi/a@1.0"},{"name":"b","purl":"pkg:pypi/b@1.0"}]}"#,
+        br#"{"bomFormat":"CycloneDX","specVersion":"1.6","components":[
+        {"type":"library","name":"a","purl":"pkg:pypi/a@1.0"},{"type":"library","name":"b","purl":"pkg:pypi/b@1.0"}]}"#,
         "b",
     )
     .unwrap();
@@ -312,7 +313,8 @@ fn sarif_output_is_a_valid_shape() {
 
 #[test]
 fn debian_records_against_this_machines_dpkg_versions() {
-    use provenant_vuln::{Component, Format, Index, Sbom, SbomFormat, SourceItem, parse_record};
+    use provenant_sbom::{Component, Sbom};
+    use provenant_vuln::{Format, Index, SourceItem, parse_record};
     let Ok(status) = std::fs::read_to_string("/var/lib/dpkg/status") else {
         return crate::common::skip_missing_peer("/var/lib/dpkg/status");
     };
@@ -348,10 +350,8 @@ fn debian_records_against_this_machines_dpkg_versions() {
     );
     let scan_with = |purl: String| {
         let sbom = Sbom {
-            format: SbomFormat::Spdx,
-            subject: None,
             components: vec![Component::from_purl(&purl).unwrap()],
-            warnings: vec![],
+            ..Sbom::default()
         };
         let mut ids: Vec<String> = scan(&idx, &sbom, &ScanOptions::default())
             .findings
