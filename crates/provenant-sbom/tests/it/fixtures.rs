@@ -16,14 +16,15 @@ pub fn site_packages() -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
-/// (normalised name, version) of every distribution Python itself sees in `site`.
+/// (name as a `pkg:pypi` purl writes it, version) of every distribution Python itself sees
+/// in `site`. The purl spec's rule: lowercase, `_` becomes `-`, dots stay.
 pub fn python_distributions(site: &Path) -> Vec<(String, String)> {
-    let script = "import sys, re, importlib.metadata as m\n\
+    let script = "import sys, importlib.metadata as m\n\
         seen = set()\n\
         for d in m.distributions(path=[sys.argv[1]]):\n\
         \x20   n = d.metadata['Name']\n\
         \x20   if n is None: continue\n\
-        \x20   seen.add((re.sub(r'[-_.]+', '-', n).lower(), d.version))\n\
+        \x20   seen.add((n.lower().replace('_', '-'), d.version))\n\
         for n, v in sorted(seen): print(n, v)\n";
     let out = Command::new("python3")
         .args(["-c", script])
