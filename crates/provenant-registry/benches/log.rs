@@ -354,7 +354,7 @@ fn main() {
             }
         }
         for single in [false, true] {
-            let Some(db) = provenant_store::testing::PgTestDb::create().await else {
+            let Some(db) = provenant_testkit::PgTestDb::create().await else {
                 break;
             };
             let dir = tempfile::tempdir().unwrap();

@@ -13,7 +13,7 @@
 use std::time::Instant;
 
 use provenant_store::Store;
-use provenant_store::testing::PgTestDb;
+use provenant_testkit::PgTestDb;
 use sqlx::AssertSqlSafe;
 
 fn env(name: &str, default: u64) -> u64 {

@@ -16,7 +16,6 @@ mod digest;
 mod error;
 mod log;
 mod meta;
-pub mod testing;
 mod vulnstore;
 mod writeback;
 

@@ -36,24 +36,17 @@ pub fn key() -> PrivateKey {
     PrivateKey::from_pem_file(&fixtures().join("golden/key.pem"), None).unwrap()
 }
 
-/// The `model-signing` venv, or `None` (with a message) when it is absent and
-/// `CI` is unset. Under `CI` a missing peer fails the test.
+/// The `model-signing` venv, or `None` after [`provenant_testkit::skip`]
+/// when it is absent (under `CI` a missing peer fails the test).
 pub fn peer() -> Option<PathBuf> {
-    let venv = std::env::var_os("PROVENANT_PY_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp/provenant-venv"));
+    let venv = provenant_testkit::python_venv();
     if venv.join("bin/model_signing").is_file() {
         return Some(venv);
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but model-signing is not installed in {} (pip install 'model-signing==1.1.1' pyopenssl)",
+    provenant_testkit::skip(format_args!(
+        "model-signing is not installed in {} (set PROVENANT_PY_VENV; pip install 'model-signing==1.1.1' pyopenssl)",
         venv.display()
-    );
-    eprintln!(
-        "SKIP: model-signing not found in {}; set PROVENANT_PY_VENV",
-        venv.display()
-    );
+    ));
     None
 }
 

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use provenant_registry::{LogConfig, LogError, TransparencyLog};
-use provenant_store::testing::PgTestDb;
 use provenant_store::{BlobStore, Store};
+use provenant_testkit::PgTestDb;
 use provenant_tlog::{
     Checkpoint, Ed25519Signer, MemoryLog, TILE_WIDTH, TileId, Verifiers, parse_entry_bundle,
     tile_width,

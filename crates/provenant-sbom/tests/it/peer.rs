@@ -4,12 +4,11 @@ use std::path::PathBuf;
 use std::process::Command;
 
 pub fn venv() -> PathBuf {
-    PathBuf::from(
-        std::env::var("PROVENANT_PY_VENV").unwrap_or_else(|_| "/var/tmp/provenant-venv".into()),
-    )
+    provenant_testkit::python_venv()
 }
 
-/// The venv's python if it has `module`; `None` (skip) outside CI, panic in CI.
+/// The venv's python if it has `module`; else `None`, after
+/// [`provenant_testkit::skip`] (a failure under `CI`).
 pub fn python_with(module: &str) -> Option<PathBuf> {
     let py = venv().join("bin/python");
     let ok = py.is_file()
@@ -21,15 +20,10 @@ pub fn python_with(module: &str) -> Option<PathBuf> {
     if ok {
         return Some(py);
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but {} lacks the Python module {module}: pip install 'cyclonedx-python-lib[json-validation]' spdx-tools cyclonedx-bom",
+    provenant_testkit::skip(format_args!(
+        "{} lacks the Python module {module} (set PROVENANT_PY_VENV; pip install 'cyclonedx-python-lib[json-validation]' spdx-tools cyclonedx-bom)",
         py.display()
-    );
-    eprintln!(
-        "SKIP: {} lacks {module} (set PROVENANT_PY_VENV)",
-        py.display()
-    );
+    ));
     None
 }
 

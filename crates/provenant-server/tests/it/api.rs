@@ -250,7 +250,7 @@ both!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disk_that_fills_mid_upload_reads_as_insufficient_storage() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(disk) = provenant_store::testing::SmallDisk::mount(&dir.path().join("disk"), 4) else {
+    let Some(disk) = provenant_testkit::SmallDisk::mount(&dir.path().join("disk"), 4) else {
         return;
     };
     let blobs = disk.path.join("blobs");

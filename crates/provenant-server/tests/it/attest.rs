@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::harness::{Backend, TestServer, enc};
+use crate::harness::{TestServer, enc};
 
 fn code(v: &Value) -> &str {
     v["code"].as_str().unwrap_or("<no code>")

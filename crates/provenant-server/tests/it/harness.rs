@@ -1,5 +1,6 @@
 use provenant_server::{Limits, Running, ServeConfig, start};
-use provenant_store::testing::PgTestDb;
+pub use provenant_testkit::Backend;
+use provenant_testkit::{Fixture, PgTestDb};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::Digest as _;
@@ -11,11 +12,6 @@ pub struct TestServer {
     pub http: reqwest::Client,
     pub dir: tempfile::TempDir,
     _pg: Option<PgTestDb>,
-}
-
-pub enum Backend {
-    Sqlite,
-    Postgres,
 }
 
 impl TestServer {
@@ -186,34 +182,24 @@ impl TestServer {
     }
 }
 
+/// A server on each backend for `both!` (`provenant_testkit::both!`,
+/// re-exported as `crate::both` in `main.rs`).
+impl Fixture for TestServer {
+    type Guard = ();
+
+    async fn open(backend: Backend) -> Option<(Self, ())> {
+        Some((Self::start(backend).await?, ()))
+    }
+
+    async fn close(self) {
+        self.stop().await;
+    }
+}
+
 pub fn sha(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
 }
 
 pub fn enc(model: &str) -> String {
     model.replace('/', "%2F")
-}
-
-/// Define a test that runs on both backends.
-#[macro_export]
-macro_rules! both {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let s = TestServer::start(Backend::Sqlite).await.unwrap();
-                ($body)(&s).await;
-                s.stop().await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(s) = TestServer::start(Backend::Postgres).await else {
-                    return;
-                };
-                ($body)(&s).await;
-                s.stop().await;
-            }
-        }
-    };
 }

@@ -6,3 +6,6 @@ mod attest;
 mod budgets;
 mod harness;
 mod trust;
+
+/// Every case on SQLite and PostgreSQL, over a [`harness::TestServer`].
+pub use provenant_testkit::both;

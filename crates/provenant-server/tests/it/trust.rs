@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::harness::{Backend, TestServer, enc};
+use crate::harness::{TestServer, enc};
 
 const MODEL: &str = "aiops/anomaly";
 const FILES: &[(&str, &[u8])] = &[("weights.bin", b"weights v1"), ("config/model.json", b"{}")];

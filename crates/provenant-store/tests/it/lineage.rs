@@ -1,36 +1,9 @@
 //! Lineage edges, impact and cycle refusal on both backends.
 
-use provenant_store::testing::PgTestDb;
 use provenant_store::{
     Digest, FileRow, NewAttachment, NewLineageEdge, NewVersion, Store, StoreError,
 };
-
-macro_rules! both {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test]
-            async fn sqlite() {
-                let dir = tempfile::tempdir().unwrap();
-                let store = Store::open_sqlite(&dir.path().join("meta.db"))
-                    .await
-                    .unwrap();
-                ($body)(store).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                let Some(db) = PgTestDb::create().await else {
-                    return;
-                };
-                let store = Store::connect(&db.url).await.unwrap();
-                ($body)(store.clone()).await;
-                store.close().await;
-            }
-        }
-    };
-}
+use provenant_testkit::both;
 
 fn version(model: &str, content: &str) -> NewVersion {
     let (ns, name) = model.rsplit_once('/').unwrap();
@@ -90,7 +63,7 @@ fn attachment(version_id: i64, body: &str) -> NewAttachment {
 
 both!(
     impact_follows_parents_and_lists_aliases,
-    |store: Store| async move {
+    async |store: &Store| {
         let base = store
             .version_publish(&version("aiops/base", "1"))
             .await
@@ -230,7 +203,7 @@ both!(
 
 both!(
     parent_cycles_are_refused_and_nothing_is_stored,
-    |store: Store| async move {
+    async |store: &Store| {
         let a = store
             .version_publish(&version("ml/a", "1"))
             .await
@@ -308,7 +281,7 @@ both!(
 );
 
 // Abbreviated inputs: every recorded input of the kind that starts so, once.
-both!(inputs_by_prefix, |store: Store| async move {
+both!(inputs_by_prefix, async |store: &Store| {
     let (a, _) = store.version_publish(&version("ns/a", "a")).await.unwrap();
     let (b, _) = store.version_publish(&version("ns/b", "b")).await.unwrap();
     let one = format!("abcdef1{}", "0".repeat(33));
@@ -348,3 +321,61 @@ both!(inputs_by_prefix, |store: Store| async move {
         1
     );
 });
+
+// A version published with its attachments is one transaction: a failure
+// after the version row is written (here, an edge naming a version that does
+// not exist) leaves no version, no attachment and no log entry.
+both!(
+    publish_with_attachments_rolls_back_whole,
+    async |store: &Store| {
+        let new = version("ns/whole", "w");
+        let before = store.log_pending_count().await.unwrap();
+        let bad_edge = NewLineageEdge {
+            parent_id: Some(i64::MAX),
+            ..edge("parent", "ns/missing@sha256:00")
+        };
+        let failed = store
+            .version_publish_with_attachments(
+                &new,
+                &[
+                    (attachment(0, "first"), vec![edge("dataset", "sha256:aaaa")]),
+                    (attachment(0, "second"), vec![bad_edge]),
+                ],
+            )
+            .await;
+        assert!(failed.is_err(), "{failed:?}");
+        assert!(store.model_get("ns/whole").await.unwrap().is_none());
+        assert_eq!(store.log_pending_count().await.unwrap(), before);
+        assert!(
+            store
+                .lineage_inputs_by_prefix("dataset", "sha256:aaaa", 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // The same request without the bad edge: the version with both.
+        let (row, created, attached) = store
+            .version_publish_with_attachments(
+                &new,
+                &[
+                    (attachment(0, "first"), vec![edge("dataset", "sha256:aaaa")]),
+                    (attachment(0, "second"), vec![]),
+                ],
+            )
+            .await
+            .unwrap();
+        assert!(created);
+        assert_eq!(attached.len(), 2);
+        assert!(
+            attached
+                .iter()
+                .all(|(a, new)| *new && a.version_id == row.id)
+        );
+        assert_eq!(
+            store.attachments(row.id, "provenance").await.unwrap().len(),
+            2
+        );
+        assert_eq!(store.log_pending_count().await.unwrap(), before + 3);
+    }
+);

@@ -1,35 +1,7 @@
 use std::collections::BTreeMap;
 
-use provenant_store::testing::PgTestDb;
 use provenant_store::{Digest, FileRow, LabelFilter, NewVersion, Store};
-
-/// Run `body` against a fresh SQLite database and a fresh PostgreSQL database.
-macro_rules! both_backends {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test]
-            async fn sqlite() {
-                let dir = tempfile::tempdir().unwrap();
-                let store = Store::open_sqlite(&dir.path().join("meta.db"))
-                    .await
-                    .unwrap();
-                ($body)(store).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                let Some(db) = PgTestDb::create().await else {
-                    return;
-                };
-                let store = Store::connect(&db.url).await.unwrap();
-                ($body)(store.clone()).await;
-                store.close().await;
-            }
-        }
-    };
-}
+use provenant_testkit::both;
 
 fn version(model: &str, content: &str, labels: &[(&str, &str)]) -> NewVersion {
     let (ns, name) = model.rsplit_once('/').unwrap();
@@ -65,7 +37,7 @@ fn version(model: &str, content: &str, labels: &[(&str, &str)]) -> NewVersion {
     }
 }
 
-both_backends!(publish_resolve_and_idempotency, |store: Store| async move {
+both!(publish_resolve_and_idempotency, async |store: &Store| {
     let (v1, created) = store
         .version_publish(&version("aiops/anomaly", "a", &[]))
         .await
@@ -120,7 +92,7 @@ both_backends!(publish_resolve_and_idempotency, |store: Store| async move {
     assert_eq!(o.number, 1);
 });
 
-both_backends!(labels_filters_search_and_pages, |store: Store| async move {
+both!(labels_filters_search_and_pages, async |store: &Store| {
     for i in 0..7 {
         let stage = if i % 2 == 0 { "prod" } else { "dev" };
         let model = if i < 5 {
@@ -318,7 +290,7 @@ both_backends!(labels_filters_search_and_pages, |store: Store| async move {
     );
 });
 
-both_backends!(state_and_aliases, |store: Store| async move {
+both!(state_and_aliases, async |store: &Store| {
     let (v1, _) = store
         .version_publish(&version("aiops/anomaly", "a", &[]))
         .await
@@ -424,9 +396,9 @@ both_backends!(state_and_aliases, |store: Store| async move {
     );
 });
 
-both_backends!(
+both!(
     concurrent_publishes_get_distinct_numbers,
-    |store: Store| async move {
+    async |store: &Store| {
         let mut tasks = Vec::new();
         for i in 0..24 {
             let s = store.clone();
@@ -447,7 +419,7 @@ both_backends!(
     }
 );
 
-both_backends!(tokens, |store: Store| async move {
+both!(tokens, async |store: &Store| {
     assert_eq!(store.token_count().await.unwrap(), 0);
     store.token_insert("admin", "abc", "admin").await.unwrap();
     let t = store.token_by_hash("abc").await.unwrap().unwrap();
@@ -458,9 +430,9 @@ both_backends!(tokens, |store: Store| async move {
     assert!(store.token_by_hash("abd").await.unwrap().is_none());
 });
 
-both_backends!(
+both!(
     a_failing_publish_does_not_sink_its_batch,
-    |store: Store| async move {
+    async |store: &Store| {
         // Publishes arriving together are group committed on SQLite; one that
         // fails (here: a duplicate file path) must fail alone.
         let mut tasks = Vec::new();
@@ -509,101 +481,98 @@ both_backends!(
     }
 );
 
-both_backends!(
-    a_group_publishes_like_one_by_one,
-    |store: Store| async move {
-        // Already published before the group.
-        let (before, _) = store
-            .version_publish(&version("aiops/g1", "old", &[("stage", "dev")]))
-            .await
-            .unwrap();
-        let group = [
-            version("aiops/g1", "a", &[("stage", "prod"), ("team", "t1")]),
-            version("aiops/g2", "a", &[]), // a new model, created in the group
-            version("aiops/g1", "old", &[]), // already there
-            version("aiops/g1", "b", &[("stage", "prod")]),
-            version("aiops/g1", "a", &[("stage", "prod"), ("team", "t1")]), // repeated in the group
-            version("other/g3", "c", &[("stage", "dev")]),
-        ];
-        let refs: Vec<&NewVersion> = group.iter().collect();
-        let out = store.version_publish_group(&refs).await.unwrap();
-        let got: Vec<(&str, i64, bool)> = out
-            .iter()
-            .map(|(v, created)| (v.model.as_str(), v.number, *created))
-            .collect();
-        assert_eq!(
-            got,
-            [
-                ("aiops/g1", 2, true),
-                ("aiops/g2", 1, true),
-                ("aiops/g1", 1, false),
-                ("aiops/g1", 3, true),
-                ("aiops/g1", 2, false),
-                ("other/g3", 1, true),
-            ]
-        );
-        assert_eq!(out[2].0.id, before.id);
-        assert_eq!(out[4].0.id, out[0].0.id);
+both!(a_group_publishes_like_one_by_one, async |store: &Store| {
+    // Already published before the group.
+    let (before, _) = store
+        .version_publish(&version("aiops/g1", "old", &[("stage", "dev")]))
+        .await
+        .unwrap();
+    let group = [
+        version("aiops/g1", "a", &[("stage", "prod"), ("team", "t1")]),
+        version("aiops/g2", "a", &[]), // a new model, created in the group
+        version("aiops/g1", "old", &[]), // already there
+        version("aiops/g1", "b", &[("stage", "prod")]),
+        version("aiops/g1", "a", &[("stage", "prod"), ("team", "t1")]), // repeated in the group
+        version("other/g3", "c", &[("stage", "dev")]),
+    ];
+    let refs: Vec<&NewVersion> = group.iter().collect();
+    let out = store.version_publish_group(&refs).await.unwrap();
+    let got: Vec<(&str, i64, bool)> = out
+        .iter()
+        .map(|(v, created)| (v.model.as_str(), v.number, *created))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("aiops/g1", 2, true),
+            ("aiops/g2", 1, true),
+            ("aiops/g1", 1, false),
+            ("aiops/g1", 3, true),
+            ("aiops/g1", 2, false),
+            ("other/g3", 1, true),
+        ]
+    );
+    assert_eq!(out[2].0.id, before.id);
+    assert_eq!(out[4].0.id, out[0].0.id);
 
-        // Each created version reads back whole: row, files, labels, search, log.
-        for (i, (row, _)) in out.iter().enumerate() {
-            let stored = store.version_by_id(row.id).await.unwrap().unwrap();
-            assert_eq!(stored.digest, group[i].digest);
-            assert_eq!(stored.manifest, group[i].manifest, "manifest bytes of #{i}");
-            assert_eq!(stored.config, group[i].config);
-            assert_eq!(stored.metadata, group[i].metadata);
-            assert_eq!(stored.size, 13);
-            assert_eq!(store.version_files(row.id).await.unwrap().len(), 2);
-        }
-        let labels = store.version_labels(out[0].0.id).await.unwrap();
-        assert_eq!(labels.get("team").map(String::as_str), Some("t1"));
-        let prod = store
-            .version_list(
-                None,
-                &[LabelFilter {
-                    key: "stage".into(),
-                    value: "prod".into(),
-                }],
-                None,
-                Some("g1"),
-                None,
-                100,
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            prod.items.iter().map(|v| v.number).collect::<Vec<_>>(),
-            [3, 2],
-            "labels and the full-text entry of group-published versions are searchable"
-        );
-        assert_eq!(
-            prod.items[1].annotations.as_ref().map(|a| &a.labels),
-            Some(&group[0].labels)
-        );
-        for (row, created) in &out {
-            let events = store.log_events_of("versions", row.id).await.unwrap();
-            assert_eq!(events.len(), 1, "one log entry per version");
-            let entry: serde_json::Value = serde_json::from_str(&events[0].entry).unwrap();
-            assert_eq!(entry["target"], format!("{}:{}", row.model, row.number));
-            assert_eq!(entry["details"]["digest"], row.digest.as_str());
-            if *created {
-                assert_eq!(entry["type"], "version.published");
-            }
-        }
-
-        // All or nothing: a group with one bad publish leaves nothing behind.
-        let mut bad = version("aiops/g1", "d", &[]);
-        bad.files.push(bad.files[0].clone());
-        let ok = version("aiops/g4", "e", &[]);
-        assert!(store.version_publish_group(&[&ok, &bad]).await.is_err());
-        assert!(store.model_get("aiops/g4").await.unwrap().is_none());
-        let (next, _) = store
-            .version_publish(&version("aiops/g1", "f", &[]))
-            .await
-            .unwrap();
-        assert_eq!(next.number, 4, "the failed group used no numbers");
+    // Each created version reads back whole: row, files, labels, search, log.
+    for (i, (row, _)) in out.iter().enumerate() {
+        let stored = store.version_by_id(row.id).await.unwrap().unwrap();
+        assert_eq!(stored.digest, group[i].digest);
+        assert_eq!(stored.manifest, group[i].manifest, "manifest bytes of #{i}");
+        assert_eq!(stored.config, group[i].config);
+        assert_eq!(stored.metadata, group[i].metadata);
+        assert_eq!(stored.size, 13);
+        assert_eq!(store.version_files(row.id).await.unwrap().len(), 2);
     }
-);
+    let labels = store.version_labels(out[0].0.id).await.unwrap();
+    assert_eq!(labels.get("team").map(String::as_str), Some("t1"));
+    let prod = store
+        .version_list(
+            None,
+            &[LabelFilter {
+                key: "stage".into(),
+                value: "prod".into(),
+            }],
+            None,
+            Some("g1"),
+            None,
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        prod.items.iter().map(|v| v.number).collect::<Vec<_>>(),
+        [3, 2],
+        "labels and the full-text entry of group-published versions are searchable"
+    );
+    assert_eq!(
+        prod.items[1].annotations.as_ref().map(|a| &a.labels),
+        Some(&group[0].labels)
+    );
+    for (row, created) in &out {
+        let events = store.log_events_of("versions", row.id).await.unwrap();
+        assert_eq!(events.len(), 1, "one log entry per version");
+        let entry: serde_json::Value = serde_json::from_str(&events[0].entry).unwrap();
+        assert_eq!(entry["target"], format!("{}:{}", row.model, row.number));
+        assert_eq!(entry["details"]["digest"], row.digest.as_str());
+        if *created {
+            assert_eq!(entry["type"], "version.published");
+        }
+    }
+
+    // All or nothing: a group with one bad publish leaves nothing behind.
+    let mut bad = version("aiops/g1", "d", &[]);
+    bad.files.push(bad.files[0].clone());
+    let ok = version("aiops/g4", "e", &[]);
+    assert!(store.version_publish_group(&[&ok, &bad]).await.is_err());
+    assert!(store.model_get("aiops/g4").await.unwrap().is_none());
+    let (next, _) = store
+        .version_publish(&version("aiops/g1", "f", &[]))
+        .await
+        .unwrap();
+    assert_eq!(next.number, 4, "the failed group used no numbers");
+});
 
 /// Listings on SQLite read through their own connections on the calling
 /// thread; each must see every write that has returned, whichever thread and
@@ -716,9 +685,9 @@ async fn sqlite_listing_names_a_corrupt_row() {
     );
 }
 
-both_backends!(
+both!(
     blob_sizes_tell_which_sizes_are_held,
-    |store: Store| async move {
+    async |store: &Store| {
         assert_eq!(
             store.blob_sizes_held(&[10, 20, 30]).await.unwrap(),
             Vec::<u64>::new()
@@ -746,7 +715,7 @@ both_backends!(
     }
 );
 
-both_backends!(versions_by_digest_prefix, |store: Store| async move {
+both!(versions_by_digest_prefix, async |store: &Store| {
     let shared = "d23c2b0ee1fe";
     let mut a = version("aiops/pfx", "a", &[]);
     a.digest = format!("sha256:{shared}{}", "0".repeat(52));
@@ -784,9 +753,9 @@ both_backends!(versions_by_digest_prefix, |store: Store| async move {
 // The store itself keeps aliases off archived versions, whichever way the
 // two operations meet: an aliased version is not archived, and an archived
 // version takes no alias.
-both_backends!(
+both!(
     aliases_and_archived_versions_exclude_each_other,
-    |store: Store| async move {
+    async |store: &Store| {
         let (v1, _) = store
             .version_publish(&version("aiops/guard", "a", &[]))
             .await

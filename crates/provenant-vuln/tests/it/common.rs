@@ -2,11 +2,11 @@
 //! (read-only), the whole database when `PROVENANT_PYPA_DIR` names it, and
 //! shared indexes.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use provenant_sbom::{Component, Sbom};
+use provenant_testkit::skip;
 use provenant_vuln::{Finding, Index, ScanOptions, scan};
 
 /// The subset of the real PyPA advisory database kept in the repository
@@ -22,12 +22,12 @@ pub fn pypa_index() -> &'static Index {
 }
 
 /// The whole PyPA database's `vulns` folder, from `PROVENANT_PYPA_DIR` (the
-/// folder holding `vulns/`). `None`, with a `SKIPPED` line, when it is not set;
-/// with `CI` set its absence fails the test.
+/// folder holding `vulns/`). `None`, after [`skip`], when it is not
+/// set (with `CI` set its absence fails the test).
 pub fn full_pypa_dir(test: &str) -> Option<PathBuf> {
     let Some(root) = std::env::var_os("PROVENANT_PYPA_DIR") else {
-        skip_missing_peer(&format!(
-            "{test} needs the whole PyPA advisory database: set PROVENANT_PYPA_DIR to the folder holding its vulns/"
+        skip(format_args!(
+            "{test} needs the whole PyPA advisory database: set PROVENANT_PYPA_DIR to the folder holding its vulns/ (see crates/provenant-vuln/README.md)"
         ));
         return None;
     };
@@ -94,18 +94,4 @@ pub fn copy_packages(dest: &Path, packages: &[&str]) {
             std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
         }
     }
-}
-
-/// Whether a missing peer (an interop tool, the whole PyPA database) may be
-/// skipped: only when `CI` is unset.
-pub fn skip_missing_peer(what: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("CI is set but a peer is missing: {what}");
-    }
-    // Straight to the process's stderr: libtest captures `eprintln!` of
-    // passing tests, and a skip must be seen.
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED: {what} (see crates/provenant-vuln/README.md)"
-    );
 }

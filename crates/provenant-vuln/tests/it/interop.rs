@@ -12,13 +12,12 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::common::{full_pypa_index, pypa_index, skip_missing_peer};
+use crate::common::{full_pypa_index, pypa_index};
+use provenant_testkit::{python_venv, require_program, skip};
 use provenant_vuln::{Index, ScanOptions, Scheme, Version, scan};
 
 fn venv_python() -> Option<PathBuf> {
-    let venv = std::env::var_os("PROVENANT_PY_VENV")
-        .map_or_else(|| PathBuf::from("/var/tmp/provenant-venv"), PathBuf::from);
-    let py = venv.join("bin/python");
+    let py = python_venv().join("bin/python");
     py.exists().then_some(py)
 }
 
@@ -47,7 +46,7 @@ fn pep440_order_matches_python_packaging_on_every_full_pypa_version() {
 /// accepts.
 fn pep440_order_matches_python_packaging(index: &Index, count_ok: fn(usize) -> bool) {
     let Some(py) = venv_python() else {
-        return skip_missing_peer("python venv with `packaging`");
+        return skip("the Python venv (PROVENANT_PY_VENV) is missing: it needs `packaging`");
     };
     let mut all = BTreeSet::new();
     for e in index.entries() {
@@ -87,7 +86,7 @@ for v in vs:
 "#;
     let out = match Command::new(&py).arg("-c").arg(script).arg(&input).output() {
         Ok(o) if o.status.success() => o,
-        _ => return skip_missing_peer("python `packaging` module in the venv"),
+        _ => return skip("the Python module `packaging` is not in the venv (PROVENANT_PY_VENV)"),
     };
     let text = String::from_utf8(out.stdout).unwrap();
     let mut ranked: Vec<(Version, usize, String)> = Vec::new();
@@ -116,10 +115,10 @@ for v in vs:
 #[test]
 fn dpkg_order_matches_dpkg_on_this_machines_packages() {
     let Ok(status) = std::fs::read_to_string("/var/lib/dpkg/status") else {
-        return skip_missing_peer("/var/lib/dpkg/status");
+        return skip("/var/lib/dpkg/status is missing (not a Debian system)");
     };
-    if Command::new("dpkg").arg("--version").output().is_err() {
-        return skip_missing_peer("dpkg");
+    if !require_program("dpkg") {
+        return;
     }
     let mut versions: BTreeSet<String> = status
         .lines()
@@ -183,7 +182,7 @@ fn dpkg_order_matches_dpkg_on_this_machines_packages() {
 #[test]
 fn real_cyclonedx_sbom_of_a_python_environment_scans() {
     let Some(py) = venv_python() else {
-        return skip_missing_peer("python venv with cyclonedx-bom");
+        return skip("the Python venv (PROVENANT_PY_VENV) is missing: it needs cyclonedx-bom");
     };
     let cdx = py.with_file_name("cyclonedx-py");
     let tmp = tempfile::tempdir().unwrap();
@@ -196,7 +195,9 @@ fn real_cyclonedx_sbom_of_a_python_environment_scans() {
         .map(|s| s.success())
         .unwrap_or(false);
     if !ok {
-        return skip_missing_peer("cyclonedx-py (pip package cyclonedx-bom) in the venv");
+        return skip(
+            "cyclonedx-py (pip package cyclonedx-bom) is not in the venv (PROVENANT_PY_VENV)",
+        );
     }
     let (_format, sbom) = provenant_sbom::read_sbom(&out).unwrap();
     assert!(sbom.components.len() > 10, "{}", sbom.components.len());
@@ -232,7 +233,7 @@ fn this_machines_site_packages_versions_are_pep440() {
         .filter(|p| p.exists())
         .collect();
     if stack.is_empty() {
-        return skip_missing_peer("a Python site-packages directory");
+        return skip("no Python site-packages directory here");
     }
     while let Some(d) = stack.pop() {
         let Ok(rd) = std::fs::read_dir(&d) else {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use provenant_store::testing::PgTestDb;
+use provenant_testkit::PgTestDb;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_provenant");

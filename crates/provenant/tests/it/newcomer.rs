@@ -356,8 +356,7 @@ fn git(repo: &Path, args: &[&str]) {
 /// `capture -- COMMAND` runs the command: real start and end, its exit
 /// status, no recipe when it fails; `--parent` takes any reference and pins it.
 fn capture_runs_the_training(s: &Server, dir: &Path) {
-    if Command::new("git").arg("--version").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "git is needed under CI");
+    if !provenant_testkit::require_program("git") {
         return;
     }
     let repo = dir.join("train-repo");
@@ -539,7 +538,7 @@ fn server_side_rules_postgres() {
         .enable_all()
         .build()
         .unwrap();
-    let Some(db) = rt.block_on(provenant_store::testing::PgTestDb::create()) else {
+    let Some(db) = rt.block_on(provenant_testkit::PgTestDb::create()) else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use provenant_store::testing::PgTestDb;
+use provenant_testkit::{PgTestDb, require_program};
 use serde_json::{Value, json};
 
 use crate::{BIN, Server, start, write};
@@ -22,16 +22,6 @@ fn run(dir: &Path, cmd: &str, args: &[&str]) {
         "{cmd} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn have(tool: &str) -> bool {
-    let ok = Command::new(tool).arg("-V").output().is_ok()
-        || Command::new(tool).arg("--version").output().is_ok();
-    assert!(
-        ok || std::env::var_os("CI").is_none(),
-        "CI is set but {tool} is missing"
-    );
-    ok
 }
 
 /// Runs the CLI with extra environment variables (CI detection, image digest).
@@ -106,7 +96,7 @@ fn provenance_count(s: &Server, reference_path: &str) -> usize {
 }
 
 pub fn provenance_flow(s: &Server, dir: &Path) {
-    if !have("git") || !have("ssh-keygen") {
+    if !require_program("git") || !require_program("ssh-keygen") {
         return;
     }
     // Training repository with an SSH-signed commit by an allowed signer.

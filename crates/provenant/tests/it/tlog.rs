@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use provenant_store::testing::{PgTestDb, execute};
+use provenant_testkit::{PgTestDb, execute};
 use serde_json::Value;
 
 use crate::{BIN, Server, free_port, start, start_with, write};
