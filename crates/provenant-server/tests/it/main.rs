@@ -4,6 +4,7 @@
 mod api;
 mod attest;
 mod budgets;
+mod errors;
 mod harness;
 mod trust;
 
