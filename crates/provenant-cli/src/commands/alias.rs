@@ -49,7 +49,7 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
                         model_segment(&v.model),
                         alias
                     ),
-                    &serde_json::json!({"version": v.number}),
+                    &provenant_api::AliasTarget { version: v.number },
                 )
                 .await?;
             if g.json {

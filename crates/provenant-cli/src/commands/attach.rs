@@ -111,6 +111,15 @@ impl SigningMaterial {
         )
     }
 
+    /// A bundle this material signed, with what verifies it, as sent to the server.
+    pub fn body(&self, bundle: serde_json::Value) -> provenant_api::BundleBody {
+        provenant_api::BundleBody {
+            bundle,
+            public_key: self.public_key.clone(),
+            certificate_roots: self.certificate_roots.clone(),
+        }
+    }
+
     /// Signs a statement into a bundle (JSON value, as sent to the server).
     pub fn sign(
         &self,
@@ -188,11 +197,11 @@ pub async fn post(
                 "api/v1/models/{}/versions/{number}/{route}",
                 model_segment(model)
             ),
-            &serde_json::json!({
-                "bundle": bundle,
-                "public_key": public_key,
-                "certificate_roots": certificate_roots,
-            }),
+            &provenant_api::BundleBody {
+                bundle: bundle.clone(),
+                public_key: public_key.map(str::to_owned),
+                certificate_roots: certificate_roots.to_vec(),
+            },
         )
         .await?;
     Ok(view)

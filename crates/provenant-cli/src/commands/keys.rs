@@ -92,7 +92,10 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
                 .send_json(
                     Method::POST,
                     &format!("api/v1/namespaces/{}/keys", model_segment(&namespace)),
-                    &serde_json::json!({"public_key": pem, "comment": comment}),
+                    &provenant_api::KeyBody {
+                        public_key: pem,
+                        comment,
+                    },
                 )
                 .await?;
             if g.json {

@@ -27,7 +27,10 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         .send_json(
             Method::POST,
             &format!("{}/labels", super::version_path(&v)),
-            &serde_json::json!({"set": set, "remove": a.remove}),
+            &provenant_api::LabelsBody {
+                set,
+                remove: a.remove,
+            },
         )
         .await?;
     if g.json {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::Context as _;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::api::VersionInfo;
 use crate::client::Client;
@@ -23,7 +23,7 @@ pub fn prepare(
     private_key: Option<&Path>,
     password_env: Option<&str>,
     files: &[LocalFile],
-) -> anyhow::Result<Value> {
+) -> anyhow::Result<provenant_api::BundleBody> {
     let bytes = std::fs::read(bundle_path)
         .with_context(|| format!("cannot read {}", bundle_path.display()))?;
     let bundle = provenant_attest::Bundle::from_json(&bytes)
@@ -73,7 +73,11 @@ pub fn prepare(
     )
     .map_err(|e| Refused(format!("{}: {e}", bundle_path.display())))?;
     let bundle_json: Value = serde_json::from_slice(&bytes)?;
-    Ok(json!({"bundle": bundle_json, "public_key": pem}))
+    Ok(provenant_api::BundleBody {
+        bundle: bundle_json,
+        public_key: pem,
+        certificate_roots: Vec::new(),
+    })
 }
 
 /// Provenance of a version, without the full statements.

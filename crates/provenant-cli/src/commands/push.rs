@@ -316,11 +316,11 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     // one transaction, or nothing.
     let mut attachments = Vec::new();
     if let Some(sig) = &signature {
-        attachments.push(serde_json::json!({
-            "bundle": sig.bundle,
-            "public_key": sig.public_key,
-            "certificate_roots": sig.certificate_roots,
-        }));
+        attachments.push(provenant_api::BundleBody {
+            bundle: sig.bundle.clone(),
+            public_key: sig.public_key.clone(),
+            certificate_roots: sig.certificate_roots.clone(),
+        });
     }
     if let Some(signing) = &sbom_signing {
         let root = provenant_registry::oms_root_digest(
@@ -328,12 +328,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         )?;
         for p in &a.sbom {
             let st = super::attach::sbom_statement(p, &a.model, &root)?;
-            let bundle = signing.sign(&st)?;
-            attachments.push(serde_json::json!({
-                "bundle": bundle,
-                "public_key": signing.public_key,
-                "certificate_roots": signing.certificate_roots,
-            }));
+            attachments.push(signing.body(signing.sign(&st)?));
         }
     }
     let has_provenance = provenance.is_some();

@@ -20,7 +20,7 @@ pub async fn run(g: &GlobalArgs, a: Args, action: &str) -> anyhow::Result<()> {
         .send_json(
             Method::POST,
             &format!("{}/{action}", super::version_path(&v)),
-            &serde_json::json!({"reason": a.reason}),
+            &provenant_api::ReasonBody { reason: a.reason },
         )
         .await?;
     if g.json {

@@ -34,7 +34,11 @@ pub async fn attach(
     let Json(body) = body?;
     let (view, created) = state
         .registry
-        .attach_attestation(&reference(&model, &number)?, &body.into_input()?, &p.name)
+        .attach_attestation(
+            &reference(&model, &number)?,
+            &super::attachment_input(body)?,
+            &p.name,
+        )
         .await?;
     Ok(super::attached(created, view))
 }

@@ -24,41 +24,16 @@ const JSON_LIMIT: usize = 16 << 20;
 /// Largest body of an upload's commit (`PUT`: a digest or a checksum).
 const COMMIT_LIMIT: usize = 4 << 10;
 
-/// A signed bundle to attach to a version (OMS signature, SBOM or provenance
-/// attestation), with what verifies it.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BundleBody {
-    /// A Sigstore bundle v0.3 (`model.sig`, or a DSSE envelope carrying an
-    /// in-toto Statement v1) as a JSON object; stored byte for byte as sent.
-    #[schema(value_type = Object)]
-    pub bundle: serde_json::Value,
-    /// Key mode: the signer's public key (PEM). Used only to check that the
-    /// bundle is validly signed; whether it is *trusted* is the namespace's
-    /// decision. Without `public_key` and `certificate_roots`, the
-    /// namespace's trusted keys and root certificates are tried.
-    #[serde(default)]
-    pub public_key: Option<String>,
-    /// Certificate mode: root certificate(s) the bundle's chain may lead to
-    /// (PEM); the fingerprint recorded is that of the one it leads to.
-    #[serde(default)]
-    pub certificate_roots: Vec<String>,
-}
+pub use provenant_api::BundleBody;
 
-impl BundleBody {
-    /// The bundle's bytes as the client serialised them.
-    pub fn bytes(&self) -> Result<Vec<u8>, ApiError> {
-        serde_json::to_vec(&self.bundle).map_err(ApiError::internal)
-    }
-
-    /// The bundle and its key material, as the registry takes them.
-    pub fn into_input(self) -> Result<provenant_registry::AttachmentInput, ApiError> {
-        Ok(provenant_registry::AttachmentInput {
-            bundle: self.bytes()?,
-            public_key: self.public_key,
-            certificate_roots: self.certificate_roots,
-        })
-    }
+/// A bundle body's bundle and key material, as the registry takes them (the
+/// bundle's bytes as the client serialised them).
+pub fn attachment_input(body: BundleBody) -> Result<provenant_registry::AttachmentInput, ApiError> {
+    Ok(provenant_registry::AttachmentInput {
+        bundle: serde_json::to_vec(&body.bundle).map_err(ApiError::internal)?,
+        public_key: body.public_key,
+        certificate_roots: body.certificate_roots,
+    })
 }
 
 /// 201 for a new attachment, 200 for one that was already there.

@@ -1,6 +1,7 @@
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
+use provenant_api::AliasTarget;
 use provenant_registry::rfc3339;
 use provenant_store::{AliasEvent, ModelRow};
 
@@ -143,14 +144,6 @@ pub async fn list_aliases(
             })
             .collect(),
     ))
-}
-
-/// Where to point an alias.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AliasTarget {
-    /// Version number of this model.
-    pub version: i64,
 }
 
 /// Point an alias at a version (recorded in the alias history).

@@ -3,6 +3,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use provenant_api::KeyBody;
 use provenant_registry::{SIGNATURE_MEDIA_TYPE, SignatureView, TrustedKeyView};
 
 use super::{JsonResult, reference};
@@ -27,7 +28,11 @@ pub async fn attach(
     let Json(body) = body?;
     let (view, created) = state
         .registry
-        .attach_signature(&reference(&model, &number)?, &body.into_input()?, &p.name)
+        .attach_signature(
+            &reference(&model, &number)?,
+            &super::attachment_input(body)?,
+            &p.name,
+        )
         .await?;
     Ok(super::attached(created, view))
 }
@@ -64,16 +69,6 @@ pub async fn bundle(
         HeaderValue::from_static(SIGNATURE_MEDIA_TYPE),
     );
     Ok(resp)
-}
-
-/// A key to trust.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct KeyBody {
-    /// Public key (PEM), or a certificate (PEM) whose key is trusted (e.g. a signing root).
-    pub public_key: String,
-    #[serde(default)]
-    pub comment: String,
 }
 
 /// Keys a namespace trusts for signatures (`?history=true` adds removed ones).

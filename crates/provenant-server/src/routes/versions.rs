@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 use provenant_registry::{ManifestFile, PublishRequest, Published, VersionState, VersionView};
 use provenant_store::VersionRow;
 
+use provenant_api::{LabelsBody, ReasonBody};
+
 use super::{JsonResult, ListParams, PageOf, reference};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::Principal;
@@ -38,23 +40,6 @@ pub struct PublishBody {
 
 fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
-}
-
-/// Label changes.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LabelsBody {
-    #[serde(default)]
-    pub set: BTreeMap<String, String>,
-    #[serde(default)]
-    pub remove: Vec<String>,
-}
-
-/// Why a version changes state.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReasonBody {
-    pub reason: String,
 }
 
 async fn page(
@@ -168,7 +153,7 @@ pub async fn publish(
             attachments: body
                 .attachments
                 .into_iter()
-                .map(super::BundleBody::into_input)
+                .map(super::attachment_input)
                 .collect::<Result<_, _>>()?,
             require_trusted: body.require_trusted,
         })
