@@ -188,6 +188,33 @@ pub fn catalog_sources(paths: &[PathBuf], python_envs: &[PathBuf]) -> Result<Sbo
     for s in &sources {
         sbom.merge(s.catalog()?);
     }
+    sbom.coalesce_pypi_spellings();
     sbom.normalize();
     Ok(sbom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_package_from_two_sources_spelled_two_ways_is_listed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("b")).unwrap();
+        std::fs::write(dir.path().join("requirements.txt"), "zope.interface==6.4\n").unwrap();
+        std::fs::write(
+            dir.path().join("b/requirements.txt"),
+            "zope-interface==6.4\n",
+        )
+        .unwrap();
+        let sbom = catalog_path(dir.path()).unwrap();
+        let purls: Vec<_> = sbom
+            .components
+            .iter()
+            .filter_map(|c| c.purl.as_deref())
+            .collect();
+        assert_eq!(purls, ["pkg:pypi/zope.interface@6.4"]);
+        let found_in = &sbom.components[0].properties[crate::PROP_FOUND_IN];
+        assert_eq!(found_in.lines().count(), 2, "{found_in}");
+    }
 }

@@ -324,6 +324,71 @@ impl Sbom {
         self.warnings.extend(other.warnings);
     }
 
+    /// Make one component of PyPI components that are one package spelled two ways. Package
+    /// URLs keep a PyPI name's dots (`pkg:pypi/zope.interface`), but lock files may record the
+    /// PEP 503 form (`zope-interface`): cataloguing both an environment and its lock file must
+    /// not list the package twice. Components whose PEP 503 name and version agree are merged
+    /// into the one whose name keeps dots (an installed distribution's own spelling), else the
+    /// first, and edges to the others are redirected to it.
+    pub fn coalesce_pypi_spellings(&mut self) {
+        let key = |c: &Component| {
+            let p = c.package_url()?.ok()?;
+            (p.ty() == "pypi" && p.namespace().is_none()).then(|| {
+                format!(
+                    "{}@{}",
+                    crate::util::pep503(p.name()),
+                    p.version().unwrap_or_default()
+                )
+            })
+        };
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, c) in self.components.iter().enumerate() {
+            if let Some(k) = key(c) {
+                groups.entry(k).or_default().push(i);
+            }
+        }
+        let mut renamed: BTreeMap<String, String> = BTreeMap::new();
+        let mut drop = BTreeSet::new();
+        for members in groups.values().filter(|m| m.len() > 1) {
+            let keeper = members
+                .iter()
+                .copied()
+                .find(|&i| {
+                    self.components[i]
+                        .package_url()
+                        .and_then(Result::ok)
+                        .is_some_and(|p| p.name().contains('.'))
+                })
+                .unwrap_or(members[0]);
+            for &i in members.iter().filter(|&&i| i != keeper) {
+                let c = self.components[i].clone();
+                renamed.insert(c.bom_ref.clone(), self.components[keeper].bom_ref.clone());
+                merge_into(&mut self.components[keeper], c);
+                drop.insert(i);
+            }
+        }
+        if renamed.is_empty() {
+            return;
+        }
+        let mut i = 0;
+        self.components.retain(|_| {
+            i += 1;
+            !drop.contains(&(i - 1))
+        });
+        let to = |r: String| renamed.get(&r).cloned().unwrap_or(r);
+        for map in [&mut self.dependencies, &mut self.contains] {
+            let old = std::mem::take(map);
+            for (from, tos) in old {
+                let from = to(from);
+                let tos: BTreeSet<String> = tos.into_iter().map(to).collect();
+                map.entry(from).or_default().extend(tos);
+            }
+            for (from, tos) in map.iter_mut() {
+                tos.remove(from);
+            }
+        }
+    }
+
     /// A copy for a writer: the per-file lists of package components are left out unless
     /// they will be written (they can be most of an environment's SBOM in memory).
     pub(crate) fn for_writing(&self, include_package_files: bool) -> Sbom {
@@ -469,5 +534,47 @@ fn merge_into(existing: &mut Component, c: Component) {
     }
     if existing.files.is_empty() {
         existing.files = c.files;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_pypi_package_spelled_two_ways_is_one_component() {
+        let mut sbom = Sbom::default();
+        for purl in [
+            "pkg:pypi/app@1.0",
+            "pkg:pypi/zope-interface@6.4",
+            "pkg:pypi/zope.interface@6.4",
+            "pkg:pypi/zope.interface@7.0",
+        ] {
+            sbom.add(Component::from_purl(purl).unwrap());
+        }
+        sbom.dependencies.insert(
+            "pkg:pypi/app@1.0".into(),
+            ["pkg:pypi/zope-interface@6.4".to_string()].into(),
+        );
+        sbom.contains.insert(
+            "pkg:pypi/zope-interface@6.4".into(),
+            ["pkg:pypi/zope.interface@6.4".to_string()].into(),
+        );
+        sbom.coalesce_pypi_spellings();
+        let refs: Vec<_> = sbom.components.iter().map(|c| c.bom_ref.as_str()).collect();
+        assert_eq!(
+            refs,
+            [
+                "pkg:pypi/app@1.0",
+                "pkg:pypi/zope.interface@6.4",
+                "pkg:pypi/zope.interface@7.0"
+            ]
+        );
+        assert_eq!(
+            sbom.dependencies["pkg:pypi/app@1.0"],
+            ["pkg:pypi/zope.interface@6.4".to_string()].into()
+        );
+        // No component contains itself after the merge.
+        assert!(sbom.contains.values().all(BTreeSet::is_empty));
     }
 }
