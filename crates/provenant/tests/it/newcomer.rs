@@ -367,7 +367,10 @@ fn capture_runs_the_training(s: &Server, dir: &Path) {
     git(&repo, &["add", "train.sh"]);
     git(&repo, &["commit", "-q", "-m", "train"]);
     let marker = dir.join("trained.txt");
-    let script = format!("sleep 1; echo done > {}", marker.display());
+    let script = format!(
+        "sleep 1; echo \"token=${{PROVENANT_TOKEN:-none}}\" > {}",
+        marker.display()
+    );
     let out = s.cli(
         &repo,
         &[
@@ -388,6 +391,8 @@ fn capture_runs_the_training(s: &Server, dir: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(marker.is_file(), "the training command ran");
+    // It ran without the registry credential of the person running capture.
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "token=none\n");
     let r: Value =
         serde_json::from_slice(&std::fs::read(dir.join("recipe.json")).unwrap()).unwrap();
     // Whole seconds (`YYYY-MM-DDTHH:MM:SS`, UTC): the run slept one second.
@@ -479,6 +484,42 @@ fn capture_runs_the_training(s: &Server, dir: &Path) {
     );
 }
 
+/// A push is all or nothing: with `--require-trusted`, a signer the
+/// namespace does not trust leaves no version (the server decides, in the
+/// publish itself); once trusted, the version comes with its signature. A key
+/// always signs.
+fn push_is_all_or_nothing(s: &Server, dir: &Path) {
+    s.ok(dir, &["keygen", "--out", "strict.pem"]);
+    let m = dir.join("strict-model");
+    write(&m.join("weights.bin"), b"strict weights");
+    let push = [
+        "push",
+        m.to_str().unwrap(),
+        "--model",
+        "aiops/strict",
+        "--key",
+        "strict.pem",
+    ];
+    let out = s.cli(dir, &[&push[..], &["--require-trusted"]].concat());
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("untrusted") || err.contains("not trusted"),
+        "{err}"
+    );
+    let out = s.cli(dir, &["show", "aiops/strict"]);
+    assert!(!out.status.success(), "a version was left: {out:?}");
+
+    s.ok(dir, &["keys", "add", "aiops", "strict.pub"]);
+    let r = s.json(dir, &[&push[..], &["--require-trusted"]].concat());
+    assert_eq!(r["signature"]["trusted"], true, "{r}");
+    // `--key` alone signs: the second push of other content is signed too.
+    write(&m.join("weights.bin"), b"strict weights v2");
+    let r = s.json(dir, &push);
+    assert_eq!(r["version"]["number"], 2, "{r}");
+    assert_eq!(r["signature"]["trusted"], true, "{r}");
+}
+
 /// Paths the server refuses are refused by push before any upload.
 fn push_refuses_unpullable_paths(s: &Server, dir: &Path) {
     for (name, files) in [
@@ -530,6 +571,7 @@ fn server_side_rules_sqlite() {
     digest_prefix_resolves(&s, tmp.path());
     capture_runs_the_training(&s, tmp.path());
     push_refuses_unpullable_paths(&s, tmp.path());
+    push_is_all_or_nothing(&s, tmp.path());
 }
 
 #[test]
@@ -550,6 +592,7 @@ fn server_side_rules_postgres() {
     digest_prefix_resolves(&s, tmp.path());
     capture_runs_the_training(&s, tmp.path());
     push_refuses_unpullable_paths(&s, tmp.path());
+    push_is_all_or_nothing(&s, tmp.path());
     drop(s);
     drop(db);
 }
