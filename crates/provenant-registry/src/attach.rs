@@ -131,7 +131,7 @@ impl Registry {
         namespace: &str,
     ) -> Result<NamespaceTrust, RegistryError> {
         let rows = self.store.trusted_keys(namespace, false).await?;
-        Ok(NamespaceTrust::new(namespace, &rows))
+        Ok(NamespaceTrust::new(namespace, &rows).with_cache(self.verdicts.clone()))
     }
 
     /// The trust of the namespace a version belongs to.

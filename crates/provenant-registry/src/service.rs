@@ -140,6 +140,8 @@ pub struct Registry {
     pub(crate) vuln: std::sync::Arc<crate::vulnscan::VulnCache>,
     /// Serialises imports into the vulnerability database (one process).
     pub(crate) vuln_import: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Trust verdicts about stored attachments (see `trust.rs`).
+    pub(crate) verdicts: crate::trust::VerdictCache,
     /// Inputs provenance must name (the registry's policy; all by default).
     pub provenance_requirements: provenant_provenance::Requirements,
 }
@@ -160,6 +162,7 @@ impl Registry {
             blobs,
             vuln: Default::default(),
             vuln_import: Default::default(),
+            verdicts: Default::default(),
             provenance_requirements: Default::default(),
         }
     }

@@ -13,6 +13,8 @@
 //! and a fingerprint recorded by mistake can never vouch for a bundle its
 //! anchor did not sign.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use provenant_attest::{AttestError, Bundle, PublicKey, SignerIdentity, TrustRoot};
@@ -28,9 +30,20 @@ pub struct KeyMaterial<'a> {
     pub certificate_roots: &'a [String],
 }
 
+/// Verdicts already reached, by (attachment row id, trusted key row id).
+/// Both rows are immutable (a removed key is a row marked removed, a new
+/// key a new row), and so is the verdict: it can be kept for as long as the
+/// process lives. Bounded; emptied when full.
+pub(crate) type VerdictCache = Arc<Mutex<HashMap<(i64, i64), bool>>>;
+
+/// Most verdicts a [`VerdictCache`] holds (about 2 MiB).
+const MAX_VERDICTS: usize = 65_536;
+
 /// One trust anchor of a namespace: a public key or a root certificate.
 #[derive(Clone, Debug)]
 struct Anchor {
+    /// The trusted key's row.
+    id: i64,
     fingerprint: String,
     root: TrustRoot,
 }
@@ -40,6 +53,7 @@ struct Anchor {
 pub(crate) struct NamespaceTrust {
     namespace: String,
     anchors: Vec<Anchor>,
+    verdicts: Option<VerdictCache>,
 }
 
 /// A trusted key row's anchor: a `CERTIFICATE` block is a root certificate,
@@ -52,6 +66,7 @@ fn anchor_of(row: &TrustedKeyRow) -> Option<Anchor> {
         TrustRoot::PublicKey(PublicKey::from_pem(row.public_key.as_bytes()).ok()?)
     };
     Some(Anchor {
+        id: row.id,
         fingerprint: row.fingerprint.clone(),
         root,
     })
@@ -72,29 +87,61 @@ impl NamespaceTrust {
         Self {
             namespace: namespace.to_owned(),
             anchors,
+            verdicts: None,
         }
+    }
+
+    /// Keep and reuse verdicts about stored attachments in `cache`.
+    pub(crate) fn with_cache(mut self, cache: VerdictCache) -> Self {
+        self.verdicts = Some(cache);
+        self
     }
 
     /// Whether the namespace vouches for a stored attachment: its anchor of
     /// the recorded fingerprint verifies the bundle at the time it was attached.
     pub(crate) fn vouches(&self, a: &AttachmentRow) -> bool {
-        self.vouches_for(&a.fingerprint, &a.body, attached_at(a.created_at))
+        let Some(anchor) = self.anchors.iter().find(|k| k.fingerprint == a.fingerprint) else {
+            return false;
+        };
+        let key = (a.id, anchor.id);
+        if let Some(cache) = &self.verdicts
+            && let Some(v) = cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&key)
+        {
+            return *v;
+        }
+        let verdict = verify_with(anchor, &a.body, attached_at(a.created_at));
+        if let Some(cache) = &self.verdicts {
+            let mut held = cache.lock().unwrap_or_else(PoisonError::into_inner);
+            if held.len() >= MAX_VERDICTS {
+                held.clear();
+            }
+            held.insert(key, verdict);
+        }
+        verdict
     }
 
     /// Whether the anchor of `fingerprint` verifies the bundle `body` at `at`.
     pub(crate) fn vouches_for(&self, fingerprint: &str, body: &[u8], at: SystemTime) -> bool {
-        let Some(anchor) = self.anchors.iter().find(|k| k.fingerprint == fingerprint) else {
-            return false;
-        };
-        let Ok(bundle) = Bundle::from_json(body) else {
-            return false;
-        };
-        provenant_attest::verify_signature(&bundle, &anchor.root, at).is_ok()
+        self.anchors
+            .iter()
+            .find(|k| k.fingerprint == fingerprint)
+            .is_some_and(|anchor| verify_with(anchor, body, at))
     }
 
     pub(crate) fn namespace(&self) -> &str {
         &self.namespace
     }
+}
+
+/// Whether `anchor` verifies the bundle `body` at `at`.
+fn verify_with(anchor: &Anchor, body: &[u8], at: SystemTime) -> bool {
+    let Ok(bundle) = Bundle::from_json(body) else {
+        return false;
+    };
+    provenant_attest::verify_signature(&bundle, &anchor.root, at).is_ok()
 }
 
 fn attached_at(millis: i64) -> SystemTime {
@@ -288,7 +335,16 @@ mod tests {
         assert!(!trust.vouches(&row(&root_fp, forged)));
         // Another fingerprint, or no anchor at all: not vouched for.
         assert!(!trust.vouches(&row(&format!("sha256:{}", "0".repeat(64)), real.clone())));
-        assert!(!NamespaceTrust::new("ns", &[]).vouches(&row(&root_fp, real)));
+        assert!(!NamespaceTrust::new("ns", &[]).vouches(&row(&root_fp, real.clone())));
+
+        // Verdicts are kept by (attachment row, key row): the second read
+        // does not verify again (shown by a planted verdict being used).
+        let cache = VerdictCache::default();
+        let cached = trust.clone().with_cache(cache.clone());
+        assert!(cached.vouches(&row(&root_fp, real.clone())));
+        assert_eq!(cache.lock().unwrap().get(&(1, 1)), Some(&true));
+        cache.lock().unwrap().insert((1, 1), false);
+        assert!(!cached.vouches(&row(&root_fp, real)));
     }
 
     #[test]

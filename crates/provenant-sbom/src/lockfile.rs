@@ -201,10 +201,13 @@ fn requirement_line(
             Some((o, v)) => (o, Some(v.to_string())),
             None => (first, None),
         };
-        let (opt, inline) = if !opt.starts_with("--") && opt.len() > 2 {
-            (&opt[..2], Some(opt[2..].to_string()))
-        } else {
-            (opt, inline)
+        // A short option with its value attached (`-rfile.txt`): split after
+        // the option's two characters, never inside a character.
+        let (opt, inline) = match opt.split_at_checked(2) {
+            Some((short, rest)) if !opt.starts_with("--") && !rest.is_empty() => {
+                (short, Some(rest.to_string()))
+            }
+            _ => (opt, inline),
         };
         let arg = inline.or_else(|| tokens.next().map(str::to_string));
         match opt {
@@ -967,6 +970,22 @@ fn resolve_node(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the lockfile fuzz target: an option whose second character
+    /// is multi-byte was split inside that character (a panic).
+    #[test]
+    fn short_options_are_not_split_inside_a_character() {
+        for text in [
+            "-\u{204}\n",
+            "0-\u{feff}\r",
+            "-\u{feff}x.txt\n",
+            "-\u{1f600}\n",
+        ] {
+            let _ = parse_requirements(text, "requirements.txt");
+        }
+        let (_, inc) = parse_requirements("-rother.txt\n", "requirements.txt").unwrap();
+        assert_eq!(inc, vec![(1, "other.txt".to_string())]);
+    }
 
     #[test]
     fn requirements_pinned_unpinned_hashes() {
