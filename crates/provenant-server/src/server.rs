@@ -49,7 +49,7 @@ pub struct Limits {
     pub upload_bytes_per_token: u64,
     /// An upload session that receives nothing for this long is closed.
     pub upload_idle_timeout: Duration,
-    /// Bytes of one page of versions: a page that reaches them ends early,
+    /// Bytes of one page of versions or models: a page that reaches them ends early,
     /// with a cursor to the rest (a page always holds at least one version).
     pub page_bytes: usize,
 }

@@ -69,6 +69,19 @@ impl UploadSlot {
         }
     }
 
+    /// Aborts the session's upload if nobody holds its lock (a holder
+    /// aborts it itself when it sees the session closed).
+    async fn abort_if_free(&self) {
+        let upload = self
+            .session
+            .try_lock()
+            .ok()
+            .and_then(|mut s| s.upload.take());
+        if let Some(u) = upload {
+            u.abort().await;
+        }
+    }
+
     fn touch(&self) {
         *self
             .last_progress
@@ -310,14 +323,7 @@ async fn open(
     };
     if let Err(e) = admitted {
         // Never in the map: nobody else can hold its lock.
-        let upload = slot
-            .session
-            .try_lock()
-            .ok()
-            .and_then(|mut s| s.upload.take());
-        if let Some(u) = upload {
-            u.abort().await;
-        }
+        slot.abort_if_free().await;
         return Err(e);
     }
     Ok((StatusCode::CREATED, Json(status)))
@@ -711,14 +717,7 @@ pub async fn reap_idle(state: AppState) {
         for (id, slot) in take_idle(&state.uploads, idle) {
             // Free, its writer is aborted here; held, the holder aborts it
             // when it sees the mark.
-            let upload = slot
-                .session
-                .try_lock()
-                .ok()
-                .and_then(|mut s| s.upload.take());
-            if let Some(u) = upload {
-                u.abort().await;
-            }
+            slot.abort_if_free().await;
             tracing::info!(upload = %id, "expired idle upload");
         }
     }

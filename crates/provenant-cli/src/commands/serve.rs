@@ -80,7 +80,7 @@ pub struct Args {
     /// Seconds an upload session may receive nothing before it is closed
     #[arg(long, env = "PROVENANT_UPLOAD_IDLE_TIMEOUT", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub upload_idle_timeout: u64,
-    /// Bytes of one page of versions; a page that reaches them ends early
+    /// Bytes of one page of versions or models; a page that reaches them ends early
     /// with a cursor to the rest [default: 4 MiB]
     #[arg(long, env = "PROVENANT_PAGE_BYTES", default_value_t = 4 << 20, value_parser = clap::value_parser!(u64).range(1024..))]
     pub page_bytes: u64,

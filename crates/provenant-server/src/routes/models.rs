@@ -84,6 +84,9 @@ pub async fn whoami(axum::Extension(p): axum::Extension<Principal>) -> Json<WhoA
     })
 }
 
+/// About what one listed model takes as JSON, beyond its name and description.
+const MODEL_JSON_BYTES: usize = 256;
+
 /// List models, in name order, optionally by name prefix.
 #[utoipa::path(get, path = "/api/v1/models", tag = "models", security(("bearer" = [])),
     params(("prefix" = Option<String>, Query, description = "full-name prefix, e.g. `aiops/`"),
@@ -101,12 +104,23 @@ pub async fn list_models(
         .store
         .model_list(prefix, p.cursor.as_deref(), p.limit + 1)
         .await?;
-    let next_cursor = if rows.len() as i64 > p.limit {
-        rows.truncate(usize::try_from(p.limit).unwrap_or(0));
-        rows.last().map(|m| m.full_name.clone())
-    } else {
-        None
-    };
+    let mut more = rows.len() as i64 > p.limit;
+    rows.truncate(usize::try_from(p.limit).unwrap_or(0));
+    // Bounded in bytes as well as rows (descriptions come from metadata and
+    // may be long): a page that reaches the budget ends early with a cursor.
+    // It always holds at least one model.
+    let mut bytes = 0usize;
+    if let Some(keep) = rows.iter().position(|m| {
+        bytes += MODEL_JSON_BYTES + m.full_name.len() + m.description.len();
+        bytes > state.limits.page_bytes
+    }) {
+        let keep = keep.max(1);
+        more |= keep < rows.len();
+        rows.truncate(keep);
+    }
+    let next_cursor = more
+        .then(|| rows.last().map(|m| m.full_name.clone()))
+        .flatten();
     Ok(Json(PageOf {
         items: rows.into_iter().map(ModelView::from).collect(),
         next_cursor,

@@ -596,3 +596,52 @@ both_limited!(
         );
     }
 );
+
+// Model listings are bounded in bytes too (a model's description comes
+// from version metadata): pages end early with a cursor, and the cursors
+// still list every model exactly once.
+both_limited!(
+    model_pages_stop_at_their_byte_budget,
+    Limits {
+        page_bytes: 5000,
+        ..Limits::default()
+    },
+    async |s: &TestServer| {
+        let description = "d".repeat(2000);
+        for n in 1..=4u8 {
+            let (status, v) = s
+                .publish(
+                    &format!("aiops/paged-{n}"),
+                    &[("m.bin", &[n][..])],
+                    json!({"description": description}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{v}");
+        }
+        let mut seen = Vec::new();
+        let mut cursor = String::new();
+        let mut pages = 0;
+        loop {
+            let (status, page) = s
+                .json(
+                    Method::GET,
+                    &format!("/api/v1/models?prefix=aiops/&limit=50&cursor={cursor}"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let items = page["items"].as_array().unwrap();
+            assert!(!items.is_empty() && items.len() <= 2, "{}", items.len());
+            seen.extend(items.iter().map(|m| m["name"].as_str().unwrap().to_owned()));
+            pages += 1;
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = c.replace('/', "%2F"),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 2, "{seen:?}");
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        seen.dedup();
+        assert_eq!(seen.len(), 4, "{seen:?}");
+    }
+);
