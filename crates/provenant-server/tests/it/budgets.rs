@@ -126,6 +126,32 @@ both!(
     }
 );
 
+/// The items of every page of a listing (`path` has a query already),
+/// following `next_cursor`; each page must be non-empty and at most `budget`
+/// bytes.
+async fn every_page(s: &TestServer, path: &str, budget: usize) -> Vec<Vec<Value>> {
+    let mut pages = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let resp = s
+            .req(Method::GET, &format!("{path}&cursor={cursor}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body = resp.bytes().await.unwrap();
+        assert!(body.len() <= budget, "a page of {} bytes", body.len());
+        let page: Value = serde_json::from_slice(&body).unwrap();
+        let items = page["items"].as_array().unwrap().clone();
+        assert!(!items.is_empty());
+        pages.push(items);
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.replace('/', "%2F"),
+            None => return pages,
+        }
+    }
+}
+
 both_limited!(
     version_pages_stop_at_their_byte_budget,
     Limits {
@@ -144,37 +170,20 @@ both_limited!(
                 .await;
             assert_eq!(status, StatusCode::CREATED, "{v}");
         }
-        let mut seen = Vec::new();
-        let mut cursor = String::new();
-        let mut pages = 0;
-        loop {
-            let resp = s
-                .req(
-                    Method::GET,
-                    &format!(
-                        "/api/v1/models/{}/versions?limit=50&cursor={cursor}",
-                        enc("aiops/pages")
-                    ),
-                )
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), StatusCode::OK);
-            let body = resp.bytes().await.unwrap();
-            assert!(body.len() <= 6000, "a page of {} bytes", body.len());
-            let page: Value = serde_json::from_slice(&body).unwrap();
-            let items = page["items"].as_array().unwrap();
-            assert!(!items.is_empty());
-            seen.extend(items.iter().map(|v| v["number"].as_i64().unwrap()));
-            pages += 1;
-            match page["next_cursor"].as_str() {
-                Some(c) => cursor = c.to_owned(),
-                None => break,
-            }
-        }
+        let pages = every_page(
+            s,
+            &format!("/api/v1/models/{}/versions?limit=50", enc("aiops/pages")),
+            6000,
+        )
+        .await;
+        let seen: Vec<i64> = pages
+            .iter()
+            .flatten()
+            .map(|v| v["number"].as_i64().unwrap())
+            .collect();
         // Fifty rows were asked for; the byte budget split them, and the
         // cursors still list every version once, newest first.
-        assert!(pages > 1, "one page of {seen:?}");
+        assert!(pages.len() > 1, "one page of {seen:?}");
         assert_eq!(seen, [5, 4, 3, 2, 1]);
     }
 );
@@ -618,28 +627,13 @@ both_limited!(
                 .await;
             assert_eq!(status, StatusCode::CREATED, "{v}");
         }
-        let mut seen = Vec::new();
-        let mut cursor = String::new();
-        let mut pages = 0;
-        loop {
-            let (status, page) = s
-                .json(
-                    Method::GET,
-                    &format!("/api/v1/models?prefix=aiops/&limit=50&cursor={cursor}"),
-                    None,
-                )
-                .await;
-            assert_eq!(status, StatusCode::OK, "{page}");
-            let items = page["items"].as_array().unwrap();
-            assert!(!items.is_empty() && items.len() <= 2, "{}", items.len());
-            seen.extend(items.iter().map(|m| m["name"].as_str().unwrap().to_owned()));
-            pages += 1;
-            match page["next_cursor"].as_str() {
-                Some(c) => cursor = c.replace('/', "%2F"),
-                None => break,
-            }
-        }
-        assert_eq!(pages, 2, "{seen:?}");
+        let pages = every_page(s, "/api/v1/models?prefix=aiops/&limit=50", 5000).await;
+        let mut seen: Vec<&str> = pages
+            .iter()
+            .flatten()
+            .map(|m| m["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(pages.len(), 2, "{seen:?}");
         assert_eq!(seen.len(), 4, "{seen:?}");
         seen.dedup();
         assert_eq!(seen.len(), 4, "{seen:?}");
