@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Vulnerability database benchmark (issue 7), through the provenant binary:
 #  1. import of the full PyPA advisory database ($PROVENANT_PYPA_DIR, the folder holding
-#     vulns/; default ../shared/data/osv-pypa beside the clone) into a fresh
+#     vulns/; required: the repository keeps only a subset) into a fresh
 #     local database (embedded SQLite): wall time (target < 5 s), and a re-import;
 #  2. scan of a 1,000-component CycloneDX SBOM (PyPI packages named in the database, at
 #     versions that hit advisories and that do not) including opening the database and
@@ -10,9 +10,9 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
-DATA="${PROVENANT_PYPA_DIR:-$HERE/../shared/data/osv-pypa}"
-if [[ ! -d "$DATA/vulns" ]]; then
-  echo "vuln bench: no PyPA advisory database at $DATA (set PROVENANT_PYPA_DIR to the folder holding vulns/)" >&2
+DATA="${PROVENANT_PYPA_DIR:-}"
+if [[ -z "$DATA" || ! -d "$DATA/vulns" ]]; then
+  echo "vuln bench: set PROVENANT_PYPA_DIR to the PyPA advisory database (the folder holding vulns/)" >&2
   exit 2
 fi
 WORK="$(mktemp -d "${TMPDIR:-/var/tmp}/pt-vuln-bench.XXXXXX")"

@@ -16,6 +16,7 @@ pub const NOW: u64 = 1_700_000_000;
 
 /// The log's note signer, from a fixed seed.
 pub fn log_signer() -> Ed25519Signer {
+    // ORIGIN is a constant valid key name (no spaces, `+` or newlines).
     Ed25519Signer::new(ORIGIN, SigningKey::from_bytes(&[1; 32])).expect("valid key name")
 }
 
@@ -28,6 +29,7 @@ pub fn log_verifiers() -> Verifiers {
 
 /// A fresh witness (empty state) that watches the log.
 pub fn witness() -> Witness<MemoryWitnessStore> {
+    // WITNESS is a constant valid key name.
     let signer =
         CosignatureSigner::new(WITNESS, SigningKey::from_bytes(&[2; 32])).expect("valid key name");
     let mut w = Witness::new(signer, MemoryWitnessStore::default());
@@ -44,6 +46,7 @@ pub fn signed_checkpoint(entries: &[&[u8]]) -> String {
         _ => provenant_tlog::empty_root(),
     };
     let signer = log_signer();
+    // One valid signer whose name is the checkpoint's origin: signing cannot fail.
     Checkpoint::new(ORIGIN, entries.len() as u64, root)
         .sign(&[&signer])
         .expect("the fixed key signs")
