@@ -190,6 +190,32 @@ async fn push(
     .await
 }
 
+/// The attacker's signature, SBOM and provenance about `FILES`, with the
+/// route each is attached on.
+fn attacker_bundles() -> [(&'static str, Value); 3] {
+    let (key, chain) = attacker();
+    let root = root_hex(FILES);
+    [
+        ("signatures", oms(FILES, &key, &chain)),
+        ("attestations", sbom(&root, &key, &chain)),
+        ("provenance", provenance(&root, &key, &chain)),
+    ]
+}
+
+/// Attaches `body` on `route` of version 1: accepted as validly signed,
+/// recorded as verified by the attacker's CA, and not trusted.
+async fn attached_untrusted(s: &TestServer, route: &str, body: Value) -> Value {
+    let (st, v) = attach(s, route, body).await;
+    assert_eq!(st, StatusCode::CREATED, "{route}: {v}");
+    assert_eq!(
+        v["fingerprint"],
+        cert_fingerprint("attacker-root.pem").as_str(),
+        "{route}: {v}"
+    );
+    assert_eq!(v["trusted"], false, "{route}: {v}");
+    v
+}
+
 // The forged anchor: the caller sends its own CA and, last, a certificate
 // carrying a key the namespace trusts. The chain is built to the caller's
 // CA, so that is what is recorded, and nothing is trusted.
@@ -198,25 +224,14 @@ both!(forged_anchor_is_never_trusted, async |s: &TestServer| {
     let (st, v) = s.publish(MODEL, FILES, json!({})).await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
     let (key, chain) = attacker();
-    let root = root_hex(FILES);
     let roots = json!([pem("attacker-root.pem"), pem("root.pem")]);
-    let attacker_fp = cert_fingerprint("attacker-root.pem");
-    for (route, bundle) in [
-        ("signatures", oms(FILES, &key, &chain)),
-        ("attestations", sbom(&root, &key, &chain)),
-        ("provenance", provenance(&root, &key, &chain)),
-    ] {
-        // Verified against the roots sent: attached, recorded as the
-        // attacker's CA, untrusted.
-        let (st, v) = attach(
+    for (route, bundle) in attacker_bundles() {
+        let v = attached_untrusted(
             s,
             route,
             json!({"bundle": bundle, "certificate_roots": roots}),
         )
         .await;
-        assert_eq!(st, StatusCode::CREATED, "{route}: {v}");
-        assert_eq!(v["fingerprint"], attacker_fp.as_str(), "{route}: {v}");
-        assert_eq!(v["trusted"], false, "{route}: {v}");
         assert!(
             v["signer"]
                 .as_str()
@@ -283,27 +298,14 @@ both!(
         assert_eq!(added["kind"], "key", "{added}");
         let (st, v) = s.publish(MODEL, FILES, json!({})).await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
-        let (key, chain) = attacker();
-        let root = root_hex(FILES);
         let roots = json!([pem("attacker-root.pem"), pem("carrier.pem")]);
-        for (route, bundle) in [
-            ("signatures", oms(FILES, &key, &chain)),
-            ("attestations", sbom(&root, &key, &chain)),
-            ("provenance", provenance(&root, &key, &chain)),
-        ] {
-            let (st, v) = attach(
+        for (route, bundle) in attacker_bundles() {
+            attached_untrusted(
                 s,
                 route,
                 json!({"bundle": bundle, "certificate_roots": roots}),
             )
             .await;
-            assert_eq!(st, StatusCode::CREATED, "{route}: {v}");
-            assert_eq!(v["trusted"], false, "{route}: {v}");
-            assert_eq!(
-                v["fingerprint"],
-                cert_fingerprint("attacker-root.pem").as_str(),
-                "{route}: {v}"
-            );
             // The carrier alone is not a root at all.
             let (st, v) = attach(
                 s,
