@@ -17,6 +17,7 @@
 //! per worker thread) whatever the model size.
 
 mod algorithm;
+mod content;
 mod diff;
 mod engine;
 mod error;
@@ -26,6 +27,7 @@ mod path;
 mod walk;
 
 pub use algorithm::HashAlgorithm;
+pub use content::{Digest, DigestAlgorithm, DigestParseError};
 pub use diff::{ResourceMismatch, diff_resources};
 pub use engine::{digest_path, hash_model};
 pub use error::{DigestError, Result};

@@ -168,7 +168,7 @@ impl Registry {
             version_id: 0,
             kind: String::new(),
             media_type: ATTESTATION_MEDIA_TYPE.into(),
-            digest: Digest::of(&input.bundle).to_string(),
+            digest: Digest::sha256(&input.bundle).to_string(),
             body: input.bundle.clone(),
             signer: String::new(),
             fingerprint: String::new(),

@@ -51,7 +51,7 @@ pub struct BuiltManifest {
 }
 
 fn sha256(data: &[u8]) -> String {
-    provenant_store::Digest::of(data).to_string()
+    provenant_store::Digest::sha256(data).to_string()
 }
 
 /// Build the manifest for `files` (sorted by path by the caller).

@@ -222,7 +222,7 @@ impl Registry {
                     let digest: Digest =
                         digest_str
                             .parse()
-                            .map_err(|e: provenant_store::StoreError| {
+                            .map_err(|e: provenant_digest::DigestParseError| {
                                 RegistryError::InvalidDigest {
                                     path: path.clone(),
                                     reason: e.to_string(),
@@ -262,7 +262,7 @@ impl Registry {
             manifest: built.manifest,
             config: built.config,
             config_digest: built.config_digest,
-            metadata_digest: Digest::of(metadata.canonical.as_bytes()).to_string(),
+            metadata_digest: Digest::sha256(metadata.canonical.as_bytes()).to_string(),
             search_text: search_text(&model, &metadata.value),
             metadata: metadata.canonical,
             files: files

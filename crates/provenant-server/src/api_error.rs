@@ -164,6 +164,12 @@ pub fn log_status(e: &LogError) -> (StatusCode, ErrorCode) {
     }
 }
 
+impl From<provenant_digest::DigestParseError> for ApiError {
+    fn from(e: provenant_digest::DigestParseError) -> Self {
+        Self::bad_request(ErrorCode::InvalidDigest, e.to_string())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         Self::mapped(store_status(&e), &e)

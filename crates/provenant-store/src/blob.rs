@@ -212,7 +212,7 @@ impl BlobStore {
     fn blob_path(&self, digest: &Digest) -> ObjPath {
         let hex = digest.hex();
         let mut path = self.prefix.clone();
-        for part in ["blobs", "sha256", &hex[..2], &hex] {
+        for part in ["blobs", digest.algorithm().name(), &hex[..2], &hex] {
             path = path.clone().join(part);
         }
         path
@@ -284,7 +284,7 @@ impl BlobStore {
 
     /// Store a small blob held in memory; returns its digest.
     pub async fn put_bytes(&self, data: Bytes) -> Result<Digest, StoreError> {
-        let digest = Digest::of(&data);
+        let digest = Digest::sha256(&data);
         let mut up = self.begin_upload(digest, data.len() as u64).await?;
         up.write(0, data).await?;
         up.finish().await
@@ -428,7 +428,10 @@ impl BlobStore {
 /// The file of blob `digest` under a local store's directory.
 fn local_blob_path(root: &std::path::Path, digest: &Digest) -> std::path::PathBuf {
     let hex = digest.hex();
-    root.join("blobs").join("sha256").join(&hex[..2]).join(&hex)
+    root.join("blobs")
+        .join(digest.algorithm().name())
+        .join(&hex[..2])
+        .join(&hex)
 }
 
 /// What a client vouches for when it commits an upload: the digest of the
@@ -484,7 +487,7 @@ impl Upload {
     /// SHA-256 of the bytes received so far: a client resuming an undeclared
     /// upload compares it with its own file's first [`Self::offset`] bytes.
     pub fn received_digest(&self) -> Digest {
-        Digest::from_bytes(self.hasher.clone().finalize().into())
+        Digest::from_sha256_bytes(self.hasher.clone().finalize().into())
     }
 
     fn name(&self) -> String {

@@ -11,7 +11,7 @@ fn store() -> (tempfile::TempDir, BlobStore) {
 async fn streamed_upload_commits_only_on_matching_digest() {
     let (_d, s) = store();
     let data: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
-    let digest = Digest::of(&data);
+    let digest = Digest::sha256(&data);
     let mut up = s.begin_upload(digest, data.len() as u64).await.unwrap();
     for (i, chunk) in data.chunks(1 << 20).enumerate() {
         up.write((i << 20) as u64, Bytes::copy_from_slice(chunk))
@@ -35,7 +35,7 @@ async fn streamed_upload_commits_only_on_matching_digest() {
 #[tokio::test]
 async fn wrong_digest_leaves_nothing() {
     let (d, s) = store();
-    let declared = Digest::of(b"expected");
+    let declared = Digest::sha256(b"expected");
     let mut up = s.begin_upload(declared, 8).await.unwrap();
     up.write(0, Bytes::from_static(b"tampered")).await.unwrap();
     match up.finish().await {
@@ -44,7 +44,7 @@ async fn wrong_digest_leaves_nothing() {
             actual,
         }) => {
             assert_eq!(dd, declared);
-            assert_eq!(actual, Digest::of(b"tampered"));
+            assert_eq!(actual, Digest::sha256(b"tampered"));
         }
         other => panic!("expected a digest mismatch, got {other:?}"),
     }
@@ -56,7 +56,7 @@ async fn wrong_digest_leaves_nothing() {
 async fn truncated_and_oversized_uploads_fail_cleanly() {
     let (d, s) = store();
     let data = b"0123456789";
-    let digest = Digest::of(data);
+    let digest = Digest::sha256(data);
     let mut up = s.begin_upload(digest, 10).await.unwrap();
     up.write(0, Bytes::from_static(b"01234")).await.unwrap();
     assert!(matches!(
@@ -115,7 +115,7 @@ fn assert_no_files(dir: &std::path::Path) {
 async fn a_committed_upload_leaves_no_staging_file_and_same_blob_twice_is_fine() {
     let (d, s) = store();
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 241) as u8).collect();
-    let digest = Digest::of(&data);
+    let digest = Digest::sha256(&data);
     // Two sessions for the same blob, interleaved: both commit, one file.
     let mut a = s.begin_upload(digest, data.len() as u64).await.unwrap();
     let mut b = s.begin_upload(digest, data.len() as u64).await.unwrap();
@@ -135,14 +135,14 @@ async fn a_committed_upload_leaves_no_staging_file_and_same_blob_twice_is_fine()
 #[tokio::test]
 async fn an_upload_larger_than_the_disk_fails_at_once_and_leaves_nothing() {
     let (d, s) = store();
-    let digest = Digest::of(b"never sent");
+    let digest = Digest::sha256(b"never sent");
     match s.begin_upload(digest, 1 << 50).await {
         Err(StoreError::InsufficientStorage { size, .. }) => assert_eq!(size, 1 << 50),
         other => panic!("expected insufficient storage, got {other:?}"),
     }
     assert_no_files(d.path());
     // A blob that fits still goes through.
-    let mut up = s.begin_upload(Digest::of(b"fits"), 4).await.unwrap();
+    let mut up = s.begin_upload(Digest::sha256(b"fits"), 4).await.unwrap();
     up.write(0, Bytes::from_static(b"fits")).await.unwrap();
     up.finish().await.unwrap();
 }
@@ -151,7 +151,7 @@ async fn an_upload_larger_than_the_disk_fails_at_once_and_leaves_nothing() {
 async fn an_upload_paused_between_requests_goes_on_where_it_stopped() {
     let (d, s) = store();
     let data: Vec<u8> = (0..2_500_000u32).map(|i| (i % 239) as u8).collect();
-    let digest = Digest::of(&data);
+    let digest = Digest::sha256(&data);
     let mut up = s.begin_upload(digest, data.len() as u64).await.unwrap();
     // Three "requests", each ending in a pause (the writer thread stops).
     for part in data.chunks(900_000) {
@@ -226,7 +226,7 @@ async fn an_undeclared_upload_commits_under_the_digest_of_its_bytes() {
     let (d, s) = store();
     assert!(s.accepts_undeclared());
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 241) as u8).collect();
-    let digest = Digest::of(&data);
+    let digest = Digest::sha256(&data);
     let mut up = s.begin_undeclared_upload(data.len() as u64).await.unwrap();
     assert_eq!(up.declared(), None);
     let half = data.len() / 2;
@@ -235,7 +235,7 @@ async fn an_undeclared_upload_commits_under_the_digest_of_its_bytes() {
         .unwrap();
     up.pause().await.unwrap();
     // What a client resuming it compares its file's first bytes with.
-    assert_eq!(up.received_digest(), Digest::of(&data[..half]));
+    assert_eq!(up.received_digest(), Digest::sha256(&data[..half]));
     up.write(half as u64, Bytes::copy_from_slice(&data[half..]))
         .await
         .unwrap();
@@ -256,7 +256,7 @@ async fn an_undeclared_upload_commits_under_the_digest_of_its_bytes() {
     // Declaring the digest at commit instead of a checksum works too.
     let mut up = s.begin_undeclared_upload(5).await.unwrap();
     up.write(0, Bytes::from_static(b"hello")).await.unwrap();
-    let hello = Digest::of(b"hello");
+    let hello = Digest::sha256(b"hello");
     let declared = Declaration {
         digest: Some(hello),
         crc64nvme: None,
@@ -290,7 +290,7 @@ async fn an_undeclared_upload_that_fails_its_declaration_leaves_nothing() {
     up.write(0, Bytes::from_static(data)).await.unwrap();
     let err = up
         .finish_with(Declaration {
-            digest: Some(Digest::of(b"other")),
+            digest: Some(Digest::sha256(b"other")),
             crc64nvme: Some(crc64nvme(data)),
         })
         .await
@@ -315,7 +315,7 @@ async fn an_undeclared_upload_that_fails_its_declaration_leaves_nothing() {
         err.to_string().contains("an undeclared upload"),
         "names what it was: {err}"
     );
-    assert_eq!(s.size(&Digest::of(data)).await.unwrap(), None);
+    assert_eq!(s.size(&Digest::sha256(data)).await.unwrap(), None);
     assert_no_files(d.path());
 }
 

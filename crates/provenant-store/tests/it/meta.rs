@@ -5,7 +5,7 @@ use provenant_testkit::both;
 
 fn version(model: &str, content: &str, labels: &[(&str, &str)]) -> NewVersion {
     let (ns, name) = model.rsplit_once('/').unwrap();
-    let digest = Digest::of(format!("{model}/{content}").as_bytes()).to_string();
+    let digest = Digest::sha256(format!("{model}/{content}").as_bytes()).to_string();
     NewVersion {
         namespace: ns.into(),
         model_name: name.into(),
@@ -13,18 +13,18 @@ fn version(model: &str, content: &str, labels: &[(&str, &str)]) -> NewVersion {
         digest,
         manifest: format!("{{\"m\":\"{content}\"}}").into_bytes(),
         config: b"{}".to_vec(),
-        config_digest: Digest::of(b"{}").to_string(),
+        config_digest: Digest::sha256(b"{}").to_string(),
         metadata: format!("{{\"framework\":\"pytorch\",\"task\":\"{content}\"}}"),
-        metadata_digest: Digest::of(content.as_bytes()).to_string(),
+        metadata_digest: Digest::sha256(content.as_bytes()).to_string(),
         files: vec![
             FileRow {
                 path: "model.bin".into(),
-                digest: Digest::of(content.as_bytes()).to_string(),
+                digest: Digest::sha256(content.as_bytes()).to_string(),
                 size: 10,
             },
             FileRow {
                 path: "cfg/config.json".into(),
-                digest: Digest::of(b"cfg").to_string(),
+                digest: Digest::sha256(b"cfg").to_string(),
                 size: 3,
             },
         ],
