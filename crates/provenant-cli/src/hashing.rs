@@ -43,99 +43,44 @@ pub fn hash_file(path: &Path, progress: &dyn Fn(u64)) -> std::io::Result<String>
     Ok(format!("sha256:{}", hex::encode(h.finalize())))
 }
 
-/// List the regular files of a model: a directory (recursively; `.git`
-/// directories skipped) or a single file. Symlinks are followed only when they
-/// resolve to a file inside the model directory; one that leaves the tree is
-/// an error naming it.
+/// The walking rules of `push`, the same as the signature it makes covers:
+/// OMS's (top-level git files left out, in-tree file symlinks followed at the
+/// link's path, symlinked directories not descended, links out of the model
+/// refused), with the signature file `model.sig` left out too.
+pub fn push_options() -> provenant_digest::HashOptions {
+    provenant_digest::HashOptions {
+        ignore_paths: vec![provenant_attest::DEFAULT_SIGNATURE_NAME.to_owned()],
+        allow_symlinks: true,
+        ..provenant_digest::HashOptions::default()
+    }
+}
+
+/// List the regular files of a model (a directory, or a single file named by
+/// its file name) with the one walker hashing and signing use, under
+/// [`push_options`]. Sockets, devices and FIFOs are refused, naming them.
 pub fn collect(root: &Path) -> anyhow::Result<Vec<LocalFile>> {
-    let meta =
-        std::fs::metadata(root).with_context(|| format!("cannot read {}", root.display()))?;
-    if meta.is_file() {
-        let name = root
-            .file_name()
+    let listed = provenant_digest::list_model_files(root, &push_options())
+        .map_err(|e| anyhow::anyhow!("cannot push {}: {e}", root.display()))?;
+    let single_name = || {
+        root.file_name()
             .and_then(|n| n.to_str())
-            .with_context(|| format!("{} has no UTF-8 file name", root.display()))?;
-        return Ok(vec![LocalFile {
-            rel: name.to_owned(),
-            abs: root.to_path_buf(),
-            size: meta.len(),
-            digest: String::new(),
-        }]);
-    }
-    let canonical_root = root
-        .canonicalize()
-        .with_context(|| format!("cannot resolve {}", root.display()))?;
-    let mut out = Vec::new();
-    let mut stack = vec![(root.to_path_buf(), String::new())];
-    while let Some((dir, prefix)) = stack.pop() {
-        let entries =
-            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
-        for entry in entries {
-            let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
-            let name = entry.file_name();
-            let name = name.to_str().with_context(|| {
-                format!(
-                    "file name {:?} in {} is not UTF-8",
-                    entry.file_name(),
-                    dir.display()
-                )
-            })?;
-            let rel = if prefix.is_empty() {
-                name.to_owned()
-            } else {
-                format!("{prefix}/{name}")
-            };
-            let path = entry.path();
-            let ft = entry
-                .file_type()
-                .with_context(|| format!("cannot stat {}", path.display()))?;
-            if prefix.is_empty() && name == "model.sig" {
-                // An OMS signature is an attachment of the version, not one of its files.
-                continue;
-            }
-            if ft.is_symlink() {
-                let target = path
-                    .canonicalize()
-                    .with_context(|| format!("symlink {rel} is dangling"))?;
-                if !target.starts_with(&canonical_root) {
-                    bail!(
-                        "symlink {rel} points outside the model directory (to {})",
-                        target.display()
-                    );
-                }
-                let tmeta = std::fs::metadata(&target)?;
-                if !tmeta.is_file() {
-                    bail!(
-                        "symlink {rel} points to a directory; only file symlinks inside the model are followed"
-                    );
-                }
-                out.push(LocalFile {
-                    rel,
-                    abs: path,
-                    size: tmeta.len(),
-                    digest: String::new(),
-                });
-            } else if ft.is_dir() {
-                if name != ".git" {
-                    stack.push((path, rel));
-                }
-            } else if ft.is_file() {
-                let size = entry.metadata()?.len();
-                out.push(LocalFile {
-                    rel,
-                    abs: path,
-                    size,
-                    digest: String::new(),
-                });
-            } else {
-                bail!("{rel} is not a regular file (sockets, devices and FIFOs cannot be pushed)");
-            }
-        }
-    }
+            .map(str::to_owned)
+            .with_context(|| format!("{} has no UTF-8 file name", root.display()))
+    };
+    let out = listed
+        .into_iter()
+        .map(|f| {
+            Ok(LocalFile {
+                rel: if f.rel == "." { single_name()? } else { f.rel },
+                abs: f.abs,
+                size: f.size,
+                digest: String::new(),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     if out.is_empty() {
         bail!("{} holds no files", root.display());
     }
-    out.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
 }
 
@@ -203,9 +148,17 @@ mod tests {
         std::fs::write(d.path().join("a-c"), b"").unwrap();
         std::fs::create_dir_all(d.path().join(".git")).unwrap();
         std::fs::write(d.path().join(".git/HEAD"), b"x").unwrap();
+        std::fs::write(d.path().join(".gitignore"), b"*.tmp").unwrap();
+        std::fs::write(d.path().join("model.sig"), b"{}").unwrap();
+        // Below the top level, git paths are model files (as OMS hashes them).
+        std::fs::write(d.path().join("a/.gitignore"), b"x").unwrap();
         let mut files = collect(d.path()).unwrap();
         let names: Vec<_> = files.iter().map(|f| f.rel.as_str()).collect();
-        assert_eq!(names, ["a-c", "a/b/w.bin"]);
+        assert_eq!(names, ["a-c", "a/.gitignore", "a/b/w.bin"]);
+        // Exactly what a signature of the directory covers.
+        let signed = provenant_digest::hash_model(d.path(), &push_options()).unwrap();
+        let resources: Vec<String> = signed.resources.iter().map(|r| r.name.to_string()).collect();
+        assert_eq!(resources, names);
         hash_all(&mut files, &|_| {}).unwrap();
         assert_eq!(
             files[0].digest,
@@ -219,7 +172,21 @@ mod tests {
             std::os::unix::fs::symlink(outside.path().join("secret"), d.path().join("link"))
                 .unwrap();
             let err = collect(d.path()).unwrap_err().to_string();
-            assert!(err.contains("symlink link points outside"), "{err}");
+            assert!(err.contains("link: symbolic link points outside"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_single_file_is_named_by_its_file_name() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("model.onnx");
+        std::fs::write(&f, b"onnx").unwrap();
+        let files = collect(&f).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].rel, "model.onnx");
+        assert_eq!(files[0].size, 4);
+        let empty = tempfile::tempdir().unwrap();
+        let err = collect(empty.path()).unwrap_err().to_string();
+        assert!(err.contains("holds no files"), "{err}");
     }
 }

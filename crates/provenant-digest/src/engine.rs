@@ -8,7 +8,7 @@ use crate::algorithm::{HashAlgorithm, StreamHasher};
 use crate::error::{DigestError, Result};
 use crate::manifest::{ModelDigest, Resource, ResourceName, Serialization, root_digest};
 use crate::options::HashOptions;
-use crate::walk::{FileEntry, walk};
+use crate::walk::{ModelFile, walk};
 
 /// One unit of hashing work: a whole file or one shard.
 struct Task {
@@ -129,7 +129,7 @@ pub fn digest_path(path: &Path, algorithm: HashAlgorithm) -> Result<ModelDigest>
 /// Runs `tasks` on `threads` workers pulling the next task from a shared
 /// index; returns the digests in task order.
 fn run_pool(
-    files: &[FileEntry],
+    files: &[ModelFile],
     tasks: &[Task],
     threads: usize,
     opts: &HashOptions,
@@ -191,7 +191,7 @@ fn run_pool(
 }
 
 fn hash_task(
-    file: &FileEntry,
+    file: &ModelFile,
     task: &Task,
     algorithm: HashAlgorithm,
     opts: &HashOptions,

@@ -21,7 +21,7 @@ pub enum DigestError {
     #[error("{path}: is a symbolic link (symlinks are refused unless allowed)")]
     SymlinkRefused { path: String },
     /// A symlink points outside the model directory.
-    #[error("{path}: symbolic link escapes the model directory (points to {})", target.display())]
+    #[error("{path}: symbolic link points outside the model directory (to {})", target.display())]
     SymlinkEscapes { path: String, target: PathBuf },
     /// Not a regular file, directory or symlink (socket, FIFO, device).
     #[error("{path}: not a regular file or directory")]

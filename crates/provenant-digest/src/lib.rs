@@ -34,3 +34,4 @@ pub use error::{DigestError, Result};
 pub use manifest::{ModelDigest, Resource, ResourceName, Serialization, root_digest};
 pub use options::{DEFAULT_SHARD_SIZE, GIT_IGNORE_PATHS, HashOptions};
 pub use path::validate_relative_path;
+pub use walk::{ModelFile, list_model_files};

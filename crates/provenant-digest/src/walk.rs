@@ -6,8 +6,10 @@ use crate::error::{DigestError, Result};
 use crate::options::HashOptions;
 use crate::path::{is_under, validate_relative_path};
 
-/// A regular file of the model.
-pub(crate) struct FileEntry {
+/// A regular file of a model, as the one walker lists it (for hashing,
+/// signing and pushing alike).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelFile {
     /// Model-relative POSIX path (`.` for a single-file model).
     pub rel: String,
     /// Where to read it (the resolved target for an allowed symlink).
@@ -17,7 +19,7 @@ pub(crate) struct FileEntry {
 
 pub(crate) struct Walked {
     pub model_name: String,
-    pub files: Vec<FileEntry>,
+    pub files: Vec<ModelFile>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DigestError + '_ {
@@ -25,6 +27,16 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DigestError + '_ {
         path: path.to_owned(),
         source,
     }
+}
+
+/// The files of a model, sorted by path: the one set of rules that hashing,
+/// signing and `push` share, so that a pushed version holds exactly the files
+/// its signature covers. See [`walk`] for the rules. A single-file model is
+/// listed as `.` (its OMS resource name).
+pub fn list_model_files(model: &Path, opts: &HashOptions) -> Result<Vec<ModelFile>> {
+    let mut files = walk(model, opts)?.files;
+    files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(files)
 }
 
 /// Lists the files of a model the way `model_signing` does: every regular file
@@ -49,7 +61,7 @@ pub(crate) fn walk(model: &Path, opts: &HashOptions) -> Result<Walked> {
 
     if meta.is_file() {
         let files = if only.as_ref().is_none_or(|o| o.contains(".")) {
-            vec![FileEntry {
+            vec![ModelFile {
                 rel: ".".to_owned(),
                 abs: root,
                 size: meta.len(),
@@ -118,7 +130,7 @@ pub(crate) fn walk(model: &Path, opts: &HashOptions) -> Result<Walked> {
                 let meta = fs::metadata(&target).map_err(io_err(&abs))?;
                 if meta.is_file() {
                     if selected_file {
-                        files.push(FileEntry {
+                        files.push(ModelFile {
                             rel,
                             abs: target,
                             size: meta.len(),
@@ -133,7 +145,7 @@ pub(crate) fn walk(model: &Path, opts: &HashOptions) -> Result<Walked> {
             } else if ft.is_file() {
                 if selected_file {
                     let meta = entry.metadata().map_err(io_err(&abs))?;
-                    files.push(FileEntry {
+                    files.push(ModelFile {
                         rel,
                         abs,
                         size: meta.len(),

@@ -303,7 +303,7 @@ fn escaping_symlink() {
         matches!(&e, AttestError::Digest(DigestError::SymlinkEscapes { path, .. }) if path == "link"),
         "{e}"
     );
-    assert!(e.to_string().contains("escapes the model directory"), "{e}");
+    assert!(e.to_string().contains("points outside the model directory"), "{e}");
 }
 
 #[test]
