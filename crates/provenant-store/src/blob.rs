@@ -19,96 +19,6 @@ use sha2::Digest as _;
 
 use crate::{Digest, StoreError};
 
-/// Bytes read per chunk when streaming a local blob out.
-const READ_CHUNK: usize = 1 << 20;
-
-/// Read buffers a [`file_chunks`] stream keeps for reuse.
-const POOLED_BUFFERS: usize = 4;
-
-type BufferPool = Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
-
-/// A chunk's buffer: goes back to its stream's pool when the last [`Bytes`]
-/// viewing it is dropped (after the socket took it), so that a long stream
-/// reuses a few buffers instead of faulting in fresh memory for every chunk.
-/// Pooled buffers keep their full length (zeroed once, when allocated);
-/// `filled` says how much of it is the chunk.
-struct Pooled {
-    buf: Vec<u8>,
-    filled: usize,
-    pool: BufferPool,
-}
-
-impl AsRef<[u8]> for Pooled {
-    fn as_ref(&self) -> &[u8] {
-        &self.buf[..self.filled]
-    }
-}
-
-impl Drop for Pooled {
-    fn drop(&mut self) {
-        let buf = std::mem::take(&mut self.buf);
-        if let Ok(mut pool) = self.pool.lock()
-            && pool.len() < POOLED_BUFFERS
-        {
-            pool.push(buf);
-        }
-    }
-}
-
-/// Fill `buf` from `file`, one read per call for a file in the page cache;
-/// returns how much was read (less than `buf.len()` only at the end).
-fn read_full(mut file: &std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    use std::io::Read as _;
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
-/// Up to `len` bytes of a file, from its current position, as a stream of
-/// [`READ_CHUNK`]-byte chunks. Each chunk is read on a blocking thread
-/// straight into the buffer that the consumer takes (`tokio::fs::File` reads
-/// into its own buffer and copies), and buffers are reused once the consumer
-/// drops them.
-pub fn file_chunks(
-    file: std::fs::File,
-    len: u64,
-) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
-    let pool = BufferPool::default();
-    futures::stream::try_unfold((file, len, pool), |(file, left, pool)| async move {
-        if left == 0 {
-            return Ok(None);
-        }
-        let (file, pool, buf, filled) = tokio::task::spawn_blocking(move || {
-            let want = usize::try_from(left.min(READ_CHUNK as u64)).unwrap_or(READ_CHUNK);
-            let mut buf = pool
-                .lock()
-                .ok()
-                .and_then(|mut p| p.pop())
-                .unwrap_or_else(|| vec![0; READ_CHUNK]);
-            read_full(&file, &mut buf[..want]).map(|filled| (file, pool, buf, filled))
-        })
-        .await
-        .map_err(std::io::Error::other)??;
-        if filled == 0 {
-            return Ok(None);
-        }
-        let left = left - filled as u64;
-        let bytes = Bytes::from_owner(Pooled {
-            buf,
-            filled,
-            pool: Arc::clone(&pool),
-        });
-        Ok(Some((bytes, (file, left, pool))))
-    })
-}
-
 /// Flush a directory's entries to disk.
 fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
@@ -264,7 +174,7 @@ impl BlobStore {
         let stream = match result.payload {
             // object_store reads local files 8 KiB at a time; read 1 MiB
             // chunks instead, each straight into the buffer that is sent.
-            GetResultPayload::File(file, _) => file_chunks(file, size)
+            GetResultPayload::File(file, _) => provenant_fs::file_chunks(file, size)
                 .map(|r| r.map_err(StoreError::Io))
                 .boxed(),
             GetResultPayload::Stream(s) => s.map(|r| r.map_err(StoreError::from)).boxed(),
@@ -603,7 +513,10 @@ impl Upload {
         let actual = self.received_digest();
         for declared in [self.declared, declaration.digest].into_iter().flatten() {
             if declared != actual {
-                return Err(StoreError::DigestMismatch { declared, actual });
+                return Err(StoreError::DigestMismatch {
+                    declared: Box::new(declared),
+                    actual: Box::new(actual),
+                });
             }
         }
         if let Some(declared) = declaration.crc64nvme {
@@ -719,11 +632,11 @@ enum LocalMsg {
 
 /// What a local upload's writer thread hands back when its request ends:
 /// the file, with the writeback state, for the next request to go on with.
-type WriterResult = std::io::Result<Option<crate::Writeback>>;
+type WriterResult = std::io::Result<Option<provenant_fs::Writeback>>;
 
 /// A local upload: a staging file, written by a blocking thread that runs
 /// only while a request sends bytes (an idle session holds no thread), with
-/// writeback started along the way ([`crate::Writeback`]) so that the flush
+/// writeback started along the way ([`provenant_fs::Writeback`]) so that the flush
 /// at commit waits only for the last few megabytes; committed by a rename.
 struct LocalSink {
     /// `None` once committed or discarded; removed on drop otherwise.
@@ -733,7 +646,7 @@ struct LocalSink {
     size: u64,
     /// The file between requests; `None` while a writer runs, or once a
     /// write failed.
-    idle: Option<crate::Writeback>,
+    idle: Option<provenant_fs::Writeback>,
     /// Whether the disk space was reserved yet (on the first bytes, not when
     /// the session opens: an idle session reserves nothing).
     reserved: bool,
@@ -760,7 +673,7 @@ impl LocalSink {
             staging: Some(staging),
             root,
             size,
-            idle: Some(crate::Writeback::new(Arc::new(file))),
+            idle: Some(provenant_fs::Writeback::new(Arc::new(file))),
             reserved: false,
             writer: None,
             location,
@@ -794,7 +707,7 @@ impl LocalSink {
         let handle = tokio::task::spawn_blocking(move || -> WriterResult {
             let mut out = out;
             if let Some(size) = reserve {
-                crate::preallocate(out.file(), size)?;
+                provenant_fs::preallocate(out.file(), size)?;
             }
             let mut batch = Vec::new();
             while let Some(msg) = rx.blocking_recv() {
@@ -810,7 +723,7 @@ impl LocalSink {
                         next = rx.try_recv().ok();
                     }
                 }
-                let n = crate::write_all_vectored(out.file(), &batch)?;
+                let n = provenant_fs::write_all_vectored(out.file(), &batch)?;
                 batch.clear();
                 out.wrote(n)?;
                 if commit {

@@ -10,7 +10,11 @@ pub enum StoreError {
     #[error("blob {0} not found")]
     BlobNotFound(Digest),
     #[error("digest mismatch: declared {declared}, received bytes hash to {actual}")]
-    DigestMismatch { declared: Digest, actual: Digest },
+    /// Boxed: two digests inline would make every `Result<_, StoreError>` large.
+    DigestMismatch {
+        declared: Box<Digest>,
+        actual: Box<Digest>,
+    },
     /// `blob` names the declared digest, or says the upload declared none yet.
     #[error("size mismatch for {blob}: declared {declared} bytes, received {received}")]
     SizeMismatch {

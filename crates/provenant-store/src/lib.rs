@@ -8,8 +8,9 @@
 //!   PostgreSQL for scale-out, one API and one set of migrations per backend.
 //! - The transparency log's tables (`log_events` outbox and index,
 //!   `log_state`), and its objects under `log/` in the blob store.
-//! - [`Writeback`] and [`file_chunks`]: streaming a local file out, and
-//!   flushing one to disk while it is written (shared with the CLI's pull).
+//!
+//! Streaming file I/O (chunked reads, preallocation, writeback) lives in
+//! `provenant-fs`, shared with the CLI's push and pull.
 
 mod blob;
 mod digest;
@@ -17,9 +18,8 @@ mod error;
 mod log;
 mod meta;
 mod vulnstore;
-mod writeback;
 
-pub use blob::{BlobStore, Declaration, Upload, file_chunks};
+pub use blob::{BlobStore, Declaration, Upload};
 pub use digest::Digest;
 pub use error::StoreError;
 pub use log::{
@@ -32,4 +32,3 @@ pub use meta::{
     NewVersion, Page, Store, TokenRow, TrustedKeyRow, VersionRow, now_millis,
 };
 pub use vulnstore::{FindingRow, FindingsChange, NewFinding, OsvRow, ScanRow, VulnDbState};
-pub use writeback::{WRITEBACK_EVERY, Writeback, preallocate, write_all_vectored};

@@ -443,7 +443,7 @@ async fn download(
     // that the network, the hashing and the disk overlap.
     let file =
         std::fs::File::create(dest).with_context(|| format!("cannot write {}", dest.display()))?;
-    provenant_store::preallocate(&file, f.size).with_context(|| {
+    provenant_fs::preallocate(&file, f.size).with_context(|| {
         format!(
             "no room for {} ({} bytes) in {}",
             f.path,
@@ -457,13 +457,13 @@ async fn download(
         // The file is on disk before the directory is renamed into place, as
         // the server does with blobs: a crash must not leave a pulled file
         // empty. Writeback runs along the way, so the last flush is short.
-        let mut out = provenant_store::Writeback::new(std::sync::Arc::new(file));
+        let mut out = provenant_fs::Writeback::new(std::sync::Arc::new(file));
         let mut hasher = sha2::Sha256::new();
         while let Some(batch) = rx.blocking_recv() {
             for chunk in &batch {
                 hasher.update(chunk);
             }
-            let n = provenant_store::write_all_vectored(out.file(), &batch)
+            let n = provenant_fs::write_all_vectored(out.file(), &batch)
                 .with_context(|| format!("cannot write {}", dest_owned.display()))?;
             out.wrote(n)
                 .with_context(|| format!("cannot flush {} to disk", dest_owned.display()))?;

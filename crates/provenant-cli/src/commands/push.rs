@@ -912,7 +912,7 @@ async fn patch(
     let remaining = f.size - offset;
     let pb = pb.clone();
     let crc = crc.cloned();
-    let stream = provenant_store::file_chunks(file, remaining).inspect(move |c| {
+    let stream = provenant_fs::file_chunks(file, remaining).inspect(move |c| {
         if let Ok(c) = c {
             if let Some(crc) = &crc
                 && let Ok(mut crc) = crc.lock()

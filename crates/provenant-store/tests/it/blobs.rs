@@ -43,8 +43,8 @@ async fn wrong_digest_leaves_nothing() {
             declared: dd,
             actual,
         }) => {
-            assert_eq!(dd, declared);
-            assert_eq!(actual, Digest::sha256(b"tampered"));
+            assert_eq!(*dd, declared);
+            assert_eq!(*actual, Digest::sha256(b"tampered"));
         }
         other => panic!("expected a digest mismatch, got {other:?}"),
     }
