@@ -1,13 +1,35 @@
 //! Wire types of the Provenant HTTP API shared by the server and the CLI:
 //! the stable error codes ([`ErrorCode`]) and the error body ([`ErrorBody`])
-//! of every failed request, and the request bodies both sides use
-//! ([`BundleBody`], [`LabelsBody`], [`ReasonBody`], [`AliasTarget`],
-//! [`KeyBody`]). Pure: serde and utoipa only, no HTTP client or server; the
-//! server publishes these types in its OpenAPI 3.1 document
+//! of every failed request, the request bodies both sides use
+//! ([`PublishBody`], [`BundleBody`], [`LabelsBody`], …) and the views every
+//! route answers ([`VersionView`], [`SignatureView`], [`FindingsView`], …),
+//! with the closed sets they carry as enums ([`VersionState`]). Pure: serde
+//! and utoipa only, no HTTP client or server; the server publishes these
+//! types in its OpenAPI 3.1 document
 //! (<https://spec.openapis.org/oas/v3.1.0>) at `/api/v1/openapi.json`.
+//! Database rows are never served as they are: each has its view here, and
+//! the server or registry converts.
 
 mod error;
+mod log;
+mod models;
+mod provenance;
 mod requests;
+mod signing;
+mod uploads;
+mod version;
+mod vulns;
 
 pub use error::{ErrorBody, ErrorCode, UnknownErrorCode};
-pub use requests::{AliasTarget, BundleBody, KeyBody, LabelsBody, ReasonBody};
+pub use log::{AuditRecordView, ConsistencyView, EntryView, InclusionView, LogEventView};
+pub use models::{AliasEventView, AliasView, ModelView, WhoAmI};
+pub use provenance::{
+    ImpactView, ImpactedVersion, LineageEdgeView, LineageView, ProvenanceSummary, ProvenanceView,
+};
+pub use requests::{AliasTarget, BundleBody, KeyBody, LabelsBody, PublishBody, ReasonBody};
+pub use signing::{AttestationView, SignatureView, TrustedKeyView};
+pub use uploads::{CommitUpload, NewUpload, UploadPlan, UploadPlanRequest, UploadStatus};
+pub use version::{
+    JsonDocument, ManifestFile, PageOf, Published, UnknownVersionState, VersionState, VersionView,
+};
+pub use vulns::{FindingView, FindingsView, VulnDbImport, VulnDbStatus};

@@ -25,6 +25,33 @@ pub struct BundleBody {
     pub certificate_roots: Vec<String>,
 }
 
+/// A version to publish: files already uploaded as blobs, plus metadata and labels.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishBody {
+    pub files: Vec<crate::ManifestFile>,
+    /// Version metadata; see `/api/v1/schemas/version-metadata.json`.
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Signatures (OMS), SBOM attestations and provenance to publish the
+    /// version with, told apart by predicate type. Each is verified before
+    /// anything is written; the version and all of them are then stored in
+    /// one transaction, or nothing is.
+    #[serde(default)]
+    pub attachments: Vec<BundleBody>,
+    /// Refuse the publish (`untrusted`) unless the namespace's trusted keys
+    /// or root certificates verify every attachment.
+    #[serde(default)]
+    pub require_trusted: bool,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
 /// Label changes.
 #[derive(
     Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,

@@ -31,27 +31,7 @@ pub const SLSA_PROVENANCE_PREDICATE: &str = "https://slsa.dev/provenance/v1";
 /// Media type of stored attestation bundles.
 pub const ATTESTATION_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
-/// An attestation as the API shows it.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct AttestationView {
-    /// SHA-256 of the bundle bytes.
-    pub digest: String,
-    /// `sbom` or `provenance`.
-    pub kind: String,
-    pub predicate_type: String,
-    pub signer: String,
-    /// Fingerprint of what verified the bundle: the key, or the key of the
-    /// root its certificate chain was built to.
-    pub fingerprint: String,
-    /// Whether the namespace's trusted key or root certificate of that
-    /// fingerprint verifies the bundle now (decided by the server alone).
-    pub trusted: bool,
-    /// What the predicate says in brief (SBOM: format, spec version, component count).
-    #[schema(value_type = Object)]
-    pub summary: Value,
-    pub created_at: String,
-    pub created_by: String,
-}
+pub use provenant_api::AttestationView;
 
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> RegistryError {
     RegistryError::InvalidAttestation {

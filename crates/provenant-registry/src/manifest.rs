@@ -12,13 +12,7 @@ pub const ARTIFACT_TYPE: &str = "application/vnd.cncf.model.manifest.v1+json";
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.model.config.v1+json";
 pub const FILEPATH_ANNOTATION: &str = "org.cncf.model.filepath";
 
-/// A file of a version.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct ManifestFile {
-    pub path: String,
-    pub digest: String,
-    pub size: u64,
-}
+pub use provenant_api::ManifestFile;
 
 /// The ModelPack layer media type for a file, from its name.
 pub fn layer_media_type(path: &str) -> &'static str {

@@ -15,33 +15,6 @@ use crate::{
     validate_file_path, validate_label_key, validate_label_value, validate_metadata,
 };
 
-/// Lifecycle of a version: `active` → `deprecated` → `archived` (each with a reason).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VersionState {
-    Active,
-    Deprecated,
-    Archived,
-}
-
-impl VersionState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Deprecated => "deprecated",
-            Self::Archived => "archived",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "active" => Some(Self::Active),
-            "deprecated" => Some(Self::Deprecated),
-            "archived" => Some(Self::Archived),
-            _ => None,
-        }
-    }
-}
-
 /// What a client asks to publish.
 #[derive(Clone, Debug)]
 pub struct PublishRequest {
@@ -58,52 +31,7 @@ pub struct PublishRequest {
     pub require_trusted: bool,
 }
 
-/// A version as the API shows it.
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct VersionView {
-    pub model: String,
-    pub number: i64,
-    pub reference: String,
-    pub digest: String,
-    pub state: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state_reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state_changed_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state_changed_by: Option<String>,
-    pub created_at: String,
-    pub created_by: String,
-    pub size: i64,
-    pub file_count: i64,
-    pub labels: BTreeMap<String, String>,
-    pub aliases: Vec<String>,
-    /// As stored: the canonical JSON validated when the version was
-    /// published, written out without parsing it again.
-    #[schema(value_type = Object)]
-    pub metadata: Box<serde_json::value::RawValue>,
-    pub metadata_digest: String,
-    pub config_digest: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub files: Option<Vec<FileRow>>,
-    /// OMS signatures attached to the version (single-version reads only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signatures: Option<Vec<crate::SignatureView>>,
-    /// Signed attestations (SBOMs, provenance) attached to the version (single-version reads only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attestations: Option<Vec<crate::AttestationView>>,
-}
-
-/// Result of a publish: the version and whether it was newly created.
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct Published {
-    pub created: bool,
-    pub version: VersionView,
-    /// Digests of the attachments the request carried, in its order (find
-    /// each in `version.signatures` / `version.attestations`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub attached: Vec<String>,
-}
+pub use provenant_api::{Published, VersionState, VersionView};
 
 /// Most labels one version may carry (a key is at most 63 bytes, a value 256
 /// characters: about 64 KiB of labels at most per version).
@@ -703,13 +631,17 @@ fn make_view(
 ) -> Result<VersionView, RegistryError> {
     Ok(VersionView {
         reference: format!("{}:{}", row.model, row.number),
-        metadata: serde_json::value::RawValue::from_string(row.metadata).map_err(|e| {
-            provenant_store::StoreError::Corrupt(format!("metadata of {}: {e}", row.digest))
-        })?,
+        metadata: serde_json::value::RawValue::from_string(row.metadata)
+            .map_err(|e| {
+                provenant_store::StoreError::Corrupt(format!("metadata of {}: {e}", row.digest))
+            })?
+            .into(),
         model: row.model,
         number: row.number,
+        state: VersionState::parse(&row.state).ok_or_else(|| {
+            provenant_store::StoreError::Corrupt(format!("state {:?} of {}", row.state, row.digest))
+        })?,
         digest: row.digest,
-        state: row.state,
         state_reason: row.state_reason,
         state_changed_at: row.state_changed_at.map(rfc3339),
         state_changed_by: row.state_changed_by,
@@ -721,10 +653,20 @@ fn make_view(
         aliases,
         metadata_digest: row.metadata_digest,
         config_digest: row.config_digest,
-        files,
+        files: files.map(|f| f.into_iter().map(manifest_file).collect()),
         signatures: None,
         attestations: None,
     })
+}
+
+/// A stored file of a version as the API lists it.
+fn manifest_file(f: FileRow) -> ManifestFile {
+    ManifestFile {
+        path: f.path,
+        digest: f.digest,
+        // Sizes are stored from `u64`s that fit in an `i64`.
+        size: u64::try_from(f.size).unwrap_or_default(),
+    }
 }
 
 /// Text indexed for search: the model's names and the metadata's string values.

@@ -20,65 +20,25 @@ use crate::{ModelName, Registry, RegistryError};
 pub const SIGNATURE_KIND: &str = "signature";
 pub const SIGNATURE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
-/// A signature as the API shows it.
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct SignatureView {
-    /// SHA-256 of the bundle bytes.
-    pub digest: String,
-    /// Who signed: a key (`ecdsa-p256 key sha256:…`) or the signing
-    /// certificate's subject, SANs, OIDC issuer and issuer.
-    pub signer: String,
-    /// Fingerprint (`sha256:` + hex of the DER SubjectPublicKeyInfo) of what
-    /// verified the signature: the key, or for a certificate chain the key
-    /// of the one root it was built to.
-    pub fingerprint: String,
-    /// Whether the namespace's trusted key or root certificate of that
-    /// fingerprint verifies the signature now (decided by the server alone).
-    pub trusted: bool,
-    pub media_type: String,
-    pub created_at: String,
-    pub created_by: String,
-}
+pub use provenant_api::{SignatureView, TrustedKeyView};
 
-/// A trusted key as the API shows it.
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct TrustedKeyView {
-    pub namespace: String,
-    /// `sha256:` + hex of the key's DER SubjectPublicKeyInfo (for a root
-    /// certificate, of its key).
-    pub fingerprint: String,
-    /// `key` (verifies bundles signed with it) or `root_certificate`
-    /// (verifies certificate chains built to it).
-    pub kind: String,
-    /// The public key, or the root certificate, as PEM.
-    pub public_key: String,
-    pub comment: String,
-    pub added_at: String,
-    pub added_by: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub removed_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub removed_by: Option<String>,
-}
-
-impl From<TrustedKeyRow> for TrustedKeyView {
-    fn from(k: TrustedKeyRow) -> Self {
-        let kind = if k.public_key.contains("-----BEGIN CERTIFICATE-----") {
-            "root_certificate"
-        } else {
-            "key"
-        };
-        Self {
-            namespace: k.namespace,
-            fingerprint: k.fingerprint,
-            kind: kind.into(),
-            public_key: k.public_key,
-            comment: k.comment,
-            added_at: rfc3339(k.added_at),
-            added_by: k.added_by,
-            removed_at: k.removed_at.map(rfc3339),
-            removed_by: k.removed_by,
-        }
+/// A trusted key row as the API shows it.
+pub(crate) fn trusted_key_view(k: TrustedKeyRow) -> TrustedKeyView {
+    let kind = if k.public_key.contains("-----BEGIN CERTIFICATE-----") {
+        "root_certificate"
+    } else {
+        "key"
+    };
+    TrustedKeyView {
+        namespace: k.namespace,
+        fingerprint: k.fingerprint,
+        kind: kind.into(),
+        public_key: k.public_key,
+        comment: k.comment,
+        added_at: rfc3339(k.added_at),
+        added_by: k.added_by,
+        removed_at: k.removed_at.map(rfc3339),
+        removed_by: k.removed_by,
     }
 }
 
@@ -281,7 +241,7 @@ impl Registry {
         if created {
             tracing::info!(namespace = %ns, fingerprint = %row.fingerprint, by, "trusted key added");
         }
-        Ok((row.into(), created))
+        Ok((trusted_key_view(row), created))
     }
 
     pub async fn trusted_key_remove(
@@ -313,7 +273,7 @@ impl Registry {
             .trusted_keys(&ns, history)
             .await?
             .into_iter()
-            .map(Into::into)
+            .map(trusted_key_view)
             .collect())
     }
 }

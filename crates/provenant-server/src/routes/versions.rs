@@ -81,7 +81,7 @@ impl VersionPage {
             + self
                 .items
                 .iter()
-                .map(|v| VIEW_JSON_BYTES + v.metadata.get().len())
+                .map(|v| VIEW_JSON_BYTES + v.metadata.json_len())
                 .sum::<usize>();
         let mut buf = Vec::with_capacity(hint.min(self.budget.saturating_add(VIEW_JSON_BYTES)));
         let mut next = self.next;
