@@ -1,46 +1,17 @@
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use provenant_registry::{ManifestFile, PublishRequest, Published, VersionState, VersionView};
+use provenant_registry::{PublishRequest, Published, VersionState, VersionView};
 use provenant_store::VersionRow;
 
-use provenant_api::{LabelsBody, ReasonBody};
+use provenant_api::{LabelsBody, PublishBody, ReasonBody};
 
 use super::{JsonResult, ListParams, PageOf, reference};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::Principal;
 use crate::state::AppState;
-
-/// A version to publish: files already uploaded as blobs, plus metadata and labels.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PublishBody {
-    pub files: Vec<ManifestFile>,
-    /// Version metadata; see `/api/v1/schemas/version-metadata.json`.
-    #[serde(default = "empty_object")]
-    #[schema(value_type = Object)]
-    pub metadata: serde_json::Value,
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// Signatures (OMS), SBOM attestations and provenance to publish the
-    /// version with, told apart by predicate type. Each is verified before
-    /// anything is written; the version and all of them are then stored in
-    /// one transaction, or nothing is.
-    #[serde(default)]
-    pub attachments: Vec<super::BundleBody>,
-    /// Refuse the publish (`untrusted`) unless the namespace's trusted keys
-    /// or root certificates verify every attachment.
-    #[serde(default)]
-    pub require_trusted: bool,
-}
-
-fn empty_object() -> serde_json::Value {
-    serde_json::Value::Object(serde_json::Map::new())
-}
 
 async fn page(
     state: &AppState,
