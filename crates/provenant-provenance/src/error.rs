@@ -1,4 +1,5 @@
-/// Errors of provenance capture and validation. Field names are JSON paths
+/// Errors of provenance validation, recipe parsing and dataset hashing.
+/// Field names are JSON paths
 /// (`predicate.buildDefinition.externalParameters.hyperparameters`) or flags.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -6,14 +7,6 @@ pub enum ProvenanceError {
     /// A field is missing or malformed.
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
-    /// The working tree has uncommitted changes.
-    #[error(
-        "the working tree of {repo} has uncommitted changes ({files}); commit them or pass --allow-dirty"
-    )]
-    DirtyTree { repo: String, files: String },
-    /// git, gpg or ssh-keygen failed or is missing.
-    #[error("{tool}: {reason}")]
-    Tool { tool: String, reason: String },
     #[error("hashing {path}: {source}")]
     Digest {
         path: String,

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::capture::{CiIdentity, CommitSignature};
 use crate::dataset::DatasetDescriptor;
 
 /// `_type` of a recipe document.
@@ -106,6 +105,55 @@ pub struct Environment {
     /// ML frameworks among them (torch, tensorflow, jax, scikit-learn, …).
     #[serde(default)]
     pub frameworks: BTreeMap<String, String>,
+}
+
+/// Whether and by whom the source commit is signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitSignature {
+    /// `verified` (good signature by an allowed signer), `unsigned`,
+    /// `untrusted` (good signature, signer not allowed), `unverifiable`
+    /// (signed, but no allowed-signers file or key to check it), `bad`,
+    /// `expired` or `revoked`.
+    pub status: String,
+    /// `ssh`, `gpg` or `x509`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// The principal (SSH allowed signer) or the GPG user id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// Key fingerprint (`SHA256:…` for SSH, the GPG fingerprint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl CommitSignature {
+    pub fn unsigned() -> Self {
+        Self {
+            status: "unsigned".into(),
+            format: None,
+            signer: None,
+            key: None,
+        }
+    }
+}
+
+/// The CI run a recipe was captured in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CiIdentity {
+    /// `github-actions`, `gitlab-ci`, `buildkite`, `jenkins`, or as given.
+    pub system: String,
+    /// SLSA `runDetails.builder.id`.
+    pub builder_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 /// A package name and version.

@@ -330,7 +330,7 @@ pub fn validate(predicate_type: &str, predicate: &Value, req: Requirements) -> R
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::capture::CommitSignature;
+    use crate::recipe::CommitSignature;
     use crate::recipe::{Recipe, Source};
     use crate::slsa::provenance_from_recipe;
 

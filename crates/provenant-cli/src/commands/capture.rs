@@ -1,7 +1,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use provenant_provenance::{CaptureOptions, CiIdentity, ProvenanceError};
+use provenant_capture::{CaptureError, CaptureOptions};
+use provenant_provenance::CiIdentity;
 
 use crate::GlobalArgs;
 use crate::commands::oms::Refused;
@@ -160,9 +161,9 @@ fn run_training(command: &[String], stdout_is_recipe: bool) -> anyhow::Result<(S
 }
 
 /// Map capture errors: a dirty tree is a refusal (exit 1), the rest errors (exit 2).
-fn map_err(e: ProvenanceError) -> anyhow::Error {
+fn map_err(e: CaptureError) -> anyhow::Error {
     match e {
-        ProvenanceError::DirtyTree { .. } => Refused(e.to_string()).into(),
+        CaptureError::DirtyTree { .. } => Refused(e.to_string()).into(),
         other => other.into(),
     }
 }
@@ -212,7 +213,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         };
         // The inputs are recorded before the run (the commit it starts from,
         // the datasets as it finds them); the run's times come from the run.
-        let mut recipe = provenant_provenance::capture(&opts).map_err(map_err)?;
+        let mut recipe = provenant_capture::capture(&opts).map_err(map_err)?;
         if run_command {
             let (started, finished) = run_training(&a.command, a.out.is_none())?;
             recipe.started_on = Some(started);
