@@ -26,7 +26,9 @@ pub use models::{AliasEventView, AliasView, ModelView, WhoAmI};
 pub use provenance::{
     ImpactView, ImpactedVersion, LineageEdgeView, LineageView, ProvenanceSummary, ProvenanceView,
 };
-pub use requests::{AliasTarget, BundleBody, KeyBody, LabelsBody, PublishBody, ReasonBody};
+pub use requests::{
+    AliasTarget, BundleBody, KeyBody, LabelsBody, PublishBody, ReasonBody, VulnDbImportBody,
+};
 pub use signing::{AttestationView, SignatureView, TrustedKeyView};
 pub use uploads::{CommitUpload, NewUpload, UploadPlan, UploadPlanRequest, UploadStatus};
 pub use version::{

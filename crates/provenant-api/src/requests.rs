@@ -52,6 +52,18 @@ fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
 }
 
+/// OSV records to import into the server's database.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VulnDbImportBody {
+    /// Names the database the records come from (e.g. `osv-pypa`); records this
+    /// source supplied before and no longer does are removed.
+    pub source: String,
+    /// OSV records (JSON objects, schema 1.x).
+    #[schema(value_type = Vec<Object>)]
+    pub records: Vec<serde_json::Value>,
+}
+
 /// Label changes.
 #[derive(
     Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,

@@ -26,7 +26,6 @@ macro_rules! print {
     };
 }
 
-mod api;
 mod client;
 mod commands;
 mod hashing;

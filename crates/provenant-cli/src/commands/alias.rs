@@ -1,8 +1,8 @@
 use reqwest::Method;
 
 use crate::GlobalArgs;
-use crate::api::AliasEvent;
 use crate::client::model_segment;
+use provenant_api::AliasEventView;
 
 /// Aliases: movable pointers such as staging or production, with full history.
 #[derive(Debug, clap::Subcommand)]
@@ -41,7 +41,7 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
     match c {
         Command::Set { reference, alias } => {
             let v = super::resolve(&client, &reference).await?;
-            let (_, e): (_, AliasEvent) = client
+            let (_, e): (_, AliasEventView) = client
                 .send_json(
                     Method::PUT,
                     &format!(
@@ -64,7 +64,7 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
             }
         }
         Command::History { model, alias } => {
-            let events: Vec<AliasEvent> = client
+            let events: Vec<AliasEventView> = client
                 .get_json(&format!(
                     "api/v1/models/{}/aliases/{}/history",
                     model_segment(&model),

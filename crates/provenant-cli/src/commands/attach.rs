@@ -4,8 +4,8 @@ use anyhow::Context as _;
 use reqwest::Method;
 
 use crate::GlobalArgs;
-use crate::api::VersionInfo;
 use crate::client::{Client, model_segment};
+use provenant_api::{AttestationView, SignatureView, VersionView};
 
 /// Attach a signed attestation to a version: `--sbom FILE` signs the SBOM
 /// (CycloneDX or SPDX JSON) as an in-toto attestation with `--key`; a BUNDLE
@@ -151,7 +151,7 @@ pub fn sbom_statement(
 }
 
 /// The OMS root digest of a version from its file list.
-pub fn version_root(v: &VersionInfo) -> anyhow::Result<String> {
+pub fn version_root(v: &VersionView) -> anyhow::Result<String> {
     let files = v
         .files
         .as_ref()
@@ -175,6 +175,15 @@ pub fn is_model_signature(bundle: &serde_json::Value) -> bool {
     })
 }
 
+/// What the server answers for an attached bundle: an OMS signature or an
+/// attestation, by the route it went to. Serialised as the view itself.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum Attached {
+    Signature(SignatureView),
+    Attestation(AttestationView),
+}
+
 /// Posts an attestation bundle to a version; returns the server's view of it.
 pub async fn post(
     client: &Client,
@@ -183,53 +192,83 @@ pub async fn post(
     bundle: &serde_json::Value,
     public_key: Option<&str>,
     certificate_roots: &[String],
-) -> anyhow::Result<serde_json::Value> {
-    // An OMS signature goes where `push --sign` puts it: the signatures route.
-    let route = if is_model_signature(bundle) {
-        "signatures"
-    } else {
-        "attestations"
-    };
-    let (_, view): (_, serde_json::Value) = client
-        .send_json(
-            Method::POST,
-            &format!(
-                "api/v1/models/{}/versions/{number}/{route}",
-                model_segment(model)
-            ),
-            &provenant_api::BundleBody {
-                bundle: bundle.clone(),
-                public_key: public_key.map(str::to_owned),
-                certificate_roots: certificate_roots.to_vec(),
-            },
+) -> anyhow::Result<Attached> {
+    let path = |route: &str| {
+        format!(
+            "api/v1/models/{}/versions/{number}/{route}",
+            model_segment(model)
         )
-        .await?;
-    Ok(view)
+    };
+    let body = provenant_api::BundleBody {
+        bundle: bundle.clone(),
+        public_key: public_key.map(str::to_owned),
+        certificate_roots: certificate_roots.to_vec(),
+    };
+    // An OMS signature goes where `push --sign` puts it: the signatures route.
+    Ok(if is_model_signature(bundle) {
+        let (_, view) = client
+            .send_json(Method::POST, &path("signatures"), &body)
+            .await?;
+        Attached::Signature(view)
+    } else {
+        let (_, view) = client
+            .send_json(Method::POST, &path("attestations"), &body)
+            .await?;
+        Attached::Attestation(view)
+    })
 }
 
 /// One line about an attached attestation or signature.
-pub fn describe(view: &serde_json::Value) -> String {
-    let s = &view["summary"];
-    let what = match view["kind"].as_str() {
-        None if view["media_type"].is_string() => "OMS signature".into(),
-        Some("sbom") => format!(
+pub fn describe(view: &Attached) -> String {
+    match view {
+        Attached::Signature(s) => signed_by("OMS signature", &s.signer, s.trusted),
+        Attached::Attestation(a) => describe_attestation(a),
+    }
+}
+
+/// What the server keeps in brief about an attached SBOM.
+#[derive(serde::Deserialize)]
+struct SbomSummary {
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    spec_version: Option<String>,
+    #[serde(default)]
+    components: serde_json::Value,
+    #[serde(default)]
+    complete: Option<bool>,
+}
+
+/// One line about an attached attestation.
+pub fn describe_attestation(view: &AttestationView) -> String {
+    let what = if view.kind == provenant_registry::SBOM_KIND {
+        let s: SbomSummary = serde_json::from_value(view.summary.clone()).unwrap_or(SbomSummary {
+            format: None,
+            spec_version: None,
+            components: serde_json::Value::Null,
+            complete: None,
+        });
+        format!(
             "SBOM {} {} ({} components{})",
-            s["format"].as_str().unwrap_or("?"),
-            s["spec_version"].as_str().unwrap_or(""),
-            s["components"],
-            if s["complete"] == false {
+            s.format.as_deref().unwrap_or("?"),
+            s.spec_version.as_deref().unwrap_or(""),
+            s.components,
+            if s.complete == Some(false) {
                 ", INCOMPLETE"
             } else {
                 ""
             }
-        ),
-        Some(kind) => format!("{kind} {}", view["predicate_type"].as_str().unwrap_or("")),
-        None => "attestation".into(),
+        )
+    } else {
+        format!("{} {}", view.kind, view.predicate_type)
     };
+    signed_by(&what, &view.signer, view.trusted)
+}
+
+fn signed_by(what: &str, signer: &str, trusted: bool) -> String {
     format!(
-        "{what} signed by {} ({})",
-        view["signer"].as_str().unwrap_or("?"),
-        if view["trusted"] == true {
+        "{what} signed by {signer} ({})",
+        if trusted {
             "trusted"
         } else {
             "NOT TRUSTED by the namespace"

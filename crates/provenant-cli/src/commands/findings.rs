@@ -1,3 +1,5 @@
+use provenant_api::{FindingView, FindingsView};
+
 use crate::GlobalArgs;
 
 /// Known vulnerabilities of a version, from the server's scans of its attached
@@ -14,12 +16,38 @@ pub struct Args {
     pub fail_on: Option<super::scan::FailOn>,
 }
 
+/// The fields of a scanner's finding (`FindingView::finding`) the table and
+/// the gate read; any of them may be missing.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct Advisory {
+    id: Option<String>,
+    package: Option<String>,
+    installed_version: Option<String>,
+    fixed_versions: Vec<serde_json::Value>,
+    severity: Rating,
+}
+
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct Rating {
+    level: Option<String>,
+}
+
+impl Advisory {
+    fn of(f: &FindingView) -> Self {
+        serde_json::from_value(f.finding.clone()).unwrap_or_default()
+    }
+}
+
 /// The severity level of a finding as the server shows it; anything the
 /// server did not rate (or rated in a way this client does not know) is
 /// `Unknown`, which counts against every threshold.
-fn level_of(finding: &serde_json::Value) -> provenant_vuln::Level {
-    finding["finding"]["severity"]["level"]
-        .as_str()
+fn level_of(finding: &FindingView) -> provenant_vuln::Level {
+    Advisory::of(finding)
+        .severity
+        .level
+        .as_deref()
         .and_then(provenant_vuln::Level::from_rating)
         .unwrap_or(provenant_vuln::Level::Unknown)
 }
@@ -32,11 +60,10 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         super::version_path(&v),
         if a.resolved { "?resolved=true" } else { "" }
     );
-    let view: serde_json::Value = client.get_json(&path).await?;
-    let findings = view["findings"].as_array().cloned().unwrap_or_default();
+    let view: FindingsView = client.get_json(&path).await?;
     if g.json {
         crate::output::json(&view)?;
-    } else if view["scanned"] != true {
+    } else if !view.scanned {
         println!(
             "{}: not scanned (no SBOM attached; see `provenant attach --sbom`)",
             v.reference
@@ -45,36 +72,29 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         println!(
             "{} ({} components, scanned {} against database generation {})",
             v.reference,
-            view["components"],
-            view["scanned_at"].as_str().unwrap_or("?"),
-            view["generation"]
+            view.components,
+            view.scanned_at.as_deref().unwrap_or("?"),
+            view.generation
         );
-        if findings.is_empty() {
+        if view.findings.is_empty() {
             println!("no known vulnerabilities");
         } else {
             let mut rows = Vec::new();
-            for f in &findings {
-                let d = &f["finding"];
+            for f in &view.findings {
+                let d = Advisory::of(f);
+                let fixed: Vec<&str> = d.fixed_versions.iter().filter_map(|x| x.as_str()).collect();
                 rows.push(vec![
-                    d["id"].as_str().unwrap_or("?").to_owned(),
-                    d["severity"]["level"]
-                        .as_str()
-                        .unwrap_or("unknown")
-                        .to_owned(),
-                    d["package"].as_str().unwrap_or("?").to_owned(),
-                    d["installed_version"].as_str().unwrap_or("?").to_owned(),
-                    d["fixed_versions"]
-                        .as_array()
-                        .map(|v| {
-                            v.iter()
-                                .filter_map(|x| x.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        })
-                        .filter(|s| !s.is_empty())
-                        .unwrap_or_else(|| "-".into()),
-                    f["first_seen"].as_str().unwrap_or("?").to_owned(),
-                    match f["resolved_at"].as_str() {
+                    d.id.unwrap_or_else(|| "?".into()),
+                    d.severity.level.unwrap_or_else(|| "unknown".into()),
+                    d.package.unwrap_or_else(|| "?".into()),
+                    d.installed_version.unwrap_or_else(|| "?".into()),
+                    if fixed.is_empty() {
+                        "-".into()
+                    } else {
+                        fixed.join(", ")
+                    },
+                    f.first_seen.clone(),
+                    match &f.resolved_at {
                         Some(t) => format!("resolved {t}"),
                         None => "open".into(),
                     },
@@ -93,14 +113,15 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
                 &rows,
             );
         }
-        for w in view["warnings"].as_array().into_iter().flatten() {
-            eprintln!("warning: {}", w.as_str().unwrap_or_default());
+        for w in &view.warnings {
+            eprintln!("warning: {w}");
         }
     }
     if let Some(threshold) = a.fail_on {
-        let failing = findings
+        let failing = view
+            .findings
             .iter()
-            .filter(|f| f["resolved_at"].is_null() && threshold.counts(level_of(f)))
+            .filter(|f| f.resolved_at.is_none() && threshold.counts(level_of(f)))
             .count();
         if failing > 0 {
             return Err(super::scan::GateFailed {
@@ -117,10 +138,17 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::super::scan::FailOn;
+    use provenant_api::FindingView;
 
     #[test]
     fn one_rule_for_the_gate() {
-        let f = |level: &str| serde_json::json!({"finding": {"severity": {"level": level}}});
+        let view = |finding: serde_json::Value| FindingView {
+            finding,
+            first_seen: String::new(),
+            last_seen: String::new(),
+            resolved_at: None,
+        };
+        let f = |level: &str| view(serde_json::json!({"severity": {"level": level}}));
         let counts = |t: FailOn, level: &str| t.counts(super::level_of(&f(level)));
         assert!(counts(FailOn::Critical, "critical"));
         assert!(!counts(FailOn::Critical, "high"));
@@ -130,7 +158,7 @@ mod tests {
         assert!(!counts(FailOn::Low, "none"));
         assert!(counts(FailOn::Low, "low"));
         assert!(counts(FailOn::High, "something new"), "unrated counts");
-        let unrated = serde_json::json!({"finding": {}});
+        let unrated = view(serde_json::json!({}));
         assert!(FailOn::Critical.counts(super::level_of(&unrated)));
     }
 }

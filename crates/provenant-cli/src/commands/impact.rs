@@ -1,4 +1,5 @@
 use anyhow::Context as _;
+use provenant_api::ImpactView;
 
 use crate::GlobalArgs;
 
@@ -34,29 +35,13 @@ async fn normalise(input: &str) -> anyhow::Result<String> {
     Ok(input.to_owned())
 }
 
-#[derive(Debug, serde::Deserialize, serde::Serialize)]
-struct Affected {
-    version: String,
-    digest: String,
-    state: String,
-    direct: bool,
-    aliases: Vec<String>,
-}
-
-#[derive(Debug, serde::Deserialize, serde::Serialize)]
-struct Impact {
-    input: String,
-    versions: Vec<Affected>,
-    aliases: Vec<String>,
-}
-
 pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let client = g.client()?;
     let input = normalise(&a.input).await?;
     let q: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("input", &input)
         .finish();
-    let r: Impact = client.get_json(&format!("api/v1/impact?{q}")).await?;
+    let r: ImpactView = client.get_json(&format!("api/v1/impact?{q}")).await?;
     if g.json {
         return crate::output::json(&r);
     }
@@ -70,7 +55,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         .map(|v| {
             vec![
                 v.version.clone(),
-                v.state.clone(),
+                v.state.to_string(),
                 if v.direct {
                     "direct".into()
                 } else {

@@ -1,3 +1,4 @@
+use provenant_api::TrustedKeyView;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -34,19 +35,6 @@ pub enum Command {
         /// optional), or the key's PEM file
         key: String,
     },
-}
-
-#[derive(serde::Deserialize, serde::Serialize)]
-struct KeyView {
-    namespace: String,
-    fingerprint: String,
-    comment: String,
-    added_at: String,
-    added_by: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    removed_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    removed_by: Option<String>,
 }
 
 /// A key's fingerprint in the one form the registry uses (`sha256:` + 64
@@ -88,7 +76,7 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
             comment,
         } => {
             let pem = crate::keyfile::public_pem(&key, "keys add")?;
-            let (status, k): (_, KeyView) = client
+            let (status, k): (_, TrustedKeyView) = client
                 .send_json(
                     Method::POST,
                     &format!("api/v1/namespaces/{}/keys", model_segment(&namespace)),
@@ -110,7 +98,7 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
         }
         Command::List { namespace, history } => {
             let q = if history { "?history=true" } else { "" };
-            let keys: Vec<KeyView> = client
+            let keys: Vec<TrustedKeyView> = client
                 .get_json(&format!(
                     "api/v1/namespaces/{}/keys{q}",
                     model_segment(&namespace)

@@ -1,7 +1,7 @@
 use reqwest::Method;
 
 use crate::GlobalArgs;
-use crate::api::VersionInfo;
+use provenant_api::VersionView;
 
 /// Set labels (key=value) on a version and/or remove them (--remove key).
 #[derive(Debug, clap::Args)]
@@ -23,7 +23,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let set = super::parse_kv(&a.set, "label")?;
     let client = g.client()?;
     let v = super::resolve(&client, &a.reference).await?;
-    let (_, updated): (_, VersionInfo) = client
+    let (_, updated): (_, VersionView) = client
         .send_json(
             Method::POST,
             &format!("{}/labels", super::version_path(&v)),

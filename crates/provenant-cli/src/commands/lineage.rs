@@ -1,3 +1,4 @@
+use provenant_api::{LineageEdgeView, LineageView};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::GlobalArgs;
@@ -14,30 +15,13 @@ pub struct Args {
     pub dot: bool,
 }
 
-#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
-pub struct Edge {
-    pub version: String,
-    pub version_digest: String,
-    pub kind: String,
-    pub input: String,
-    pub uri: String,
-}
-
-#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
-pub struct Lineage {
-    pub version: String,
-    pub digest: String,
-    pub upstream: Vec<Edge>,
-    pub downstream: Vec<Edge>,
-}
-
 fn short(s: &str) -> &str {
     // sha256: + 12 hex digits, or 12 digits of a commit
     let n = if s.starts_with("sha256:") { 19 } else { 12 };
     s.get(..n).unwrap_or(s)
 }
 
-fn label(e: &Edge) -> String {
+fn label(e: &LineageEdgeView) -> String {
     let uri = if e.uri.is_empty() || e.kind == "parent" {
         String::new()
     } else {
@@ -51,7 +35,7 @@ fn label(e: &Edge) -> String {
 
 fn upstream_tree(
     out: &mut Vec<String>,
-    by_version: &BTreeMap<&str, Vec<&Edge>>,
+    by_version: &BTreeMap<&str, Vec<&LineageEdgeView>>,
     version: &str,
     prefix: &str,
     seen: &mut BTreeSet<String>,
@@ -98,8 +82,8 @@ fn downstream_tree(
 }
 
 /// The text tree.
-pub fn render_tree(l: &Lineage) -> String {
-    let mut by_version: BTreeMap<&str, Vec<&Edge>> = BTreeMap::new();
+pub fn render_tree(l: &LineageView) -> String {
+    let mut by_version: BTreeMap<&str, Vec<&LineageEdgeView>> = BTreeMap::new();
     for e in &l.upstream {
         by_version.entry(e.version.as_str()).or_default().push(e);
     }
@@ -145,7 +129,7 @@ fn dot_id(s: &str) -> String {
 }
 
 /// Graphviz DOT: versions as boxes, inputs as ellipses, arrows from input to user.
-pub fn render_dot(l: &Lineage) -> String {
+pub fn render_dot(l: &LineageView) -> String {
     let mut nodes = BTreeSet::new();
     let mut edges = BTreeSet::new();
     nodes.insert(format!("  {} [shape=box, style=bold];", dot_id(&l.version)));
@@ -185,7 +169,7 @@ pub fn render_dot(l: &Lineage) -> String {
 pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let client = g.client()?;
     let v = super::resolve(&client, &a.reference).await?;
-    let l: Lineage = client
+    let l: LineageView = client
         .get_json(&format!("{}/lineage", super::version_path(&v)))
         .await?;
     if g.json {

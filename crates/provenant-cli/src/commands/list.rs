@@ -1,8 +1,8 @@
 use provenant_api::ErrorCode;
 
 use crate::GlobalArgs;
-use crate::api::{ModelInfo, Page, VersionInfo};
 use crate::client::{ApiFailure, model_segment};
+use provenant_api::{ModelView, PageOf, VersionView};
 
 /// List models, optionally under a namespace, or the versions of one model.
 #[derive(Debug, clap::Args)]
@@ -67,7 +67,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     if let Some(target) = &a.target {
         let model_exists = target.contains('/')
             && match client
-                .get_json::<ModelInfo>(&format!("api/v1/models/{}", model_segment(target)))
+                .get_json::<ModelView>(&format!("api/v1/models/{}", model_segment(target)))
                 .await
             {
                 Ok(_) => true,
@@ -95,7 +95,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             if let Some(c) = &a.cursor {
                 q.append_pair("cursor", c);
             }
-            let page: Page<VersionInfo> = client
+            let page: PageOf<VersionView> = client
                 .get_json(&format!(
                     "api/v1/models/{}/versions?{}",
                     model_segment(target),
@@ -117,7 +117,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     if let Some(c) = &a.cursor {
         q.append_pair("cursor", c);
     }
-    let page: Page<ModelInfo> = client
+    let page: PageOf<ModelView> = client
         .get_json(&format!("api/v1/models?{}", q.finish()))
         .await?;
     if g.json {
@@ -142,7 +142,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn print_versions(g: &GlobalArgs, page: &Page<VersionInfo>) -> anyhow::Result<()> {
+pub fn print_versions(g: &GlobalArgs, page: &PageOf<VersionView>) -> anyhow::Result<()> {
     if g.json {
         return crate::output::json(page);
     }

@@ -1,3 +1,4 @@
+use provenant_api::{ConsistencyView, EntryView, InclusionView, LogEventView};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -117,11 +118,6 @@ fn parse_hashes(hashes: &[String], what: &str) -> anyhow::Result<Vec<Hash>> {
             })
         })
         .collect()
-}
-
-#[derive(serde::Deserialize)]
-struct ConsistencyView {
-    hashes: Vec<String>,
 }
 
 /// Fetches the checkpoint, verifies it and its consistency with the last
@@ -245,27 +241,6 @@ pub async fn verify_latest(client: &Client, a: &TrustArgs) -> anyhow::Result<Ver
     })
 }
 
-#[derive(serde::Deserialize, serde::Serialize)]
-pub struct EntryView {
-    pub index: u64,
-    pub entry: String,
-    pub leaf_hash: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-}
-
-#[derive(serde::Deserialize)]
-struct InclusionView {
-    hashes: Vec<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct EventRow {
-    #[serde(rename = "type")]
-    kind: String,
-    log_index: Option<u64>,
-}
-
 pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
     let client = g.client()?;
     match c {
@@ -307,9 +282,11 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
                     let q: String = url::form_urlencoded::Serializer::new(String::new())
                         .append_pair("ref", &target)
                         .finish();
-                    let rows: Vec<EventRow> =
+                    let rows: Vec<LogEventView> =
                         client.get_json(&format!("api/v1/log/versions?{q}")).await?;
-                    rows.into_iter().map(|r| (r.kind, r.log_index)).collect()
+                    rows.into_iter()
+                        .map(|r| (r.kind, r.log_index.and_then(|i| u64::try_from(i).ok())))
+                        .collect()
                 }
             };
             if indexes.is_empty() {

@@ -1,3 +1,4 @@
+use provenant_api::WhoAmI;
 use std::io::BufRead as _;
 
 use anyhow::Context as _;
@@ -12,12 +13,6 @@ pub struct Args {
     /// Read the token from standard input instead of --token
     #[arg(long)]
     pub token_stdin: bool,
-}
-
-#[derive(serde::Deserialize, serde::Serialize)]
-struct WhoAmI {
-    name: String,
-    role: String,
 }
 
 pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {

@@ -32,11 +32,11 @@ pub mod verify;
 pub mod vulndb;
 pub mod witness;
 
-use crate::api::VersionInfo;
 use crate::client::Client;
+use provenant_api::{VersionState, VersionView};
 
 /// Resolve any reference form through the server.
-pub async fn resolve(client: &Client, reference: &str) -> anyhow::Result<VersionInfo> {
+pub async fn resolve(client: &Client, reference: &str) -> anyhow::Result<VersionView> {
     let q: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("ref", reference)
         .finish();
@@ -45,8 +45,8 @@ pub async fn resolve(client: &Client, reference: &str) -> anyhow::Result<Version
 
 /// Say on stderr that a version is no longer active (deprecated or archived),
 /// with the recorded reason: `pull` and `show` still serve it.
-pub fn warn_if_retired(v: &VersionInfo) {
-    if v.state != "active" {
+pub fn warn_if_retired(v: &VersionView) {
+    if v.state != VersionState::Active {
         eprintln!(
             "warning: {} is {}{}",
             v.reference,
@@ -60,7 +60,7 @@ pub fn warn_if_retired(v: &VersionInfo) {
 }
 
 /// `api/v1/models/<model>/versions/<n>`.
-pub fn version_path(v: &VersionInfo) -> String {
+pub fn version_path(v: &VersionView) -> String {
     format!(
         "api/v1/models/{}/versions/{}",
         crate::client::model_segment(&v.model),
@@ -84,13 +84,13 @@ pub fn parse_kv(
 }
 
 /// Print a version list as a table.
-pub fn version_table(items: &[VersionInfo]) {
+pub fn version_table(items: &[VersionView]) {
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|v| {
             vec![
                 v.reference.clone(),
-                v.state.clone(),
+                v.state.to_string(),
                 v.aliases.join(","),
                 v.labels
                     .iter()

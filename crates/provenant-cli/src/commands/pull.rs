@@ -8,9 +8,9 @@ use reqwest::Method;
 use sha2::Digest as _;
 
 use crate::GlobalArgs;
-use crate::api::{FileInfo, VersionInfo};
 use crate::client::Client;
 use crate::hashing::VerifyFailure;
+use provenant_api::{ManifestFile, VersionView};
 
 /// Download a version into a directory. Every file is verified against its
 /// digest and the manifest against the version digest; the directory appears
@@ -59,7 +59,7 @@ struct AttachedSignature {
 type Candidates = Vec<(Option<String>, provenant_attest::TrustRoot)>;
 
 /// The keys and root certificates the namespace of `v` trusts.
-async fn namespace_trust(client: &Client, v: &VersionInfo) -> anyhow::Result<Candidates> {
+async fn namespace_trust(client: &Client, v: &VersionView) -> anyhow::Result<Candidates> {
     #[derive(serde::Deserialize)]
     struct Key {
         fingerprint: String,
@@ -111,7 +111,7 @@ async fn namespace_trust(client: &Client, v: &VersionInfo) -> anyhow::Result<Can
 /// The signatures attached to `v` (the trusted ones first).
 async fn attached_signatures(
     client: &Client,
-    v: &VersionInfo,
+    v: &VersionView,
 ) -> anyhow::Result<Vec<AttachedSignature>> {
     let mut sigs: Vec<AttachedSignature> = client
         .get_json(&format!("{}/signatures", super::version_path(v)))
@@ -130,7 +130,7 @@ async fn attached_signatures(
 /// The bytes of one attached signature bundle.
 async fn signature_bytes(
     client: &Client,
-    v: &VersionInfo,
+    v: &VersionView,
     digest: &str,
 ) -> anyhow::Result<bytes::Bytes> {
     let resp = client
@@ -149,7 +149,7 @@ async fn signature_bytes(
 /// the namespace trusts. Returns who signed and the verified bundle's bytes.
 async fn verify_signatures(
     client: &Client,
-    v: &VersionInfo,
+    v: &VersionView,
     dir: &Path,
     a: &Args,
 ) -> anyhow::Result<(String, bytes::Bytes)> {
@@ -374,8 +374,8 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
 /// The manifest must hash to the version digest and list exactly the files.
 async fn verify_manifest(
     client: &Client,
-    v: &VersionInfo,
-    files: &[FileInfo],
+    v: &VersionView,
+    files: &[ManifestFile],
 ) -> anyhow::Result<()> {
     let resp = client
         .send(client.request(Method::GET, &format!("{}/manifest", super::version_path(v)))?)
@@ -426,7 +426,7 @@ async fn verify_manifest(
 
 async fn download(
     client: &Client,
-    f: &FileInfo,
+    f: &ManifestFile,
     dest: &Path,
     pb: &ProgressBar,
 ) -> anyhow::Result<()> {

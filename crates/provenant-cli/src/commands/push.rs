@@ -10,9 +10,9 @@ use provenant_api::ErrorCode;
 use reqwest::Method;
 
 use crate::GlobalArgs;
-use crate::api::{Published, UploadPlan, UploadStatus};
 use crate::client::{ApiFailure, Client, model_segment};
 use crate::hashing::{self, LocalFile};
+use provenant_api::{AttestationView, Published, SignatureView, UploadPlan, UploadStatus};
 
 /// Publish a model directory (or a single file) as a new version.
 ///
@@ -94,12 +94,7 @@ fn sign_for_push(a: &Args) -> anyhow::Result<PushSignature> {
         a.certificate.as_deref(),
         &a.certificate_chain,
     )?;
-    let options = provenant_digest::HashOptions {
-        ignore_paths: vec![provenant_attest::DEFAULT_SIGNATURE_NAME.to_owned()],
-        allow_symlinks: true,
-        ..provenant_digest::HashOptions::default()
-    };
-    let digest = provenant_digest::hash_model(&a.path, &options)
+    let digest = provenant_digest::hash_model(&a.path, &hashing::push_options())
         .map_err(|e| super::oms::refuse(e.into()))?;
     let bundle =
         provenant_attest::sign_digest(&digest, &m.key, &m.chain).map_err(super::oms::refuse)?;
@@ -129,11 +124,11 @@ struct Report {
     /// Blobs sent without hashing the file first (read once; see `push --help`).
     read_once_blobs: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
-    signature: Option<serde_json::Value>,
+    signature: Option<SignatureView>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    attestations: Vec<serde_json::Value>,
+    attestations: Vec<AttestationView>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    provenance: Option<serde_json::Value>,
+    provenance: Option<AttestationView>,
 }
 
 pub fn load_metadata(path: &Path) -> anyhow::Result<serde_json::Value> {
@@ -333,14 +328,21 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     }
     let has_provenance = provenance.is_some();
     attachments.extend(provenance);
-    let body = serde_json::json!({
-        "files": files.iter().map(|f| serde_json::json!({"path": f.rel, "digest": f.digest, "size": f.size})).collect::<Vec<_>>(),
-        "metadata": metadata,
-        "labels": labels,
-        "attachments": attachments,
-        "require_trusted": a.require_trusted,
-    });
-    let (_, response): (_, serde_json::Value) = client
+    let body = provenant_api::PublishBody {
+        files: files
+            .iter()
+            .map(|f| provenant_api::ManifestFile {
+                path: f.rel.clone(),
+                digest: f.digest.to_string(),
+                size: f.size,
+            })
+            .collect(),
+        metadata,
+        labels,
+        attachments,
+        require_trusted: a.require_trusted,
+    };
+    let (_, published): (_, Published) = client
         .send_json(
             Method::POST,
             &format!("api/v1/models/{}/versions", model_segment(&a.model)),
@@ -349,36 +351,37 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         .await?;
     // The server names each attachment's digest in the order they were sent:
     // the signature, the SBOMs, the provenance.
-    let digests: Vec<String> = response["attached"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|d| d.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let view = |list: &str, digest: &str| {
-        response["version"][list]
-            .as_array()
-            .and_then(|l| l.iter().find(|v| v["digest"] == digest))
+    let version = &published.version;
+    let signature_view = |digest: &String| {
+        version
+            .signatures
+            .iter()
+            .flatten()
+            .find(|v| &v.digest == digest)
             .cloned()
     };
-    let mut digests = digests.iter();
+    let attestation_view = |digest: &String| {
+        version
+            .attestations
+            .iter()
+            .flatten()
+            .find(|v| &v.digest == digest)
+            .cloned()
+    };
+    let mut digests = published.attached.iter();
     let signature = signature
         .as_ref()
         .and_then(|_| digests.next())
-        .and_then(|d| view("signatures", d));
-    let attestations: Vec<serde_json::Value> = digests
+        .and_then(signature_view);
+    let attestations: Vec<AttestationView> = digests
         .by_ref()
         .take(a.sbom.len())
-        .filter_map(|d| view("attestations", d))
+        .filter_map(attestation_view)
         .collect();
     let provenance = has_provenance
         .then(|| digests.next())
         .flatten()
-        .and_then(|d| view("attestations", d));
-    let published: Published =
-        serde_json::from_value(response).context("reading the publish response")?;
+        .and_then(attestation_view);
     let report = Report {
         attestations,
         provenance,
@@ -411,28 +414,24 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         if let Some(p) = &report.provenance {
             println!(
                 "provenance attached (signed by {}; builder {}; {})",
-                p["signer"].as_str().unwrap_or("?"),
-                p["summary"]["builder_id"].as_str().unwrap_or("?"),
-                trust_note(p)
+                p.signer,
+                p.summary["builder_id"].as_str().unwrap_or("?"),
+                trust_note(p.trusted)
             );
         }
         if let Some(sig) = &report.signature {
-            println!(
-                "signed by {} ({})",
-                sig["signer"].as_str().unwrap_or("?"),
-                trust_note(sig)
-            );
+            println!("signed by {} ({})", sig.signer, trust_note(sig.trusted));
         }
         for att in &report.attestations {
-            println!("attached {}", super::attach::describe(att));
+            println!("attached {}", super::attach::describe_attestation(att));
         }
     }
     Ok(())
 }
 
 /// What a push reports of an attachment's trust.
-fn trust_note(view: &serde_json::Value) -> &'static str {
-    if view["trusted"] == true {
+fn trust_note(trusted: bool) -> &'static str {
+    if trusted {
         "trusted"
     } else {
         "key not yet trusted by the namespace: see `provenant keys add`"

@@ -62,7 +62,7 @@ async fn model_sbom(g: &GlobalArgs, reference: &str) -> anyhow::Result<provenant
                 format: None,
             })
             .collect(),
-        metadata: Some(v.metadata.clone()),
+        metadata: Some(v.metadata.to_value()),
         purl: None,
         supplier: Some(v.created_by.clone()),
     };
@@ -74,13 +74,17 @@ async fn model_sbom(g: &GlobalArgs, reference: &str) -> anyhow::Result<provenant
     };
     // Merge the SBOMs attached to the version (verified by the server when attached).
     let path = super::version_path(&v);
-    let atts: Vec<serde_json::Value> = client.get_json(&format!("{path}/attestations")).await?;
-    for att in atts.iter().filter(|a| a["kind"] == "sbom") {
-        let digest = att["digest"].as_str().unwrap_or_default();
-        if att["trusted"] != true {
+    let atts: Vec<provenant_api::AttestationView> =
+        client.get_json(&format!("{path}/attestations")).await?;
+    for att in atts
+        .iter()
+        .filter(|a| a.kind == provenant_registry::SBOM_KIND)
+    {
+        let digest = &att.digest;
+        if !att.trusted {
             eprintln!(
                 "warning: attached SBOM {digest} is signed by {}, which the namespace does not trust",
-                att["signer"].as_str().unwrap_or("?")
+                att.signer
             );
         }
         let resp = client

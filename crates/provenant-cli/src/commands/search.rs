@@ -1,5 +1,5 @@
 use crate::GlobalArgs;
-use crate::api::{Page, VersionInfo};
+use provenant_api::{PageOf, VersionView};
 
 /// Search versions by model name, description, metadata values and labels.
 /// Every word must match (as a word prefix).
@@ -38,7 +38,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         q.append_pair("cursor", c);
     }
     q.append_pair("limit", &a.limit.to_string());
-    let page: Page<VersionInfo> = client
+    let page: PageOf<VersionView> = client
         .get_json(&format!("api/v1/search?{}", q.finish()))
         .await?;
     super::list::print_versions(g, &page)

@@ -9,12 +9,16 @@ pub struct Args {
 
 pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let client = g.client()?;
-    let mut v = super::resolve(&client, &a.reference).await?;
+    let v = super::resolve(&client, &a.reference).await?;
     super::warn_if_retired(&v);
-    v.provenance = Some(super::provenance::summaries(&client, &v).await?);
+    let provenance = super::provenance::summaries(&client, &v).await?;
     if g.json {
-        return crate::output::json(&v);
+        return crate::output::json(&Shown {
+            version: &v,
+            provenance: &provenance,
+        });
     }
+    let metadata = v.metadata.to_value();
     println!("version:    {}", v.reference);
     println!("digest:     {}", v.digest);
     match &v.state_reason {
@@ -39,9 +43,9 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         let labels: Vec<String> = v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect();
         println!("labels:     {}", labels.join(", "));
     }
-    if v.metadata.as_object().is_some_and(|m| !m.is_empty()) {
+    if metadata.as_object().is_some_and(|m| !m.is_empty()) {
         println!("metadata:   ({})", v.metadata_digest);
-        for line in serde_json::to_string_pretty(&v.metadata)?.lines() {
+        for line in serde_json::to_string_pretty(&metadata)?.lines() {
             println!("  {line}");
         }
     }
@@ -52,9 +56,9 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             for att in atts {
                 println!(
                     "  {} by {} at {}",
-                    super::attach::describe(att),
-                    att["created_by"].as_str().unwrap_or("?"),
-                    att["created_at"].as_str().unwrap_or("?")
+                    super::attach::describe_attestation(att),
+                    att.created_by,
+                    att.created_at
                 );
             }
         }
@@ -72,55 +76,12 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             }
         }
     }
-    match v.provenance.as_deref() {
-        Some([]) | None => println!("provenance: none"),
-        Some(list) => {
-            println!("provenance:");
-            for p in list {
-                let s = &p["summary"];
-                let text = |k: &str| s[k].as_str().unwrap_or("-").to_owned();
-                let list = |k: &str| {
-                    s[k].as_array()
-                        .map(|a| {
-                            a.iter()
-                                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        })
-                        .filter(|t| !t.is_empty())
-                        .unwrap_or_else(|| "-".into())
-                };
-                println!(
-                    "  signed by {} [{}] at {}",
-                    p["signer"].as_str().unwrap_or("?"),
-                    trust_mark(p["trusted"] == true),
-                    p["created_at"].as_str().unwrap_or("?")
-                );
-                println!(
-                    "  builder:    {} ({})",
-                    text("builder_id"),
-                    s["invocation_id"].as_str().unwrap_or("no invocation id")
-                );
-                println!(
-                    "  source:     {} @ {} (commit signature: {})",
-                    text("repository"),
-                    text("commit"),
-                    text("commit_signature")
-                );
-                println!("  datasets:   {}", list("datasets"));
-                println!("  image:      {}", list("images"));
-                println!("  entrypoint: {}", text("entrypoint"));
-                println!("  hyperparameters: {}", s["hyperparameters"]);
-                println!("  seeds:      {}", list("seeds"));
-                if s["parents"].as_array().is_some_and(|a| !a.is_empty()) {
-                    println!("  parents:    {}", list("parents"));
-                }
-                println!(
-                    "  trained:    {} to {}",
-                    text("started_on"),
-                    text("finished_on")
-                );
-            }
+    if provenance.is_empty() {
+        println!("provenance: none");
+    } else {
+        println!("provenance:");
+        for p in &provenance {
+            print_provenance(p)?;
         }
     }
     if let Some(files) = &v.files {
@@ -146,6 +107,70 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
                 .collect::<Vec<_>>(),
         );
     }
+    Ok(())
+}
+
+/// What `show --json` prints: the version as the server shows it, and the
+/// summaries of its provenance attestations (without their statements).
+#[derive(serde::Serialize)]
+struct Shown<'a> {
+    #[serde(flatten)]
+    version: &'a provenant_api::VersionView,
+    provenance: &'a [serde_json::Value],
+}
+
+/// One provenance attestation as `show` prints it (`-` for what it lacks).
+fn print_provenance(p: &serde_json::Value) -> anyhow::Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Brief {
+        signer: String,
+        trusted: bool,
+        created_at: String,
+        summary: provenant_api::ProvenanceSummary,
+    }
+    let p: Brief = serde_json::from_value(p.clone())?;
+    let s = &p.summary;
+    let text = |t: &Option<String>| t.clone().unwrap_or_else(|| "-".into());
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "-".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    println!(
+        "  signed by {} [{}] at {}",
+        p.signer,
+        trust_mark(p.trusted),
+        p.created_at
+    );
+    println!(
+        "  builder:    {} ({})",
+        s.builder_id,
+        s.invocation_id.as_deref().unwrap_or("no invocation id")
+    );
+    println!(
+        "  source:     {} @ {} (commit signature: {})",
+        text(&s.repository),
+        text(&s.commit),
+        text(&s.commit_signature)
+    );
+    println!("  datasets:   {}", list(s.datasets.clone()));
+    println!("  image:      {}", list(s.images.clone()));
+    println!("  entrypoint: {}", s.entrypoint);
+    println!("  hyperparameters: {}", s.hyperparameters);
+    println!(
+        "  seeds:      {}",
+        list(s.seeds.iter().map(ToString::to_string).collect())
+    );
+    if !s.parents.is_empty() {
+        println!("  parents:    {}", list(s.parents.clone()));
+    }
+    println!(
+        "  trained:    {} to {}",
+        text(&s.started_on),
+        text(&s.finished_on)
+    );
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 use reqwest::Method;
 
 use crate::GlobalArgs;
-use crate::api::VersionInfo;
+use provenant_api::VersionView;
 
 /// Change a version's lifecycle state; a reason is required and recorded.
 #[derive(Debug, clap::Args)]
@@ -16,7 +16,7 @@ pub struct Args {
 pub async fn run(g: &GlobalArgs, a: Args, action: &str) -> anyhow::Result<()> {
     let client = g.client()?;
     let v = super::resolve(&client, &a.reference).await?;
-    let (_, updated): (_, VersionInfo) = client
+    let (_, updated): (_, VersionView) = client
         .send_json(
             Method::POST,
             &format!("{}/{action}", super::version_path(&v)),

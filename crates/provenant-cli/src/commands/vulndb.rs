@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use provenant_api::{VulnDbImport, VulnDbImportBody, VulnDbStatus};
+
 use crate::GlobalArgs;
 
 /// The local OSV vulnerability database.
@@ -40,20 +42,23 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
             path, server: true, ..
         } => return import_to_server(g, path).await,
         Command::Status => {
-            let status: serde_json::Value = g.client()?.get_json("api/v1/vulndb").await?;
+            let status: VulnDbStatus = g.client()?.get_json("api/v1/vulndb").await?;
             if g.json {
                 crate::output::json(&status)?;
             } else {
+                let by = if status.updated_by.is_empty() {
+                    "?"
+                } else {
+                    &status.updated_by
+                };
                 println!(
                     "generation {}, {} records{}",
-                    status["generation"],
-                    status["records"],
-                    status["updated_at"]
-                        .as_str()
-                        .map(|t| format!(
-                            ", updated {t} by {}",
-                            status["updated_by"].as_str().unwrap_or("?")
-                        ))
+                    status.generation,
+                    status.records,
+                    status
+                        .updated_at
+                        .as_deref()
+                        .map(|t| format!(", updated {t} by {by}"))
                         .unwrap_or_default()
                 );
             }
@@ -143,32 +148,32 @@ async fn import_to_server(g: &GlobalArgs, path: PathBuf) -> anyhow::Result<()> {
         anyhow::Ok((source, records))
     })
     .await??;
-    let (_, report): (_, serde_json::Value) = client
+    let (_, report): (_, VulnDbImport) = client
         .send_json(
             reqwest::Method::POST,
             "api/v1/vulndb/import",
-            &serde_json::json!({"source": source, "records": records}),
+            &VulnDbImportBody { source, records },
         )
         .await?;
-    for issue in report["issues"].as_array().into_iter().flatten() {
-        eprintln!("warning: {}", issue.as_str().unwrap_or_default());
+    for issue in &report.issues {
+        eprintln!("warning: {issue}");
     }
     if g.json {
         crate::output::json(&report)?;
     } else {
         println!(
             "{}: {} added, {} updated, {} removed, {} unchanged, {} skipped ({} withdrawn)",
-            report["source"].as_str().unwrap_or("?"),
-            report["added"],
-            report["updated"],
-            report["removed"],
-            report["unchanged"],
-            report["skipped"],
-            report["withdrawn"]
+            report.source,
+            report.added,
+            report.updated,
+            report.removed,
+            report.unchanged,
+            report.skipped,
+            report.withdrawn
         );
         println!(
             "{} records on the server (generation {}); {} versions re-scanned, {} new findings",
-            report["records"], report["generation"], report["rescanned"], report["new_findings"]
+            report.records, report.generation, report.rescanned, report.new_findings
         );
     }
     Ok(())
