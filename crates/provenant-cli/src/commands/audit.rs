@@ -1,4 +1,5 @@
 use anyhow::Context as _;
+use provenant_api::{AuditRecordView, LogEventView};
 use provenant_tlog::{
     MemoryLog, TILE_WIDTH, TileId, TileReader, parse_entry_bundle, tile_width, tiles_for_size,
 };
@@ -33,28 +34,6 @@ struct Problem {
     what: String,
 }
 
-#[derive(serde::Deserialize)]
-struct Record {
-    source: String,
-    source_id: i64,
-    #[serde(rename = "type")]
-    kind: String,
-    target: String,
-    who: String,
-    details: Value,
-    log_index: Option<u64>,
-}
-
-#[derive(serde::Deserialize)]
-struct Event {
-    id: i64,
-    #[serde(rename = "type")]
-    kind: String,
-    entry: String,
-    created_at: i64,
-    log_index: Option<u64>,
-}
-
 fn parse_since(s: &str) -> anyhow::Result<i64> {
     if let Ok(ms) = s.parse::<i64>() {
         return Ok(ms);
@@ -75,7 +54,7 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
             let since = since.as_deref().map(parse_since).transpose()?.unwrap_or(0);
             let mut after = 0i64;
             loop {
-                let page: Vec<Event> = client
+                let page: Vec<LogEventView> = client
                     .get_json(&format!(
                         "api/v1/admin/log/events?since={since}&after={after}&limit=1000"
                     ))
@@ -167,10 +146,10 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
                 }
             }
             // 3. The registry database against the log.
-            let records: Vec<Record> = client.get_json("api/v1/admin/log/records").await?;
+            let records: Vec<AuditRecordView> = client.get_json("api/v1/admin/log/records").await?;
             for r in &records {
                 let row = format!("{} row {} ({})", r.source, r.source_id, r.target);
-                let Some(index) = r.log_index else {
+                let Some(index) = r.log_index.and_then(|i| u64::try_from(i).ok()) else {
                     problems.push(Problem {
                         index: None,
                         what: format!("{row} has no log entry ({} missing)", r.kind),
