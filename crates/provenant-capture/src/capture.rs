@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use provenant_provenance::{CiIdentity, Recipe, parse_dataset_ref, parse_sha256};
+use provenant_digest::{Digest, DigestAlgorithm, HashAlgorithm};
+use provenant_provenance::{CiIdentity, Recipe, parse_dataset_ref, parse_digest};
 use serde_json::Value;
 
 use crate::ci::detect_ci;
@@ -117,37 +118,26 @@ pub fn capture(o: &CaptureOptions) -> Result<Recipe> {
     }
     r.seeds = o.seeds.clone();
     if let Some(img) = &o.image_digest {
-        parse_sha256("--image-digest", img)?;
-        r.image_digest = Some(img.clone());
+        r.image_digest = Some(parse_digest("--image-digest", img)?);
     }
     for p in &o.parents {
-        let ok = p
-            .split_once('@')
-            .is_some_and(|(name, d)| !name.is_empty() && parse_sha256("--parent", d).is_ok());
-        if !ok {
-            return Err(CaptureError::invalid(
-                "--parent",
-                format!(
-                    "{p:?} must be ns/name@sha256:<64 hex digits> (the parent's manifest digest)"
-                ),
-            ));
-        }
-        r.parents.push(p.clone());
+        r.parents.push(p.parse()?);
     }
     for f in &o.lock_files {
-        let d = provenant_digest::digest_path(f, provenant_digest::HashAlgorithm::Sha256).map_err(
-            |e| CaptureError::Digest {
+        let d = provenant_digest::digest_path(f, HashAlgorithm::Sha256).map_err(|e| {
+            CaptureError::Digest {
                 path: f.display().to_string(),
                 source: e,
-            },
-        )?;
-        let hex = d
+            }
+        })?;
+        let digest = d
             .resources
             .first()
-            .map(|r| r.digest_hex())
-            .unwrap_or_default();
-        r.lock_files
-            .insert(f.display().to_string(), format!("sha256:{hex}"));
+            .and_then(|r| Digest::from_raw(DigestAlgorithm::Sha256, &r.digest))
+            .ok_or_else(|| {
+                CaptureError::invalid("--lock-file", format!("{}: nothing to hash", f.display()))
+            })?;
+        r.lock_files.insert(f.display().to_string(), digest);
     }
     r.entrypoint = o.entrypoint.clone().unwrap_or_default();
     r.arguments = o.arguments.clone();

@@ -2,11 +2,11 @@
 
 use std::path::Path;
 
-use provenant_digest::{HashOptions, hash_model};
+use provenant_digest::{Digest, HashOptions, hash_model};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ProvenanceError, Result};
-use crate::validate::parse_sha256;
+use crate::validate::parse_digest;
 
 /// What `provenant dataset hash` prints and what a recipe records per dataset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,7 +17,7 @@ pub struct DatasetDescriptor {
     /// Where the dataset lives (`file:///abs/path` for a local path, else the given URI).
     pub uri: String,
     /// `sha256:<hex>`: the OMS root digest over the dataset's files.
-    pub digest: String,
+    pub digest: Digest,
     /// How the digest was computed.
     pub digest_method: String,
     /// Number of files (absent for a reference given by digest only).
@@ -57,7 +57,7 @@ pub fn hash_dataset(path: &Path) -> Result<DatasetDescriptor> {
     Ok(DatasetDescriptor {
         name: digest.model_name.clone(),
         uri: format!("file://{}", abs.display()),
-        digest: format!("sha256:{}", digest.root_digest_hex()),
+        digest: Digest::from_sha256_bytes(digest.root_digest),
         digest_method: DIGEST_METHOD.to_owned(),
         files: Some(digest.resources.len() as u64),
         size: Some(size),
@@ -70,16 +70,17 @@ pub fn hash_dataset(path: &Path) -> Result<DatasetDescriptor> {
 /// # Errors
 /// A malformed digest (naming `--dataset`), or a path that cannot be hashed.
 pub fn parse_dataset_ref(arg: &str) -> Result<DatasetDescriptor> {
-    if let Some((uri, digest)) = arg.rsplit_once("@sha256:")
+    if let Some(at) = arg.rfind("@sha256:")
         && !Path::new(arg).exists()
     {
+        let (uri, digest) = (&arg[..at], &arg[at + 1..]);
         if uri.is_empty() {
             return Err(ProvenanceError::invalid(
                 "--dataset",
                 format!("{arg:?}: the URI before @sha256: is empty"),
             ));
         }
-        let hex = parse_sha256("--dataset", &format!("sha256:{digest}"))?;
+        let digest = parse_digest("--dataset", digest)?;
         let name = uri
             .trim_end_matches('/')
             .rsplit('/')
@@ -89,7 +90,7 @@ pub fn parse_dataset_ref(arg: &str) -> Result<DatasetDescriptor> {
         return Ok(DatasetDescriptor {
             name,
             uri: uri.to_owned(),
-            digest: format!("sha256:{hex}"),
+            digest,
             digest_method: DIGEST_METHOD.to_owned(),
             files: None,
             size: None,
@@ -118,7 +119,11 @@ mod tests {
         std::fs::write(d.path().join("sub/b.csv"), b"x\n").unwrap();
         let desc = hash_dataset(d.path()).unwrap();
         let oms = hash_model(d.path(), &HashOptions::default()).unwrap();
-        assert_eq!(desc.digest, format!("sha256:{}", oms.root_digest_hex()));
+        assert_eq!(desc.digest.hex(), oms.root_digest_hex());
+        assert_eq!(
+            serde_json::to_value(&desc).unwrap()["digest"],
+            format!("sha256:{}", oms.root_digest_hex())
+        );
         assert_eq!((desc.files, desc.size), (Some(2), Some(10)));
         // Same content elsewhere: same digest; one byte changed: another.
         let e = tempfile::tempdir().unwrap();
@@ -147,7 +152,7 @@ mod tests {
         let hex = "ab".repeat(32);
         let r = parse_dataset_ref(&format!("s3://bucket/flows/2026-11@sha256:{hex}")).unwrap();
         assert_eq!(r.uri, "s3://bucket/flows/2026-11");
-        assert_eq!(r.digest, format!("sha256:{hex}"));
+        assert_eq!(r.digest.to_string(), format!("sha256:{hex}"));
         for bad in [
             "s3://b/x@sha256:abc",
             "s3://b/x@sha256:ZZ",

@@ -28,7 +28,8 @@ mod validate;
 pub use dataset::{DatasetDescriptor, hash_dataset, parse_dataset_ref};
 pub use error::{ProvenanceError, Result};
 pub use recipe::{
-    CiIdentity, CommitSignature, DatasetRef, Environment, Package, RECIPE_TYPE, Recipe, Source,
+    CiIdentity, CommitSignature, DatasetRef, Environment, Package, ParentRef, RECIPE_TYPE, Recipe,
+    Source,
 };
 pub use reproduce::{
     Category, Comparison, FieldDiff, FileDiff, Verdict, check_files, diff, recipe_fields,
@@ -37,4 +38,4 @@ pub use slsa::{
     BUILD_TYPE, BuildDefinition, BuildMetadata, Builder, LOCAL_BUILDER, PREDICATE_TYPE, Provenance,
     ResourceDescriptor, RunDetails, provenance_from_recipe,
 };
-pub use validate::{BUILD_TYPE_SCHEMA, Inputs, Requirements, parse_sha256, valid_commit, validate};
+pub use validate::{BUILD_TYPE_SCHEMA, Inputs, Requirements, parse_digest, valid_commit, validate};

@@ -1,11 +1,16 @@
 //! The recipe: what `provenant capture` records about a training run.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
 
+use provenant_digest::Digest;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::dataset::DatasetDescriptor;
+use crate::error::ProvenanceError;
+use crate::validate::parse_digest;
 
 /// `_type` of a recipe document.
 pub const RECIPE_TYPE: &str = "https://provenant.dev/recipe/v1";
@@ -35,13 +40,13 @@ pub struct Recipe {
     pub seeds: Vec<u64>,
     /// Container image digest (`sha256:<hex>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image_digest: Option<String>,
+    pub image_digest: Option<Digest>,
     /// Versions this model was fine-tuned from (`ns/name@sha256:<manifest digest>`).
     #[serde(default)]
-    pub parents: Vec<String>,
+    pub parents: Vec<ParentRef>,
     /// Lock files with their digests (`path` → `sha256:<hex>`).
     #[serde(default)]
-    pub lock_files: BTreeMap<String, String>,
+    pub lock_files: BTreeMap<String, Digest>,
     /// Where the run happened.
     #[serde(default)]
     pub environment: Environment,
@@ -61,6 +66,62 @@ pub struct Recipe {
 
 /// A dataset the run read.
 pub type DatasetRef = DatasetDescriptor;
+
+/// A version a model was fine-tuned from, pinned to its manifest digest:
+/// `ns/name@sha256:<64 hex>`, which is also its JSON form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ParentRef {
+    /// The model (`ns/name`).
+    pub model: String,
+    /// The version's manifest digest.
+    pub digest: Digest,
+}
+
+impl FromStr for ParentRef {
+    type Err = ProvenanceError;
+
+    /// Parses `ns/name@sha256:<hex>`.
+    ///
+    /// # Errors
+    /// Anything else, naming `--parent`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.split_once('@')
+            .filter(|(model, _)| !model.is_empty())
+            .and_then(|(model, d)| {
+                Some(Self {
+                    model: model.to_owned(),
+                    digest: parse_digest("--parent", d).ok()?,
+                })
+            })
+            .ok_or_else(|| {
+                ProvenanceError::invalid(
+                    "--parent",
+                    format!(
+                        "{s:?} must be ns/name@sha256:<64 hex digits> (the parent's manifest digest)"
+                    ),
+                )
+            })
+    }
+}
+
+impl fmt::Display for ParentRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.model, self.digest)
+    }
+}
+
+impl Serialize for ParentRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ParentRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
 
 /// The source of the training code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,5 +268,52 @@ impl Recipe {
 impl Default for Recipe {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn parents_parse_once_and_print_as_given() {
+        let text = format!("aiops/base@sha256:{}", "ab".repeat(32));
+        let p: ParentRef = text.parse().unwrap();
+        assert_eq!(p.model, "aiops/base");
+        assert_eq!(p.digest.hex(), "ab".repeat(32));
+        assert_eq!(p.to_string(), text);
+        assert_eq!(serde_json::to_value(&p).unwrap(), serde_json::json!(text));
+        for bad in [
+            "aiops/base",
+            "@sha256:abab",
+            "aiops/base@sha256:AB",
+            &format!("aiops/base@sha512:{}", "ab".repeat(64)),
+        ] {
+            let e = bad.parse::<ParentRef>().unwrap_err();
+            assert_eq!(e.field(), Some("--parent"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn digests_in_a_recipe_are_the_strings_they_were() {
+        let hex = "1e".repeat(32);
+        let doc = serde_json::json!({
+            "_type": RECIPE_TYPE,
+            "imageDigest": format!("sha256:{hex}"),
+            "parents": [format!("a/b@sha256:{hex}")],
+            "lockFiles": {"uv.lock": format!("sha256:{hex}")},
+        });
+        let r = Recipe::from_json(doc.to_string().as_bytes()).unwrap();
+        assert_eq!(r.image_digest.unwrap().hex(), hex);
+        let back = serde_json::to_value(&r).unwrap();
+        for k in ["imageDigest", "parents", "lockFiles"] {
+            assert_eq!(back[k], doc[k], "{k}");
+        }
+        // A digest that is not one is refused where the recipe is read.
+        let mut bad = doc.clone();
+        bad["imageDigest"] = "sha256:zz".into();
+        let e = Recipe::from_json(bad.to_string().as_bytes()).unwrap_err();
+        assert_eq!(e.field(), Some("recipe.imageDigest"), "{e}");
     }
 }

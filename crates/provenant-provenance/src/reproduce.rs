@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use provenant_digest::{Digest, DigestAlgorithm};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -51,17 +52,17 @@ pub struct Comparison {
     pub fields: Vec<FieldDiff>,
 }
 
-fn sorted_digests(deps: &[Value], role: &str, key: &str) -> Value {
+/// The SHA-256 digests (`sha256:<hex>`) of the resolved dependencies with
+/// `role`, sorted. A hex that is not a digest (a predicate nobody validated)
+/// is compared as it is.
+fn sorted_digests(deps: &[Value], role: &str) -> Value {
     let mut v: Vec<String> = deps
         .iter()
         .filter(|d| d.pointer("/annotations/role").and_then(Value::as_str) == Some(role))
-        .filter_map(|d| d.pointer(&format!("/digest/{key}")).and_then(Value::as_str))
-        .map(|h| {
-            if key == "sha256" {
-                format!("sha256:{h}")
-            } else {
-                h.to_owned()
-            }
+        .filter_map(|d| d.pointer("/digest/sha256").and_then(Value::as_str))
+        .map(|hex| {
+            Digest::from_hex(DigestAlgorithm::Sha256, hex)
+                .map_or_else(|_| hex.to_owned(), |d| d.to_string())
         })
         .collect();
     v.sort();
@@ -88,25 +89,16 @@ pub fn recipe_fields(predicate: &Value) -> BTreeMap<String, (Category, Value)> {
         .cloned()
         .unwrap_or_default();
     let get = |v: &Value, p: &str| v.pointer(p).cloned().unwrap_or(Value::Null);
-    out.insert(
-        "datasets".into(),
-        (Input, sorted_digests(&deps, "dataset", "sha256")),
-    );
+    out.insert("datasets".into(), (Input, sorted_digests(&deps, "dataset")));
     out.insert("source.commit".into(), (Input, get(&ext, "/source/commit")));
     out.insert("source.dirty".into(), (Input, get(&ext, "/source/dirty")));
     out.insert("entrypoint".into(), (Input, get(&ext, "/entrypoint")));
     out.insert("arguments".into(), (Input, get(&ext, "/arguments")));
-    out.insert(
-        "image".into(),
-        (Input, sorted_digests(&deps, "image", "sha256")),
-    );
-    out.insert(
-        "parents".into(),
-        (Input, sorted_digests(&deps, "parent", "sha256")),
-    );
+    out.insert("image".into(), (Input, sorted_digests(&deps, "image")));
+    out.insert("parents".into(), (Input, sorted_digests(&deps, "parent")));
     out.insert(
         "lockFiles".into(),
-        (Input, sorted_digests(&deps, "lockfile", "sha256")),
+        (Input, sorted_digests(&deps, "lockfile")),
     );
     out.insert("seeds".into(), (Input, get(&int, "/seeds")));
     if let Some(h) = ext.get("hyperparameters").and_then(Value::as_object) {
@@ -155,13 +147,13 @@ pub fn recipe_fields(predicate: &Value) -> BTreeMap<String, (Category, Value)> {
     out
 }
 
-/// Compares recipe A with recipe B and their model files (`path` → `sha256:…`).
+/// Compares recipe A with recipe B and their model files (`path` → digest).
 /// A hyperparameter present on one side only counts as a difference.
 pub fn diff(
     a: &Value,
     b: &Value,
-    files_a: &BTreeMap<String, String>,
-    files_b: &BTreeMap<String, String>,
+    files_a: &BTreeMap<String, Digest>,
+    files_b: &BTreeMap<String, Digest>,
 ) -> Comparison {
     let fa = recipe_fields(a);
     let fb = recipe_fields(b);
@@ -215,15 +207,15 @@ pub struct FileDiff {
     /// `changed`, `missing` (published, not rebuilt) or `extra` (rebuilt, not published).
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub published: Option<String>,
+    pub published: Option<Digest>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rebuilt: Option<String>,
+    pub rebuilt: Option<Digest>,
 }
 
-/// Compares published files with rebuilt ones (`path` → `sha256:…`).
+/// Compares published files with rebuilt ones (`path` → digest).
 pub fn check_files(
-    published: &BTreeMap<String, String>,
-    rebuilt: &BTreeMap<String, String>,
+    published: &BTreeMap<String, Digest>,
+    rebuilt: &BTreeMap<String, Digest>,
 ) -> Vec<FileDiff> {
     let paths: BTreeSet<&String> = published.keys().chain(rebuilt.keys()).collect();
     paths
@@ -240,8 +232,8 @@ pub fn check_files(
             Some(FileDiff {
                 path: p.clone(),
                 status: status.into(),
-                published: a.cloned(),
-                rebuilt: b.cloned(),
+                published: a.copied(),
+                rebuilt: b.copied(),
             })
         })
         .collect()
@@ -264,26 +256,16 @@ mod tests {
         serde_json::to_value(provenance_from_recipe(&r)).unwrap()
     }
 
-    fn files(d: &str) -> BTreeMap<String, String> {
-        BTreeMap::from([("model.bin".to_owned(), d.to_owned())])
+    fn files(content: &str) -> BTreeMap<String, Digest> {
+        BTreeMap::from([("model.bin".to_owned(), Digest::sha256(content.as_bytes()))])
     }
 
     #[test]
     fn verdicts() {
-        let c = diff(
-            &pred(0.1, 1),
-            &pred(0.1, 1),
-            &files("sha256:aa"),
-            &files("sha256:aa"),
-        );
+        let c = diff(&pred(0.1, 1), &pred(0.1, 1), &files("aa"), &files("aa"));
         assert_eq!(c.verdict, Verdict::Reproduces);
         assert!(c.reproduces);
-        let c = diff(
-            &pred(0.1, 1),
-            &pred(0.1, 1),
-            &files("sha256:aa"),
-            &files("sha256:bb"),
-        );
+        let c = diff(&pred(0.1, 1), &pred(0.1, 1), &files("aa"), &files("bb"));
         assert_eq!(c.verdict, Verdict::SameInputsDifferentOutputs);
         let bad: Vec<_> = c
             .fields
@@ -292,12 +274,7 @@ mod tests {
             .map(|f| f.field.as_str())
             .collect();
         assert_eq!(bad, ["files.model.bin"]);
-        let c = diff(
-            &pred(0.1, 1),
-            &pred(0.2, 2),
-            &files("sha256:aa"),
-            &files("sha256:aa"),
-        );
+        let c = diff(&pred(0.1, 1), &pred(0.2, 2), &files("aa"), &files("aa"));
         assert_eq!(c.verdict, Verdict::DifferentInputs);
         let bad: Vec<_> = c
             .fields
@@ -311,12 +288,12 @@ mod tests {
     #[test]
     fn file_checks_name_each_difference() {
         let p = BTreeMap::from([
-            ("a".to_owned(), "sha256:1".to_owned()),
-            ("b".to_owned(), "sha256:2".to_owned()),
+            ("a".to_owned(), Digest::sha256(b"1")),
+            ("b".to_owned(), Digest::sha256(b"2")),
         ]);
         let r = BTreeMap::from([
-            ("a".to_owned(), "sha256:9".to_owned()),
-            ("c".to_owned(), "sha256:3".to_owned()),
+            ("a".to_owned(), Digest::sha256(b"9")),
+            ("c".to_owned(), Digest::sha256(b"3")),
         ]);
         let d = check_files(&p, &r);
         let s: Vec<_> = d

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use provenant_digest::Digest;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -104,9 +105,9 @@ pub struct BuildMetadata {
     pub finished_on: Option<String>,
 }
 
-fn sha256_map(digest: &str) -> BTreeMap<String, String> {
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    BTreeMap::from([("sha256".to_owned(), hex.to_owned())])
+/// An in-toto digest map: `{"sha256": "<hex>"}`.
+fn digest_map(digest: &Digest) -> BTreeMap<String, String> {
+    BTreeMap::from([(digest.algorithm().name().to_owned(), digest.hex())])
 }
 
 /// Builds the SLSA v1 predicate for a captured recipe.
@@ -121,7 +122,7 @@ pub fn provenance_from_recipe(r: &Recipe) -> Provenance {
     let datasets: Vec<Value> = r
         .datasets
         .iter()
-        .map(|d| json!({"name": d.name, "uri": d.uri, "digest": sha256_map(&d.digest)}))
+        .map(|d| json!({"name": d.name, "uri": d.uri, "digest": digest_map(&d.digest)}))
         .collect();
     let mut external = json!({
         "entrypoint": r.entrypoint,
@@ -158,29 +159,27 @@ pub fn provenance_from_recipe(r: &Recipe) -> Provenance {
         let mut rd = ResourceDescriptor::with_role("dataset");
         rd.uri = Some(d.uri.clone());
         rd.name = Some(d.name.clone());
-        rd.digest = sha256_map(&d.digest);
+        rd.digest = digest_map(&d.digest);
         deps.push(rd);
     }
     if let Some(img) = &r.image_digest {
         let mut rd = ResourceDescriptor::with_role("image");
         rd.name = Some("container-image".into());
-        rd.digest = sha256_map(img);
+        rd.digest = digest_map(img);
         deps.push(rd);
     }
     for p in &r.parents {
         let mut rd = ResourceDescriptor::with_role("parent");
         rd.uri = Some(format!("provenant:{p}"));
-        rd.name = Some(p.split('@').next().unwrap_or(p).to_owned());
-        if let Some((_, digest)) = p.split_once('@') {
-            rd.digest = sha256_map(digest);
-        }
+        rd.name = Some(p.model.clone());
+        rd.digest = digest_map(&p.digest);
         deps.push(rd);
     }
     for (path, digest) in &r.lock_files {
         let mut rd = ResourceDescriptor::with_role("lockfile");
         rd.uri = Some(format!("file:{path}"));
         rd.name = Some(path.clone());
-        rd.digest = sha256_map(digest);
+        rd.digest = digest_map(digest);
         deps.push(rd);
     }
     let e = &r.environment;

@@ -5,6 +5,7 @@
 
 use std::sync::OnceLock;
 
+use provenant_digest::{Digest, DigestAlgorithm};
 use serde_json::Value;
 
 use crate::error::{ProvenanceError, Result};
@@ -72,14 +73,14 @@ impl Default for Requirements {
 /// The inputs of a training run, as lineage edges need them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inputs {
-    /// (uri, sha256 hex)
-    pub datasets: Vec<(String, String)>,
+    /// (uri, digest)
+    pub datasets: Vec<(String, Digest)>,
     /// (repository, commit sha)
     pub commits: Vec<(String, String)>,
-    /// sha256 hex of container images
-    pub images: Vec<String>,
-    /// (model name, manifest sha256 hex) of parent versions
-    pub parents: Vec<(String, String)>,
+    /// Digests of container images
+    pub images: Vec<Digest>,
+    /// (model name, manifest digest) of parent versions
+    pub parents: Vec<(String, Digest)>,
 }
 
 fn validator() -> &'static jsonschema::Validator {
@@ -109,28 +110,34 @@ fn dotted(pointer: &str) -> String {
     out
 }
 
-/// `sha256:<64 lowercase hex>` → the hex.
+/// A content digest as the ML-training build type takes one:
+/// `sha256:<64 lowercase hex>`.
 ///
 /// # Errors
-/// Anything else, naming `field`.
-pub fn parse_sha256(field: &str, s: &str) -> Result<String> {
-    let hex = s.strip_prefix("sha256:").ok_or_else(|| {
-        ProvenanceError::invalid(
-            field,
-            format!("{s:?} is not a digest of the form sha256:<64 hex digits>"),
-        )
-    })?;
-    if hex.len() != 64
-        || !hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return Err(ProvenanceError::invalid(
-            field,
-            format!("{s:?} is not a digest of the form sha256:<64 lowercase hex digits>"),
-        ));
+/// Anything else (other algorithms too), naming `field`.
+pub fn parse_digest(field: &str, s: &str) -> Result<Digest> {
+    match s.parse::<Digest>() {
+        Ok(d) if d.algorithm() == DigestAlgorithm::Sha256 => Ok(d),
+        _ => {
+            // The message says which part is wrong: the form, or the hex.
+            let what = if s.starts_with("sha256:") {
+                "64 lowercase hex digits"
+            } else {
+                "64 hex digits"
+            };
+            Err(ProvenanceError::invalid(
+                field,
+                format!("{s:?} is not a digest of the form sha256:<{what}>"),
+            ))
+        }
     }
-    Ok(hex.to_owned())
+}
+
+/// The SHA-256 digest of an in-toto `digest` map (`{"sha256": "<hex>"}`),
+/// naming `field` when it is not 64 lowercase hex digits.
+fn sha256_of_map(field: &str, hex: &str) -> Result<Digest> {
+    Digest::from_hex(DigestAlgorithm::Sha256, hex)
+        .map_err(|e| ProvenanceError::invalid(field, e.to_string()))
 }
 
 /// A full git commit id: 40 (SHA-1) or 64 (SHA-256) lowercase hex digits.
@@ -201,9 +208,10 @@ pub fn validate(predicate_type: &str, predicate: &Value, req: Requirements) -> R
                         "a dataset needs a sha256 digest",
                     )
                 })?;
+                let digest = sha256_of_map(&format!("{at}.digest.sha256"), hex)?;
                 inputs
                     .datasets
-                    .push((d.uri.clone().unwrap_or_default(), hex.clone()));
+                    .push((d.uri.clone().unwrap_or_default(), digest));
             }
             Some("image") => {
                 let hex = sha.ok_or_else(|| {
@@ -212,7 +220,9 @@ pub fn validate(predicate_type: &str, predicate: &Value, req: Requirements) -> R
                         "a container image needs a sha256 digest",
                     )
                 })?;
-                inputs.images.push(hex.clone());
+                inputs
+                    .images
+                    .push(sha256_of_map(&format!("{at}.digest.sha256"), hex)?);
             }
             Some("source") => {
                 let c = d.digest.get("gitCommit").ok_or_else(|| {
@@ -236,6 +246,7 @@ pub fn validate(predicate_type: &str, predicate: &Value, req: Requirements) -> R
                         "a parent version needs its manifest sha256 digest",
                     )
                 })?;
+                let digest = sha256_of_map(&format!("{at}.digest.sha256"), hex)?;
                 let name = d
                     .uri
                     .as_deref()
@@ -248,7 +259,7 @@ pub fn validate(predicate_type: &str, predicate: &Value, req: Requirements) -> R
                             "a parent version needs uri provenant:<ns/name>@sha256:<hex>",
                         )
                     })?;
-                inputs.parents.push((name.to_owned(), hex.clone()));
+                inputs.parents.push((name.to_owned(), digest));
             }
             _ => {}
         }
@@ -266,7 +277,12 @@ pub fn validate(predicate_type: &str, predicate: &Value, req: Requirements) -> R
             .and_then(Value::as_str)
             .unwrap_or_default();
         let uri = d.get("uri").and_then(Value::as_str).unwrap_or_default();
-        if !inputs.datasets.iter().any(|(_, h)| h == hex) {
+        let digest = Digest::from_hex(DigestAlgorithm::Sha256, hex).ok();
+        if !inputs
+            .datasets
+            .iter()
+            .any(|(_, d)| Some(d) == digest.as_ref())
+        {
             return Err(ProvenanceError::invalid(
                 format!("{EXT}.datasets[{i}]"),
                 format!(
@@ -351,7 +367,7 @@ mod tests {
         r.hyperparameters
             .insert("lr".into(), serde_json::json!(0.01));
         r.seeds = vec![42];
-        r.image_digest = Some(format!("sha256:{}", "1e".repeat(32)));
+        r.image_digest = Some(format!("sha256:{}", "1e".repeat(32)).parse().unwrap());
         r
     }
 
@@ -367,12 +383,13 @@ mod tests {
             Requirements::default(),
         )
         .unwrap();
+        let sha256 = |hex: &str| Digest::from_hex(DigestAlgorithm::Sha256, hex).unwrap();
         assert_eq!(
             inputs.datasets,
-            vec![("s3://b/flows".into(), "1a".repeat(32))]
+            vec![("s3://b/flows".into(), sha256(&"1a".repeat(32)))]
         );
         assert_eq!(inputs.commits[0].1, "c0".repeat(20));
-        assert_eq!(inputs.images, vec!["1e".repeat(32)]);
+        assert_eq!(inputs.images, vec![sha256(&"1e".repeat(32))]);
     }
 
     #[test]
@@ -493,7 +510,9 @@ mod tests {
     #[test]
     fn digests_parse_strictly() {
         assert_eq!(
-            parse_sha256("f", &format!("sha256:{}", "ab".repeat(32))).unwrap(),
+            parse_digest("f", &format!("sha256:{}", "ab".repeat(32)))
+                .unwrap()
+                .hex(),
             "ab".repeat(32)
         );
         for bad in [
@@ -502,7 +521,7 @@ mod tests {
             "sha512:00",
             &format!("sha256:{}", "ab".repeat(31)),
         ] {
-            assert_eq!(parse_sha256("f", bad).unwrap_err().field(), Some("f"));
+            assert_eq!(parse_digest("f", bad).unwrap_err().field(), Some("f"));
         }
         assert!(valid_commit(&"a".repeat(40)) && !valid_commit("abc"));
     }

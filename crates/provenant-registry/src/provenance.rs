@@ -129,15 +129,15 @@ pub fn parse_impact_input(input: &str) -> Result<(&'static str, String), Registr
     })?;
     match kind {
         "dataset" | "image" => {
-            let hex =
-                provenant_provenance::parse_sha256(kind, rest).map_err(|e| bad(e.to_string()))?;
+            let digest =
+                provenant_provenance::parse_digest(kind, rest).map_err(|e| bad(e.to_string()))?;
             Ok((
                 if kind == "dataset" {
                     "dataset"
                 } else {
                     "image"
                 },
-                format!("sha256:{hex}"),
+                digest.to_string(),
             ))
         }
         "commit" => {
@@ -209,10 +209,10 @@ impl Registry {
             other => invalid("predicate", other.to_string()),
         })?;
         let mut edges = Vec::new();
-        for (uri, hex) in &inputs.datasets {
+        for (uri, digest) in &inputs.datasets {
             edges.push(NewLineageEdge {
                 kind: "dataset".into(),
-                input: format!("sha256:{hex}"),
+                input: digest.to_string(),
                 uri: uri.clone(),
                 parent_id: None,
             });
@@ -225,16 +225,16 @@ impl Registry {
                 parent_id: None,
             });
         }
-        for hex in &inputs.images {
+        for digest in &inputs.images {
             edges.push(NewLineageEdge {
                 kind: "image".into(),
-                input: format!("sha256:{hex}"),
+                input: digest.to_string(),
                 uri: String::new(),
                 parent_id: None,
             });
         }
-        for (name, hex) in &inputs.parents {
-            let reference = format!("{name}@sha256:{hex}");
+        for (name, digest) in &inputs.parents {
+            let reference = format!("{name}@{digest}");
             let parent = self.resolve(&reference).await.map_err(|e| match e {
                 RegistryError::ModelNotFound(_)
                 | RegistryError::VersionNotFound(_)

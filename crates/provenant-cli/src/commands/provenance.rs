@@ -5,13 +5,13 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::Context as _;
+use provenant_api::VersionView as VersionInfo;
+use provenant_attest::Signer as _;
 use serde_json::Value;
 
-use crate::api::VersionInfo;
 use crate::client::Client;
 use crate::commands::oms::Refused;
 use crate::hashing::LocalFile;
-use provenant_attest::Signer as _;
 
 /// Reads a provenance bundle and checks what the registry will check, so that
 /// a bad one stops the push before publishing: the signature (when the key is

@@ -2,11 +2,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use provenant_api::VersionView as VersionInfo;
+use provenant_digest::{Digest, DigestAlgorithm};
 use provenant_provenance::{Category, Recipe};
 use serde_json::Value;
 
 use crate::GlobalArgs;
-use crate::api::VersionInfo;
 use crate::client::Client;
 use crate::commands::oms::Refused;
 
@@ -49,11 +50,18 @@ async fn predicate(client: &Client, v: &VersionInfo) -> anyhow::Result<Value> {
         .ok_or_else(|| anyhow::anyhow!("{} has no provenance attached", v.reference))
 }
 
-fn files(v: &VersionInfo) -> BTreeMap<String, String> {
+/// The files of a version (`path` → digest), as the registry lists them.
+fn files(v: &VersionInfo) -> anyhow::Result<BTreeMap<String, Digest>> {
     v.files
         .iter()
         .flatten()
-        .map(|f| (f.path.clone(), f.digest.clone()))
+        .map(|f| {
+            let digest = f
+                .digest
+                .parse()
+                .with_context(|| format!("{}: file {}", v.reference, f.path))?;
+            Ok((f.path.clone(), digest))
+        })
         .collect()
 }
 
@@ -63,6 +71,10 @@ fn show(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+fn shown_digest(d: Option<&Digest>) -> String {
+    d.map_or_else(|| "-".to_owned(), Digest::to_string)
 }
 
 fn cat(c: Category) -> &'static str {
@@ -81,7 +93,7 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
             let vb = super::resolve(&client, &b).await?;
             let pa = predicate(&client, &va).await?;
             let pb = predicate(&client, &vb).await?;
-            let cmp = provenant_provenance::diff(&pa, &pb, &files(&va), &files(&vb));
+            let cmp = provenant_provenance::diff(&pa, &pb, &files(&va)?, &files(&vb)?);
             if g.json {
                 crate::output::json(&serde_json::json!({
                     "a": va.reference, "b": vb.reference, "comparison": cmp,
@@ -134,20 +146,23 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
             recipe,
         } => {
             let v = super::resolve(&client, &reference).await?;
-            let published = files(&v);
+            let published = files(&v)?;
             let d = dir.clone();
             let digest = tokio::task::spawn_blocking(move || {
                 provenant_digest::hash_model(&d, &provenant_digest::HashOptions::default())
             })
             .await?
             .with_context(|| format!("hashing {}", dir.display()))?;
-            let mut rebuilt: BTreeMap<String, String> = BTreeMap::new();
+            let mut rebuilt: BTreeMap<String, Digest> = BTreeMap::new();
             for r in &digest.resources {
                 let path = match (r.name.path(), published.len()) {
                     (".", 1) => published.keys().next().cloned().unwrap_or_default(),
                     (p, _) => p.to_owned(),
                 };
-                rebuilt.insert(path, format!("sha256:{}", r.digest_hex()));
+                // Default hashing options: one SHA-256 per file.
+                let d = Digest::from_raw(DigestAlgorithm::Sha256, &r.digest)
+                    .with_context(|| format!("{}: not a SHA-256 digest", r.name.path()))?;
+                rebuilt.insert(path, d);
             }
             let file_diffs = provenant_provenance::check_files(&published, &rebuilt);
             let mut field_diffs = Vec::new();
@@ -180,8 +195,8 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
                         "file {}: {} (published {}, rebuilt {})",
                         f.path,
                         f.status,
-                        f.published.as_deref().unwrap_or("-"),
-                        f.rebuilt.as_deref().unwrap_or("-")
+                        shown_digest(f.published.as_ref()),
+                        shown_digest(f.rebuilt.as_ref())
                     );
                 }
                 for f in &field_diffs {
