@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use provenant_digest::Digest;
+
 /// Everything that can go wrong while cataloging a source or reading an SBOM.
 ///
 /// Every variant names the file (or archive) it is about; parse errors also carry the
@@ -62,10 +64,10 @@ pub enum SbomError {
     DigestMismatch {
         /// The blob or layer.
         file: String,
-        /// Digest from the manifest.
-        expected: String,
+        /// Digest from the manifest (or the config's diff id).
+        expected: Box<Digest>,
         /// Digest of the bytes read.
-        actual: String,
+        actual: Box<Digest>,
     },
     /// A recognised but unsupported variant of a format.
     #[error("{file}: unsupported: {what}")]

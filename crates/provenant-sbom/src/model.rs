@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use provenant_digest::{Digest, DigestAlgorithm};
+
 use crate::purl::{Purl, PurlError};
 
 /// What kind of thing a component is (CycloneDX `component.type`; SPDX `primaryPackagePurpose`).
@@ -156,6 +158,20 @@ impl Hash {
             alg,
             hex: crate::util::hex(bytes),
         })
+    }
+}
+
+/// The hash of a content [`Digest`] (SHA-256 or SHA-512), in the SBOM formats' shape.
+impl From<&Digest> for Hash {
+    fn from(digest: &Digest) -> Self {
+        let alg = match digest.algorithm() {
+            DigestAlgorithm::Sha256 => HashAlg::Sha256,
+            DigestAlgorithm::Sha512 => HashAlg::Sha512,
+        };
+        Self {
+            alg,
+            hex: digest.hex(),
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use provenant_digest::{Digest, DigestAlgorithm};
 use serde::Deserialize;
 
 use super::ImageLimits;
@@ -114,23 +115,28 @@ impl BlobStore {
         Ok((v, bytes))
     }
 
-    fn blob_name(digest: &str, label: &str) -> Result<String> {
-        let (alg, hexd) = digest
-            .split_once(':')
-            .ok_or_else(|| SbomError::parse(label, 0, format!("malformed digest {digest:?}")))?;
-        let ok = matches!(alg, "sha256" | "sha512")
-            && !hexd.is_empty()
-            && hexd
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
-        if !ok {
+    /// Parse a descriptor's digest, strictly: a registered algorithm and lowercase hex of its
+    /// length (the OCI rule).
+    fn parse_digest(digest: &str, label: &str) -> Result<Digest> {
+        if !digest.contains(':') {
             return Err(SbomError::parse(
                 label,
                 0,
-                format!("unsupported or malformed digest {digest:?}"),
+                format!("malformed digest {digest:?}"),
             ));
         }
-        Ok(format!("blobs/{alg}/{hexd}"))
+        digest.parse().map_err(|_| {
+            SbomError::parse(
+                label,
+                0,
+                format!("unsupported or malformed digest {digest:?}"),
+            )
+        })
+    }
+
+    /// The member holding a blob in an OCI image layout.
+    fn blob_name(digest: &Digest) -> String {
+        format!("blobs/{}/{}", digest.algorithm(), digest.hex())
     }
 
     /// The images in this store: OCI `index.json` (preferred) or docker `manifest.json`.
@@ -198,13 +204,14 @@ impl BlobStore {
         label: &str,
         limits: &ImageLimits,
         depth: usize,
-    ) -> Result<Option<(String, LayerRef, Vec<LayerRef>)>> {
+    ) -> Result<Option<(Digest, LayerRef, Vec<LayerRef>)>> {
         if depth > 4 {
             return Err(SbomError::parse(label, 0, "image indexes nested too deep"));
         }
-        let name = Self::blob_name(&d.digest, label)?;
+        let digest = Self::parse_digest(&d.digest, label)?;
+        let name = Self::blob_name(&digest);
         let (v, bytes) = self.read_json::<serde_json::Value>(&name, label, limits)?;
-        verify_digest(&bytes, &d.digest, &format!("{label}!/{name}"))?;
+        verify_digest(&bytes, &digest, &format!("{label}!/{name}"))?;
         let mt = v
             .get("mediaType")
             .and_then(|m| m.as_str())
@@ -233,15 +240,16 @@ impl BlobStore {
         let m: OciManifest = serde_json::from_value(v)
             .map_err(|e| SbomError::parse(format!("{label}!/{name}"), 0, e.to_string()))?;
         let to_ref = |d: &Descriptor| -> Result<LayerRef> {
+            let digest = Self::parse_digest(&d.digest, label)?;
             Ok(LayerRef {
-                member: Self::blob_name(&d.digest, label)?,
-                digest: Some(d.digest.clone()),
+                member: Self::blob_name(&digest),
+                digest: Some(digest),
                 size: Some(d.size),
             })
         };
         let config = to_ref(&m.config)?;
         let layers = m.layers.iter().map(to_ref).collect::<Result<Vec<_>>>()?;
-        Ok(Some((d.digest.clone(), config, layers)))
+        Ok(Some((digest, config, layers)))
     }
 }
 
@@ -309,18 +317,20 @@ fn host_arch() -> &'static str {
     }
 }
 
-pub(super) fn verify_digest(bytes: &[u8], digest: &str, file: &str) -> Result<()> {
-    if let Some(expected) = digest.strip_prefix("sha256:") {
-        let actual = crate::util::sha256_hex(bytes);
-        if actual != expected {
-            return Err(SbomError::DigestMismatch {
-                file: file.into(),
-                expected: digest.into(),
-                actual: format!("sha256:{actual}"),
-            });
-        }
+/// Check `bytes` against the digest that names them.
+pub(super) fn verify_digest(bytes: &[u8], digest: &Digest, file: &str) -> Result<()> {
+    if digest.matches(bytes) {
+        return Ok(());
     }
-    Ok(())
+    let actual = match digest.algorithm() {
+        DigestAlgorithm::Sha256 => Digest::sha256(bytes),
+        DigestAlgorithm::Sha512 => Digest::sha512(bytes),
+    };
+    Err(SbomError::DigestMismatch {
+        file: file.into(),
+        expected: Box::new(*digest),
+        actual: Box::new(actual),
+    })
 }
 
 #[derive(Deserialize)]
@@ -380,18 +390,18 @@ pub(super) struct ImageConfig {
 #[derive(Deserialize, Default)]
 pub(super) struct RootFs {
     #[serde(default)]
-    pub(super) diff_ids: Vec<String>,
+    pub(super) diff_ids: Vec<Digest>,
 }
 
 pub(super) struct LayerRef {
     pub(super) member: String,
-    pub(super) digest: Option<String>,
+    pub(super) digest: Option<Digest>,
     pub(super) size: Option<u64>,
 }
 
 pub(super) struct ImageRef {
     pub(super) name: Option<String>,
-    pub(super) manifest_digest: Option<String>,
+    pub(super) manifest_digest: Option<Digest>,
     pub(super) config: LayerRef,
     pub(super) layers: Vec<LayerRef>,
     pub(super) repo_tags: Vec<String>,

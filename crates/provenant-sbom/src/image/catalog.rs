@@ -3,13 +3,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use provenant_digest::{Digest, DigestAlgorithm};
+
 use super::ImageLimits;
 use super::archive::{BlobStore, ImageConfig, ImageRef, verify_digest};
 use super::layer::scan_layers;
 use super::rootfs::{catalog_rootfs_vfs, distro};
 use super::vfs::Vfs;
 use crate::error::{Result, SbomError};
-use crate::model::{Component, ComponentKind, Hash, HashAlg, Sbom};
+use crate::model::{Component, ComponentKind, Hash, Sbom};
 use crate::purl::Purl;
 
 pub(super) fn catalog_one(
@@ -27,7 +29,7 @@ pub(super) fn catalog_one(
     }
     let (config, config_bytes) =
         store.read_json::<ImageConfig>(&img.config.member, label, limits)?;
-    let config_digest = format!("sha256:{}", crate::util::sha256_hex(&config_bytes));
+    let config_digest = Digest::sha256(&config_bytes);
     if let Some(d) = &img.config.digest {
         verify_digest(&config_bytes, d, &format!("{label}!/{}", img.config.member))?;
     }
@@ -77,7 +79,7 @@ fn build_vfs(
     store: &BlobStore,
     label: &str,
     img: &ImageRef,
-    diff_ids: &[String],
+    diff_ids: &[Digest],
     limits: &ImageLimits,
     extra: &BTreeSet<String>,
 ) -> Result<(Vfs, LayerProps)> {
@@ -90,13 +92,13 @@ fn build_vfs(
     for (i, (scan, layer)) in scans.into_iter().zip(&img.layers).enumerate() {
         let file = format!("{label}!/{}", layer.member);
         if let Some(d) = &layer.digest {
-            if let Some(expected) = d.strip_prefix("sha256:")
-                && expected != scan.blob_sha256
-            {
+            // The blob is hashed with SHA-256 as it streams; a layer named by another
+            // algorithm is checked by its size only.
+            if d.algorithm() == DigestAlgorithm::Sha256 && *d != scan.blob_digest {
                 return Err(SbomError::DigestMismatch {
                     file,
-                    expected: d.clone(),
-                    actual: format!("sha256:{}", scan.blob_sha256),
+                    expected: Box::new(*d),
+                    actual: Box::new(scan.blob_digest),
                 });
             }
             if let Some(size) = layer.size
@@ -112,24 +114,21 @@ fn build_vfs(
                 ));
             }
         }
-        let diff = format!("sha256:{}", scan.diff_sha256);
+        let diff = scan.diff_digest;
         if let Some(expected) = diff_ids.get(i)
             && *expected != diff
         {
             return Err(SbomError::DigestMismatch {
                 file,
-                expected: expected.clone(),
-                actual: diff,
+                expected: Box::new(*expected),
+                actual: Box::new(diff),
             });
         }
-        let blob = layer
-            .digest
-            .clone()
-            .unwrap_or_else(|| format!("sha256:{}", scan.blob_sha256));
+        let blob = layer.digest.unwrap_or(scan.blob_digest);
         layer_props.insert(
             format!("provenant:image:layer:{i:03}"),
             if blob == diff {
-                blob
+                blob.to_string()
             } else {
                 format!("{blob} diff_id={diff}")
             },
@@ -145,15 +144,12 @@ fn catalog_built(
     label: &str,
     img: &ImageRef,
     config: &ImageConfig,
-    config_digest: String,
+    config_digest: Digest,
 ) -> Result<Sbom> {
     // The image component.
     let name_full = img.name.clone().unwrap_or_else(|| "image".into());
     let (repo, tag) = split_image_ref(&name_full);
-    let id_digest = img
-        .manifest_digest
-        .clone()
-        .unwrap_or_else(|| config_digest.clone());
+    let id_digest = img.manifest_digest.unwrap_or(config_digest).to_string();
     let short = repo.rsplit('/').next().unwrap_or(&repo).to_string();
     let repo_url = repo.rsplit_once('/').map(|(r, _)| r.to_string());
     let purl = Purl::new("oci", &short)
@@ -176,20 +172,19 @@ fn catalog_built(
         purl: Some(purl.clone()),
         ..Component::default()
     };
-    if let Some(h) = id_digest
-        .strip_prefix("sha256:")
-        .and_then(|h| Hash::new(HashAlg::Sha256, h))
-    {
-        image.hashes.push(h);
+    let id = img.manifest_digest.unwrap_or(config_digest);
+    if id.algorithm() == DigestAlgorithm::Sha256 {
+        image.hashes.push(Hash::from(&id));
     }
     image.properties.extend(layer_props);
-    image
-        .properties
-        .insert("provenant:image:config-digest".into(), config_digest);
+    image.properties.insert(
+        "provenant:image:config-digest".into(),
+        config_digest.to_string(),
+    );
     if let Some(m) = &img.manifest_digest {
         image
             .properties
-            .insert("provenant:image:manifest-digest".into(), m.clone());
+            .insert("provenant:image:manifest-digest".into(), m.to_string());
     }
     if !config.os.is_empty() {
         image.properties.insert(

@@ -6,7 +6,8 @@ use std::io::{self, Read};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use sha2::{Digest, Sha256};
+use provenant_digest::Digest;
+use sha2::{Digest as _, Sha256};
 
 use super::ImageLimits;
 use super::archive::{BlobStore, LayerRef};
@@ -14,10 +15,8 @@ use super::tar_guard::TarGuard;
 use super::vfs::Node;
 use super::zstd::ZstdStream;
 use crate::error::{Result, SbomError};
-use crate::util::hex;
 
 /// What one layer contributes.
-#[derive(Default)]
 pub(super) struct LayerScan {
     /// Opaque directories (`dir/.wh..wh..opq`).
     pub(super) opaque: Vec<String>,
@@ -25,11 +24,11 @@ pub(super) struct LayerScan {
     pub(super) whiteouts: Vec<String>,
     /// Entries in archive order.
     pub(super) entries: Vec<(String, Node)>,
-    /// sha256 of the (compressed) blob and of the uncompressed tar.
-    pub(super) blob_sha256: String,
-    pub(super) diff_sha256: String,
+    /// SHA-256 of the (compressed) blob and of the uncompressed tar (the diff id).
+    pub(super) blob_digest: Digest,
+    pub(super) diff_digest: Digest,
+    /// Size of the (compressed) blob.
     pub(super) compressed_bytes: u64,
-    pub(super) uncompressed_bytes: u64,
 }
 
 /// Is this path one of the files the catalogers read?
@@ -209,7 +208,9 @@ pub(super) fn scan_layer(
         guard: TarGuard::new(limits.max_extension_header_bytes),
     };
     let mut ar = tar::Archive::new(bounded);
-    let mut scan = LayerScan::default();
+    let mut opaque = Vec::new();
+    let mut whiteouts = Vec::new();
+    let mut nodes = Vec::new();
     let map_err = |e: io::Error| -> SbomError {
         if let Some(hit) = e.get_ref().and_then(|r| r.downcast_ref::<LimitHit>()) {
             return SbomError::LimitExceeded {
@@ -250,7 +251,7 @@ pub(super) fn scan_layer(
             let (dir, base) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
             if base == ".wh..wh..opq" {
                 keep(dir.len() as u64)?;
-                scan.opaque.push(dir.to_string());
+                opaque.push(dir.to_string());
                 continue;
             }
             if let Some(target) = base.strip_prefix(".wh.") {
@@ -262,7 +263,7 @@ pub(super) fn scan_layer(
                     });
                 }
                 keep(path.len() as u64)?;
-                scan.whiteouts.push(if dir.is_empty() {
+                whiteouts.push(if dir.is_empty() {
                     target.to_string()
                 } else {
                     format!("{dir}/{target}")
@@ -274,12 +275,12 @@ pub(super) fn scan_layer(
                 let target =
                     String::from_utf8_lossy(&e.link_name_bytes().unwrap_or_default()).to_string();
                 keep(target.len() as u64 + path.len() as u64)?;
-                scan.entries.push((path, Node::Symlink(target)));
+                nodes.push((path, Node::Symlink(target)));
             } else if ty.is_hard_link() {
                 if wanted(&path) {
                     let target = normalize_entry(&e.link_name_bytes().unwrap_or_default(), name)?;
                     keep(target.len() as u64 + path.len() as u64)?;
-                    scan.entries.push((path, Node::HardLink(target)));
+                    nodes.push((path, Node::HardLink(target)));
                 }
             } else if (ty.is_file() || ty == tar::EntryType::Continuous) && wanted(&path) {
                 let size = e.size();
@@ -293,8 +294,7 @@ pub(super) fn scan_layer(
                 keep(size + path.len() as u64)?;
                 let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
                 e.read_to_end(&mut buf).map_err(map_err)?;
-                scan.entries
-                    .push((path, Node::File(std::sync::Arc::new(buf))));
+                nodes.push((path, Node::File(std::sync::Arc::new(buf))));
             }
             // Everything else (unwanted files, devices, fifos): the tar reader skips the data.
         }
@@ -302,16 +302,20 @@ pub(super) fn scan_layer(
     // Read to the end so that the digests cover the whole blob.
     let mut bounded = ar.into_inner();
     io::copy(&mut bounded, &mut io::sink()).map_err(map_err)?;
-    scan.diff_sha256 = hex(&bounded.hasher.finalize_reset());
-    scan.uncompressed_bytes = bounded.count;
+    let diff_digest = Digest::from_sha256_bytes(bounded.hasher.finalize_reset().into());
     drop(bounded);
     let h = blob_hasher
         .lock()
         .map_err(|_| SbomError::parse(name, 0, "internal: poisoned hasher"))?
         .clone();
-    scan.blob_sha256 = hex(&h.finalize());
-    scan.compressed_bytes = blob_count.load(Ordering::Relaxed);
-    Ok(scan)
+    Ok(LayerScan {
+        opaque,
+        whiteouts,
+        entries: nodes,
+        blob_digest: Digest::from_sha256_bytes(h.finalize().into()),
+        diff_digest,
+        compressed_bytes: blob_count.load(Ordering::Relaxed),
+    })
 }
 
 pub(super) fn scan_layers(
