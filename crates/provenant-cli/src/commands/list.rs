@@ -2,7 +2,7 @@ use provenant_api::ErrorCode;
 
 use crate::GlobalArgs;
 use crate::client::{ApiFailure, model_segment};
-use provenant_api::{ModelView, PageOf, VersionView};
+use provenant_api::{ModelView, PageOf, VersionState, VersionView};
 
 /// List models, optionally under a namespace, or the versions of one model.
 #[derive(Debug, clap::Args)]
@@ -14,8 +14,8 @@ pub struct Args {
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
     /// Only versions in this state (versions of a model only)
-    #[arg(long, value_enum)]
-    pub state: Option<State>,
+    #[arg(long, value_parser = state_parser())]
+    pub state: Option<VersionState>,
     /// Page size
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
@@ -24,22 +24,12 @@ pub struct Args {
     pub cursor: Option<String>,
 }
 
-/// A version's lifecycle state.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum State {
-    Active,
-    Deprecated,
-    Archived,
-}
-
-impl State {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Deprecated => "deprecated",
-            Self::Archived => "archived",
-        }
-    }
+/// `--state`: the registry's [`VersionState`] (clap lists the accepted words
+/// and refuses any other, naming the flag).
+fn state_parser() -> impl clap::builder::TypedValueParser<Value = VersionState> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(VersionState::ALL.map(VersionState::as_str))
+        .map(|s| VersionState::parse(&s).unwrap_or(VersionState::Active))
 }
 
 /// `--label`/`--state` filter versions; a listing of models has neither.

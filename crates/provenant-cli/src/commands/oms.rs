@@ -30,8 +30,8 @@ pub fn refuse(e: provenant_attest::AttestError) -> anyhow::Error {
 #[derive(Debug, clap::Args)]
 pub struct HashArgs {
     /// Hash algorithm for the resources
-    #[arg(long = "hash", default_value = "sha256", value_parser = ["sha256", "blake2b", "blake3"])]
-    pub hash: String,
+    #[arg(long = "hash", default_value = "sha256", value_parser = hash_algorithm())]
+    pub hash: provenant_digest::HashAlgorithm,
     /// Hash shards of this many bytes instead of whole files (OMS shard mode, e.g. 1000000000)
     #[arg(long)]
     pub shard_size: Option<u64>,
@@ -74,12 +74,27 @@ pub fn resolve_ignores(model: &Path, paths: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// `--hash`: one of the algorithms `model_signing` names, as an enum (clap
+/// lists the accepted spellings and refuses any other, naming the flag).
+fn hash_algorithm() -> impl clap::builder::TypedValueParser<Value = provenant_digest::HashAlgorithm>
+{
+    use clap::builder::TypedValueParser as _;
+    const NAMES: [(&str, provenant_digest::HashAlgorithm); 3] = [
+        ("sha256", provenant_digest::HashAlgorithm::Sha256),
+        ("blake2b", provenant_digest::HashAlgorithm::Blake2b),
+        ("blake3", provenant_digest::HashAlgorithm::Blake3),
+    ];
+    clap::builder::PossibleValuesParser::new(NAMES.map(|(n, _)| n)).map(|s| {
+        NAMES
+            .iter()
+            .find(|(n, _)| *n == s)
+            .map_or(provenant_digest::HashAlgorithm::Sha256, |(_, a)| *a)
+    })
+}
+
 impl HashArgs {
     pub fn options(&self, model: &Path) -> anyhow::Result<HashOptions> {
-        let algorithm = self
-            .hash
-            .parse()
-            .map_err(|e: provenant_digest::DigestError| anyhow::anyhow!("{e}"))?;
+        let algorithm = self.hash;
         let serialization = match self.shard_size {
             Some(0) => anyhow::bail!("--shard-size must be positive"),
             Some(shard_size) => Serialization::Shards { shard_size },
