@@ -12,6 +12,7 @@
 mod attach;
 mod attestations;
 mod error;
+mod log_entry;
 mod manifest;
 mod metadata;
 mod names;
@@ -29,6 +30,9 @@ pub use attestations::{
     SLSA_PROVENANCE_PREDICATE, SPDX_PREDICATE, attestation_statement, oms_root_digest,
 };
 pub use error::RegistryError;
+pub use log_entry::{
+    ENTRY_SCHEMA_VERSION, EntryKind, LogEntries, canonical_entry, entry_details, entry_leaf_hash,
+};
 pub use manifest::{BuiltManifest, ManifestFile, build_manifest, layer_media_type};
 pub use metadata::{
     MAX_METADATA_BYTES, MAX_METADATA_FIELD_BYTES, METADATA_SCHEMA, Metadata, validate_metadata,

@@ -85,6 +85,8 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     pub fn new(store: Store, blobs: BlobStore) -> Self {
+        // The store writes log entries in the registry's schema.
+        store.set_entry_encoder(std::sync::Arc::new(crate::LogEntries));
         Self {
             store,
             blobs,

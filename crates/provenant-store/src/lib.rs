@@ -7,7 +7,8 @@
 //! - [`Store`]: the metadata store over `sqlx`, SQLite (WAL) as the embedded default and
 //!   PostgreSQL for scale-out, one API and one set of migrations per backend.
 //! - The transparency log's tables (`log_events` outbox and index,
-//!   `log_state`), and its objects under `log/` in the blob store.
+//!   `log_state`), and its objects under `log/` in the blob store. Entries
+//!   are opaque here: the registry's [`EntryEncoder`] writes them.
 //!
 //! Streaming file I/O (chunked reads, preallocation, writeback) lives in
 //! `provenant-fs`, shared with the CLI's push and pull.
@@ -23,8 +24,8 @@ pub use blob::{BlobStore, Declaration, Upload};
 pub use digest::Digest;
 pub use error::StoreError;
 pub use log::{
-    Assigned, AuditRecord, ENTRY_SCHEMA_VERSION, LogBatch, LogEventRow, LogRecord, LogStateRow,
-    LogTarget, PendingEntry, canonical_entry, entry_type,
+    Assigned, AuditRecord, Change, EncodedEntry, EntryEncoder, EntryInput, LogBatch, LogEventRow,
+    LogRecord, LogStateRow, LogTarget, PendingEntry,
 };
 pub use meta::{
     AliasEvent, AliasRow, Annotations, AttachmentRow, Backend, FileRow, ImpactRow, LabelFilter,

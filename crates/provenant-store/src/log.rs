@@ -1,38 +1,77 @@
 //! Transparency-log tables (migration 0003).
 //!
 //! - `log_events` is both the outbox and the log's index. Every registry state
-//!   change inserts its entry with [`Store::log_record_in_txn`] in the same
-//!   transaction as the change (so a change and its entry commit or vanish
-//!   together); `log_index` stays NULL until the sequencer integrates the
-//!   entry and a checkpoint covers it. `source`/`source_id` name the row the
-//!   entry records: that row's log index is the event's `log_index`.
+//!   change inserts its entry in the same transaction as the change (so a
+//!   change and its entry commit or vanish together); `log_index` stays NULL
+//!   until the sequencer integrates the entry and a checkpoint covers it.
+//!   `source`/`source_id` name the row the entry records: that row's log
+//!   index is the event's `log_index`.
 //! - `log_state` is one row (size, root, signed checkpoint). The sequencer
 //!   locks it for each batch ([`Store::log_batch_begin`]: `FOR UPDATE` on
 //!   PostgreSQL, the write lock on SQLite), so replicas over one database
 //!   serialise, and [`LogBatch::commit`] only advances it from the size it read.
+//!
+//! # Storage stores; the domain decides
+//!
+//! The store does not know what a log entry looks like. A write method
+//! describes what it wrote as a [`LogRecord`] (the row, who, when, the
+//! target, and a [`Change`] with the values written), and hands it to one
+//! write-then-log helper, which resolves the target (a version id becomes
+//! `ns/name:N`), asks the [`EntryEncoder`] for the entry, and inserts the
+//! entry in the write's transaction before committing it. The encoder is the
+//! registry's (`provenant_registry::LogEntries`: entry kinds, schema version,
+//! RFC 8785 canonical JSON, RFC 6962 leaf hashes); it is given to the store
+//! once with [`Store::set_entry_encoder`] and shared by every clone of the
+//! store. A write that logs on a store without an encoder fails (nothing is
+//! written).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
-use crate::meta::Backend;
+use crate::meta::{Backend, WriteTxn};
 use crate::{Store, StoreError};
 
-/// Entry types, `type` in the canonical entry. Adding one is one line here
-/// and one [`Store::log_record_in_txn`] call where the change is written.
-pub mod entry_type {
-    pub const VERSION_PUBLISHED: &str = "version.published";
-    pub const ATTACHMENT_ADDED: &str = "attachment.added";
-    pub const LABELS_CHANGED: &str = "labels.changed";
-    pub const ALIAS_MOVED: &str = "alias.moved";
-    pub const VERSION_DEPRECATED: &str = "version.deprecated";
-    pub const VERSION_ARCHIVED: &str = "version.archived";
-    pub const VERSION_STATE_CHANGED: &str = "version.state_changed";
-    pub const TRUSTED_KEY_ADDED: &str = "trusted_key.added";
-    pub const TRUSTED_KEY_REMOVED: &str = "trusted_key.removed";
+/// What a write changed, in the values it wrote: the encoder turns it into
+/// the entry's type and details. Not `#[non_exhaustive]`: the registry maps
+/// every variant, and a new one must join that mapping.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// A version was published (`versions` row).
+    VersionPublished {
+        digest: String,
+        metadata_digest: String,
+    },
+    /// An attachment was stored (`attachments` row).
+    AttachmentAdded {
+        kind: String,
+        digest: String,
+        media_type: String,
+        signer: String,
+    },
+    /// A version's labels were set and removed (`versions` row).
+    LabelsChanged {
+        set: BTreeMap<String, String>,
+        remove: Vec<String>,
+    },
+    /// A version's state moved (`versions` row).
+    StateChanged { state: String, reason: String },
+    /// An alias moved (`alias_history` row).
+    AliasMoved {
+        alias: String,
+        number: i64,
+        previous_number: Option<i64>,
+    },
+    /// A namespace trusts a key or root certificate (`trusted_keys` row).
+    TrustedKeyAdded {
+        fingerprint: String,
+        public_key: String,
+    },
+    /// A namespace stopped trusting a key (`trusted_keys` row).
+    TrustedKeyRemoved { fingerprint: String },
 }
-
-/// Schema version of the canonical entry.
-pub const ENTRY_SCHEMA_VERSION: u32 = 1;
 
 /// What an entry is about.
 #[derive(Clone, Debug)]
@@ -46,8 +85,6 @@ pub enum LogTarget {
 /// One registry state change to log.
 #[derive(Clone, Debug)]
 pub struct LogRecord {
-    /// One of [`entry_type`].
-    pub kind: &'static str,
     /// Table of the row that records the change.
     pub source: &'static str,
     pub source_id: i64,
@@ -56,61 +93,64 @@ pub struct LogRecord {
     /// Unix milliseconds.
     pub when: i64,
     pub target: LogTarget,
-    /// Type-specific fields.
-    pub details: serde_json::Value,
+    pub change: Change,
 }
 
 impl LogRecord {
     pub fn new(
-        kind: &'static str,
+        change: Change,
         (source, source_id): (&'static str, i64),
         who: &str,
         when: i64,
         target: LogTarget,
-        details: serde_json::Value,
     ) -> Self {
         Self {
-            kind,
             source,
             source_id,
             who: who.to_owned(),
             when,
             target,
-            details,
+            change,
         }
     }
 }
 
-impl LogRecord {
-    /// The canonical entry naming `target`, and its Merkle leaf hash (hex):
-    /// what an outbox row holds.
-    pub(crate) fn entry(&self, target: &str) -> Result<(String, String), StoreError> {
-        let entry = canonical_entry(self.kind, &self.who, self.when, target, &self.details)?;
-        let leaf = provenant_tlog::leaf_hash(entry.as_bytes()).to_hex();
-        Ok((entry, leaf))
-    }
+/// A change to encode, with its target resolved.
+#[derive(Clone, Copy, Debug)]
+pub struct EntryInput<'a> {
+    pub change: &'a Change,
+    pub who: &'a str,
+    /// Unix milliseconds.
+    pub when: i64,
+    /// `ns/name:N` for a version, else the name as is.
+    pub target: &'a str,
 }
 
-/// The RFC 8785 canonical entry: `type`, `schema_version`, `who`, `when`
-/// (Unix ms), `target`, `details`.
-pub fn canonical_entry(
-    kind: &str,
-    who: &str,
-    when: i64,
-    target: &str,
-    details: &serde_json::Value,
-) -> Result<String, StoreError> {
-    let v = serde_json::json!({
-        "type": kind,
-        "schema_version": ENTRY_SCHEMA_VERSION,
-        "who": who,
-        "when": when,
-        "target": target,
-        "details": details,
-    });
-    provenant_tlog::canonicalize(&v)
-        .map_err(|e| StoreError::Corrupt(format!("log entry of type {kind}: {e}")))
+/// An encoded entry, as the outbox keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodedEntry {
+    /// The entry's type (`log_events.type`).
+    pub kind: String,
+    /// The entry's bytes, sequenced as they are.
+    pub entry: String,
+    /// The entry's Merkle leaf hash, hex.
+    pub leaf_hash: String,
 }
+
+/// The registry's log-entry schema, as the store sees it: see the module
+/// documentation.
+pub trait EntryEncoder: Send + Sync + std::fmt::Debug {
+    /// The entry recording `input`; an error is a message naming the entry.
+    fn encode(&self, input: &EntryInput<'_>) -> Result<EncodedEntry, String>;
+    /// The entry type of `change` (`log_events.type`).
+    fn kind(&self, change: &Change) -> &'static str;
+    /// The fields of the `details` of `change`'s entry that `audit verify`
+    /// checks, with the values they must hold.
+    fn audit_details(&self, change: &Change) -> serde_json::Value;
+}
+
+/// The encoder slot every clone of a [`Store`] shares.
+pub(crate) type EncoderSlot = Arc<std::sync::OnceLock<Arc<dyn EntryEncoder>>>;
 
 /// A row of `log_events`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -212,10 +252,59 @@ pub struct AuditRecord {
 }
 
 impl Store {
+    /// Give the store the registry's log-entry schema (see the module
+    /// documentation). Every clone of this store shares it; the first one
+    /// given stays.
+    pub fn set_entry_encoder(&self, encoder: Arc<dyn EntryEncoder>) {
+        // A second encoder is ignored: there is one schema per process.
+        let _ = self.encoder.set(encoder);
+    }
+
+    /// The encoder, or why a logged write cannot go on.
+    pub(crate) fn encoder(&self) -> Result<&dyn EntryEncoder, StoreError> {
+        self.encoder.get().map(|e| &**e).ok_or_else(|| {
+            StoreError::Corrupt(
+                "no log entry encoder: the registry gives one (Store::set_entry_encoder)".into(),
+            )
+        })
+    }
+
+    /// Encode `rec`, whose target is `target`.
+    pub(crate) fn encode_entry(
+        &self,
+        rec: &LogRecord,
+        target: &str,
+    ) -> Result<EncodedEntry, StoreError> {
+        self.encoder()?
+            .encode(&EntryInput {
+                change: &rec.change,
+                who: &rec.who,
+                when: rec.when,
+                target,
+            })
+            .map_err(StoreError::Corrupt)
+    }
+
+    /// Write-then-log: the tail of every write method. Inserts the entry of
+    /// each of `records`, in order, in the write's transaction, then commits
+    /// it: the change and its entries land together or not at all.
+    pub(crate) async fn commit_logged(
+        &self,
+        (mut tx, _writer): WriteTxn,
+        records: impl IntoIterator<Item = LogRecord>,
+    ) -> Result<(), StoreError> {
+        for rec in records {
+            self.log_in_txn(&mut tx, &rec).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Inserts the entry for a state change, in the change's transaction.
-    pub(crate) async fn log_record_in_txn(
+    async fn log_in_txn(
+        &self,
         tx: &mut Transaction<'static, Any>,
-        rec: LogRecord,
+        rec: &LogRecord,
     ) -> Result<(), StoreError> {
         let target = match &rec.target {
             LogTarget::Name(n) => n.clone(),
@@ -231,16 +320,16 @@ impl Store {
                 format!("{name}:{number}")
             }
         };
-        let (entry, leaf) = rec.entry(&target)?;
+        let encoded = self.encode_entry(rec, &target)?;
         sqlx::query(
             "INSERT INTO log_events (type, source, source_id, entry, created_at, leaf_hash) VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(rec.kind)
+        .bind(encoded.kind)
         .bind(rec.source)
         .bind(rec.source_id)
-        .bind(entry)
+        .bind(encoded.entry)
         .bind(rec.when)
-        .bind(leaf)
+        .bind(encoded.leaf_hash)
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -459,95 +548,145 @@ impl Store {
     }
 
     /// What every logged registry row says, with its log index: versions,
-    /// attachments, alias moves, trusted keys added.
+    /// attachments, alias moves, trusted keys added. The entry type and the
+    /// details each entry must hold are the encoder's.
     pub async fn log_audit_records(&self) -> Result<Vec<AuditRecord>, StoreError> {
-        use serde_json::json;
+        let enc = self.encoder()?;
+        // Each row's own entry, found by its type (the kind does not depend
+        // on the values, only on the change).
+        let published = enc.kind(&Change::VersionPublished {
+            digest: String::new(),
+            metadata_digest: String::new(),
+        });
+        let added = enc.kind(&Change::AttachmentAdded {
+            kind: String::new(),
+            digest: String::new(),
+            media_type: String::new(),
+            signer: String::new(),
+        });
+        let moved = enc.kind(&Change::AliasMoved {
+            alias: String::new(),
+            number: 0,
+            previous_number: None,
+        });
+        let trusted = enc.kind(&Change::TrustedKeyAdded {
+            fingerprint: String::new(),
+            public_key: String::new(),
+        });
+        let record = |source: &str,
+                      source_id: i64,
+                      target: String,
+                      who: String,
+                      change: Change,
+                      log_index: Option<i64>| AuditRecord {
+            source: source.into(),
+            source_id,
+            kind: enc.kind(&change).into(),
+            target,
+            who,
+            details: enc.audit_details(&change),
+            log_index,
+        };
         let mut out = Vec::new();
         let rows = sqlx::query(
             "SELECT v.id, m.full_name, v.number, v.digest, v.metadata_digest, v.created_by, e.log_index \
              FROM versions v JOIN models m ON m.id = v.model_id \
-             LEFT JOIN log_events e ON e.source = 'versions' AND e.source_id = v.id AND e.type = 'version.published' \
+             LEFT JOIN log_events e ON e.source = 'versions' AND e.source_id = v.id AND e.type = $1 \
              ORDER BY v.id",
         )
+        .bind(published)
         .fetch_all(&self.pool)
         .await?;
         for r in &rows {
             let name: String = r.try_get(1)?;
             let number: i64 = r.try_get(2)?;
-            let digest: String = r.try_get(3)?;
-            let metadata_digest: String = r.try_get(4)?;
-            out.push(AuditRecord {
-                source: "versions".into(),
-                source_id: r.try_get(0)?,
-                kind: entry_type::VERSION_PUBLISHED.into(),
-                target: format!("{name}:{number}"),
-                who: r.try_get(5)?,
-                details: json!({"digest": digest, "metadata_digest": metadata_digest}),
-                log_index: r.try_get(6)?,
-            });
+            let change = Change::VersionPublished {
+                digest: r.try_get(3)?,
+                metadata_digest: r.try_get(4)?,
+            };
+            out.push(record(
+                "versions",
+                r.try_get(0)?,
+                format!("{name}:{number}"),
+                r.try_get(5)?,
+                change,
+                r.try_get(6)?,
+            ));
         }
         let rows = sqlx::query(
-            "SELECT a.id, m.full_name, v.number, a.kind, a.digest, a.created_by, e.log_index \
+            "SELECT a.id, m.full_name, v.number, a.kind, a.digest, a.created_by, e.log_index, \
+             a.media_type, a.signer \
              FROM attachments a JOIN versions v ON v.id = a.version_id JOIN models m ON m.id = v.model_id \
-             LEFT JOIN log_events e ON e.source = 'attachments' AND e.source_id = a.id AND e.type = 'attachment.added' \
+             LEFT JOIN log_events e ON e.source = 'attachments' AND e.source_id = a.id AND e.type = $1 \
              ORDER BY a.id",
         )
+        .bind(added)
         .fetch_all(&self.pool)
         .await?;
         for r in &rows {
             let name: String = r.try_get(1)?;
             let number: i64 = r.try_get(2)?;
-            let kind: String = r.try_get(3)?;
-            let digest: String = r.try_get(4)?;
-            out.push(AuditRecord {
-                source: "attachments".into(),
-                source_id: r.try_get(0)?,
-                kind: entry_type::ATTACHMENT_ADDED.into(),
-                target: format!("{name}:{number}"),
-                who: r.try_get(5)?,
-                details: json!({"kind": kind, "digest": digest}),
-                log_index: r.try_get(6)?,
-            });
+            let change = Change::AttachmentAdded {
+                kind: r.try_get(3)?,
+                digest: r.try_get(4)?,
+                media_type: r.try_get(7)?,
+                signer: r.try_get(8)?,
+            };
+            out.push(record(
+                "attachments",
+                r.try_get(0)?,
+                format!("{name}:{number}"),
+                r.try_get(5)?,
+                change,
+                r.try_get(6)?,
+            ));
         }
         let rows = sqlx::query(
-            "SELECT h.id, m.full_name, h.alias, v.number, h.moved_by, e.log_index \
+            "SELECT h.id, m.full_name, h.alias, v.number, h.moved_by, e.log_index, p.number \
              FROM alias_history h JOIN models m ON m.id = h.model_id JOIN versions v ON v.id = h.version_id \
-             LEFT JOIN log_events e ON e.source = 'alias_history' AND e.source_id = h.id AND e.type = 'alias.moved' \
+             LEFT JOIN versions p ON p.id = h.previous_version_id \
+             LEFT JOIN log_events e ON e.source = 'alias_history' AND e.source_id = h.id AND e.type = $1 \
              ORDER BY h.id",
         )
+        .bind(moved)
         .fetch_all(&self.pool)
         .await?;
         for r in &rows {
-            let alias: String = r.try_get(2)?;
-            let number: i64 = r.try_get(3)?;
-            out.push(AuditRecord {
-                source: "alias_history".into(),
-                source_id: r.try_get(0)?,
-                kind: entry_type::ALIAS_MOVED.into(),
-                target: r.try_get(1)?,
-                who: r.try_get(4)?,
-                details: json!({"alias": alias, "number": number}),
-                log_index: r.try_get(5)?,
-            });
+            let change = Change::AliasMoved {
+                alias: r.try_get(2)?,
+                number: r.try_get(3)?,
+                previous_number: r.try_get(6)?,
+            };
+            out.push(record(
+                "alias_history",
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(4)?,
+                change,
+                r.try_get(5)?,
+            ));
         }
         let rows = sqlx::query(
-            "SELECT k.id, k.namespace, k.fingerprint, k.added_by, e.log_index FROM trusted_keys k \
-             LEFT JOIN log_events e ON e.source = 'trusted_keys' AND e.source_id = k.id AND e.type = 'trusted_key.added' \
+            "SELECT k.id, k.namespace, k.fingerprint, k.added_by, e.log_index, k.public_key FROM trusted_keys k \
+             LEFT JOIN log_events e ON e.source = 'trusted_keys' AND e.source_id = k.id AND e.type = $1 \
              ORDER BY k.id",
         )
+        .bind(trusted)
         .fetch_all(&self.pool)
         .await?;
         for r in &rows {
-            let fingerprint: String = r.try_get(2)?;
-            out.push(AuditRecord {
-                source: "trusted_keys".into(),
-                source_id: r.try_get(0)?,
-                kind: entry_type::TRUSTED_KEY_ADDED.into(),
-                target: r.try_get(1)?,
-                who: r.try_get(3)?,
-                details: json!({"fingerprint": fingerprint}),
-                log_index: r.try_get(4)?,
-            });
+            let change = Change::TrustedKeyAdded {
+                fingerprint: r.try_get(2)?,
+                public_key: r.try_get(5)?,
+            };
+            out.push(record(
+                "trusted_keys",
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(3)?,
+                change,
+                r.try_get(4)?,
+            ));
         }
         Ok(out)
     }

@@ -80,6 +80,8 @@ pub struct Store {
     batcher: Option<tokio::sync::mpsc::UnboundedSender<PublishJob>>,
     /// Listings read on the calling thread (SQLite; see `meta/reader.rs`).
     readers: Option<std::sync::Arc<reader::Readers>>,
+    /// The registry's log-entry schema (`log.rs`), shared by every clone.
+    pub(crate) encoder: crate::log::EncoderSlot,
 }
 
 type PublishJob = (
@@ -88,7 +90,7 @@ type PublishJob = (
 );
 
 /// A write transaction and, on SQLite, the in-process writer slot it holds.
-type WriteTxn = (
+pub(crate) type WriteTxn = (
     Transaction<'static, Any>,
     Option<tokio::sync::OwnedMutexGuard<()>>,
 );
@@ -134,6 +136,7 @@ impl Store {
                 writer: None,
                 batcher: None,
                 readers: None,
+                encoder: Default::default(),
             })
         } else if let Some(path) = url
             .strip_prefix("sqlite://")
@@ -192,6 +195,7 @@ impl Store {
             writer: Some(Default::default()),
             batcher: None,
             readers: Some(std::sync::Arc::new(reader::Readers::open(path)?)),
+            encoder: Default::default(),
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(store.clone().publish_writer(rx));

@@ -4,7 +4,7 @@ use sqlx::Row;
 
 use super::{AliasEvent, AliasRow, Backend, Store, alias_event, model_name_in_txn, now_millis};
 use crate::StoreError;
-use crate::log::{LogRecord, LogTarget, entry_type};
+use crate::log::{Change, LogRecord, LogTarget};
 
 impl Store {
     /// Point `alias` at a version and record the move in the alias history.
@@ -16,7 +16,7 @@ impl Store {
         by: &str,
     ) -> Result<AliasEvent, StoreError> {
         let now = now_millis();
-        let (mut tx, _writer) = self.begin_write().await?;
+        let (mut tx, writer) = self.begin_write().await?;
         // The version's row is locked (PostgreSQL; SQLite has one writer)
         // before its state is read, as archiving does: an alias can never
         // end up on a version archived at the same moment.
@@ -74,8 +74,18 @@ impl Store {
         .await?;
         let event = alias_event(&row)?;
         let model_name = model_name_in_txn(&mut tx, model_id).await?;
-        Store::log_record_in_txn(&mut tx, LogRecord::new(entry_type::ALIAS_MOVED, ("alias_history", id), by, now, LogTarget::Name(model_name), serde_json::json!({"alias": alias, "number": event.number, "previous_number": event.previous_number}))).await?;
-        tx.commit().await?;
+        let rec = LogRecord::new(
+            Change::AliasMoved {
+                alias: alias.to_owned(),
+                number: event.number,
+                previous_number: event.previous_number,
+            },
+            ("alias_history", id),
+            by,
+            now,
+            LogTarget::Name(model_name),
+        );
+        self.commit_logged((tx, writer), [rec]).await?;
         Ok(event)
     }
 

@@ -6,7 +6,7 @@ use super::{
     ATTACHMENT_COLUMNS, AttachmentRow, NewAttachment, Store, attachment_from_row, now_millis,
 };
 use crate::StoreError;
-use crate::log::{LogRecord, LogTarget, entry_type};
+use crate::log::{Change, LogRecord, LogTarget};
 
 impl Store {
     /// Store an attachment; the same bytes on the same version are stored once
@@ -15,18 +15,19 @@ impl Store {
         &self,
         a: &NewAttachment,
     ) -> Result<(AttachmentRow, bool), StoreError> {
-        let (mut tx, _writer) = self.begin_write().await?;
-        let out = Self::attachment_write_in_txn(&mut tx, a).await?;
-        tx.commit().await?;
-        Ok(out)
+        let (mut tx, writer) = self.begin_write().await?;
+        let (row, logged) = Self::attachment_write_in_txn(&mut tx, a).await?;
+        let created = logged.is_some();
+        self.commit_logged((tx, writer), logged).await?;
+        Ok((row, created))
     }
 
     /// [`Store::attachment_insert`] inside a transaction: the existing row
-    /// (`false`), or the new row with its log entry (`true`).
+    /// (and no record), or the new row and the record its commit must log.
     pub(crate) async fn attachment_write_in_txn(
         tx: &mut Transaction<'static, Any>,
         a: &NewAttachment,
-    ) -> Result<(AttachmentRow, bool), StoreError> {
+    ) -> Result<(AttachmentRow, Option<LogRecord>), StoreError> {
         let sql = format!(
             "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE version_id = $1 AND digest = $2"
         );
@@ -36,7 +37,7 @@ impl Store {
             .fetch_optional(&mut **tx)
             .await?
         {
-            return Ok((attachment_from_row(&r)?, false));
+            return Ok((attachment_from_row(&r)?, None));
         }
         let sql = format!(
             "INSERT INTO attachments (version_id, kind, media_type, digest, body, signer, fingerprint, created_at, created_by, predicate_type, summary) \
@@ -57,19 +58,19 @@ impl Store {
             .fetch_one(&mut **tx)
             .await?;
         let row = attachment_from_row(&r)?;
-        Store::log_record_in_txn(
-            tx,
-            LogRecord::new(
-                entry_type::ATTACHMENT_ADDED,
-                ("attachments", row.id),
-                &row.created_by,
-                row.created_at,
-                LogTarget::Version(row.version_id),
-                serde_json::json!({"kind": row.kind, "digest": row.digest, "media_type": row.media_type, "signer": row.signer}),
-            ),
-        )
-        .await?;
-        Ok((row, true))
+        let rec = LogRecord::new(
+            Change::AttachmentAdded {
+                kind: row.kind.clone(),
+                digest: row.digest.clone(),
+                media_type: row.media_type.clone(),
+                signer: row.signer.clone(),
+            },
+            ("attachments", row.id),
+            &row.created_by,
+            row.created_at,
+            LogTarget::Version(row.version_id),
+        );
+        Ok((row, Some(rec)))
     }
 
     /// How many attachments a version holds, of every kind.

@@ -6,7 +6,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{Backend, Store, now_millis};
 use crate::StoreError;
-use crate::log::{LogRecord, LogTarget, entry_type};
+use crate::log::{Change, LogRecord, LogTarget};
 
 /// Labels as the JSON object kept on the version row (keys sorted).
 pub(super) fn labels_json(labels: &BTreeMap<String, String>) -> Result<String, StoreError> {
@@ -87,7 +87,7 @@ impl Store {
         remove: &[String],
         by: &str,
     ) -> Result<BTreeMap<String, String>, StoreError> {
-        let (mut tx, _writer) = self.begin_write().await?;
+        let (mut tx, writer) = self.begin_write().await?;
         for k in remove {
             sqlx::query("DELETE FROM version_labels WHERE version_id = $1 AND key = $2")
                 .bind(version_id)
@@ -129,19 +129,17 @@ impl Store {
             .bind(version_id)
             .execute(&mut *tx)
             .await?;
-        Store::log_record_in_txn(
-            &mut tx,
-            LogRecord::new(
-                entry_type::LABELS_CHANGED,
-                ("versions", version_id),
-                by,
-                now_millis(),
-                LogTarget::Version(version_id),
-                serde_json::json!({"set": set, "remove": remove}),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
+        let rec = LogRecord::new(
+            Change::LabelsChanged {
+                set: set.clone(),
+                remove: remove.to_vec(),
+            },
+            ("versions", version_id),
+            by,
+            now_millis(),
+            LogTarget::Version(version_id),
+        );
+        self.commit_logged((tx, writer), [rec]).await?;
         Ok(labels)
     }
 }

@@ -113,15 +113,15 @@ impl Store {
         a: &NewAttachment,
         edges: &[NewLineageEdge],
     ) -> Result<(AttachmentRow, bool), StoreError> {
-        let (mut tx, _writer) = self.begin_write().await?;
-        let (row, created) = Self::attachment_write_in_txn(&mut tx, a).await?;
-        if !created {
+        let (mut tx, writer) = self.begin_write().await?;
+        let (row, logged) = Self::attachment_write_in_txn(&mut tx, a).await?;
+        let Some(rec) = logged else {
             tx.commit().await?;
             return Ok((row, false));
-        }
+        };
         let now = row.created_at;
         Self::lineage_insert_in_txn(&mut tx, a.version_id, Some(row.id), edges, now).await?;
-        tx.commit().await?;
+        self.commit_logged((tx, writer), [rec]).await?;
         Ok((row, true))
     }
 

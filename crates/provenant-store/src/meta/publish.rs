@@ -12,7 +12,7 @@ use super::{
     VERSION_COLUMNS, VersionRow, labels_json, labels_text, now_millis, version_from_row,
 };
 use crate::StoreError;
-use crate::log::{LogRecord, LogTarget, entry_type};
+use crate::log::{Change, LogRecord, LogTarget};
 
 /// Most publishes one group commit takes.
 const MAX_GROUP: usize = 256;
@@ -56,22 +56,26 @@ impl Store {
             let (row, created) = self.version_publish(new).await?;
             return Ok((row, created, Vec::new()));
         }
-        let (mut tx, _writer) = self.begin_write().await?;
-        let (row, created) = Self::version_publish_in_txn(&mut tx, self.backend, new).await?;
+        let (mut tx, writer) = self.begin_write().await?;
+        let (row, published) = Self::version_publish_in_txn(&mut tx, self.backend, new).await?;
+        let created = published.is_some();
+        let mut records: Vec<LogRecord> = published.into_iter().collect();
         let mut out = Vec::with_capacity(attachments.len());
         for (a, edges) in attachments {
             let a = NewAttachment {
                 version_id: row.id,
                 ..a.clone()
             };
-            let (att, att_created) = Self::attachment_write_in_txn(&mut tx, &a).await?;
+            let (att, added) = Self::attachment_write_in_txn(&mut tx, &a).await?;
+            let att_created = added.is_some();
             if att_created && !edges.is_empty() {
                 Self::lineage_insert_in_txn(&mut tx, row.id, Some(att.id), edges, att.created_at)
                     .await?;
             }
+            records.extend(added);
             out.push((att, att_created));
         }
-        tx.commit().await?;
+        self.commit_logged((tx, writer), records).await?;
         Ok((row, created, out))
     }
 
@@ -79,10 +83,11 @@ impl Store {
         &self,
         new: &NewVersion,
     ) -> Result<(VersionRow, bool), StoreError> {
-        let (mut tx, _writer) = self.begin_write().await?;
-        let out = Self::version_publish_in_txn(&mut tx, self.backend, new).await?;
-        tx.commit().await?;
-        Ok(out)
+        let (mut tx, writer) = self.begin_write().await?;
+        let (row, published) = Self::version_publish_in_txn(&mut tx, self.backend, new).await?;
+        let created = published.is_some();
+        self.commit_logged((tx, writer), published).await?;
+        Ok((row, created))
     }
 
     /// The group-commit loop behind [`Store::version_publish`] on SQLite.
@@ -122,19 +127,27 @@ impl Store {
         &self,
         news: &[&NewVersion],
     ) -> Result<Vec<(VersionRow, bool)>, StoreError> {
-        let (mut tx, _writer) = self.begin_write().await?;
-        let out = match self.backend {
-            Backend::Sqlite => Self::publish_group_sqlite(&mut tx, news).await?,
+        let (mut tx, writer) = self.begin_write().await?;
+        match self.backend {
+            Backend::Sqlite => {
+                // The group's entries go in with its rows, in one statement.
+                let out = self.publish_group_sqlite(&mut tx, news).await?;
+                self.commit_logged((tx, writer), []).await?;
+                Ok(out)
+            }
             Backend::Postgres => {
                 let mut out = Vec::with_capacity(news.len());
+                let mut records = Vec::new();
                 for new in news {
-                    out.push(Self::version_publish_in_txn(&mut tx, self.backend, new).await?);
+                    let (row, published) =
+                        Self::version_publish_in_txn(&mut tx, self.backend, new).await?;
+                    out.push((row, published.is_some()));
+                    records.extend(published);
                 }
-                out
+                self.commit_logged((tx, writer), records).await?;
+                Ok(out)
             }
-        };
-        tx.commit().await?;
-        Ok(out)
+        }
     }
 
     /// The model's id, creating namespace and model on first use.
@@ -188,7 +201,7 @@ impl Store {
         tx: &mut Transaction<'static, Any>,
         backend: Backend,
         new: &NewVersion,
-    ) -> Result<(VersionRow, bool), StoreError> {
+    ) -> Result<(VersionRow, Option<LogRecord>), StoreError> {
         let now = now_millis();
         let full_name = format!("{}/{}", new.namespace, new.model_name);
         let model_id = Self::model_for_publish(tx, new, &full_name, now).await?;
@@ -204,7 +217,7 @@ impl Store {
             .await?
         {
             let existing = version_from_row(&row)?;
-            return Ok((existing, false));
+            return Ok((existing, None));
         }
 
         // Row lock on PostgreSQL; SQLite already holds the write lock.
@@ -287,13 +300,13 @@ impl Store {
             .bind(labels_text(&new.labels))
             .execute(&mut **tx)
             .await?;
-        Store::log_record_in_txn(tx, published_record(new, &created, version_id)).await?;
+        let rec = published_record(new, &created, version_id);
         Ok((
             VersionRow {
                 id: version_id,
                 ..created
             },
-            true,
+            Some(rec),
         ))
     }
 
@@ -303,6 +316,7 @@ impl Store {
     /// whatever the group's size; the rows are written in one round trip to
     /// the connection's worker thread.
     async fn publish_group_sqlite(
+        &self,
         tx: &mut Transaction<'static, Any>,
         news: &[&NewVersion],
     ) -> Result<Vec<(VersionRow, bool)>, StoreError> {
@@ -428,9 +442,14 @@ impl Store {
                     labels_text(&n.labels)
                 ]));
                 let rec = published_record(n, row, row.id);
-                let (entry, leaf) = rec.entry(&published_target(row))?;
+                let e = self.encode_entry(&rec, &published_target(row))?;
                 log.push(serde_json::json!([
-                    rec.kind, rec.source, row.id, entry, now, leaf
+                    e.kind,
+                    rec.source,
+                    row.id,
+                    e.entry,
+                    now,
+                    e.leaf_hash
                 ]));
             }
             sqlx::query(
@@ -539,12 +558,14 @@ fn published_target(row: &VersionRow) -> String {
 /// The log entry of a publish.
 fn published_record(new: &NewVersion, row: &VersionRow, version_id: i64) -> LogRecord {
     LogRecord::new(
-        entry_type::VERSION_PUBLISHED,
+        Change::VersionPublished {
+            digest: new.digest.clone(),
+            metadata_digest: new.metadata_digest.clone(),
+        },
         ("versions", version_id),
         &new.created_by,
         row.created_at,
         LogTarget::Name(published_target(row)),
-        serde_json::json!({"digest": new.digest, "metadata_digest": new.metadata_digest}),
     )
 }
 

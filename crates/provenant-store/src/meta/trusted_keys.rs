@@ -4,7 +4,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{KEY_COLUMNS, Store, TrustedKeyRow, key_from_row, now_millis};
 use crate::StoreError;
-use crate::log::{LogRecord, LogTarget, entry_type};
+use crate::log::{Change, LogRecord, LogTarget};
 
 impl Store {
     /// Trust a key in a namespace. Adding a key that is already trusted changes nothing (`false`).
@@ -16,7 +16,7 @@ impl Store {
         comment: &str,
         by: &str,
     ) -> Result<(TrustedKeyRow, bool), StoreError> {
-        let (mut tx, _writer) = self.begin_write().await?;
+        let (mut tx, writer) = self.begin_write().await?;
         let sql = format!(
             "SELECT {KEY_COLUMNS} FROM trusted_keys WHERE namespace = $1 AND fingerprint = $2 AND removed_at IS NULL"
         );
@@ -44,28 +44,17 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         let row = key_from_row(&r)?;
-        Store::log_record_in_txn(
-            &mut tx,
-            LogRecord::new(
-                entry_type::TRUSTED_KEY_ADDED,
-                ("trusted_keys", row.id),
-                by,
-                row.added_at,
-                LogTarget::Name(row.namespace.clone()),
-                // A root certificate vouches for every chain it issues: the
-                // log says which kind of anchor was added.
-                serde_json::json!({
-                    "fingerprint": row.fingerprint,
-                    "kind": if row.public_key.contains("-----BEGIN CERTIFICATE-----") {
-                        "root_certificate"
-                    } else {
-                        "key"
-                    },
-                }),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
+        let rec = LogRecord::new(
+            Change::TrustedKeyAdded {
+                fingerprint: row.fingerprint.clone(),
+                public_key: row.public_key.clone(),
+            },
+            ("trusted_keys", row.id),
+            by,
+            row.added_at,
+            LogTarget::Name(row.namespace.clone()),
+        );
+        self.commit_logged((tx, writer), [rec]).await?;
         Ok((row, true))
     }
 
@@ -77,7 +66,7 @@ impl Store {
         by: &str,
     ) -> Result<bool, StoreError> {
         let now = now_millis();
-        let (mut tx, _writer) = self.begin_write().await?;
+        let (mut tx, writer) = self.begin_write().await?;
         let ids = sqlx::query(
             "UPDATE trusted_keys SET removed_at = $1, removed_by = $2 \
              WHERE namespace = $3 AND fingerprint = $4 AND removed_at IS NULL RETURNING id",
@@ -88,22 +77,21 @@ impl Store {
         .bind(fingerprint)
         .fetch_all(&mut *tx)
         .await?;
-        for r in &ids {
-            let id: i64 = r.try_get(0)?;
-            Store::log_record_in_txn(
-                &mut tx,
-                LogRecord::new(
-                    entry_type::TRUSTED_KEY_REMOVED,
-                    ("trusted_keys", id),
+        let records = ids
+            .iter()
+            .map(|r| {
+                Ok(LogRecord::new(
+                    Change::TrustedKeyRemoved {
+                        fingerprint: fingerprint.to_owned(),
+                    },
+                    ("trusted_keys", r.try_get(0)?),
                     by,
                     now,
                     LogTarget::Name(namespace.to_owned()),
-                    serde_json::json!({"fingerprint": fingerprint}),
-                ),
-            )
-            .await?;
-        }
-        tx.commit().await?;
+                ))
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        self.commit_logged((tx, writer), records).await?;
         Ok(!ids.is_empty())
     }
 

@@ -5,7 +5,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{Backend, FileRow, Store, VERSION_COLUMNS, VersionRow, now_millis, version_from_row};
 use crate::StoreError;
-use crate::log::{LogRecord, LogTarget, entry_type};
+use crate::log::{Change, LogRecord, LogTarget};
 
 impl Store {
     async fn version_where(
@@ -163,7 +163,7 @@ impl Store {
         for f in from {
             q = q.bind(*f);
         }
-        let (mut tx, _writer) = self.begin_write().await?;
+        let (mut tx, writer) = self.begin_write().await?;
         if to == "archived" && self.backend == Backend::Postgres {
             // Lock the row first, as alias_move does, so that the alias check
             // below (a statement of its own, seeing every commit before the
@@ -183,24 +183,17 @@ impl Store {
         if q.execute(&mut *tx).await?.rows_affected() != 1 {
             return Ok(false);
         }
-        let kind = match to {
-            "deprecated" => entry_type::VERSION_DEPRECATED,
-            "archived" => entry_type::VERSION_ARCHIVED,
-            _ => entry_type::VERSION_STATE_CHANGED,
-        };
-        Store::log_record_in_txn(
-            &mut tx,
-            LogRecord::new(
-                kind,
-                ("versions", version_id),
-                by,
-                now,
-                LogTarget::Version(version_id),
-                serde_json::json!({"state": to, "reason": reason}),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
+        let rec = LogRecord::new(
+            Change::StateChanged {
+                state: to.to_owned(),
+                reason: reason.to_owned(),
+            },
+            ("versions", version_id),
+            by,
+            now,
+            LogTarget::Version(version_id),
+        );
+        self.commit_logged((tx, writer), [rec]).await?;
         Ok(true)
     }
 }

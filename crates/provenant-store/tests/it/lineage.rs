@@ -64,6 +64,7 @@ fn attachment(version_id: i64, body: &str) -> NewAttachment {
 both!(
     impact_follows_parents_and_lists_aliases,
     async |store: &Store| {
+        crate::logged(store);
         let base = store
             .version_publish(&version("aiops/base", "1"))
             .await
@@ -204,6 +205,7 @@ both!(
 both!(
     parent_cycles_are_refused_and_nothing_is_stored,
     async |store: &Store| {
+        crate::logged(store);
         let a = store
             .version_publish(&version("ml/a", "1"))
             .await
@@ -282,6 +284,7 @@ both!(
 
 // Abbreviated inputs: every recorded input of the kind that starts so, once.
 both!(inputs_by_prefix, async |store: &Store| {
+    crate::logged(store);
     let (a, _) = store.version_publish(&version("ns/a", "a")).await.unwrap();
     let (b, _) = store.version_publish(&version("ns/b", "b")).await.unwrap();
     let one = format!("abcdef1{}", "0".repeat(33));
@@ -328,6 +331,7 @@ both!(inputs_by_prefix, async |store: &Store| {
 both!(
     publish_with_attachments_rolls_back_whole,
     async |store: &Store| {
+        crate::logged(store);
         let new = version("ns/whole", "w");
         let before = store.log_pending_count().await.unwrap();
         let bad_edge = NewLineageEdge {

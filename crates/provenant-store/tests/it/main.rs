@@ -4,3 +4,9 @@
 mod blobs;
 mod lineage;
 mod meta;
+
+/// Give `store` the registry's log-entry schema, as the registry does: the
+/// store's writes log their changes through it.
+fn logged(store: &provenant_store::Store) {
+    store.set_entry_encoder(std::sync::Arc::new(provenant_registry::LogEntries));
+}

@@ -38,6 +38,7 @@ fn version(model: &str, content: &str, labels: &[(&str, &str)]) -> NewVersion {
 }
 
 both!(publish_resolve_and_idempotency, async |store: &Store| {
+    crate::logged(store);
     let (v1, created) = store
         .version_publish(&version("aiops/anomaly", "a", &[]))
         .await
@@ -93,6 +94,7 @@ both!(publish_resolve_and_idempotency, async |store: &Store| {
 });
 
 both!(labels_filters_search_and_pages, async |store: &Store| {
+    crate::logged(store);
     for i in 0..7 {
         let stage = if i % 2 == 0 { "prod" } else { "dev" };
         let model = if i < 5 {
@@ -291,6 +293,7 @@ both!(labels_filters_search_and_pages, async |store: &Store| {
 });
 
 both!(state_and_aliases, async |store: &Store| {
+    crate::logged(store);
     let (v1, _) = store
         .version_publish(&version("aiops/anomaly", "a", &[]))
         .await
@@ -399,6 +402,7 @@ both!(state_and_aliases, async |store: &Store| {
 both!(
     concurrent_publishes_get_distinct_numbers,
     async |store: &Store| {
+        crate::logged(store);
         let mut tasks = Vec::new();
         for i in 0..24 {
             let s = store.clone();
@@ -420,6 +424,7 @@ both!(
 );
 
 both!(tokens, async |store: &Store| {
+    crate::logged(store);
     assert_eq!(store.token_count().await.unwrap(), 0);
     store.token_insert("admin", "abc", "admin").await.unwrap();
     let t = store.token_by_hash("abc").await.unwrap().unwrap();
@@ -433,6 +438,7 @@ both!(tokens, async |store: &Store| {
 both!(
     a_failing_publish_does_not_sink_its_batch,
     async |store: &Store| {
+        crate::logged(store);
         // Publishes arriving together are group committed on SQLite; one that
         // fails (here: a duplicate file path) must fail alone.
         let mut tasks = Vec::new();
@@ -482,6 +488,7 @@ both!(
 );
 
 both!(a_group_publishes_like_one_by_one, async |store: &Store| {
+    crate::logged(store);
     // Already published before the group.
     let (before, _) = store
         .version_publish(&version("aiops/g1", "old", &[("stage", "dev")]))
@@ -583,6 +590,7 @@ async fn sqlite_listings_see_each_commit_from_every_thread() {
     let store = Store::open_sqlite(&dir.path().join("meta.db"))
         .await
         .unwrap();
+    crate::logged(&store);
     let writer = {
         let store = store.clone();
         tokio::spawn(async move {
@@ -663,6 +671,7 @@ async fn sqlite_listing_names_a_corrupt_row() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("meta.db");
     let store = Store::open_sqlite(&path).await.unwrap();
+    crate::logged(&store);
     let (v, _) = store
         .version_publish(&version("aiops/bad", "a", &[("stage", "prod")]))
         .await
@@ -688,6 +697,7 @@ async fn sqlite_listing_names_a_corrupt_row() {
 both!(
     blob_sizes_tell_which_sizes_are_held,
     async |store: &Store| {
+        crate::logged(store);
         assert_eq!(
             store.blob_sizes_held(&[10, 20, 30]).await.unwrap(),
             Vec::<u64>::new()
@@ -716,6 +726,7 @@ both!(
 );
 
 both!(versions_by_digest_prefix, async |store: &Store| {
+    crate::logged(store);
     let shared = "d23c2b0ee1fe";
     let mut a = version("aiops/pfx", "a", &[]);
     a.digest = format!("sha256:{shared}{}", "0".repeat(52));
@@ -756,6 +767,7 @@ both!(versions_by_digest_prefix, async |store: &Store| {
 both!(
     aliases_and_archived_versions_exclude_each_other,
     async |store: &Store| {
+        crate::logged(store);
         let (v1, _) = store
             .version_publish(&version("aiops/guard", "a", &[]))
             .await
