@@ -31,7 +31,7 @@ impl DigestAlgorithm {
     }
 
     /// Length of the raw digest in bytes.
-    pub fn len(self) -> usize {
+    pub fn byte_len(self) -> usize {
         match self {
             DigestAlgorithm::Sha256 => 32,
             DigestAlgorithm::Sha512 => 64,
@@ -97,7 +97,7 @@ impl Digest {
 
     /// A digest of `algorithm` from raw bytes of the algorithm's length.
     pub fn from_raw(algorithm: DigestAlgorithm, raw: &[u8]) -> Option<Self> {
-        if raw.len() != algorithm.len() {
+        if raw.len() != algorithm.byte_len() {
             return None;
         }
         let mut bytes = [0u8; 64];
@@ -112,7 +112,7 @@ impl Digest {
             value: hex.chars().take(80).collect(),
             reason,
         };
-        if hex.len() != algorithm.len() * 2 {
+        if hex.len() != algorithm.byte_len() * 2 {
             return Err(bad(match algorithm {
                 DigestAlgorithm::Sha256 => "expected 64 hex characters for sha256",
                 DigestAlgorithm::Sha512 => "expected 128 hex characters for sha512",
@@ -122,7 +122,7 @@ impl Digest {
             return Err(bad("hex must be lowercase 0-9a-f"));
         }
         let mut bytes = [0u8; 64];
-        hex::decode_to_slice(hex, &mut bytes[..algorithm.len()]).map_err(|_| bad("invalid hex"))?;
+        hex::decode_to_slice(hex, &mut bytes[..algorithm.byte_len()]).map_err(|_| bad("invalid hex"))?;
         Ok(Self { algorithm, bytes })
     }
 
@@ -132,7 +132,7 @@ impl Digest {
 
     /// The raw digest bytes (32 for SHA-256, 64 for SHA-512).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.algorithm.len()]
+        &self.bytes[..self.algorithm.byte_len()]
     }
 
     /// The raw bytes of a SHA-256 digest; `None` for other algorithms.
