@@ -166,18 +166,97 @@ pub async fn run_on<F: Fixture>(backend: Backend, body: impl AsyncFnOnce(&F)) {
     drop(guard);
 }
 
+/// [`run_on`] for a synchronous body — one that runs the `provenant` binary
+/// and blocks on it: the fixture is opened and closed on a private runtime,
+/// and the body runs outside it (so it may start runtimes of its own). What
+/// [`both!`](crate::both)`(sync …)` expands to.
+///
+/// # Panics
+/// When the runtime cannot be built.
+pub fn run_sync_on<F: Fixture>(backend: Backend, body: impl FnOnce(&F)) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("tokio runtime: {e}"));
+    let Some((fixture, guard)) = rt.block_on(F::open(backend)) else {
+        return;
+    };
+    body(&fixture);
+    rt.block_on(fixture.close());
+    drop(guard);
+}
+
+/// The database a test of the `provenant` binary serves from, on each
+/// backend: on SQLite none is named (`serve` uses its embedded default under
+/// its data directory); on PostgreSQL a fresh database, passed as
+/// `serve --database-url`.
+#[derive(Debug)]
+pub struct ServeDatabase {
+    url: Option<String>,
+}
+
+impl ServeDatabase {
+    /// The `--database-url` to serve with; `None` for the embedded SQLite default.
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+}
+
+impl Fixture for ServeDatabase {
+    type Guard = Option<PgTestDb>;
+
+    async fn open(backend: Backend) -> Option<(Self, Self::Guard)> {
+        match backend {
+            Backend::Sqlite => Some((Self { url: None }, None)),
+            Backend::Postgres => {
+                let pg = PgTestDb::create().await?;
+                let url = Some(pg.url.clone());
+                Some((Self { url }, Some(pg)))
+            }
+        }
+    }
+
+    async fn close(self) {}
+}
+
 /// Defines module `$name` with two tests, `sqlite` and `postgres`, each
 /// running `$body` — an `async |x: &F| { … }` closure for a [`Fixture`] `F`
 /// — on a fresh fixture on that backend (on a two-worker tokio runtime:
 /// the calling crate needs `tokio` with `macros` and `rt-multi-thread`).
 ///
+/// With `sync` first, `$body` is a plain `|x: &F| { … }` closure run by
+/// [`run_sync_on`] in a plain `#[test]` (for tests that drive the
+/// `provenant` binary and block on it, usually with [`ServeDatabase`]).
+///
+/// Either way, a backend that cannot run here is [`crate::skip`]ped (a
+/// `SKIPPED` line; a failure under `CI`).
+///
 /// ```text
 /// provenant_testkit::both!(tokens, async |store: &Store| {
 ///     assert_eq!(store.token_count().await.unwrap(), 0);
 /// });
+/// provenant_testkit::both!(sync readme_flow, |db: &ServeDatabase| {
+///     let server = start(dir.path(), db.url());
+/// });
 /// ```
 #[macro_export]
 macro_rules! both {
+    (sync $name:ident, $body:expr $(,)?) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn sqlite() {
+                $crate::run_sync_on($crate::Backend::Sqlite, $body);
+            }
+
+            #[test]
+            fn postgres() {
+                $crate::run_sync_on($crate::Backend::Postgres, $body);
+            }
+        }
+    };
     ($name:ident, $body:expr $(,)?) => {
         mod $name {
             #[allow(unused_imports)]

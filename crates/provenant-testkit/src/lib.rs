@@ -12,7 +12,8 @@
 //!   test), [`execute`] (SQL behind a server's back), and the
 //!   both-backends tests: [`both!`] runs one body on SQLite and on
 //!   PostgreSQL, over any [`Fixture`] (a bare [`provenant_store::Store`]
-//!   here, a running server in the server's tests).
+//!   here, a running server in the server's tests, a [`ServeDatabase`] for
+//!   tests of the `provenant` binary with `both!(sync …)`).
 
 #[cfg(feature = "db")]
 mod db;
@@ -20,6 +21,6 @@ mod skip;
 mod small_disk;
 
 #[cfg(feature = "db")]
-pub use db::{Backend, Fixture, PgTestDb, execute, run_on};
+pub use db::{Backend, Fixture, PgTestDb, ServeDatabase, execute, run_on, run_sync_on};
 pub use skip::{python_venv, require_program, skip};
 pub use small_disk::SmallDisk;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use provenant_testkit::PgTestDb;
+use provenant_testkit::ServeDatabase;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_provenant");
@@ -579,36 +579,15 @@ fn sha_hex(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
 }
 
-#[test]
-fn readme_flow_sqlite() {
+provenant_testkit::both!(sync readme_flow, |db: &ServeDatabase| {
     let dir = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), None);
+    let s = start(dir.path(), db.url());
     readme_flow(&s, dir.path());
     resume_after_interruption(&s, dir.path());
     read_once_flow(&s, dir.path());
     signing::signed_flow(&s, dir.path());
     sboms::sbom_flow(&s, dir.path());
-}
-
-#[test]
-fn readme_flow_postgres() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let Some(db) = rt.block_on(PgTestDb::create()) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), Some(&db.url));
-    readme_flow(&s, dir.path());
-    resume_after_interruption(&s, dir.path());
-    read_once_flow(&s, dir.path());
-    signing::signed_flow(&s, dir.path());
-    sboms::sbom_flow(&s, dir.path());
-    drop(s);
-    drop(db);
-}
+});
 
 #[test]
 fn help_lists_every_command() {

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use provenant_testkit::ServeDatabase;
 use serde_json::Value;
 use sha2::Digest as _;
 
@@ -560,10 +561,9 @@ fn push_refuses_unpullable_paths(s: &Server, dir: &Path) {
     }
 }
 
-#[test]
-fn server_side_rules_sqlite() {
+provenant_testkit::both!(sync server_side_rules, |db: &ServeDatabase| {
     let tmp = tempfile::tempdir().unwrap();
-    let s = start(tmp.path(), None);
+    let s = start(tmp.path(), db.url());
     archive_refused_while_aliased(&s, tmp.path());
     signature_made_before_push(&s, tmp.path());
     list_filters(&s, tmp.path());
@@ -572,30 +572,7 @@ fn server_side_rules_sqlite() {
     capture_runs_the_training(&s, tmp.path());
     push_refuses_unpullable_paths(&s, tmp.path());
     push_is_all_or_nothing(&s, tmp.path());
-}
-
-#[test]
-fn server_side_rules_postgres() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let Some(db) = rt.block_on(provenant_testkit::PgTestDb::create()) else {
-        return;
-    };
-    let tmp = tempfile::tempdir().unwrap();
-    let s = start(tmp.path(), Some(&db.url));
-    archive_refused_while_aliased(&s, tmp.path());
-    signature_made_before_push(&s, tmp.path());
-    list_filters(&s, tmp.path());
-    log_prove_covers_every_attachment(&s, tmp.path());
-    digest_prefix_resolves(&s, tmp.path());
-    capture_runs_the_training(&s, tmp.path());
-    push_refuses_unpullable_paths(&s, tmp.path());
-    push_is_all_or_nothing(&s, tmp.path());
-    drop(s);
-    drop(db);
-}
+});
 
 /// OSV records of a made-up PyPI package at each severity, and an unrated one.
 fn severity_db(dir: &Path) -> String {

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use provenant_testkit::{PgTestDb, require_program};
+use provenant_testkit::{ServeDatabase, require_program};
 use serde_json::{Value, json};
 
 use crate::{BIN, Server, start, write};
@@ -765,28 +765,11 @@ pub fn provenance_flow(s: &Server, dir: &Path) {
     );
 }
 
-#[test]
-fn provenance_flow_sqlite() {
+provenant_testkit::both!(sync provenance_flow, |db: &ServeDatabase| {
     let dir = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), None);
+    let s = start(dir.path(), db.url());
     provenance_flow(&s, dir.path());
-}
-
-#[test]
-fn provenance_flow_postgres() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let Some(db) = rt.block_on(PgTestDb::create()) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), Some(&db.url));
-    provenance_flow(&s, dir.path());
-    drop(s);
-    drop(db);
-}
+});
 
 /// The registry's policy may make inputs optional (`serve --provenance-optional`).
 #[test]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use provenant_testkit::{PgTestDb, execute};
+use provenant_testkit::{ServeDatabase, execute};
 use serde_json::Value;
 
 use crate::{BIN, Server, free_port, start, start_with, write};
@@ -443,21 +443,10 @@ fn log_flow(dir: &Path, db: Option<&str>) {
     verify(&s);
 }
 
-#[test]
-fn log_sqlite() {
+provenant_testkit::both!(sync log, |db: &ServeDatabase| {
     let dir = tempfile::tempdir().unwrap();
-    log_flow(dir.path(), None);
-}
-
-#[test]
-fn log_postgres() {
-    let Some(db) = rt().block_on(PgTestDb::create()) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    log_flow(dir.path(), Some(&db.url));
-    drop(db);
-}
+    log_flow(dir.path(), db.url());
+});
 
 struct Child(std::process::Child);
 impl Drop for Child {
@@ -618,6 +607,8 @@ fn killed_while_appending(dir: &Path, db: Option<&str>) {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (url, token) = (s.url.clone(), s.token.clone());
         let flag = stop.clone();
+        let acked = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let progress = acked.clone();
         let writer = std::thread::spawn(move || {
             rt().block_on(async move {
                 let _ = rustls::crypto::ring::default_provider().install_default();
@@ -634,14 +625,28 @@ fn killed_while_appending(dir: &Path, db: Option<&str>) {
                         .send()
                         .await;
                     match r {
-                        Ok(resp) if resp.status().is_success() => ok += 1,
+                        Ok(resp) if resp.status().is_success() => {
+                            ok += 1;
+                            progress.store(ok, std::sync::atomic::Ordering::Relaxed);
+                        }
                         _ => break,
                     }
                 }
                 ok
             })
         });
-        std::thread::sleep(Duration::from_millis(300 + 150 * round));
+        // Kill once the writer is well under way (later each round, so that the
+        // batches are cut at different points): wait for its acknowledgements,
+        // not for a time that a slow machine might not fill.
+        let target = 25u32 << round;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while acked.load(std::sync::atomic::Ordering::Relaxed) < target && !writer.is_finished() {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: fewer than {target} changes acknowledged in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
         // SIGKILL: no graceful shutdown, batches cut wherever they were.
         drop(s);
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -675,18 +680,7 @@ fn killed_while_appending(dir: &Path, db: Option<&str>) {
     }
 }
 
-#[test]
-fn killed_while_appending_sqlite() {
+provenant_testkit::both!(sync killed_while_appending, |db: &ServeDatabase| {
     let dir = tempfile::tempdir().unwrap();
-    killed_while_appending(dir.path(), None);
-}
-
-#[test]
-fn killed_while_appending_postgres() {
-    let Some(db) = rt().block_on(PgTestDb::create()) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    killed_while_appending(dir.path(), Some(&db.url));
-    drop(db);
-}
+    killed_while_appending(dir.path(), db.url());
+});
