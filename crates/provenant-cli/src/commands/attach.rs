@@ -5,6 +5,7 @@ use reqwest::Method;
 
 use crate::GlobalArgs;
 use crate::client::{Client, model_segment};
+use crate::commands::signing::{SigningFlags, SigningMaterial};
 use provenant_api::{AttestationView, SignatureView, VersionView};
 
 /// Attach a signed attestation to a version: `--sbom FILE` signs the SBOM
@@ -23,112 +24,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE", required_unless_present = "bundle")]
     pub sbom: Vec<PathBuf>,
     #[command(flatten)]
-    pub signing: AttestSigning,
-}
-
-/// How attestations are signed (or, for a ready bundle, verified).
-#[derive(Debug, Clone, clap::Args)]
-pub struct AttestSigning {
-    /// Signing key (PEM); for a ready BUNDLE, its public key (or the private key)
-    #[arg(long)]
-    pub key: Option<PathBuf>,
-    /// Environment variable holding the signing key's password
-    #[arg(long, requires = "key")]
-    pub password_env: Option<String>,
-    /// Signing certificate (PEM) for certificate mode
-    #[arg(long)]
-    pub certificate: Option<PathBuf>,
-    /// Rest of the chain up to the root (PEM); for a ready BUNDLE, the roots that verify it
-    #[arg(long = "certificate-chain")]
-    pub certificate_chain: Vec<PathBuf>,
-}
-
-/// A loaded signing key with what the server needs to verify its signatures.
-pub struct SigningMaterial {
-    pub key: provenant_attest::PrivateKey,
-    /// DER certificates, leaf first (empty in key mode).
-    pub chain: Vec<Vec<u8>>,
-    /// Key mode: the public key PEM sent to the server.
-    pub public_key: Option<String>,
-    /// Certificate mode: the root PEMs sent to the server.
-    pub certificate_roots: Vec<String>,
-}
-
-impl SigningMaterial {
-    /// Loads the key (decrypting with the password from `password_env`) and,
-    /// in certificate mode, the certificate and its chain up to the root.
-    pub fn load(
-        key: &Path,
-        password_env: Option<&str>,
-        certificate: Option<&Path>,
-        certificate_chain: &[PathBuf],
-    ) -> anyhow::Result<Self> {
-        use provenant_attest::Signer as _;
-        let password = password_env
-            .map(|v| {
-                std::env::var(v)
-                    .map(String::into_bytes)
-                    .map_err(|_| anyhow::anyhow!("--password-env: {v} is not set"))
-            })
-            .transpose()?;
-        let key = provenant_attest::PrivateKey::from_pem_file(key, password.as_deref())
-            .map_err(super::oms::refuse)?;
-        let mut chain = Vec::new();
-        let mut roots = Vec::new();
-        if let Some(cert) = certificate {
-            chain = super::oms::certificates(&[cert.to_path_buf()])?;
-            chain.extend(super::oms::certificates(certificate_chain)?);
-            for p in certificate_chain {
-                roots.push(
-                    std::fs::read_to_string(p)
-                        .with_context(|| format!("cannot read {}", p.display()))?,
-                );
-            }
-            anyhow::ensure!(
-                !roots.is_empty(),
-                "--certificate needs --certificate-chain up to the root"
-            );
-        }
-        let public_key = chain.is_empty().then(|| key.public_key().to_pem());
-        Ok(Self {
-            key,
-            chain,
-            public_key,
-            certificate_roots: roots,
-        })
-    }
-
-    pub fn from_args(a: &AttestSigning) -> anyhow::Result<Self> {
-        let key = a
-            .key
-            .as_deref()
-            .context("signing an attestation needs --key")?;
-        Self::load(
-            key,
-            a.password_env.as_deref(),
-            a.certificate.as_deref(),
-            &a.certificate_chain,
-        )
-    }
-
-    /// A bundle this material signed, with what verifies it, as sent to the server.
-    pub fn body(&self, bundle: serde_json::Value) -> provenant_api::BundleBody {
-        provenant_api::BundleBody {
-            bundle,
-            public_key: self.public_key.clone(),
-            certificate_roots: self.certificate_roots.clone(),
-        }
-    }
-
-    /// Signs a statement into a bundle (JSON value, as sent to the server).
-    pub fn sign(
-        &self,
-        statement: &provenant_attest::Statement,
-    ) -> anyhow::Result<serde_json::Value> {
-        let bundle = provenant_attest::sign_statement(statement, &self.key, &self.chain)
-            .map_err(super::oms::refuse)?;
-        serde_json::from_str(&bundle.to_json()).context("serialising the attestation bundle")
-    }
+    pub signing: SigningFlags,
 }
 
 /// The in-toto statement carrying an SBOM file as its predicate, about the
@@ -299,7 +195,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         );
     } else {
         let root = version_root(&v)?;
-        let signing = SigningMaterial::from_args(&a.signing)?;
+        let signing = SigningMaterial::load(&a.signing, "signing an attestation")?;
         for path in &a.sbom {
             let st = sbom_statement(path, &v.model, &root)?;
             let bundle = signing.sign(&st)?;
@@ -330,33 +226,18 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
 /// What the server verifies a ready bundle with: a public key (given as a
 /// public or private key PEM; only the public key is ever sent) or root
 /// certificates.
-fn verifying_material(a: &AttestSigning) -> anyhow::Result<(Option<String>, Vec<String>)> {
+fn verifying_material(a: &SigningFlags) -> anyhow::Result<(Option<String>, Vec<String>)> {
     use provenant_attest::Signer as _;
     match (&a.key, a.certificate_chain.as_slice()) {
         (Some(k), []) => {
             let public = match &a.password_env {
                 // An encrypted private key: decrypt it here for its public half.
-                Some(v) => {
-                    let password = std::env::var(v)
-                        .map_err(|_| anyhow::anyhow!("--password-env: {v} is not set"))?;
-                    provenant_attest::PrivateKey::from_pem_file(k, Some(password.as_bytes()))
-                        .map_err(super::oms::refuse)?
-                        .public_key()
-                }
+                Some(_) => a.private_key(k)?.public_key(),
                 None => crate::keyfile::public_key(k, "--key")?,
             };
             Ok((Some(public.to_pem()), Vec::new()))
         }
-        (None, roots) if !roots.is_empty() => Ok((
-            None,
-            roots
-                .iter()
-                .map(|p| {
-                    std::fs::read_to_string(p)
-                        .with_context(|| format!("cannot read {}", p.display()))
-                })
-                .collect::<anyhow::Result<_>>()?,
-        )),
+        (None, roots) if !roots.is_empty() => Ok((None, a.chain_pems()?)),
         _ => anyhow::bail!(
             "a ready bundle needs exactly one of --key (the signer's public key) or --certificate-chain (the roots)"
         ),

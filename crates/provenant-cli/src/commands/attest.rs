@@ -17,24 +17,18 @@ pub enum Command {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("key", |a| a.required(true)),
+    mut_arg("certificate_chain", |a| a.requires("certificate"))
+)]
 pub struct ProvenanceArgs {
     /// Model directory or single file (the training output)
     pub model: PathBuf,
     /// Recipe written by `provenant capture`
     #[arg(long)]
     pub recipe: PathBuf,
-    /// Signing key (PEM)
-    #[arg(long)]
-    pub key: PathBuf,
-    /// Environment variable holding the key's password
-    #[arg(long)]
-    pub password_env: Option<String>,
-    /// Signing certificate (PEM) for certificate mode
-    #[arg(long)]
-    pub certificate: Option<PathBuf>,
-    /// Intermediate certificates (PEM), with --certificate
-    #[arg(long = "certificate-chain", requires = "certificate")]
-    pub certificate_chain: Vec<PathBuf>,
+    #[command(flatten)]
+    pub signing: super::signing::SigningFlags,
     /// Subject name [default: the model directory's name]
     #[arg(long)]
     pub name: Option<String>,
@@ -63,22 +57,10 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
         }
         let digest = provenant_digest::hash_model(&a.model, &opts)
             .with_context(|| format!("hashing {}", a.model.display()))?;
-        let password = a
-            .password_env
-            .as_deref()
-            .map(|v| {
-                std::env::var(v)
-                    .map(String::into_bytes)
-                    .map_err(|_| anyhow::anyhow!("--password-env: {v} is not set"))
-            })
-            .transpose()?;
-        let key = provenant_attest::PrivateKey::from_pem_file(&a.key, password.as_deref())
-            .map_err(refuse)?;
-        let mut chain = Vec::new();
-        if let Some(cert) = &a.certificate {
-            chain = super::oms::certificates(std::slice::from_ref(cert))?;
-            chain.extend(super::oms::certificates(&a.certificate_chain)?);
-        }
+        let key = a
+            .signing
+            .private_key(a.signing.key_for("attest provenance")?)?;
+        let chain = a.signing.chain()?;
         let name = a.name.clone().unwrap_or_else(|| digest.model_name.clone());
         let statement = Statement::new(
             vec![Subject::sha256(name, digest.root_digest_hex())],

@@ -27,6 +27,7 @@ pub mod search;
 pub mod serve;
 pub mod show;
 pub mod sign;
+pub mod signing;
 pub mod state;
 pub mod verify;
 pub mod vulndb;

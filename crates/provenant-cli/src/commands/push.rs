@@ -22,6 +22,10 @@ use provenant_api::{AttestationView, Published, SignatureView, UploadPlan, Uploa
 /// holds no blob of cannot be on the server: it is read once, hashed by the
 /// server as it arrives and checked end to end with a CRC-64/NVME checksum.
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("certificate", |a| a.requires("key")),
+    mut_arg("certificate_chain", |a| a.requires("certificate"))
+)]
 pub struct Args {
     /// Model directory or single model file
     pub path: PathBuf,
@@ -46,22 +50,12 @@ pub struct Args {
     /// version (implied by --key)
     #[arg(long, requires = "key")]
     pub sign: bool,
-    /// Signing key (PEM): signs the model (as --sign) and any --sbom
-    #[arg(long)]
-    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub signing: super::signing::SigningFlags,
     /// Refuse to publish unless the namespace already trusts the signer of every
     /// signature, SBOM and provenance pushed with the version (`provenant keys add`)
     #[arg(long)]
     pub require_trusted: bool,
-    /// Environment variable holding the signing key's password
-    #[arg(long, requires = "key")]
-    pub password_env: Option<String>,
-    /// Signing certificate (PEM) for certificate mode, with --key
-    #[arg(long, requires = "key")]
-    pub certificate: Option<PathBuf>,
-    /// Rest of the chain up to the root (PEM), with --certificate
-    #[arg(long = "certificate-chain", requires = "certificate")]
-    pub certificate_chain: Vec<PathBuf>,
     /// Attach this SBOM (CycloneDX or SPDX JSON) as an in-toto attestation signed with
     /// --key (repeatable); it must parse, and its subject is the pushed model's OMS root digest
     #[arg(long, value_name = "FILE", requires = "key")]
@@ -87,13 +81,7 @@ struct PushSignature {
 }
 
 fn sign_for_push(a: &Args) -> anyhow::Result<PushSignature> {
-    let key_path = a.key.as_ref().context("--sign needs --key")?;
-    let m = super::attach::SigningMaterial::load(
-        key_path,
-        a.password_env.as_deref(),
-        a.certificate.as_deref(),
-        &a.certificate_chain,
-    )?;
+    let m = super::signing::SigningMaterial::load(&a.signing, "--sign")?;
     let digest = provenant_digest::hash_model(&a.path, &hashing::push_options())
         .map_err(|e| super::oms::refuse(e.into()))?;
     let bundle =
@@ -191,18 +179,12 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             provenant_sbom::parse_sbom(&bytes, &p.display().to_string())
                 .with_context(|| format!("--sbom {} is not a usable SBOM", p.display()))?;
         }
-        let key = a.key.as_deref().context("--sbom needs --key")?;
-        Some(super::attach::SigningMaterial::load(
-            key,
-            a.password_env.as_deref(),
-            a.certificate.as_deref(),
-            &a.certificate_chain,
-        )?)
+        Some(super::signing::SigningMaterial::load(&a.signing, "--sbom")?)
     };
     let root = a.path.clone();
     let mut files = tokio::task::spawn_blocking(move || hashing::collect(&root)).await??;
     // A signing key signs (as with cosign): never an unsigned push by surprise.
-    let signature = if a.sign || a.key.is_some() {
+    let signature = if a.sign || a.signing.key.is_some() {
         let sig = tokio::task::block_in_place(|| sign_for_push(&a))?;
         // Push exactly what is signed (OMS leaves top-level git files out).
         if !(files.len() == 1 && sig.resources.contains(".")) {
@@ -297,8 +279,8 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         Some(p) => Some(super::provenance::prepare(
             p,
             a.provenance_key.as_deref(),
-            a.key.as_deref(),
-            a.password_env.as_deref(),
+            a.signing.key.as_deref(),
+            a.signing.password_env.as_deref(),
             &files,
         )?),
         None => None,

@@ -7,21 +7,15 @@ use crate::GlobalArgs;
 /// Sign a model (directory or file) with an OMS signature (`model.sig`,
 /// Sigstore bundle v0.3) that PyPI `model-signing` verifies.
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("key", |a| a.required(true)),
+    mut_arg("certificate_chain", |a| a.requires("certificate"))
+)]
 pub struct Args {
     /// Model directory or single file
     pub model: PathBuf,
-    /// Private key (PEM: PKCS#8, optionally encrypted, or SEC1)
-    #[arg(long)]
-    pub key: PathBuf,
-    /// Environment variable holding the key's password
-    #[arg(long)]
-    pub password_env: Option<String>,
-    /// Signing certificate (PEM) for certificate mode
-    #[arg(long)]
-    pub certificate: Option<PathBuf>,
-    /// Intermediate certificates (PEM), with --certificate
-    #[arg(long = "certificate-chain", requires = "certificate")]
-    pub certificate_chain: Vec<PathBuf>,
+    #[command(flatten)]
+    pub signing: super::signing::SigningFlags,
     /// Where to write the signature [default: MODEL/model.sig, or FILE.sig for a file]
     #[arg(long)]
     pub signature: Option<PathBuf>,
@@ -32,22 +26,8 @@ pub struct Args {
 pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let json = g.json;
     tokio::task::spawn_blocking(move || {
-        let password = a
-            .password_env
-            .as_deref()
-            .map(|v| {
-                std::env::var(v)
-                    .map(String::into_bytes)
-                    .map_err(|_| anyhow::anyhow!("--password-env: {v} is not set"))
-            })
-            .transpose()?;
-        let key = provenant_attest::PrivateKey::from_pem_file(&a.key, password.as_deref())
-            .map_err(super::oms::refuse)?;
-        let mut chain = Vec::new();
-        if let Some(cert) = &a.certificate {
-            chain = super::oms::certificates(std::slice::from_ref(cert))?;
-            chain.extend(super::oms::certificates(&a.certificate_chain)?);
-        }
+        let key = a.signing.private_key(a.signing.key_for("sign")?)?;
+        let chain = a.signing.chain()?;
         let counter = Arc::new(AtomicU64::new(0));
         let mut hashing = a.hashing.options(&a.model)?;
         hashing.progress = Some(counter.clone());
