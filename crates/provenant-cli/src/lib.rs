@@ -31,6 +31,7 @@ mod commands;
 mod hashing;
 mod keyfile;
 mod output;
+mod upload;
 
 use std::process::ExitCode;
 

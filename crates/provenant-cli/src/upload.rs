@@ -1,423 +1,39 @@
+//! The client of the registry's resumable upload protocol
+//! (`/api/v1/uploads`), for any command that sends blobs.
+//!
+//! A blob whose digest is known is uploaded *declared*: a session opened with
+//! its digest and size (or none, when the server already holds it), then
+//! `PATCH` requests from the offset the server reports, resuming after
+//! transient failures. A large file the server cannot hold (its size matches
+//! no blob of the server's, asked for in an upload [`Plan`]) is read once: an
+//! *undeclared* session (or one an earlier run left, if the file's first
+//! bytes are what it received), then a commit declaring the CRC-64/NVME of
+//! the bytes sent, answered with the blob's digest.
+
 use std::collections::HashSet;
-use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use futures::{StreamExt, TryStreamExt};
-use indicatif::{ProgressBar, ProgressStyle};
-use provenant_api::ErrorCode;
+use futures::StreamExt as _;
+use indicatif::ProgressBar;
+use provenant_api::{ErrorCode, UploadPlan, UploadStatus};
 use reqwest::Method;
 
-use crate::GlobalArgs;
-use crate::client::{ApiFailure, Client, model_segment};
+use crate::client::{ApiFailure, Client};
 use crate::hashing::{self, LocalFile};
-use provenant_api::{AttestationView, Published, SignatureView, UploadPlan, UploadStatus};
 
-/// Publish a model directory (or a single file) as a new version.
-///
-/// Files are hashed in parallel, blobs the server already has are skipped,
-/// the rest stream up concurrently; an interrupted upload resumes where it
-/// stopped (also across runs of `push`). A large file of a size the server
-/// holds no blob of cannot be on the server: it is read once, hashed by the
-/// server as it arrives and checked end to end with a CRC-64/NVME checksum.
-#[derive(Debug, clap::Args)]
-#[command(
-    mut_arg("certificate", |a| a.requires("key")),
-    mut_arg("certificate_chain", |a| a.requires("certificate"))
-)]
-pub struct Args {
-    /// Model directory or single model file
-    pub path: PathBuf,
-    /// Model name, namespace/name (e.g. aiops/anomaly)
-    #[arg(long)]
-    pub model: String,
-    /// Version metadata as JSON or YAML (see /api/v1/schemas/version-metadata.json)
-    #[arg(long)]
-    pub metadata: Option<PathBuf>,
-    /// Label the version, key=value (repeatable)
-    #[arg(long = "label", value_name = "KEY=VALUE")]
-    pub labels: Vec<String>,
-    /// Concurrent uploads
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub jobs: u16,
-    /// Hash every file before uploading it, also those a server could take
-    /// read once (the digests are then the client's own, end to end);
-    /// implied by --sign, --sbom and --provenance, which hash every file anyway
-    #[arg(long)]
-    pub hash_first: bool,
-    /// Sign the model (OMS, file mode, SHA-256) and publish the signature with the
-    /// version (implied by --key)
-    #[arg(long, requires = "key")]
-    pub sign: bool,
-    #[command(flatten)]
-    pub signing: super::signing::SigningFlags,
-    /// Refuse to publish unless the namespace already trusts the signer of every
-    /// signature, SBOM and provenance pushed with the version (`provenant keys add`)
-    #[arg(long)]
-    pub require_trusted: bool,
-    /// Attach this SBOM (CycloneDX or SPDX JSON) as an in-toto attestation signed with
-    /// --key (repeatable); it must parse, and its subject is the pushed model's OMS root digest
-    #[arg(long, value_name = "FILE", requires = "key")]
-    pub sbom: Vec<PathBuf>,
-    /// SLSA provenance bundle (`provenant attest provenance`) to publish with the version;
-    /// checked here (signature, subject, required fields), then by the server, which
-    /// publishes the version with it or not at all
-    #[arg(long, value_name = "BUNDLE")]
-    pub provenance: Option<PathBuf>,
-    /// Public key (PEM) verifying the provenance [default: that of --key, else the
-    /// keys the namespace trusts]
-    #[arg(long, value_name = "PEM", requires = "provenance")]
-    pub provenance_key: Option<PathBuf>,
-}
-
-/// A signature made for this push, and what the server needs to verify it.
-struct PushSignature {
-    bundle: serde_json::Value,
-    public_key: Option<String>,
-    certificate_roots: Vec<String>,
-    /// Signed resource paths (`.` for a single file).
-    resources: HashSet<String>,
-}
-
-fn sign_for_push(a: &Args) -> anyhow::Result<PushSignature> {
-    let m = super::signing::SigningMaterial::load(&a.signing, "--sign")?;
-    let digest = provenant_digest::hash_model(&a.path, &hashing::push_options())
-        .map_err(|e| super::oms::refuse(e.into()))?;
-    let bundle =
-        provenant_attest::sign_digest(&digest, &m.key, &m.chain).map_err(super::oms::refuse)?;
-    Ok(PushSignature {
-        bundle: serde_json::from_str(&bundle.to_json())
-            .context("serialising the signature bundle")?,
-        public_key: m.public_key,
-        certificate_roots: m.certificate_roots,
-        resources: digest
-            .resources
-            .iter()
-            .map(|r| r.name.to_string())
-            .collect(),
-    })
-}
-
-/// What a push did, for `--json`.
-#[derive(serde::Serialize)]
-struct Report {
-    #[serde(flatten)]
-    published: Published,
-    files: usize,
-    uploaded_blobs: usize,
-    uploaded_bytes: u64,
-    skipped_blobs: usize,
-    resumed_blobs: usize,
-    /// Blobs sent without hashing the file first (read once; see `push --help`).
-    read_once_blobs: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    signature: Option<SignatureView>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    attestations: Vec<AttestationView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    provenance: Option<AttestationView>,
-}
-
-pub fn load_metadata(path: &Path) -> anyhow::Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read metadata file {}", path.display()))?;
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let value: serde_json::Value = if ext == "yaml" || ext == "yml" {
-        serde_norway::from_str(&text)
-            .with_context(|| format!("{} is not valid YAML", path.display()))?
-    } else {
-        serde_json::from_str(&text)
-            .with_context(|| format!("{} is not valid JSON", path.display()))?
-    };
-    if !value.is_object() {
-        bail!("metadata in {} must be an object", path.display());
-    }
-    Ok(value)
-}
-
-fn bar(total: u64, msg: &'static str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{msg:>9} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-    ) {
-        pb.set_style(style.progress_chars("=> "));
-    }
-    pb.set_message(msg);
-    pb
-}
-
-#[derive(Default)]
-struct Outcome {
-    uploaded: bool,
-    resumed: bool,
-    read_once: bool,
-    bytes: u64,
-}
-
-pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
-    provenant_registry::ModelName::parse(&a.model)?;
-    let labels = super::parse_kv(&a.labels, "label")?;
-    let metadata = match &a.metadata {
-        Some(p) => load_metadata(p)?,
-        None => serde_json::json!({}),
-    };
-    let client = g.client()?;
-    // Check the SBOMs and the key before uploading anything.
-    let sbom_signing = if a.sbom.is_empty() {
-        None
-    } else {
-        for p in &a.sbom {
-            let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-            provenant_sbom::parse_sbom(&bytes, &p.display().to_string())
-                .with_context(|| format!("--sbom {} is not a usable SBOM", p.display()))?;
-        }
-        Some(super::signing::SigningMaterial::load(&a.signing, "--sbom")?)
-    };
-    let root = a.path.clone();
-    let mut files = tokio::task::spawn_blocking(move || hashing::collect(&root)).await??;
-    // A signing key signs (as with cosign): never an unsigned push by surprise.
-    let signature = if a.sign || a.signing.key.is_some() {
-        let sig = tokio::task::block_in_place(|| sign_for_push(&a))?;
-        // Push exactly what is signed (OMS leaves top-level git files out).
-        if !(files.len() == 1 && sig.resources.contains(".")) {
-            let (kept, dropped): (Vec<LocalFile>, Vec<LocalFile>) = files
-                .into_iter()
-                .partition(|f| sig.resources.contains(&f.rel));
-            for f in &dropped {
-                eprintln!(
-                    "note: {} is not covered by the signature (OMS ignores it); not pushed",
-                    f.rel
-                );
-            }
-            files = kept;
-            anyhow::ensure!(
-                !files.is_empty(),
-                "nothing left to push after leaving out unsigned files"
-            );
-        }
-        Some(sig)
-    } else {
-        None
-    };
-    // Paths the server would refuse (unsafe on some client OS, colliding
-    // by case or Unicode form) are refused before anything is uploaded.
-    for f in &files {
-        provenant_registry::validate_file_path(&f.rel)?;
-    }
-    provenant_registry::validate_file_set(
-        &files.iter().map(|f| f.rel.as_str()).collect::<Vec<_>>(),
-    )?;
-    let total: u64 = files.iter().map(|f| f.size).sum();
-    let hash_first =
-        a.hash_first || signature.is_some() || !a.sbom.is_empty() || a.provenance.is_some();
-    let plan = if hash_first {
-        Plan::none()
-    } else {
-        Plan::fetch(&client, &files).await?
-    };
-    let (once, mut to_hash): (Vec<LocalFile>, Vec<LocalFile>) =
-        files.into_iter().partition(|f| plan.read_once(f));
-
-    // Hash and upload as a pipeline: each file is offered for upload as soon
-    // as its digest is known (one upload per distinct blob); files read once
-    // start uploading at once.
-    let multi = indicatif::MultiProgress::new();
-    let hash_bar = multi.add(bar(to_hash.iter().map(|f| f.size).sum(), "hashing"));
-    let upload_bar = multi.add(bar(total, "uploading"));
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<LocalFile>();
-    let hb = hash_bar.clone();
-    let hashing_task = tokio::task::spawn_blocking(move || {
-        let result = hashing::hash_all_with(&mut to_hash, &|n| hb.inc(n), &|f| {
-            let _ = tx.send(f.clone());
-        });
-        result.map(|()| to_hash)
-    });
-    let mut seen = HashSet::new();
-    let hashed_ready =
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) })
-            .filter(move |f| std::future::ready(seen.insert(f.digest.clone())))
-            .map(|f| (f, false));
-    let once_ready = futures::stream::iter(once.into_iter().map(|f| (f, true)));
-    let plan = &plan;
-    let uploads = futures::stream::select(once_ready, hashed_ready)
-        .map(|(f, read_once)| {
-            let client = client.clone();
-            let pb = upload_bar.clone();
-            async move {
-                let done = if read_once {
-                    upload_once(&client, &f, plan, &pb).await
-                } else {
-                    upload_blob(&client, &f, &pb).await.map(|o| (o, None))
-                };
-                done.with_context(|| format!("uploading {}", f.rel))
-                    .map(|(o, digest)| (o, digest.map(|d| (f, d))))
-            }
-        })
-        .buffer_unordered(usize::from(a.jobs))
-        .try_collect::<Vec<(Outcome, Option<(LocalFile, String)>)>>();
-    let (results, hashed) = tokio::join!(uploads, hashing_task);
-    let mut files = hashed??;
-    let results = results?;
-    let mut outcomes = Vec::with_capacity(results.len());
-    for (o, sent) in results {
-        if let Some((f, digest)) = sent {
-            files.push(LocalFile { digest, ..f });
-        }
-        outcomes.push(o);
-    }
-    files.sort_by(|a, b| a.rel.cmp(&b.rel));
-    // Refuse a provenance that cannot be attached before publishing anything.
-    let provenance = match &a.provenance {
-        Some(p) => Some(super::provenance::prepare(
-            p,
-            a.provenance_key.as_deref(),
-            a.signing.key.as_deref(),
-            a.signing.password_env.as_deref(),
-            &files,
-        )?),
-        None => None,
-    };
-    hash_bar.finish_and_clear();
-    upload_bar.finish_and_clear();
-
-    // Everything the version is pushed with goes in the publish request: the
-    // server verifies it all, then stores the version and its attachments in
-    // one transaction, or nothing.
-    let mut attachments = Vec::new();
-    if let Some(sig) = &signature {
-        attachments.push(provenant_api::BundleBody {
-            bundle: sig.bundle.clone(),
-            public_key: sig.public_key.clone(),
-            certificate_roots: sig.certificate_roots.clone(),
-        });
-    }
-    if let Some(signing) = &sbom_signing {
-        let root = provenant_registry::oms_root_digest(
-            files.iter().map(|f| (f.rel.as_str(), f.digest.as_str())),
-        )?;
-        for p in &a.sbom {
-            let st = super::attach::sbom_statement(p, &a.model, &root)?;
-            attachments.push(signing.body(signing.sign(&st)?));
-        }
-    }
-    let has_provenance = provenance.is_some();
-    attachments.extend(provenance);
-    let body = provenant_api::PublishBody {
-        files: files
-            .iter()
-            .map(|f| provenant_api::ManifestFile {
-                path: f.rel.clone(),
-                digest: f.digest.to_string(),
-                size: f.size,
-            })
-            .collect(),
-        metadata,
-        labels,
-        attachments,
-        require_trusted: a.require_trusted,
-    };
-    let (_, published): (_, Published) = client
-        .send_json(
-            Method::POST,
-            &format!("api/v1/models/{}/versions", model_segment(&a.model)),
-            &body,
-        )
-        .await?;
-    // The server names each attachment's digest in the order they were sent:
-    // the signature, the SBOMs, the provenance.
-    let version = &published.version;
-    let signature_view = |digest: &String| {
-        version
-            .signatures
-            .iter()
-            .flatten()
-            .find(|v| &v.digest == digest)
-            .cloned()
-    };
-    let attestation_view = |digest: &String| {
-        version
-            .attestations
-            .iter()
-            .flatten()
-            .find(|v| &v.digest == digest)
-            .cloned()
-    };
-    let mut digests = published.attached.iter();
-    let signature = signature
-        .as_ref()
-        .and_then(|_| digests.next())
-        .and_then(signature_view);
-    let attestations: Vec<AttestationView> = digests
-        .by_ref()
-        .take(a.sbom.len())
-        .filter_map(attestation_view)
-        .collect();
-    let provenance = has_provenance
-        .then(|| digests.next())
-        .flatten()
-        .and_then(attestation_view);
-    let report = Report {
-        attestations,
-        provenance,
-        files: files.len(),
-        uploaded_blobs: outcomes.iter().filter(|o| o.uploaded).count(),
-        uploaded_bytes: outcomes.iter().map(|o| o.bytes).sum(),
-        skipped_blobs: outcomes.iter().filter(|o| !o.uploaded).count(),
-        resumed_blobs: outcomes.iter().filter(|o| o.resumed).count(),
-        read_once_blobs: outcomes.iter().filter(|o| o.read_once).count(),
-        signature,
-        published,
-    };
-    if g.json {
-        crate::output::json(&report)?;
-    } else {
-        let v = &report.published.version;
-        let verb = if report.published.created {
-            "published"
-        } else {
-            "already published as"
-        };
-        println!("{verb} {} {}", v.reference, v.digest);
-        println!(
-            "{} files, {} uploaded ({}), {} already on the server",
-            report.files,
-            report.uploaded_blobs,
-            crate::output::size(i64::try_from(report.uploaded_bytes).unwrap_or(i64::MAX)),
-            report.skipped_blobs
-        );
-        if let Some(p) = &report.provenance {
-            println!(
-                "provenance attached (signed by {}; builder {}; {})",
-                p.signer,
-                p.summary["builder_id"].as_str().unwrap_or("?"),
-                trust_note(p.trusted)
-            );
-        }
-        if let Some(sig) = &report.signature {
-            println!("signed by {} ({})", sig.signer, trust_note(sig.trusted));
-        }
-        for att in &report.attestations {
-            println!("attached {}", super::attach::describe_attestation(att));
-        }
-    }
-    Ok(())
-}
-
-/// What a push reports of an attachment's trust.
-fn trust_note(trusted: bool) -> &'static str {
-    if trusted {
-        "trusted"
-    } else {
-        "key not yet trusted by the namespace: see `provenant keys add`"
-    }
+/// What uploading one blob did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Bytes were sent (the server did not hold the blob already).
+    pub uploaded: bool,
+    /// The upload continued a session (after a failure, or from an earlier run).
+    pub resumed: bool,
+    /// The file was read once, hashed by the server as it arrived.
+    pub read_once: bool,
+    /// Bytes sent.
+    pub bytes: u64,
 }
 
 /// Files at least this large are read once when the server cannot hold them
@@ -426,7 +42,7 @@ fn trust_note(trusted: bool) -> &'static str {
 const READ_ONCE_MIN: u64 = 8 << 20;
 
 /// Which files to read once, and which undeclared sessions wait to be resumed.
-struct Plan {
+pub struct Plan {
     undeclared: bool,
     /// Sizes of large files no blob on the server has. Two files of this
     /// push may share one (equal-size shards, adapters of one architecture):
@@ -443,7 +59,7 @@ const PLAN_BATCH: usize = 10_000;
 
 impl Plan {
     /// Hash every file first.
-    fn none() -> Self {
+    pub fn none() -> Self {
         Self {
             undeclared: false,
             once_sizes: HashSet::new(),
@@ -452,7 +68,10 @@ impl Plan {
         }
     }
 
-    async fn fetch(client: &Client, files: &[LocalFile]) -> anyhow::Result<Self> {
+    /// Asks the server which of the large files' sizes it holds blobs of and
+    /// which undeclared sessions are open; a server without plans (404/405)
+    /// or that takes no undeclared uploads gets every file hashed first.
+    pub async fn fetch(client: &Client, files: &[LocalFile]) -> anyhow::Result<Self> {
         let mut sizes: Vec<u64> = files
             .iter()
             .filter(|f| f.size >= READ_ONCE_MIN)
@@ -489,7 +108,8 @@ impl Plan {
         Ok(plan)
     }
 
-    fn read_once(&self, f: &LocalFile) -> bool {
+    /// Whether `f` is read once (uploaded undeclared) rather than hashed first.
+    pub fn read_once(&self, f: &LocalFile) -> bool {
         self.undeclared && self.once_sizes.contains(&f.size)
     }
 
@@ -672,7 +292,7 @@ async fn open_undeclared(client: &Client, size: u64) -> anyhow::Result<String> {
 /// Upload a file read once: an undeclared session (or one an earlier push
 /// left, when the file's first bytes are what it received), then the commit
 /// declaring the checksum of the bytes sent. Returns the blob's digest.
-async fn upload_once(
+pub async fn upload_once(
     client: &Client,
     f: &LocalFile,
     plan: &Plan,
@@ -834,7 +454,11 @@ fn is_permanent(e: &anyhow::Error) -> bool {
 }
 
 /// Upload one blob, resuming after transient failures from the offset the server reports.
-async fn upload_blob(client: &Client, f: &LocalFile, pb: &ProgressBar) -> anyhow::Result<Outcome> {
+pub async fn upload_blob(
+    client: &Client,
+    f: &LocalFile,
+    pb: &ProgressBar,
+) -> anyhow::Result<Outcome> {
     let (_, st): (_, UploadStatus) = client
         .send_json(
             Method::POST,
