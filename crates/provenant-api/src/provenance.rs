@@ -1,5 +1,6 @@
 //! Training provenance and the lineage graph, as the API shows them.
 
+use provenant_digest::Digest;
 use serde_json::Value;
 
 use crate::VersionState;
@@ -36,7 +37,8 @@ pub struct ProvenanceSummary {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ProvenanceView {
     /// SHA-256 of the bundle bytes.
-    pub digest: String,
+    #[schema(value_type = String)]
+    pub digest: Digest,
     /// Who signed the attestation (verified).
     pub signer: String,
     /// Fingerprint of what verified the bundle: the key, or the key of the
@@ -58,7 +60,8 @@ pub struct ProvenanceView {
 pub struct LineageEdgeView {
     /// The version that used the input: `ns/name:N`.
     pub version: String,
-    pub version_digest: String,
+    #[schema(value_type = String)]
+    pub version_digest: Digest,
     /// `dataset`, `commit`, `image` or `parent`.
     pub kind: String,
     /// `sha256:…`, a commit id, or for parents the parent version `ns/name:N`.
@@ -70,7 +73,8 @@ pub struct LineageEdgeView {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct LineageView {
     pub version: String,
-    pub digest: String,
+    #[schema(value_type = String)]
+    pub digest: Digest,
     pub upstream: Vec<LineageEdgeView>,
     pub downstream: Vec<LineageEdgeView>,
 }
@@ -79,7 +83,8 @@ pub struct LineageView {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ImpactedVersion {
     pub version: String,
-    pub digest: String,
+    #[schema(value_type = String)]
+    pub digest: Digest,
     pub state: VersionState,
     /// Uses the input itself; otherwise inherits it from a parent version.
     pub direct: bool,

@@ -1,13 +1,15 @@
 //! Signatures, attestations and the keys a namespace trusts, as the API
 //! shows them.
 
+use provenant_digest::Digest;
 use serde_json::Value;
 
 /// A signature as the API shows it.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct SignatureView {
     /// SHA-256 of the bundle bytes.
-    pub digest: String,
+    #[schema(value_type = String)]
+    pub digest: Digest,
     /// Who signed: a key (`ecdsa-p256 key sha256:…`) or the signing
     /// certificate's subject, SANs, OIDC issuer and issuer.
     pub signer: String,
@@ -48,7 +50,8 @@ pub struct TrustedKeyView {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct AttestationView {
     /// SHA-256 of the bundle bytes.
-    pub digest: String,
+    #[schema(value_type = String)]
+    pub digest: Digest,
     /// `sbom` or `provenance`.
     pub kind: String,
     pub predicate_type: String,

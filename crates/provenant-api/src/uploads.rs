@@ -1,4 +1,10 @@
 //! The blob upload protocol: sessions, plans and commits.
+//!
+//! Request bodies carry digests as the client wrote them (the server parses
+//! them and answers `invalid_digest` naming the field); what the server
+//! answers carries [`Digest`]s.
+
+use provenant_digest::Digest;
 
 /// Start an upload (`POST /api/v1/uploads`).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -19,14 +25,16 @@ pub struct UploadStatus {
     pub id: Option<String>,
     /// The blob's digest: as declared, or once an undeclared upload committed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub digest: Option<Digest>,
     pub size: u64,
     /// Bytes received so far; resume from here.
     pub offset: u64,
     /// SHA-256 of the bytes received so far (undeclared sessions): a client
     /// resumes one only if its file's first `offset` bytes hash to this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_digest: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub received_digest: Option<Digest>,
     /// True once the blob is stored (already present, or fully uploaded and verified).
     pub complete: bool,
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use provenant_digest::Digest;
 use serde_json::value::RawValue;
 
 use crate::{AttestationView, SignatureView};
@@ -74,6 +75,9 @@ impl FromStr for VersionState {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ManifestFile {
     pub path: String,
+    /// `sha256:<hex>`. Kept as the text it came as: a publish request
+    /// carries it as the client wrote it, and the registry parses it,
+    /// answering `invalid_digest` with the file's path.
     pub digest: String,
     pub size: u64,
 }
@@ -146,7 +150,8 @@ pub struct VersionView {
     pub model: String,
     pub number: i64,
     pub reference: String,
-    pub digest: String,
+    #[schema(value_type = String)]
+    pub digest: Digest,
     pub state: VersionState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
@@ -167,8 +172,10 @@ pub struct VersionView {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub metadata: JsonDocument,
-    pub metadata_digest: String,
-    pub config_digest: String,
+    #[schema(value_type = String)]
+    pub metadata_digest: Digest,
+    #[schema(value_type = String)]
+    pub config_digest: Digest,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<ManifestFile>>,
     /// OMS signatures attached to the version (single-version reads only).
@@ -187,7 +194,8 @@ pub struct Published {
     /// Digests of the attachments the request carried, in its order (find
     /// each in `version.signatures` / `version.attestations`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attached: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub attached: Vec<Digest>,
 }
 
 /// A page of a listing.

@@ -1,6 +1,7 @@
 //! The server's vulnerability database and the findings of versions, as the
 //! API shows them.
 
+use provenant_digest::Digest;
 use serde_json::Value;
 
 /// Outcome of an import into the server's database.
@@ -53,7 +54,8 @@ pub struct FindingView {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FindingsView {
     pub reference: String,
-    pub digest: String,
+    #[schema(value_type = String)]
+    pub digest: Digest,
     /// False when the version has no SBOM attached (nothing to scan).
     pub scanned: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context as _, bail};
+use provenant_digest::Digest;
 use sha2::Digest as _;
 
 /// A downloaded or local file that does not match its recorded digest.
@@ -22,13 +23,31 @@ pub struct LocalFile {
     pub rel: String,
     pub abs: PathBuf,
     pub size: u64,
-    pub digest: String,
+}
+
+/// A file of a local model with the SHA-256 of its content.
+#[derive(Debug, Clone)]
+pub struct HashedFile {
+    pub file: LocalFile,
+    pub digest: Digest,
+}
+
+/// The OMS root digest (hex) of hashed files: what `provenant digest` prints
+/// for them and what an attestation about them names as its subject.
+pub fn oms_root(files: &[HashedFile]) -> anyhow::Result<String> {
+    let digests: Vec<(&str, String)> = files
+        .iter()
+        .map(|f| (f.file.rel.as_str(), f.digest.to_string()))
+        .collect();
+    Ok(provenant_registry::oms_root_digest(
+        digests.iter().map(|(p, d)| (*p, d.as_str())),
+    )?)
 }
 
 const BUF: usize = 1 << 20;
 
-/// SHA-256 of a file as `sha256:<hex>`, streaming in 1 MiB reads.
-pub fn hash_file(path: &Path, progress: &dyn Fn(u64)) -> std::io::Result<String> {
+/// SHA-256 of a file, streaming in 1 MiB reads.
+pub fn hash_file(path: &Path, progress: &dyn Fn(u64)) -> std::io::Result<Digest> {
     let mut f = std::fs::File::open(path)?;
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; BUF];
@@ -40,7 +59,7 @@ pub fn hash_file(path: &Path, progress: &dyn Fn(u64)) -> std::io::Result<String>
         h.update(&buf[..n]);
         progress(n as u64);
     }
-    Ok(format!("sha256:{}", hex::encode(h.finalize())))
+    Ok(Digest::from_sha256_bytes(h.finalize().into()))
 }
 
 /// The walking rules of `push`, the same as the signature it makes covers:
@@ -74,7 +93,6 @@ pub fn collect(root: &Path) -> anyhow::Result<Vec<LocalFile>> {
                 rel: if f.rel == "." { single_name()? } else { f.rel },
                 abs: f.abs,
                 size: f.size,
-                digest: String::new(),
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -88,16 +106,16 @@ pub fn collect(root: &Path) -> anyhow::Result<Vec<LocalFile>> {
 /// are read and each file as soon as its digest is known (so that uploads can
 /// start while other files are still being hashed).
 pub fn hash_all_with(
-    files: &mut [LocalFile],
+    files: Vec<LocalFile>,
     progress: &(dyn Fn(u64) + Sync),
-    done: &(dyn Fn(&LocalFile) + Sync),
-) -> anyhow::Result<()> {
+    done: &(dyn Fn(&HashedFile) + Sync),
+) -> anyhow::Result<Vec<HashedFile>> {
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .min(files.len())
         .max(1);
     let next = AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<std::io::Result<String>>>> =
+    let results: Vec<std::sync::Mutex<Option<std::io::Result<Digest>>>> =
         files.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..workers {
@@ -107,9 +125,9 @@ pub fn hash_all_with(
                     let Some(f) = files.get(i) else { break };
                     let r = hash_file(&f.abs, progress);
                     if let Ok(d) = &r {
-                        done(&LocalFile {
-                            digest: d.clone(),
-                            ..f.clone()
+                        done(&HashedFile {
+                            file: f.clone(),
+                            digest: *d,
                         });
                     }
                     if let Ok(mut slot) = results[i].lock() {
@@ -119,20 +137,27 @@ pub fn hash_all_with(
             });
         }
     });
-    for (f, r) in files.iter_mut().zip(results) {
-        let r = r
-            .into_inner()
-            .ok()
-            .flatten()
-            .context("hash worker failed")?;
-        f.digest = r.with_context(|| format!("cannot read {}", f.abs.display()))?;
-    }
-    Ok(())
+    files
+        .into_iter()
+        .zip(results)
+        .map(|(file, r)| {
+            let r = r
+                .into_inner()
+                .ok()
+                .flatten()
+                .context("hash worker failed")?;
+            let digest = r.with_context(|| format!("cannot read {}", file.abs.display()))?;
+            Ok(HashedFile { file, digest })
+        })
+        .collect()
 }
 
 /// [`hash_all_with`] without the per-file callback.
 #[cfg(test)]
-pub fn hash_all(files: &mut [LocalFile], progress: &(dyn Fn(u64) + Sync)) -> anyhow::Result<()> {
+pub fn hash_all(
+    files: Vec<LocalFile>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> anyhow::Result<Vec<HashedFile>> {
     hash_all_with(files, progress, &|_| {})
 }
 
@@ -152,7 +177,7 @@ mod tests {
         std::fs::write(d.path().join("model.sig"), b"{}").unwrap();
         // Below the top level, git paths are model files (as OMS hashes them).
         std::fs::write(d.path().join("a/.gitignore"), b"x").unwrap();
-        let mut files = collect(d.path()).unwrap();
+        let files = collect(d.path()).unwrap();
         let names: Vec<_> = files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(names, ["a-c", "a/.gitignore", "a/b/w.bin"]);
         // Exactly what a signature of the directory covers.
@@ -165,9 +190,9 @@ mod tests {
         // (OMS orders by path component, `a/…` before `a-c`.)
         resources.sort();
         assert_eq!(resources, names);
-        hash_all(&mut files, &|_| {}).unwrap();
+        let hashed = hash_all(files, &|_| {}).unwrap();
         assert_eq!(
-            files[0].digest,
+            hashed[0].digest.to_string(),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
 

@@ -75,6 +75,13 @@ pub fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A digest shortened for a table: the algorithm and 12 hex digits
+/// (`sha256:0123456789ab`).
+pub fn short_digest(d: &provenant_digest::Digest) -> String {
+    let s = d.to_string();
+    s.get(..19).unwrap_or(&s).to_owned()
+}
+
 /// `1.5 GiB`-style sizes.
 pub fn size(bytes: i64) -> String {
     let b = bytes as f64;

@@ -21,7 +21,8 @@ use provenant_api::{ErrorCode, UploadPlan, UploadStatus};
 use reqwest::Method;
 
 use crate::client::{ApiFailure, Client};
-use crate::hashing::{self, LocalFile};
+use crate::hashing::{self, HashedFile, LocalFile};
+use provenant_digest::{Digest, DigestAlgorithm};
 
 /// What uploading one blob did.
 #[derive(Debug, Default)]
@@ -86,7 +87,9 @@ impl Plan {
                 .send_json(
                     Method::POST,
                     "api/v1/uploads/plan",
-                    &serde_json::json!({ "sizes": batch }),
+                    &provenant_api::UploadPlanRequest {
+                        sizes: batch.to_vec(),
+                    },
                 )
                 .await;
             let answer = match reply {
@@ -202,7 +205,10 @@ async fn scan(
     mut crc: crc_fast::Digest,
     mut sha: Option<sha2::Sha256>,
     marks: Vec<u64>,
-) -> anyhow::Result<(crc_fast::Digest, Vec<(u64, String, crc_fast::Digest)>)> {
+) -> anyhow::Result<(
+    crc_fast::Digest,
+    Vec<(u64, Option<Digest>, crc_fast::Digest)>,
+)> {
     use sha2::Digest as _;
     use std::io::{Read as _, Seek as _};
     tokio::task::spawn_blocking(move || {
@@ -218,8 +224,7 @@ async fn scan(
                 marks.next();
                 let digest = sha
                     .as_ref()
-                    .map(|h| format!("sha256:{}", hex::encode(h.clone().finalize())))
-                    .unwrap_or_default();
+                    .map(|h| Digest::from_sha256_bytes(h.clone().finalize().into()));
                 noted.push((m, digest, crc));
             }
             if pos >= to {
@@ -249,11 +254,11 @@ async fn resumable_session(
     f: &LocalFile,
     plan: &Plan,
 ) -> anyhow::Result<Option<(String, u64, crc_fast::Digest)>> {
-    let mut cands: Vec<(u64, &str, &str)> = plan
+    let mut cands: Vec<(u64, &str, &Digest)> = plan
         .resumable
         .iter()
         .filter(|s| s.size == f.size && s.offset > 0 && s.offset <= f.size)
-        .filter_map(|s| Some((s.offset, s.id.as_deref()?, s.received_digest.as_deref()?)))
+        .filter_map(|s| Some((s.offset, s.id.as_deref()?, s.received_digest.as_ref()?)))
         .collect();
     if cands.is_empty() {
         return Ok(None);
@@ -271,7 +276,7 @@ async fn resumable_session(
     )
     .await?;
     for ((offset, id, received), (_, prefix, crc)) in cands.iter().zip(noted).rev() {
-        if prefix == *received && plan.claim(id) {
+        if prefix.as_ref() == Some(*received) && plan.claim(id) {
             return Ok(Some(((*id).to_owned(), *offset, crc)));
         }
     }
@@ -283,7 +288,7 @@ async fn open_undeclared(client: &Client, size: u64) -> anyhow::Result<String> {
         .send_json(
             Method::POST,
             "api/v1/uploads",
-            &serde_json::json!({ "size": size }),
+            &provenant_api::NewUpload { digest: None, size },
         )
         .await?;
     st.id.context("server opened an upload without an id")
@@ -297,7 +302,7 @@ pub async fn upload_once(
     f: &LocalFile,
     plan: &Plan,
     pb: &ProgressBar,
-) -> anyhow::Result<(Outcome, Option<String>)> {
+) -> anyhow::Result<(Outcome, Digest)> {
     let before = stamp(&f.abs)?;
     anyhow::ensure!(
         before.0 == f.size,
@@ -380,13 +385,16 @@ pub async fn upload_once(
         .send_json(
             Method::PUT,
             &format!("api/v1/uploads/{id}"),
-            &serde_json::json!({ "checksum": format!("crc64nvme:{checksum:016x}") }),
+            &provenant_api::CommitUpload {
+                digest: None,
+                checksum: Some(format!("crc64nvme:{checksum:016x}")),
+            },
         )
         .await;
     let digest = match committed {
         Ok((_, st)) => st
             .digest
-            .filter(|d| d.starts_with("sha256:"))
+            .filter(|d| d.algorithm() == DigestAlgorithm::Sha256)
             .context("server committed the upload without naming its digest")?,
         Err(e) if is_verdict(&e) => {
             return Err(e.context(format!(
@@ -402,16 +410,16 @@ pub async fn upload_once(
             let path = f.abs.clone();
             let digest =
                 tokio::task::spawn_blocking(move || hashing::hash_file(&path, &|_| {})).await??;
-            let declared = LocalFile {
-                digest: digest.clone(),
-                ..f.clone()
+            let declared = HashedFile {
+                file: f.clone(),
+                digest,
             };
             let again = upload_blob(client, &declared, &ProgressBar::hidden()).await?;
             out.bytes += again.bytes;
             digest
         }
     };
-    Ok((out, Some(digest)))
+    Ok((out, digest))
 }
 
 fn api_failure(e: &anyhow::Error) -> Option<&ApiFailure> {
@@ -456,14 +464,18 @@ fn is_permanent(e: &anyhow::Error) -> bool {
 /// Upload one blob, resuming after transient failures from the offset the server reports.
 pub async fn upload_blob(
     client: &Client,
-    f: &LocalFile,
+    blob: &HashedFile,
     pb: &ProgressBar,
 ) -> anyhow::Result<Outcome> {
+    let f = &blob.file;
     let (_, st): (_, UploadStatus) = client
         .send_json(
             Method::POST,
             "api/v1/uploads",
-            &serde_json::json!({"digest": f.digest, "size": f.size}),
+            &provenant_api::NewUpload {
+                digest: Some(blob.digest.to_string()),
+                size: f.size,
+            },
         )
         .await?;
     if st.complete {
@@ -547,9 +559,8 @@ mod tests {
         c.finalize()
     }
 
-    fn sha_of(data: &[u8]) -> String {
-        use sha2::Digest as _;
-        format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
+    fn sha_of(data: &[u8]) -> Digest {
+        Digest::sha256(data)
     }
 
     fn file_of(data: &[u8]) -> (tempfile::TempDir, LocalFile) {
@@ -560,7 +571,6 @@ mod tests {
             rel: "w.bin".into(),
             abs,
             size: data.len() as u64,
-            digest: String::new(),
         };
         (d, f)
     }
@@ -625,7 +635,7 @@ mod tests {
         for ((at, digest, crc), mark) in noted.iter().zip(&marks) {
             let n = usize::try_from(*mark).unwrap();
             assert_eq!(*at, *mark);
-            assert_eq!(*digest, sha_of(&data[..n]), "at {n}");
+            assert_eq!(digest.as_ref(), Some(&sha_of(&data[..n])), "at {n}");
             assert_eq!(crc.finalize(), crc_of(&data[..n]), "at {n}");
         }
         // A file shorter than asked is an error, not a short answer.
@@ -642,7 +652,7 @@ mod tests {
         assert!(err.to_string().contains("shrank"), "{err}");
     }
 
-    fn session(id: &str, size: usize, offset: usize, received: String) -> UploadStatus {
+    fn session(id: &str, size: usize, offset: usize, received: Digest) -> UploadStatus {
         UploadStatus {
             id: Some(id.into()),
             digest: None,

@@ -154,7 +154,7 @@ impl Registry {
         let (_, att, created, trust) = self
             .attach_to_version(reference, input, Expect::Attestation, by)
             .await?;
-        Ok((attestation_view(&att, &trust), created))
+        Ok((attestation_view(&att, &trust)?, created))
     }
 
     /// Attestations of a version (every kind but OMS signatures), oldest first.
@@ -166,7 +166,7 @@ impl Registry {
         let mut out = Vec::new();
         for kind in [SBOM_KIND, PROVENANCE_KIND] {
             for a in self.store.attachments(row.id, kind).await? {
-                out.push(attestation_view(&a, &trust));
+                out.push(attestation_view(&a, &trust)?);
             }
         }
         out.sort_by(|a, b| a.created_at.cmp(&b.created_at));
@@ -206,9 +206,12 @@ impl Registry {
     }
 }
 
-pub(crate) fn attestation_view(a: &AttachmentRow, trust: &NamespaceTrust) -> AttestationView {
-    AttestationView {
-        digest: a.digest.clone(),
+pub(crate) fn attestation_view(
+    a: &AttachmentRow,
+    trust: &NamespaceTrust,
+) -> Result<AttestationView, RegistryError> {
+    Ok(AttestationView {
+        digest: crate::service::stored_digest(&a.digest)?,
         kind: a.kind.clone(),
         predicate_type: a.predicate_type.clone(),
         signer: a.signer.clone(),
@@ -217,7 +220,7 @@ pub(crate) fn attestation_view(a: &AttachmentRow, trust: &NamespaceTrust) -> Att
         summary: serde_json::from_str(&a.summary).unwrap_or(Value::Null),
         created_at: rfc3339(a.created_at),
         created_by: a.created_by.clone(),
-    }
+    })
 }
 
 /// The statement inside an attestation bundle (one the registry stored was

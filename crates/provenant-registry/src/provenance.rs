@@ -21,7 +21,7 @@ use crate::attestations::PROVENANCE_KIND;
 use crate::trust::NamespaceTrust;
 use serde_json::Value;
 
-use crate::service::rfc3339;
+use crate::service::{rfc3339, stored_digest};
 use crate::{Registry, RegistryError};
 
 pub use provenant_api::{
@@ -160,18 +160,18 @@ pub fn parse_impact_input(input: &str) -> Result<(&'static str, String), Registr
     }
 }
 
-fn edge_view(e: &LineageEdgeRow) -> LineageEdgeView {
+fn edge_view(e: &LineageEdgeRow) -> Result<LineageEdgeView, RegistryError> {
     let input = match (&e.parent_model, e.parent_number) {
         (Some(m), Some(n)) if e.kind == "parent" => format!("{m}:{n}"),
         _ => e.input.clone(),
     };
-    LineageEdgeView {
+    Ok(LineageEdgeView {
         version: format!("{}:{}", e.model, e.number),
-        version_digest: e.digest.clone(),
+        version_digest: stored_digest(&e.digest)?,
         kind: e.kind.clone(),
         input,
         uri: e.uri.clone(),
-    }
+    })
 }
 
 impl Registry {
@@ -275,9 +275,9 @@ impl Registry {
         let down = self.store.lineage_downstream(row.id).await?;
         Ok(LineageView {
             version: format!("{}:{}", row.model, row.number),
-            digest: row.digest.clone(),
-            upstream: up.iter().map(edge_view).collect(),
-            downstream: down.iter().map(edge_view).collect(),
+            digest: stored_digest(&row.digest)?,
+            upstream: up.iter().map(edge_view).collect::<Result<_, _>>()?,
+            downstream: down.iter().map(edge_view).collect::<Result<_, _>>()?,
         })
     }
 
@@ -320,7 +320,7 @@ impl Registry {
                 })?;
                 Ok(ImpactedVersion {
                     version: format!("{}:{}", r.model, r.number),
-                    digest: r.digest,
+                    digest: stored_digest(&r.digest)?,
                     state,
                     direct: r.direct,
                     aliases: r.aliases,
@@ -349,7 +349,7 @@ fn provenance_view(
     let statement: Value =
         serde_json::from_slice(&bundle.envelope.payload).map_err(|e| corrupt(e.to_string()))?;
     Ok(ProvenanceView {
-        digest: a.digest.clone(),
+        digest: stored_digest(&a.digest)?,
         signer: a.signer.clone(),
         fingerprint: a.fingerprint.clone(),
         trusted: trust.vouches(a),

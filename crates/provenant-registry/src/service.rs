@@ -47,6 +47,17 @@ fn check_label_count(n: usize) -> Result<(), RegistryError> {
     Ok(())
 }
 
+/// A digest the registry stored (computed by it, or parsed when it was
+/// written), parsed again for a view; one that does not parse is a corrupt
+/// record, a server fault.
+pub(crate) fn stored_digest(
+    value: &str,
+) -> Result<provenant_digest::Digest, provenant_store::StoreError> {
+    value
+        .parse()
+        .map_err(|e| provenant_store::StoreError::Corrupt(format!("stored digest {value:?}: {e}")))
+}
+
 /// RFC 3339 UTC timestamp from Unix milliseconds.
 pub fn rfc3339(millis: i64) -> String {
     let nanos = i128::from(millis) * 1_000_000;
@@ -246,7 +257,10 @@ impl Registry {
         Ok(Published {
             created,
             version,
-            attached: attached.into_iter().map(|(a, _)| a.digest).collect(),
+            attached: attached
+                .iter()
+                .map(|(a, _)| stored_digest(&a.digest))
+                .collect::<Result<_, _>>()?,
         })
     }
 
@@ -643,7 +657,7 @@ fn make_view(
         state: VersionState::parse(&row.state).ok_or_else(|| {
             provenant_store::StoreError::Corrupt(format!("state {:?} of {}", row.state, row.digest))
         })?,
-        digest: row.digest,
+        digest: stored_digest(&row.digest)?,
         state_reason: row.state_reason,
         state_changed_at: row.state_changed_at.map(rfc3339),
         state_changed_by: row.state_changed_by,
@@ -653,8 +667,8 @@ fn make_view(
         file_count: row.file_count,
         labels,
         aliases,
-        metadata_digest: row.metadata_digest,
-        config_digest: row.config_digest,
+        metadata_digest: stored_digest(&row.metadata_digest)?,
+        config_digest: stored_digest(&row.config_digest)?,
         files: files.map(|f| f.into_iter().map(manifest_file).collect()),
         signatures: None,
         attestations: None,

@@ -175,14 +175,14 @@ impl Registry {
         let (_, att, created, trust) = self
             .attach_to_version(reference, input, Expect::Signature, by)
             .await?;
-        Ok((signature_view(&att, &trust), created))
+        Ok((signature_view(&att, &trust)?, created))
     }
 
     /// Signatures of a version with their trust status.
     pub async fn signatures(&self, row: &VersionRow) -> Result<Vec<SignatureView>, RegistryError> {
         let trust = self.version_trust(row).await?;
         let atts = self.store.attachments(row.id, SIGNATURE_KIND).await?;
-        Ok(atts.iter().map(|a| signature_view(a, &trust)).collect())
+        atts.iter().map(|a| signature_view(a, &trust)).collect()
     }
 
     /// The bytes of one signature bundle.
@@ -281,14 +281,14 @@ impl Registry {
 pub(crate) fn signature_view(
     a: &provenant_store::AttachmentRow,
     trust: &NamespaceTrust,
-) -> SignatureView {
-    SignatureView {
-        digest: a.digest.clone(),
+) -> Result<SignatureView, RegistryError> {
+    Ok(SignatureView {
+        digest: crate::service::stored_digest(&a.digest)?,
         signer: a.signer.clone(),
         fingerprint: a.fingerprint.clone(),
         trusted: trust.vouches(a),
         media_type: a.media_type.clone(),
         created_at: rfc3339(a.created_at),
         created_by: a.created_by.clone(),
-    }
+    })
 }

@@ -68,6 +68,7 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
             predicate,
         );
         let bundle = provenant_attest::sign_statement(&statement, &key, &chain).map_err(refuse)?;
+        let root = provenant_digest::Digest::from_sha256_bytes(digest.root_digest);
         let text = bundle.to_json();
         match &a.out {
             Some(p) => {
@@ -75,15 +76,11 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
                 if json {
                     crate::output::json(&serde_json::json!({
                         "bundle": p,
-                        "subject": format!("sha256:{}", digest.root_digest_hex()),
+                        "subject": root,
                         "predicateType": PREDICATE_TYPE,
                     }))?;
                 } else {
-                    println!(
-                        "provenance for sha256:{} -> {}",
-                        digest.root_digest_hex(),
-                        p.display()
-                    );
+                    println!("provenance for {root} -> {}", p.display());
                 }
             }
             None => println!("{text}"),

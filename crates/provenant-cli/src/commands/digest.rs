@@ -29,6 +29,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
         o.progress = Some(counter.clone());
         let d = super::oms::with_progress(&counter, || provenant_digest::hash_model(&a.model, &o))
             .map_err(|e| super::oms::refuse(e.into()))?;
+        let root = provenant_digest::Digest::from_sha256_bytes(d.root_digest);
         if json {
             let resources: Vec<_> = d
                 .resources
@@ -36,7 +37,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
                 .map(|r| serde_json::json!({"name": r.name.to_string(), "algorithm": r.algorithm, "digest": r.digest_hex()}))
                 .collect();
             crate::output::json(&serde_json::json!({
-                "digest": format!("sha256:{}", d.root_digest_hex()),
+                "digest": root,
                 "resources": resources,
             }))?;
         } else {
@@ -45,7 +46,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
                     println!("{} {} {}", r.algorithm, r.digest_hex(), r.name);
                 }
             }
-            println!("sha256:{}", d.root_digest_hex());
+            println!("{root}");
         }
         Ok(())
     })

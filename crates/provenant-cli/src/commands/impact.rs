@@ -62,7 +62,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
                     "via parent".into()
                 },
                 v.aliases.join(","),
-                v.digest.get(..19).unwrap_or(&v.digest).to_owned(),
+                crate::output::short_digest(&v.digest),
             ]
         })
         .collect();

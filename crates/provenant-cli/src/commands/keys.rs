@@ -42,12 +42,18 @@ pub enum Command {
 /// fingerprint given with or without its `sha256:` prefix; `None` when `s`
 /// is not one.
 pub fn normalise_fingerprint(s: &str) -> Option<String> {
+    // Lenient on purpose (user input): the prefix may be missing or
+    // uppercase, and so may the hex digits.
     let hex = s
         .strip_prefix("sha256:")
         .or_else(|| s.strip_prefix("SHA256:"))
         .unwrap_or(s);
-    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| format!("sha256:{}", hex.to_ascii_lowercase()))
+    provenant_digest::Digest::from_hex(
+        provenant_digest::DigestAlgorithm::Sha256,
+        &hex.to_ascii_lowercase(),
+    )
+    .ok()
+    .map(|d| d.to_string())
 }
 
 /// The fingerprint `keys remove` was given: a fingerprint, or a key file.

@@ -94,7 +94,11 @@ pub fn render_tree(l: &LineageView) -> String {
             .or_default()
             .push(e.version.as_str());
     }
-    let mut out = vec![format!("{} ({})", l.version, short(&l.digest))];
+    let mut out = vec![format!(
+        "{} ({})",
+        l.version,
+        crate::output::short_digest(&l.digest)
+    )];
     out.push("├── upstream".into());
     let mut up = Vec::new();
     upstream_tree(

@@ -100,7 +100,7 @@ pub fn version_table(items: &[VersionView]) {
                     .join(","),
                 crate::output::size(v.size),
                 v.created_at.clone(),
-                v.digest.get(..19).unwrap_or(&v.digest).to_owned(),
+                crate::output::short_digest(&v.digest),
             ]
         })
         .collect();

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::client::Client;
 use crate::commands::oms::Refused;
-use crate::hashing::LocalFile;
+use crate::hashing::HashedFile;
 
 /// Reads a provenance bundle and checks what the registry will check, so that
 /// a bad one stops the push before publishing: the signature (when the key is
@@ -22,7 +22,7 @@ pub fn prepare(
     public_key: Option<&Path>,
     private_key: Option<&Path>,
     password_env: Option<&str>,
-    files: &[LocalFile],
+    files: &[HashedFile],
 ) -> anyhow::Result<provenant_api::BundleBody> {
     let bytes = std::fs::read(bundle_path)
         .with_context(|| format!("cannot read {}", bundle_path.display()))?;
@@ -56,9 +56,7 @@ pub fn prepare(
         None => provenant_attest::Statement::parse(&bundle.envelope.payload)
             .map_err(|e| Refused(format!("{}: {e}", bundle_path.display())))?,
     };
-    let root = provenant_registry::oms_root_digest(
-        files.iter().map(|f| (f.rel.as_str(), f.digest.as_str())),
-    )?;
+    let root = crate::hashing::oms_root(files)?;
     if !statement.has_sha256(&root) {
         return Err(Refused(format!(
             "{}: subject does not match the files being pushed (their OMS root digest is sha256:{root}); attest the same directory",

@@ -11,6 +11,7 @@ use crate::GlobalArgs;
 use crate::client::Client;
 use crate::hashing::VerifyFailure;
 use provenant_api::{ManifestFile, VersionView};
+use provenant_digest::Digest;
 
 /// Download a version into a directory. Every file is verified against its
 /// digest and the manifest against the version digest; the directory appears
@@ -381,7 +382,7 @@ async fn verify_manifest(
         .send(client.request(Method::GET, &format!("{}/manifest", super::version_path(v)))?)
         .await?;
     let bytes = resp.bytes().await.context("downloading the manifest")?;
-    let actual = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
+    let actual = Digest::sha256(&bytes);
     if actual != v.digest {
         return Err(VerifyFailure {
             path: "manifest".into(),
@@ -430,13 +431,18 @@ async fn download(
     dest: &Path,
     pb: &ProgressBar,
 ) -> anyhow::Result<()> {
+    // The one content digest pulled files are checked against.
+    let expected: Digest = f.digest.parse().map_err(|e| VerifyFailure {
+        path: f.path.clone(),
+        reason: format!("the version lists it with digest {:?}: {e}", f.digest),
+    })?;
     if let Some(dir) = dest.parent() {
         tokio::fs::create_dir_all(dir)
             .await
             .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let resp = client
-        .send(client.request(Method::GET, &format!("api/v1/blobs/{}", f.digest))?)
+        .send(client.request(Method::GET, &format!("api/v1/blobs/{expected}"))?)
         .await?;
     // Hash and write on a blocking thread, fed in batches of ~1 MiB of the
     // received chunks (not copied: the batch holds the chunks themselves), so
@@ -453,7 +459,7 @@ async fn download(
     })?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<bytes::Bytes>>(8);
     let dest_owned = dest.to_path_buf();
-    let writer = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+    let writer = tokio::task::spawn_blocking(move || -> anyhow::Result<Digest> {
         // The file is on disk before the directory is renamed into place, as
         // the server does with blobs: a crash must not leave a pulled file
         // empty. Writeback runs along the way, so the last flush is short.
@@ -470,7 +476,7 @@ async fn download(
         }
         out.finish()
             .with_context(|| format!("cannot flush {} to disk", dest_owned.display()))?;
-        Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+        Ok(Digest::from_sha256_bytes(hasher.finalize().into()))
     });
     let mut stream = resp.bytes_stream();
     let mut written = 0u64;
@@ -513,10 +519,10 @@ async fn download(
         }
         .into());
     }
-    if actual != f.digest {
+    if actual != expected {
         return Err(VerifyFailure {
             path: f.path.clone(),
-            reason: format!("content hashes to {actual}, expected {}", f.digest),
+            reason: format!("content hashes to {actual}, expected {expected}"),
         }
         .into());
     }

@@ -40,17 +40,17 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             provenant_attest::sign_model(&a.model, &key, &opts)
         })
         .map_err(super::oms::refuse)?;
+        let root = provenant_digest::Digest::from_sha256_bytes(signed.digest.root_digest);
         if json {
             crate::output::json(&serde_json::json!({
                 "signature": signed.bundle_path,
-                "digest": format!("sha256:{}", signed.digest.root_digest_hex()),
+                "digest": root,
                 "resources": signed.digest.resources.len(),
             }))?;
         } else {
             println!(
-                "signed {} resources, root digest sha256:{} -> {}",
+                "signed {} resources, root digest {root} -> {}",
                 signed.digest.resources.len(),
-                signed.digest.root_digest_hex(),
                 signed.bundle_path.display()
             );
         }

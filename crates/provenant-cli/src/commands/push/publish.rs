@@ -13,7 +13,8 @@ use super::prepare::PushSignature;
 use super::transfer::Sent;
 use crate::client::{Client, model_segment};
 use crate::commands::signing::SigningMaterial;
-use crate::hashing::LocalFile;
+use crate::hashing::{self, HashedFile};
+use provenant_digest::Digest;
 
 /// The attachments of the publish request, in the order the server names
 /// their digests back: the signature, the SBOMs, the provenance.
@@ -28,7 +29,7 @@ pub struct Attachments {
 /// and signs the SBOMs about the files as sent.
 pub fn attachments(
     a: &Args,
-    files: &[LocalFile],
+    files: &[HashedFile],
     signature: Option<&PushSignature>,
     sbom_signing: Option<&SigningMaterial>,
 ) -> anyhow::Result<Attachments> {
@@ -52,9 +53,7 @@ pub fn attachments(
     }
     let mut sboms = 0;
     if let Some(signing) = sbom_signing {
-        let root = provenant_registry::oms_root_digest(
-            files.iter().map(|f| (f.rel.as_str(), f.digest.as_str())),
-        )?;
+        let root = hashing::oms_root(files)?;
         for p in &a.sbom {
             let st = crate::commands::attach::sbom_statement(p, &a.model, &root)?;
             bodies.push(signing.body(signing.sign(&st)?));
@@ -75,7 +74,7 @@ pub fn attachments(
 pub async fn publish(
     client: &Client,
     a: &Args,
-    files: &[LocalFile],
+    files: &[HashedFile],
     metadata: serde_json::Value,
     labels: BTreeMap<String, String>,
     attachments: &Attachments,
@@ -84,9 +83,9 @@ pub async fn publish(
         files: files
             .iter()
             .map(|f| provenant_api::ManifestFile {
-                path: f.rel.clone(),
+                path: f.file.rel.clone(),
                 digest: f.digest.to_string(),
-                size: f.size,
+                size: f.file.size,
             })
             .collect(),
         metadata,
@@ -129,7 +128,7 @@ pub struct Report {
 /// what the uploads did.
 pub fn report(published: Published, attachments: &Attachments, sent: &Sent) -> Report {
     let version = &published.version;
-    let signature_view = |digest: &String| {
+    let signature_view = |digest: &Digest| {
         version
             .signatures
             .iter()
@@ -137,7 +136,7 @@ pub fn report(published: Published, attachments: &Attachments, sent: &Sent) -> R
             .find(|v| &v.digest == digest)
             .cloned()
     };
-    let attestation_view = |digest: &String| {
+    let attestation_view = |digest: &Digest| {
         version
             .attestations
             .iter()

@@ -10,13 +10,20 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::client::Client;
-use crate::hashing::{self, LocalFile};
+use crate::hashing::{self, HashedFile, LocalFile};
 use crate::upload::{self, Outcome, Plan};
 
 /// The files as sent, with their digests (by path), and what each upload did.
 pub struct Sent {
-    pub files: Vec<LocalFile>,
+    pub files: Vec<HashedFile>,
     pub outcomes: Vec<Outcome>,
+}
+
+/// A file to upload: hashed (uploaded declared, by its digest), or read
+/// once (the server names its digest).
+enum Upload {
+    Hashed(HashedFile),
+    ReadOnce(LocalFile),
 }
 
 fn bar(total: u64, msg: &'static str) -> ProgressBar {
@@ -48,56 +55,54 @@ pub async fn transfer(
     } else {
         Plan::fetch(client, &files).await?
     };
-    let (once, mut to_hash): (Vec<LocalFile>, Vec<LocalFile>) =
+    let (once, to_hash): (Vec<LocalFile>, Vec<LocalFile>) =
         files.into_iter().partition(|f| plan.read_once(f));
 
     let multi = indicatif::MultiProgress::new();
     let hash_bar = multi.add(bar(to_hash.iter().map(|f| f.size).sum(), "hashing"));
     let upload_bar = multi.add(bar(total, "uploading"));
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<LocalFile>();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<HashedFile>();
     let hb = hash_bar.clone();
     let hashing_task = tokio::task::spawn_blocking(move || {
-        let result = hashing::hash_all_with(&mut to_hash, &|n| hb.inc(n), &|f| {
+        hashing::hash_all_with(to_hash, &|n| hb.inc(n), &|f| {
             let _ = tx.send(f.clone());
-        });
-        result.map(|()| to_hash)
+        })
     });
     let mut seen = HashSet::new();
     let hashed_ready =
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) })
-            .filter(move |f| std::future::ready(seen.insert(f.digest.clone())))
-            .map(|f| (f, false));
-    let once_ready = futures::stream::iter(once.into_iter().map(|f| (f, true)));
+            .filter(move |f| std::future::ready(seen.insert(f.digest)))
+            .map(Upload::Hashed);
+    let once_ready = futures::stream::iter(once.into_iter().map(Upload::ReadOnce));
     let plan = &plan;
     let uploads = futures::stream::select(once_ready, hashed_ready)
-        .map(|(f, read_once)| {
+        .map(|up| {
             let client = client.clone();
             let pb = upload_bar.clone();
             async move {
-                let done = if read_once {
-                    upload::upload_once(&client, &f, plan, &pb).await
-                } else {
-                    upload::upload_blob(&client, &f, &pb)
+                match up {
+                    Upload::ReadOnce(file) => upload::upload_once(&client, &file, plan, &pb)
                         .await
-                        .map(|o| (o, None))
-                };
-                done.with_context(|| format!("uploading {}", f.rel))
-                    .map(|(o, digest)| (o, digest.map(|d| (f, d))))
+                        .with_context(|| format!("uploading {}", file.rel))
+                        .map(|(o, digest)| (o, Some(HashedFile { file, digest }))),
+                    Upload::Hashed(f) => upload::upload_blob(&client, &f, &pb)
+                        .await
+                        .with_context(|| format!("uploading {}", f.file.rel))
+                        .map(|o| (o, None)),
+                }
             }
         })
         .buffer_unordered(usize::from(jobs))
-        .try_collect::<Vec<(Outcome, Option<(LocalFile, String)>)>>();
+        .try_collect::<Vec<(Outcome, Option<HashedFile>)>>();
     let (results, hashed) = tokio::join!(uploads, hashing_task);
     let mut files = hashed??;
     let results = results?;
     let mut outcomes = Vec::with_capacity(results.len());
-    for (o, sent) in results {
-        if let Some((f, digest)) = sent {
-            files.push(LocalFile { digest, ..f });
-        }
+    for (o, read_once) in results {
+        files.extend(read_once);
         outcomes.push(o);
     }
-    files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    files.sort_by(|a, b| a.file.rel.cmp(&b.file.rel));
     hash_bar.finish_and_clear();
     upload_bar.finish_and_clear();
     Ok(Sent { files, outcomes })
