@@ -195,10 +195,13 @@ pub fn print(json: bool, report: &Report) -> anyhow::Result<()> {
         report.skipped_blobs
     );
     if let Some(p) = &report.provenance {
+        // A provenance attestation's summary is the registry's ProvenanceSummary.
+        let summary =
+            serde_json::from_value::<provenant_api::ProvenanceSummary>(p.summary.clone()).ok();
         println!(
             "provenance attached (signed by {}; builder {}; {})",
             p.signer,
-            p.summary["builder_id"].as_str().unwrap_or("?"),
+            summary.as_ref().map_or("?", |s| s.builder_id.as_str()),
             trust_note(p.trusted)
         );
     }
