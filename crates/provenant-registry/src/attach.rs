@@ -293,7 +293,7 @@ impl Registry {
     /// (idempotent for identical bytes). Returns the row and whether it is new.
     pub(crate) async fn attach_to_version(
         &self,
-        reference: &str,
+        reference: &crate::Reference,
         input: &AttachmentInput,
         expect: Expect,
         by: &str,

@@ -147,7 +147,7 @@ impl Registry {
     /// attach it (idempotent for identical bytes).
     pub async fn attach_attestation(
         &self,
-        reference: &str,
+        reference: &crate::Reference,
         input: &AttachmentInput,
         by: &str,
     ) -> Result<(AttestationView, bool), RegistryError> {

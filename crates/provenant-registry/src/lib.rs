@@ -46,7 +46,10 @@ pub use provenance::{
     parse_impact_input,
 };
 pub use reference::{Reference, Selector};
-pub use service::{PublishRequest, Published, Registry, VersionState, VersionView, rfc3339};
+pub use service::{
+    LabelFilter, PublishRequest, Published, Registry, VersionQuery, VersionState, VersionView,
+    parse_state, rfc3339,
+};
 pub use signatures::{
     SIGNATURE_MEDIA_TYPE, SignatureView, TrustedKeyView, normalize_fingerprint,
     parse_key_or_certificate,

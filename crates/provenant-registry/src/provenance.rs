@@ -180,7 +180,7 @@ impl Registry {
     /// with its lineage edges, in one transaction.
     pub async fn attach_provenance(
         &self,
-        reference: &str,
+        reference: &crate::Reference,
         input: &AttachmentInput,
         by: &str,
     ) -> Result<(ProvenanceView, bool), RegistryError> {
@@ -235,7 +235,14 @@ impl Registry {
         }
         for (name, digest) in &inputs.parents {
             let reference = format!("{name}@{digest}");
-            let parent = self.resolve(&reference).await.map_err(|e| match e {
+            let parent = match crate::ModelName::parse(name) {
+                Ok(model) => {
+                    self.resolve(&crate::Reference::by_digest(model, digest.clone()))
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            let parent = parent.map_err(|e| match e {
                 RegistryError::ModelNotFound(_)
                 | RegistryError::VersionNotFound(_)
                 | RegistryError::InvalidName { .. }
@@ -269,7 +276,10 @@ impl Registry {
     }
 
     /// Upstream and downstream of a version.
-    pub async fn lineage(&self, reference: &str) -> Result<LineageView, RegistryError> {
+    pub async fn lineage(
+        &self,
+        reference: &crate::Reference,
+    ) -> Result<LineageView, RegistryError> {
         let row = self.resolve(reference).await?;
         let up = self.store.lineage_upstream(row.id).await?;
         let down = self.store.lineage_downstream(row.id).await?;

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use provenant_digest::Digest;
+
 use crate::{ModelName, RegistryError};
 
 /// Fewest hex digits of a digest prefix (`sha256:d23c2b0ee1fe`), what `list` prints.
@@ -13,7 +15,7 @@ pub const MIN_DIGEST_PREFIX: usize = 12;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Selector {
     Number(i64),
-    Digest(String),
+    Digest(Digest),
     /// `sha256:` and 12 to 63 lowercase hex digits: the one version whose
     /// digest starts so (ambiguity is an error).
     DigestPrefix(String),
@@ -53,13 +55,39 @@ impl Reference {
         let model = ModelName::parse(model).map_err(|e| bad(&e.to_string()))?;
         Ok(Self { model, selector })
     }
+
+    /// `ns/name:N` from a model name and a version number given apart (as a
+    /// route's path segments give them); errors read as those of
+    /// [`Reference::parse`] on `ns/name:N`.
+    pub fn numbered(model: &str, number: i64) -> Result<Self, RegistryError> {
+        let bad = |reason: String| RegistryError::InvalidReference {
+            value: format!("{model}:{number}"),
+            reason,
+        };
+        if number < 1 {
+            return Err(bad("version numbers start at 1".into()));
+        }
+        let model = ModelName::parse(model).map_err(|e| bad(e.to_string()))?;
+        Ok(Self {
+            model,
+            selector: Selector::Number(number),
+        })
+    }
+
+    /// `ns/name@sha256:…`: the version of `model` with this manifest digest.
+    pub fn by_digest(model: ModelName, digest: Digest) -> Self {
+        Self {
+            model,
+            selector: Selector::Digest(digest),
+        }
+    }
 }
 
 /// A whole digest, or a prefix of one (`sha256:` + at least
 /// [`MIN_DIGEST_PREFIX`] hex digits).
 fn digest_selector(d: &str) -> Result<Selector, String> {
-    match d.parse::<provenant_store::Digest>() {
-        Ok(digest) => Ok(Selector::Digest(digest.to_string())),
+    match d.parse::<Digest>() {
+        Ok(digest) => Ok(Selector::Digest(digest)),
         Err(e) => {
             let hex = d
                 .strip_prefix("sha256:")
@@ -85,7 +113,8 @@ impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.selector {
             Selector::Number(n) => write!(f, "{}:{n}", self.model),
-            Selector::Digest(d) | Selector::DigestPrefix(d) => write!(f, "{}@{d}", self.model),
+            Selector::Digest(d) => write!(f, "{}@{d}", self.model),
+            Selector::DigestPrefix(d) => write!(f, "{}@{d}", self.model),
             Selector::Alias(a) => write!(f, "{}#{a}", self.model),
             Selector::Latest => write!(f, "{}", self.model),
         }
@@ -102,7 +131,7 @@ mod tests {
         assert_eq!(r.selector, Selector::Number(7));
         let d = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         let r = Reference::parse(&format!("aiops/anomaly@{d}")).unwrap();
-        assert_eq!(r.selector, Selector::Digest(d.into()));
+        assert_eq!(r.selector, Selector::Digest(d.parse().unwrap()));
         assert_eq!(r.to_string(), format!("aiops/anomaly@{d}"));
         let r = Reference::parse("netops/edge/m#production").unwrap();
         assert_eq!(r.model.namespace, "netops/edge");
@@ -129,6 +158,22 @@ mod tests {
             "aiops/a@d23c2b0ee1fe",
         ] {
             assert!(Reference::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn numbered_reads_as_parsed() {
+        assert_eq!(
+            Reference::numbered("aiops/anomaly", 7).unwrap(),
+            Reference::parse("aiops/anomaly:7").unwrap()
+        );
+        for (model, n) in [("aiops/anomaly", 0), ("anomaly", 3), ("aiops/Bad", 1)] {
+            match Reference::numbered(model, n).unwrap_err() {
+                RegistryError::InvalidReference { value, .. } => {
+                    assert_eq!(value, format!("{model}:{n}"))
+                }
+                other => panic!("{model}:{n}: {other:?}"),
+            }
         }
     }
 

@@ -4,8 +4,7 @@ use std::collections::BTreeMap;
 
 use futures::{StreamExt, TryStreamExt};
 use provenant_store::{
-    AliasEvent, BlobStore, Digest, FileRow, LabelFilter, ModelKey, ModelRow, NewVersion, Page,
-    Store, VersionRow,
+    AliasEvent, BlobStore, Digest, FileRow, ModelKey, ModelRow, NewVersion, Page, Store, VersionRow,
 };
 use serde_json::Value;
 
@@ -32,6 +31,46 @@ pub struct PublishRequest {
 }
 
 pub use provenant_api::{Published, VersionState, VersionView};
+pub use provenant_store::LabelFilter;
+
+/// Which versions a listing returns, newest first.
+#[derive(Clone, Debug)]
+pub struct VersionQuery {
+    /// One model's versions; every model's when `None`.
+    pub model: Option<ModelName>,
+    /// Labels every version listed carries (`key=value`, all must match).
+    pub labels: Vec<LabelFilter>,
+    pub state: Option<VersionState>,
+    /// Full-text query: every word must match (as a prefix).
+    pub text: Option<String>,
+    /// The row id after which the page starts (`next_cursor` of the last page).
+    pub cursor: Option<i64>,
+    /// Most versions in the page, clamped to 1 to 1000.
+    pub limit: i64,
+}
+
+impl Default for VersionQuery {
+    fn default() -> Self {
+        Self {
+            model: None,
+            labels: Vec::new(),
+            state: None,
+            text: None,
+            cursor: None,
+            limit: 50,
+        }
+    }
+}
+
+/// A version state named in a query (`?state=`); any other word is an
+/// invalid name.
+pub fn parse_state(s: &str) -> Result<VersionState, RegistryError> {
+    VersionState::parse(s).ok_or_else(|| RegistryError::InvalidName {
+        what: "state",
+        value: s.to_owned(),
+        reason: "expected active, deprecated or archived".into(),
+    })
+}
 
 /// Most labels one version may carry (a key is at most 63 bytes, a value 256
 /// characters: about 64 KiB of labels at most per version).
@@ -362,8 +401,7 @@ impl Registry {
         Ok(out)
     }
 
-    pub async fn model(&self, name: &str) -> Result<ModelRow, RegistryError> {
-        let model = ModelName::parse(name)?;
+    pub async fn model(&self, model: &ModelName) -> Result<ModelRow, RegistryError> {
         self.store
             .model_get(&model.full())
             .await?
@@ -371,8 +409,7 @@ impl Registry {
     }
 
     /// Resolve any reference form to its version.
-    pub async fn resolve(&self, reference: &str) -> Result<VersionRow, RegistryError> {
-        let r = Reference::parse(reference)?;
+    pub async fn resolve(&self, r: &Reference) -> Result<VersionRow, RegistryError> {
         let model = self
             .store
             .model_get(&r.model.full())
@@ -380,7 +417,11 @@ impl Registry {
             .ok_or_else(|| RegistryError::ModelNotFound(r.model.full()))?;
         let found = match &r.selector {
             Selector::Number(n) => self.store.version_by_number(model.id, *n).await?,
-            Selector::Digest(d) => self.store.version_by_digest(model.id, d).await?,
+            Selector::Digest(d) => {
+                self.store
+                    .version_by_digest(model.id, &d.to_string())
+                    .await?
+            }
             Selector::DigestPrefix(p) => {
                 // Enough rows to show the ambiguity without listing a whole model.
                 let mut rows = self
@@ -393,7 +434,7 @@ impl Registry {
                         .map(|v| format!("{}:{} ({})", v.model, v.number, v.digest))
                         .collect();
                     return Err(RegistryError::InvalidReference {
-                        value: reference.to_owned(),
+                        value: r.to_string(),
                         reason: format!(
                             "the digest prefix matches {}{}: give more digits",
                             candidates.join(", "),
@@ -460,45 +501,26 @@ impl Registry {
     }
 
     /// List or search versions, newest first.
-    pub async fn versions(
-        &self,
-        model: Option<&str>,
-        labels: &[LabelFilter],
-        state: Option<&str>,
-        text: Option<&str>,
-        cursor: Option<i64>,
-        limit: i64,
-    ) -> Result<Page<VersionRow>, RegistryError> {
-        if let Some(m) = model {
-            ModelName::parse(m)?;
-        }
-        if let Some(s) = state
-            && VersionState::parse(s).is_none()
-        {
-            return Err(RegistryError::InvalidName {
-                what: "state",
-                value: s.to_owned(),
-                reason: "expected active, deprecated or archived".into(),
-            });
-        }
-        for l in labels {
+    pub async fn versions(&self, q: &VersionQuery) -> Result<Page<VersionRow>, RegistryError> {
+        for l in &q.labels {
             validate_label_key(&l.key)?;
         }
         // The model is resolved inside the listing query; only an empty page
         // needs to tell a missing model from one without matching versions.
+        let full = q.model.as_ref().map(ModelName::full);
         let page = self
             .store
             .version_list(
-                model.map(ModelKey::Name),
-                labels,
-                state,
-                text,
-                cursor,
-                limit.clamp(1, 1000),
+                full.as_deref().map(ModelKey::Name),
+                &q.labels,
+                q.state.map(VersionState::as_str),
+                q.text.as_deref(),
+                q.cursor,
+                q.limit.clamp(1, 1000),
             )
             .await?;
         if page.items.is_empty()
-            && let Some(m) = model
+            && let Some(m) = &q.model
         {
             self.model(m).await?;
         }
@@ -507,7 +529,7 @@ impl Registry {
 
     pub async fn set_labels(
         &self,
-        reference: &str,
+        reference: &Reference,
         set: &BTreeMap<String, String>,
         remove: &[String],
         by: &str,
@@ -535,7 +557,7 @@ impl Registry {
     /// Move a version to a later lifecycle state with a reason.
     pub async fn change_state(
         &self,
-        reference: &str,
+        reference: &Reference,
         to: VersionState,
         reason: &str,
         by: &str,
@@ -588,7 +610,7 @@ impl Registry {
             .store
             .version_by_id(row.id)
             .await?
-            .ok_or_else(|| RegistryError::VersionNotFound(reference.into()))?;
+            .ok_or_else(|| RegistryError::VersionNotFound(reference.to_string()))?;
         tracing::info!(version = %format!("{}:{}", row.model, row.number), state = to.as_str(), reason, "version state changed");
         self.view(&row, false).await
     }
@@ -596,7 +618,7 @@ impl Registry {
     /// Point an alias at the version `reference` resolves to.
     pub async fn alias_set(
         &self,
-        reference: &str,
+        reference: &Reference,
         alias: &str,
         by: &str,
     ) -> Result<AliasEvent, RegistryError> {
@@ -630,7 +652,7 @@ impl Registry {
 
     pub async fn alias_history(
         &self,
-        model: &str,
+        model: &ModelName,
         alias: &str,
     ) -> Result<Vec<AliasEvent>, RegistryError> {
         validate_alias(alias)?;

@@ -168,7 +168,7 @@ impl Registry {
     /// version's files, then attach it (idempotent for identical bytes).
     pub async fn attach_signature(
         &self,
-        reference: &str,
+        reference: &crate::Reference,
         input: &AttachmentInput,
         by: &str,
     ) -> Result<(SignatureView, bool), RegistryError> {

@@ -272,7 +272,10 @@ pub async fn version_entries(
     let r = q.get("ref").ok_or_else(|| {
         ApiError::bad_request(ErrorCode::InvalidQuery, "ref=<reference> is required")
     })?;
-    let row = state.registry.resolve(r).await?;
+    let row = state
+        .registry
+        .resolve(&provenant_registry::Reference::parse(r)?)
+        .await?;
     Ok(Json(
         state.registry.store.log_events_of_version(row.id).await?,
     ))

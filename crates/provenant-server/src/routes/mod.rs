@@ -12,7 +12,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler as _;
 use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router, middleware};
-use provenant_store::LabelFilter;
+use provenant_registry::{LabelFilter, ModelName, Reference, VersionQuery};
 
 use crate::api_error::{ApiError, ErrorCode};
 use crate::state::AppState;
@@ -263,6 +263,23 @@ impl ListParams {
         Ok(p)
     }
 
+    /// The version listing these parameters ask for (of one model, or of
+    /// all): the cursor is checked first, then the model, then the state.
+    pub fn version_query(&self, model: Option<&str>) -> Result<VersionQuery, ApiError> {
+        Ok(VersionQuery {
+            cursor: self.id_cursor()?,
+            model: model.map(model_name).transpose()?,
+            labels: self.labels.clone(),
+            state: self
+                .state
+                .as_deref()
+                .map(provenant_registry::parse_state)
+                .transpose()?,
+            text: self.q.clone(),
+            limit: self.limit,
+        })
+    }
+
     /// Numeric cursor (a version id) for version listings.
     pub fn id_cursor(&self) -> Result<Option<i64>, ApiError> {
         self.cursor
@@ -289,12 +306,17 @@ pub struct PageOf<T> {
 pub type JsonResult<T> = Result<Json<T>, ApiError>;
 
 /// `ns/name:N` from a model path segment and a version number segment.
-pub fn reference(model: &str, number: &str) -> Result<String, ApiError> {
+pub fn reference(model: &str, number: &str) -> Result<Reference, ApiError> {
     let n: i64 = number.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
         ApiError::bad_request(
             ErrorCode::InvalidReference,
             format!("version number {number:?} is not a positive integer"),
         )
     })?;
-    Ok(format!("{model}:{n}"))
+    Ok(Reference::numbered(model, n)?)
+}
+
+/// A model named by a path segment (`namespace/name`, URL-decoded).
+pub fn model_name(model: &str) -> Result<ModelName, ApiError> {
+    Ok(ModelName::parse(model)?)
 }

@@ -2,10 +2,10 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
 use provenant_api::AliasTarget;
-use provenant_registry::rfc3339;
+use provenant_registry::{Reference, rfc3339};
 use provenant_store::{AliasEvent, ModelRow};
 
-use super::{JsonResult, ListParams, PageOf};
+use super::{JsonResult, ListParams, PageOf, model_name};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::Principal;
 use crate::state::AppState;
@@ -135,7 +135,9 @@ pub async fn get_model(
     State(state): State<AppState>,
     Path(model): Path<String>,
 ) -> JsonResult<ModelView> {
-    Ok(Json(state.registry.model(&model).await?.into()))
+    Ok(Json(
+        state.registry.model(&model_name(&model)?).await?.into(),
+    ))
 }
 
 /// A model's aliases.
@@ -146,7 +148,7 @@ pub async fn list_aliases(
     State(state): State<AppState>,
     Path(model): Path<String>,
 ) -> JsonResult<Vec<AliasView>> {
-    let m = state.registry.model(&model).await?;
+    let m = state.registry.model(&model_name(&model)?).await?;
     let rows = state.registry.store.alias_list(m.id).await?;
     Ok(Json(
         rows.into_iter()
@@ -179,9 +181,12 @@ pub async fn set_alias(
             "version must be a positive number",
         ));
     }
+    // The alias is checked before the reference, as it always was.
+    provenant_registry::validate_alias(&alias)?;
+    let reference = Reference::numbered(&model, target.version)?;
     let event = state
         .registry
-        .alias_set(&format!("{model}:{}", target.version), &alias, &p.name)
+        .alias_set(&reference, &alias, &p.name)
         .await?;
     Ok(Json(event.into()))
 }
@@ -194,6 +199,11 @@ pub async fn alias_history(
     State(state): State<AppState>,
     Path((model, alias)): Path<(String, String)>,
 ) -> JsonResult<Vec<AliasEventView>> {
-    let events = state.registry.alias_history(&model, &alias).await?;
+    // The alias is checked before the model, as it always was.
+    provenant_registry::validate_alias(&alias)?;
+    let events = state
+        .registry
+        .alias_history(&model_name(&model)?, &alias)
+        .await?;
     Ok(Json(events.into_iter().map(Into::into).collect()))
 }

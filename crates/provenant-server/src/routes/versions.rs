@@ -3,7 +3,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use provenant_registry::{PublishRequest, Published, VersionState, VersionView};
+use provenant_registry::{PublishRequest, Published, Reference, VersionState, VersionView};
 use provenant_store::VersionRow;
 
 use provenant_api::{LabelsBody, PublishBody, ReasonBody};
@@ -153,14 +153,7 @@ pub async fn list_model_versions(
     let p = ListParams::parse(q.as_deref())?;
     let rows = state
         .registry
-        .versions(
-            Some(&model),
-            &p.labels,
-            p.state.as_deref(),
-            p.q.as_deref(),
-            p.id_cursor()?,
-            p.limit,
-        )
+        .versions(&p.version_query(Some(&model))?)
         .await?;
     page(&state, rows).await
 }
@@ -176,17 +169,7 @@ pub async fn list_versions(
     RawQuery(q): RawQuery,
 ) -> Result<VersionPage, ApiError> {
     let p = ListParams::parse(q.as_deref())?;
-    let rows = state
-        .registry
-        .versions(
-            None,
-            &p.labels,
-            p.state.as_deref(),
-            p.q.as_deref(),
-            p.id_cursor()?,
-            p.limit,
-        )
-        .await?;
+    let rows = state.registry.versions(&p.version_query(None)?).await?;
     page(&state, rows).await
 }
 
@@ -215,7 +198,7 @@ pub async fn resolve(
             "query parameter ref is required",
         )
     })?;
-    let row = state.registry.resolve(&r).await?;
+    let row = state.registry.resolve(&Reference::parse(&r)?).await?;
     Ok(Json(state.registry.view(&row, true).await?))
 }
 
