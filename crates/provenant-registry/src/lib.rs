@@ -9,6 +9,7 @@
 //! stored as C2SP tlog-tiles (<https://c2sp.org/tlog-tiles>) and serves
 //! tiles and proofs.
 
+mod access;
 mod attach;
 mod attestations;
 mod error;
@@ -24,6 +25,10 @@ mod transparency;
 mod trust;
 mod vulnscan;
 
+pub use access::{
+    AliasEvent, AliasRow, AuditRecord, BlobLocation, Blobs, DatabaseLocation, Declaration,
+    LogEventRow, ModelRow, Page, StoreError, TokenRow, Tokens, Upload, VersionRow,
+};
 pub use attach::AttachmentInput;
 pub use attestations::{
     ATTESTATION_MEDIA_TYPE, AttestationView, CYCLONEDX_PREDICATE, PROVENANCE_KIND, SBOM_KIND,

@@ -112,8 +112,8 @@ pub fn rfc3339(millis: i64) -> String {
 /// The registry: domain rules over the stores.
 #[derive(Clone)]
 pub struct Registry {
-    pub store: Store,
-    pub blobs: BlobStore,
+    pub(crate) store: Store,
+    pub(crate) blobs: BlobStore,
     /// The OSV index at the database's current generation.
     pub(crate) vuln: std::sync::Arc<crate::vulnscan::VulnCache>,
     /// Serialises imports into the vulnerability database (one process).

@@ -11,8 +11,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 pub use provenant_api::{ErrorBody, ErrorCode};
-use provenant_registry::{LogError, RegistryError};
-use provenant_store::StoreError;
+use provenant_registry::{LogError, RegistryError, StoreError};
 
 /// A failed request: status, code and client-safe message.
 #[derive(Debug)]

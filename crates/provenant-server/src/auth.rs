@@ -95,6 +95,14 @@ fn token_hint(token: &str) -> String {
     }
 }
 
+/// Unix milliseconds now (what token expiry times are in).
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 pub async fn require_token(
     State(state): State<AppState>,
     mut req: Request,
@@ -138,7 +146,7 @@ pub async fn require_token(
         ));
     };
     let hash = hash_token(token);
-    let now = provenant_store::now_millis();
+    let now = now_millis();
     let cached = state
         .token_cache
         .lock()
@@ -157,7 +165,7 @@ pub async fn require_token(
             if known_unknown {
                 return Err(refuse(Some(token), "unknown token"));
             }
-            let row = state.registry.store.token_by_hash(&hash).await?;
+            let row = state.registry.tokens().by_hash(&hash).await?;
             let row = match row {
                 Some(r) if bool::from(r.hash.as_bytes().ct_eq(hash.as_bytes())) => r,
                 _ => {

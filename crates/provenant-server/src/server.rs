@@ -8,8 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
-use provenant_registry::Registry;
-use provenant_store::{BlobStore, Store, StoreError};
+use provenant_registry::{BlobLocation, DatabaseLocation, Registry, StoreError};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
@@ -226,24 +225,24 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         use std::os::unix::fs::PermissionsExt as _;
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     }
-    let (store, database) = match &config.database_url {
-        Some(url) => (Store::connect(url).await?, redact(url)),
+    let (database_location, database) = match &config.database_url {
+        Some(url) => (DatabaseLocation::Url(url.clone()), redact(url)),
         None => {
             let path = dir.join("meta.db");
-            (
-                Store::open_sqlite(&path).await?,
-                format!("sqlite {}", path.display()),
-            )
+            let shown = format!("sqlite {}", path.display());
+            (DatabaseLocation::SqliteFile(path), shown)
         }
     };
-    let blobs = match &config.blob_url {
-        Some(url) => BlobStore::open(url)?,
-        None => BlobStore::local(&dir.join("blobs"))?,
+    let blob_location = match &config.blob_url {
+        Some(url) => BlobLocation::Url(url.clone()),
+        None => BlobLocation::Directory(dir.join("blobs")),
     };
-    let blobs_location = blobs.location().to_owned();
+    let mut registry = Registry::open(&database_location, &blob_location).await?;
+    registry.provenance_requirements = config.provenance_requirements;
+    let blobs_location = registry.blob_location().to_owned();
 
     let mut new_admin_token = None;
-    if store.token_count().await? == 0 {
+    if registry.tokens().count().await? == 0 {
         let token = generate_token().map_err(|e| ServerError::Random(e.to_string()))?;
         let path = dir.join("admin.token");
         if path.exists() {
@@ -256,18 +255,17 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
             path: path.clone(),
             source,
         })?;
-        store
-            .token_insert("admin", &hash_token(&token), "admin")
+        registry
+            .tokens()
+            .insert("admin", &hash_token(&token), "admin")
             .await?;
         new_admin_token = Some(token);
     }
 
-    let log = crate::tlog::open_log(&config, dir, store.clone(), blobs.clone()).await?;
+    let log = crate::tlog::open_log(&config, dir, &registry).await?;
     let (stop_sequencer, sequencer_stop) = tokio::sync::watch::channel(false);
     let sequencer = tokio::spawn(log.clone().run_until(sequencer_stop));
     crate::tlog::spawn_witness_collector(log.clone(), &config.log.witnesses)?;
-    let mut registry = Registry::new(store, blobs);
-    registry.provenance_requirements = config.provenance_requirements;
     let state = AppState {
         log,
         registry,
@@ -301,7 +299,7 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
             source,
         })?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let store_for_close = state.registry.store.clone();
+    let registry_for_close = state.registry.clone();
     let counters_for_loop = counters.clone();
     let join = tokio::spawn(async move {
         let shutdown = async move {
@@ -325,7 +323,7 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         {
             tracing::warn!("log sequencer did not stop within 10 s");
         }
-        store_for_close.close().await;
+        registry_for_close.close().await;
         result
     });
     Ok(Running {

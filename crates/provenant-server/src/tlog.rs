@@ -4,8 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use provenant_registry::{LogConfig, LogHead, TransparencyLog};
-use provenant_store::{BlobStore, Store};
+use provenant_registry::{LogConfig, LogHead, Registry, TransparencyLog};
 use provenant_tlog::{
     AddCheckpointRequest, Checkpoint, CosignatureVerifier, Ed25519Signer, NoteSignature, parse_note,
 };
@@ -61,8 +60,7 @@ fn host_name() -> String {
 pub async fn open_log(
     config: &ServeConfig,
     data_dir: &Path,
-    store: Store,
-    blobs: BlobStore,
+    registry: &Registry,
 ) -> Result<TransparencyLog, ServerError> {
     let origin = config
         .log
@@ -96,7 +94,8 @@ pub async fn open_log(
         .map_err(|e| bad(format!("reading log key {}: {e}", key_path.display())))?;
     let signer = Ed25519Signer::from_skey(skey.trim())
         .map_err(|e| bad(format!("log key {}: {e}", key_path.display())))?;
-    TransparencyLog::open(store, blobs, signer, LogConfig::new(&origin))
+    registry
+        .open_log(signer, LogConfig::new(&origin))
         .await
         .map_err(|e| bad(e.to_string()))
 }

@@ -33,7 +33,8 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use futures::StreamExt;
-use provenant_store::{Declaration, Digest, StoreError, Upload};
+use provenant_digest::Digest;
+use provenant_registry::{Declaration, StoreError, Upload};
 use tokio::sync::Mutex;
 
 use crate::api_error::{ApiError, ErrorCode};
@@ -214,13 +215,13 @@ pub async fn create(
         within_budget(&lock_map(&state), &state.limits, caller.token_id, 0)?;
         let upload = state
             .registry
-            .blobs
+            .blobs()
             .begin_undeclared_upload(req.size)
             .await?;
         return open(&state, upload, None, &caller, req.size).await;
     };
     let digest = parse_digest(declared)?;
-    match state.registry.blobs.size(&digest).await? {
+    match state.registry.blobs().size(&digest).await? {
         Some(size) if size == req.size => {
             return Ok((
                 StatusCode::OK,
@@ -261,7 +262,11 @@ pub async fn create(
         }
     }
     within_budget(&lock_map(&state), &state.limits, caller.token_id, 0)?;
-    let upload = state.registry.blobs.begin_upload(digest, req.size).await?;
+    let upload = state
+        .registry
+        .blobs()
+        .begin_upload(digest, req.size)
+        .await?;
     open(&state, upload, Some(digest), &caller, req.size).await
 }
 
@@ -350,7 +355,7 @@ pub async fn plan(
             ),
         ));
     }
-    let held_sizes = state.registry.store.blob_sizes_held(&req.sizes).await?;
+    let held_sizes = state.registry.blobs().sizes_held(&req.sizes).await?;
     let asked: std::collections::HashSet<u64> = req.sizes.iter().copied().collect();
     let open: Vec<(String, Arc<UploadSlot>)> = lock_map(&state)
         .iter()
@@ -371,7 +376,7 @@ pub async fn plan(
         }
     }
     Ok(Json(UploadPlan {
-        undeclared: state.registry.blobs.accepts_undeclared(),
+        undeclared: state.registry.blobs().accepts_undeclared(),
         held_sizes,
         resumable,
     }))
@@ -579,12 +584,7 @@ async fn commit(
     let digest = upload.finish_with(declaration).await?;
     tracing::debug!(%digest, size = s.size, "blob committed");
     // The size index only steers later pushes; the blob is in either way.
-    if let Err(e) = state
-        .registry
-        .store
-        .blob_size_record(&digest.to_string(), s.size)
-        .await
-    {
+    if let Err(e) = state.registry.blobs().record_size(&digest, s.size).await {
         tracing::warn!(%digest, error = %e, "recording the blob's size failed");
     }
     Ok((

@@ -3,7 +3,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use futures::TryStreamExt;
-use provenant_store::Digest;
+use provenant_digest::Digest;
 
 use crate::api_error::{ApiError, ErrorCode};
 use crate::state::AppState;
@@ -39,7 +39,7 @@ pub async fn get_blob(
     Path(digest): Path<String>,
 ) -> Result<Response, ApiError> {
     let digest = parse(&digest)?;
-    let (size, stream) = state.registry.blobs.get(&digest).await?;
+    let (size, stream) = state.registry.blobs().get(&digest).await?;
     let body = Body::from_stream(stream.map_err(|e| std::io::Error::other(e.to_string())));
     let mut resp = Response::new(body);
     headers(&mut resp, &digest, size);
@@ -55,7 +55,7 @@ pub async fn head_blob(
     Path(digest): Path<String>,
 ) -> Result<Response, ApiError> {
     let digest = parse(&digest)?;
-    match state.registry.blobs.size(&digest).await? {
+    match state.registry.blobs().size(&digest).await? {
         Some(size) => {
             let mut resp = Response::new(Body::empty());
             headers(&mut resp, &digest, size);

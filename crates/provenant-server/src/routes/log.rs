@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use provenant_store::{AuditRecord, LogEventRow};
+use provenant_registry::{AuditRecord, LogEventRow};
 use provenant_tlog::{Hash, TileId};
 
 use super::JsonResult;
@@ -121,7 +121,6 @@ pub async fn entry(
     let head = state.log.head(false).await?;
     let e = state
         .registry
-        .store
         .log_event_by_index(index)
         .await?
         .ok_or_else(|| {
@@ -187,8 +186,7 @@ pub async fn inclusion(
             })?;
             let e = state
                 .registry
-                .store
-                .log_event_by_leaf_hash(&h.to_hex())
+                .log_event_by_leaf_hash(&h)
                 .await?
                 .ok_or_else(|| {
                     ApiError::not_found(
@@ -212,7 +210,6 @@ pub async fn inclusion(
         Some(h) => h.to_hex(),
         None => state
             .registry
-            .store
             .log_event_by_index(index)
             .await?
             .and_then(|e| e.leaf_hash)
@@ -276,9 +273,7 @@ pub async fn version_entries(
         .registry
         .resolve(&provenant_registry::Reference::parse(r)?)
         .await?;
-    Ok(Json(
-        state.registry.store.log_events_of_version(row.id).await?,
-    ))
+    Ok(Json(state.registry.log_events_of_version(&row).await?))
 }
 
 fn require_admin(p: &Principal) -> Result<(), ApiError> {
@@ -301,7 +296,7 @@ pub async fn audit_records(
     axum::Extension(p): axum::Extension<Principal>,
 ) -> JsonResult<Vec<AuditRecord>> {
     require_admin(&p)?;
-    Ok(Json(state.registry.store.log_audit_records().await?))
+    Ok(Json(state.registry.audit_records().await?))
 }
 
 /// The audit trail (admin): events created at or after `since` (Unix ms),
@@ -330,7 +325,6 @@ pub async fn audit_events(
     Ok(Json(
         state
             .registry
-            .store
             .log_events_since(int("since", 0)?, int("after", 0)?, limit)
             .await?,
     ))
@@ -341,27 +335,13 @@ pub async fn audit_events(
 /// is sequenced; otherwise returns the bundle unchanged.
 pub async fn with_tlog_entry(
     state: &AppState,
-    row: &provenant_store::VersionRow,
+    row: &provenant_registry::VersionRow,
     digest: &str,
     bundle: Vec<u8>,
 ) -> Result<Vec<u8>, ApiError> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let store = &state.registry.store;
-    let Some(att) = store
-        .attachments(row.id, "signature")
-        .await?
-        .into_iter()
-        .find(|a| a.digest == digest)
-    else {
-        return Ok(bundle);
-    };
-    let Some(event) = store
-        .log_events_of("attachments", att.id)
-        .await?
-        .into_iter()
-        .find(|e| e.log_index.is_some())
-    else {
+    let Some(event) = state.registry.signature_log_event(row, digest).await? else {
         return Ok(bundle);
     };
     let Some(index) = event.log_index.and_then(|i| u64::try_from(i).ok()) else {

@@ -2,8 +2,7 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
 use provenant_api::AliasTarget;
-use provenant_registry::{Reference, rfc3339};
-use provenant_store::{AliasEvent, ModelRow};
+use provenant_registry::{AliasEvent, ModelRow, Reference, rfc3339};
 
 use super::{JsonResult, ListParams, PageOf, model_name};
 use crate::api_error::{ApiError, ErrorCode};
@@ -101,8 +100,7 @@ pub async fn list_models(
     let prefix = p.prefix.as_deref().unwrap_or("");
     let mut rows = state
         .registry
-        .store
-        .model_list(prefix, p.cursor.as_deref(), p.limit + 1)
+        .models(prefix, p.cursor.as_deref(), p.limit + 1)
         .await?;
     let mut more = rows.len() as i64 > p.limit;
     rows.truncate(usize::try_from(p.limit).unwrap_or(0));
@@ -149,7 +147,7 @@ pub async fn list_aliases(
     Path(model): Path<String>,
 ) -> JsonResult<Vec<AliasView>> {
     let m = state.registry.model(&model_name(&model)?).await?;
-    let rows = state.registry.store.alias_list(m.id).await?;
+    let rows = state.registry.aliases(&m).await?;
     Ok(Json(
         rows.into_iter()
             .map(|a| AliasView {

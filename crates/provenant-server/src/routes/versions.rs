@@ -3,8 +3,9 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use provenant_registry::{PublishRequest, Published, Reference, VersionState, VersionView};
-use provenant_store::VersionRow;
+use provenant_registry::{
+    Page, PublishRequest, Published, Reference, VersionRow, VersionState, VersionView,
+};
 
 use provenant_api::{LabelsBody, PublishBody, ReasonBody};
 
@@ -13,10 +14,7 @@ use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::Principal;
 use crate::state::AppState;
 
-async fn page(
-    state: &AppState,
-    page: provenant_store::Page<VersionRow>,
-) -> Result<VersionPage, ApiError> {
+async fn page(state: &AppState, page: Page<VersionRow>) -> Result<VersionPage, ApiError> {
     let ids = page.items.iter().map(|r| r.id).collect();
     let items = state.registry.views(page.items).await?;
     Ok(VersionPage {
