@@ -237,7 +237,7 @@ impl Registry {
             let reference = format!("{name}@{digest}");
             let parent = match crate::ModelName::parse(name) {
                 Ok(model) => {
-                    self.resolve(&crate::Reference::by_digest(model, digest.clone()))
+                    self.resolve(&crate::Reference::by_digest(model, *digest))
                         .await
                 }
                 Err(e) => Err(e),
