@@ -13,7 +13,7 @@ use provenant_store::{BlobStore, Store};
 
 pub use provenant_store::{
     AliasEvent, AliasRow, AuditRecord, Declaration, LogEventRow, ModelRow, Page, StoreError,
-    TokenRow, Upload, VersionRow,
+    Upload, VersionRow,
 };
 
 use crate::{Registry, RegistryError};
@@ -213,6 +213,60 @@ impl Blobs<'_> {
     }
 }
 
+/// What a token may do.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Everything, including the audit endpoints and vulnerability imports.
+    Admin,
+    /// Any other role a token was stored with: an authenticated caller
+    /// without the admin's rights.
+    Other(String),
+}
+
+impl Role {
+    /// The role as stored and shown (`admin`).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Admin => "admin",
+            Self::Other(role) => role,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        *self == Self::Admin
+    }
+}
+
+impl From<String> for Role {
+    fn from(role: String) -> Self {
+        if role == "admin" {
+            Self::Admin
+        } else {
+            Self::Other(role)
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored token: who it names and what it may do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    /// The token's row: names need not be unique, this is.
+    pub id: i64,
+    pub name: String,
+    /// Hex SHA-256 of the token.
+    pub hash: String,
+    pub role: Role,
+    /// Unix milliseconds.
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
 /// The bearer tokens (only their SHA-256 is stored).
 #[derive(Clone, Copy)]
 pub struct Tokens<'a> {
@@ -221,8 +275,20 @@ pub struct Tokens<'a> {
 
 impl Tokens<'_> {
     /// The token whose hash (hex SHA-256) is `hash`.
-    pub async fn by_hash(&self, hash: &str) -> Result<Option<TokenRow>, StoreError> {
-        self.registry.store.token_by_hash(hash).await
+    pub async fn by_hash(&self, hash: &str) -> Result<Option<Token>, StoreError> {
+        Ok(self
+            .registry
+            .store
+            .token_by_hash(hash)
+            .await?
+            .map(|t| Token {
+                id: t.id,
+                name: t.name,
+                hash: t.hash,
+                role: Role::from(t.role),
+                expires_at: t.expires_at,
+                revoked_at: t.revoked_at,
+            }))
     }
 
     /// How many tokens exist (none before the first start).
@@ -231,7 +297,10 @@ impl Tokens<'_> {
     }
 
     /// Stores a new token by its hash.
-    pub async fn insert(&self, name: &str, hash: &str, role: &str) -> Result<i64, StoreError> {
-        self.registry.store.token_insert(name, hash, role).await
+    pub async fn insert(&self, name: &str, hash: &str, role: &Role) -> Result<i64, StoreError> {
+        self.registry
+            .store
+            .token_insert(name, hash, role.as_str())
+            .await
     }
 }

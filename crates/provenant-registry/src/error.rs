@@ -40,7 +40,7 @@ pub enum RegistryError {
     #[error("version {version} is {state}; cannot {action}")]
     InvalidState {
         version: String,
-        state: String,
+        state: crate::VersionState,
         action: &'static str,
     },
     #[error("a reason is required to {0}")]

@@ -27,7 +27,7 @@ mod vulnscan;
 
 pub use access::{
     AliasEvent, AliasRow, AuditRecord, BlobLocation, Blobs, DatabaseLocation, Declaration,
-    LogEventRow, ModelRow, Page, StoreError, TokenRow, Tokens, Upload, VersionRow,
+    LogEventRow, ModelRow, Page, Role, StoreError, Token, Tokens, Upload, VersionRow,
 };
 pub use attach::AttachmentInput;
 pub use attestations::{

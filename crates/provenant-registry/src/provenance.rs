@@ -325,9 +325,7 @@ impl Registry {
             .into_iter()
             .map(|r| {
                 aliases.extend(r.aliases.iter().map(|a| format!("{}#{a}", r.model)));
-                let state = crate::VersionState::parse(&r.state).ok_or_else(|| {
-                    StoreError::Corrupt(format!("state {:?} of {}", r.state, r.digest))
-                })?;
+                let state = crate::service::stored_state(&r.state, &r.digest)?;
                 Ok(ImpactedVersion {
                     version: format!("{}:{}", r.model, r.number),
                     digest: stored_digest(&r.digest)?,

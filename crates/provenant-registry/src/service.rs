@@ -97,6 +97,16 @@ pub(crate) fn stored_digest(
         .map_err(|e| provenant_store::StoreError::Corrupt(format!("stored digest {value:?}: {e}")))
 }
 
+/// The state of a stored version; a word that is no state is a corrupt
+/// record, a server fault.
+pub(crate) fn stored_state(
+    state: &str,
+    digest: &str,
+) -> Result<VersionState, provenant_store::StoreError> {
+    VersionState::parse(state)
+        .ok_or_else(|| provenant_store::StoreError::Corrupt(format!("state {state:?} of {digest}")))
+}
+
 /// RFC 3339 UTC timestamp from Unix milliseconds.
 pub fn rfc3339(millis: i64) -> String {
     let nanos = i128::from(millis) * 1_000_000;
@@ -562,11 +572,14 @@ impl Registry {
         reason: &str,
         by: &str,
     ) -> Result<VersionView, RegistryError> {
-        let (from, action): (&[&str], _) = match to {
-            VersionState::Deprecated => (&["active"], "deprecate"),
-            VersionState::Archived => (&["active", "deprecated"], "archive"),
+        let (from, action): (&[VersionState], _) = match to {
+            VersionState::Deprecated => (&[VersionState::Active], "deprecate"),
+            VersionState::Archived => {
+                (&[VersionState::Active, VersionState::Deprecated], "archive")
+            }
             VersionState::Active => (&[], "reactivate"),
         };
+        let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
         if reason.trim().is_empty() {
             return Err(RegistryError::ReasonRequired(action));
         }
@@ -585,7 +598,7 @@ impl Registry {
         }
         if !self
             .store
-            .version_state_set(row.id, from, to.as_str(), reason.trim(), by)
+            .version_state_set(row.id, &from, to.as_str(), reason.trim(), by)
             .await?
         {
             if to == VersionState::Archived {
@@ -598,11 +611,10 @@ impl Registry {
                 .store
                 .version_by_id(row.id)
                 .await?
-                .map(|v| v.state)
-                .unwrap_or_default();
+                .ok_or_else(|| RegistryError::VersionNotFound(reference.to_string()))?;
             return Err(RegistryError::InvalidState {
                 version: format!("{}:{}", row.model, row.number),
-                state: current,
+                state: stored_state(&current.state, &current.digest)?,
                 action,
             });
         }
@@ -624,10 +636,11 @@ impl Registry {
     ) -> Result<AliasEvent, RegistryError> {
         validate_alias(alias)?;
         let row = self.resolve(reference).await?;
-        if row.state == VersionState::Archived.as_str() {
+        let state = stored_state(&row.state, &row.digest)?;
+        if state == VersionState::Archived {
             return Err(RegistryError::InvalidState {
                 version: format!("{}:{}", row.model, row.number),
-                state: row.state,
+                state,
                 action: "point an alias at it",
             });
         }
@@ -640,7 +653,7 @@ impl Registry {
                 provenant_store::StoreError::VersionArchived { .. } => {
                     RegistryError::InvalidState {
                         version: format!("{}:{}", row.model, row.number),
-                        state: VersionState::Archived.as_str().into(),
+                        state: VersionState::Archived,
                         action: "point an alias at it",
                     }
                 }
@@ -676,9 +689,7 @@ fn make_view(
             .into(),
         model: row.model,
         number: row.number,
-        state: VersionState::parse(&row.state).ok_or_else(|| {
-            provenant_store::StoreError::Corrupt(format!("state {:?} of {}", row.state, row.digest))
-        })?,
+        state: stored_state(&row.state, &row.digest)?,
         digest: stored_digest(&row.digest)?,
         state_reason: row.state_reason,
         state_changed_at: row.state_changed_at.map(rfc3339),

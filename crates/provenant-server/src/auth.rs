@@ -13,6 +13,8 @@ use base64::Engine as _;
 use sha2::Digest as _;
 use subtle::ConstantTimeEq;
 
+use provenant_registry::Role;
+
 use crate::api_error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
@@ -22,7 +24,7 @@ pub struct Principal {
     /// The token's row: names need not be unique, this is.
     pub token_id: i64,
     pub name: String,
-    pub role: String,
+    pub role: Role,
 }
 
 pub const TOKEN_PREFIX: &str = "pvt_";

@@ -257,7 +257,11 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         })?;
         registry
             .tokens()
-            .insert("admin", &hash_token(&token), "admin")
+            .insert(
+                "admin",
+                &hash_token(&token),
+                &provenant_registry::Role::Admin,
+            )
             .await?;
         new_admin_token = Some(token);
     }

@@ -120,7 +120,7 @@ pub async fn vulndb_import(
     // be an admin: an extractor would read it before this handler runs.
     req: axum::extract::Request,
 ) -> JsonResult<VulnDbImport> {
-    if p.role != "admin" {
+    if !p.role.is_admin() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,

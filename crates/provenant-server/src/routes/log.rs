@@ -277,7 +277,7 @@ pub async fn version_entries(
 }
 
 fn require_admin(p: &Principal) -> Result<(), ApiError> {
-    if p.role != "admin" {
+    if !p.role.is_admin() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,

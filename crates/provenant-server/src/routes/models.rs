@@ -79,7 +79,7 @@ pub struct WhoAmI {
 pub async fn whoami(axum::Extension(p): axum::Extension<Principal>) -> Json<WhoAmI> {
     Json(WhoAmI {
         name: p.name,
-        role: p.role,
+        role: p.role.to_string(),
     })
 }
 
