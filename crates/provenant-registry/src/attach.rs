@@ -11,11 +11,11 @@ use std::time::SystemTime;
 
 use provenant_attest::{Bundle, Statement};
 use provenant_store::{
-    AttachmentRow, Digest, FileRow, NewAttachment, NewLineageEdge, StoreError, VersionRow,
+    AttachmentRow, Digest, NewAttachment, NewLineageEdge, StoreError, VersionRow,
 };
 
 use crate::attestations::{
-    ATTESTATION_MEDIA_TYPE, SBOM_KIND, SLSA_PROVENANCE_PREDICATE, check_predicate, oms_root_digest,
+    ATTESTATION_MEDIA_TYPE, SBOM_KIND, SLSA_PROVENANCE_PREDICATE, check_predicate,
 };
 use crate::signatures::{SIGNATURE_KIND, SIGNATURE_MEDIA_TYPE, check_resources};
 use crate::trust::{KeyMaterial, NamespaceTrust, verify_bundle_with};
@@ -65,9 +65,9 @@ pub(crate) enum Expect {
 pub(crate) struct Target<'a> {
     /// How messages name it (`ns/name:3`, or `ns/name` before it exists).
     pub label: String,
-    /// `sha256:…` of its manifest.
-    pub manifest_digest: &'a str,
-    pub files: &'a [FileRow],
+    /// The digest of its manifest.
+    pub manifest_digest: Digest,
+    pub files: &'a [crate::VersionFile],
 }
 
 /// A bundle that was checked, ready to be stored with the lineage edges it
@@ -249,14 +249,8 @@ impl Registry {
         st: &Statement,
         provenance: bool,
     ) -> Result<(), RegistryError> {
-        let root = oms_root_digest(
-            target
-                .files
-                .iter()
-                .map(|f| (f.path.as_str(), f.digest.as_str())),
-        )?;
-        let manifest_hex = target.manifest_digest.trim_start_matches("sha256:");
-        if st.has_sha256(&root) || st.has_sha256(manifest_hex) {
+        let root = crate::attestations::oms_root_of(target.files)?;
+        if st.has_sha256(&root) || st.has_sha256(&target.manifest_digest.hex()) {
             return Ok(());
         }
         if provenance {
@@ -310,10 +304,10 @@ impl Registry {
             });
         }
         let trust = self.namespace_trust(&model.namespace).await?;
-        let files = self.store.version_files(row.id).await?;
+        let files = crate::service::stored_files(self.store.version_files(row.id).await?)?;
         let target = Target {
             label: format!("{}:{}", row.model, row.number),
-            manifest_digest: &row.digest,
+            manifest_digest: crate::service::stored_digest(&row.digest)?,
             files: &files,
         };
         let prepared = self

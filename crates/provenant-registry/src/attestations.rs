@@ -46,7 +46,7 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> RegistryError
 pub fn oms_root_digest<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<String, RegistryError> {
-    let mut resources = files
+    let resources = files
         .into_iter()
         .map(|(path, digest)| {
             let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
@@ -65,18 +65,46 @@ pub fn oms_root_digest<'a>(
                     path: path.to_owned(),
                     reason: format!("{digest} is not a sha256: digest"),
                 })?;
-            Ok(provenant_digest::Resource {
-                name: provenant_digest::ResourceName::File(path.to_owned()),
-                algorithm: "sha256".into(),
-                digest: bytes,
-            })
+            Ok(file_resource(path, bytes))
         })
         .collect::<Result<Vec<_>, RegistryError>>()?;
+    Ok(root_hex(resources))
+}
+
+/// [`oms_root_digest`] of a version's files, their digests parsed; a file
+/// whose digest is not SHA-256 has no OMS root in file mode.
+pub(crate) fn oms_root_of(files: &[crate::VersionFile]) -> Result<String, RegistryError> {
+    let resources = files
+        .iter()
+        .map(|f| {
+            let bytes = f
+                .digest
+                .sha256_bytes()
+                .ok_or_else(|| RegistryError::InvalidDigest {
+                    path: f.path.clone(),
+                    reason: format!("{} is not a sha256: digest", f.digest),
+                })?;
+            Ok(file_resource(&f.path, bytes.to_vec()))
+        })
+        .collect::<Result<Vec<_>, RegistryError>>()?;
+    Ok(root_hex(resources))
+}
+
+fn file_resource(path: &str, sha256: Vec<u8>) -> provenant_digest::Resource {
+    provenant_digest::Resource {
+        name: provenant_digest::ResourceName::File(path.to_owned()),
+        algorithm: "sha256".into(),
+        digest: sha256,
+    }
+}
+
+/// The OMS root digest (hex) of file resources, in OMS path order.
+fn root_hex(mut resources: Vec<provenant_digest::Resource>) -> String {
     resources.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(provenant_digest::root_digest(&resources)
+    provenant_digest::root_digest(&resources)
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect())
+        .collect()
 }
 
 /// Checks an SBOM predicate: it must be the document its predicate type

@@ -25,11 +25,14 @@ pub enum RegistryError {
     #[error("version {0} not found")]
     VersionNotFound(String),
     #[error("file {path:?}: blob {digest} has not been uploaded")]
-    BlobMissing { path: String, digest: String },
+    BlobMissing {
+        path: String,
+        digest: provenant_digest::Digest,
+    },
     #[error("file {path:?}: declared size {declared} but blob {digest} holds {stored} bytes")]
     BlobSizeMismatch {
         path: String,
-        digest: String,
+        digest: provenant_digest::Digest,
         declared: u64,
         stored: u64,
     },

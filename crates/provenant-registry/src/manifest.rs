@@ -3,6 +3,7 @@
 //! ModelPack config blob carrying the model descriptor and our metadata.
 //! Serialisation is deterministic, so identical content gives an identical digest.
 
+use provenant_digest::Digest;
 use serde_json::{Value, json};
 
 use crate::{Metadata, ModelName};
@@ -13,6 +14,15 @@ pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.model.config.v1+json";
 pub const FILEPATH_ANNOTATION: &str = "org.cncf.model.filepath";
 
 pub use provenant_api::ManifestFile;
+
+/// A file of a version with its content digest parsed: what the registry
+/// builds manifests from and checks signatures and subjects against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionFile {
+    pub path: String,
+    pub digest: Digest,
+    pub size: u64,
+}
 
 /// The ModelPack layer media type for a file, from its name.
 pub fn layer_media_type(path: &str) -> &'static str {
@@ -39,19 +49,15 @@ pub fn layer_media_type(path: &str) -> &'static str {
 #[derive(Clone, Debug)]
 pub struct BuiltManifest {
     pub manifest: Vec<u8>,
-    pub digest: String,
+    pub digest: Digest,
     pub config: Vec<u8>,
-    pub config_digest: String,
-}
-
-fn sha256(data: &[u8]) -> String {
-    provenant_store::Digest::sha256(data).to_string()
+    pub config_digest: Digest,
 }
 
 /// Build the manifest for `files` (sorted by path by the caller).
 pub fn build_manifest(
     model: &ModelName,
-    files: &[ManifestFile],
+    files: &[VersionFile],
     metadata: &Metadata,
 ) -> BuiltManifest {
     let m = &metadata.value;
@@ -77,12 +83,12 @@ pub fn build_manifest(
         "config": Value::Object(config),
         "modelfs": {
             "type": "layers",
-            "diffIds": files.iter().map(|f| f.digest.clone()).collect::<Vec<_>>(),
+            "diffIds": files.iter().map(|f| f.digest).collect::<Vec<_>>(),
         },
         "x-provenant-metadata": m,
     });
     let config_bytes = config_doc.to_string().into_bytes();
-    let config_digest = sha256(&config_bytes);
+    let config_digest = Digest::sha256(&config_bytes);
     let layers: Vec<Value> = files
         .iter()
         .map(|f| {
@@ -106,7 +112,7 @@ pub fn build_manifest(
         "layers": layers,
     });
     let manifest = manifest_doc.to_string().into_bytes();
-    let digest = sha256(&manifest);
+    let digest = Digest::sha256(&manifest);
     BuiltManifest {
         manifest,
         digest,
@@ -125,14 +131,14 @@ mod tests {
         let model = ModelName::parse("aiops/anomaly").unwrap();
         let meta = validate_metadata(json!({"format": "safetensors", "x-a": 1})).unwrap();
         let files = vec![
-            ManifestFile {
+            VersionFile {
                 path: "README.md".into(),
-                digest: sha256(b"r"),
+                digest: Digest::sha256(b"r"),
                 size: 1,
             },
-            ManifestFile {
+            VersionFile {
                 path: "model.safetensors".into(),
-                digest: sha256(b"m"),
+                digest: Digest::sha256(b"m"),
                 size: 1,
             },
         ];
@@ -141,7 +147,7 @@ mod tests {
         assert_eq!(a.digest, b.digest);
         let doc: Value = serde_json::from_slice(&a.manifest).unwrap();
         assert_eq!(doc["artifactType"], ARTIFACT_TYPE);
-        assert_eq!(doc["config"]["digest"], a.config_digest);
+        assert_eq!(doc["config"]["digest"], a.config_digest.to_string());
         assert_eq!(
             doc["layers"][1]["mediaType"],
             "application/vnd.cncf.model.weight.v1.raw"

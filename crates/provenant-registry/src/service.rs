@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::manifest::build_manifest;
 use crate::{
-    ManifestFile, ModelName, Reference, RegistryError, Selector, validate_alias,
+    ManifestFile, ModelName, Reference, RegistryError, Selector, VersionFile, validate_alias,
     validate_file_path, validate_label_key, validate_label_value, validate_metadata,
 };
 
@@ -97,6 +97,22 @@ pub(crate) fn stored_digest(
         .map_err(|e| provenant_store::StoreError::Corrupt(format!("stored digest {value:?}: {e}")))
 }
 
+/// A version's stored files with their digests parsed.
+pub(crate) fn stored_files(
+    rows: Vec<FileRow>,
+) -> Result<Vec<VersionFile>, provenant_store::StoreError> {
+    rows.into_iter()
+        .map(|f| {
+            Ok(VersionFile {
+                digest: stored_digest(&f.digest)?,
+                path: f.path,
+                // Sizes are stored from `u64`s that fit in an `i64`.
+                size: u64::try_from(f.size).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
 /// The state of a stored version; a word that is no state is a corrupt
 /// record, a server fault.
 pub(crate) fn stored_state(
@@ -180,15 +196,22 @@ impl Registry {
             validate_label_key(k)?;
             validate_label_value(k, v)?;
         }
-        let mut files = req.files;
-        for f in &files {
+        // Each file's digest is parsed here, once, as its path is checked.
+        let mut files = Vec::with_capacity(req.files.len());
+        for f in req.files {
             validate_file_path(&f.path)?;
-            f.digest
+            let digest = f
+                .digest
                 .parse::<Digest>()
                 .map_err(|e| RegistryError::InvalidDigest {
                     path: f.path.clone(),
                     reason: e.to_string(),
                 })?;
+            files.push(VersionFile {
+                path: f.path,
+                digest,
+                size: f.size,
+            });
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
         // No repeats, no case or Unicode-normalisation collisions, no file
@@ -200,32 +223,20 @@ impl Registry {
         let metadata = validate_metadata(req.metadata)?;
 
         // Every blob must be present with the declared size.
-        let checks: Vec<(String, String, u64)> = files
+        let checks: Vec<(String, Digest, u64)> = files
             .iter()
-            .map(|f| (f.path.clone(), f.digest.clone(), f.size))
+            .map(|f| (f.path.clone(), f.digest, f.size))
             .collect();
         let blobs = self.blobs.clone();
         futures::stream::iter(checks)
-            .map(move |(path, digest_str, size)| {
+            .map(move |(path, digest, size)| {
                 let blobs = blobs.clone();
                 async move {
-                    let digest: Digest =
-                        digest_str
-                            .parse()
-                            .map_err(|e: provenant_digest::DigestParseError| {
-                                RegistryError::InvalidDigest {
-                                    path: path.clone(),
-                                    reason: e.to_string(),
-                                }
-                            })?;
                     match blobs.size(&digest).await? {
-                        None => Err(RegistryError::BlobMissing {
-                            path,
-                            digest: digest_str,
-                        }),
+                        None => Err(RegistryError::BlobMissing { path, digest }),
                         Some(stored) if stored != size => Err(RegistryError::BlobSizeMismatch {
                             path,
-                            digest: digest_str,
+                            digest,
                             declared: size,
                             stored,
                         }),
@@ -248,10 +259,10 @@ impl Registry {
             namespace: model.namespace.clone(),
             model_name: model.name.clone(),
             description,
-            digest: built.digest,
+            digest: built.digest.to_string(),
             manifest: built.manifest,
             config: built.config,
-            config_digest: built.config_digest,
+            config_digest: built.config_digest.to_string(),
             metadata_digest: Digest::sha256(metadata.canonical.as_bytes()).to_string(),
             search_text: search_text(&model, &metadata.value),
             metadata: metadata.canonical,
@@ -259,7 +270,7 @@ impl Registry {
                 .iter()
                 .map(|f| FileRow {
                     path: f.path.clone(),
-                    digest: f.digest.clone(),
+                    digest: f.digest.to_string(),
                     size: f.size as i64,
                 })
                 .collect(),
@@ -267,7 +278,13 @@ impl Registry {
             created_by: req.created_by,
         };
         let prepared = self
-            .prepare_publish_attachments(&model, &new, &req.attachments, req.require_trusted)
+            .prepare_publish_attachments(
+                &model,
+                &new,
+                (built.digest, &files),
+                &req.attachments,
+                req.require_trusted,
+            )
             .await?;
         let (row, created, attached) = self
             .store
@@ -320,6 +337,7 @@ impl Registry {
         &self,
         model: &ModelName,
         new: &NewVersion,
+        (manifest_digest, files): (Digest, &[VersionFile]),
         inputs: &[crate::AttachmentInput],
         require_trusted: bool,
     ) -> Result<
@@ -335,8 +353,8 @@ impl Registry {
         let trust = self.namespace_trust(&model.namespace).await?;
         let target = crate::attach::Target {
             label: model.full(),
-            manifest_digest: &new.digest,
-            files: &new.files,
+            manifest_digest,
+            files,
         };
         let mut out = Vec::with_capacity(inputs.len());
         for (i, input) in inputs.iter().enumerate() {

@@ -111,7 +111,7 @@ fn namespace_of(ns: &str) -> Result<String, RegistryError> {
 /// with the same SHA-256 digests, nothing more, nothing less.
 pub(crate) fn check_resources(
     manifest: &provenant_attest::SignedManifest,
-    files: &[provenant_store::FileRow],
+    files: &[crate::VersionFile],
 ) -> Result<(), RegistryError> {
     if manifest.algorithm != HashAlgorithm::Sha256
         || !matches!(manifest.serialization, Serialization::Files)
@@ -123,10 +123,13 @@ pub(crate) fn check_resources(
     let mut expected: BTreeMap<String, String> = files
         .iter()
         .map(|f| {
-            (
-                f.path.clone(),
-                f.digest.trim_start_matches("sha256:").to_owned(),
-            )
+            // A file digest of another algorithm keeps its prefix here: it
+            // matches no SHA-256 resource, and the message shows what it is.
+            let held = match f.digest.sha256_bytes() {
+                Some(_) => f.digest.hex(),
+                None => f.digest.to_string(),
+            };
+            (f.path.clone(), held)
         })
         .collect();
     let single = files.len() == 1;
