@@ -47,8 +47,8 @@ pub use names::{
     validate_label_value,
 };
 pub use provenance::{
-    ImpactView, ImpactedVersion, LineageEdgeView, LineageView, ProvenanceSummary, ProvenanceView,
-    parse_impact_input,
+    ImpactInput, ImpactView, ImpactedVersion, LineageEdgeView, LineageView, ProvenanceSummary,
+    ProvenanceView,
 };
 pub use reference::{Reference, Selector};
 pub use service::{

@@ -114,49 +114,78 @@ fn summary(statement: &Value) -> ProvenanceSummary {
     }
 }
 
-/// Parses `dataset:sha256:<hex>`, `commit:<sha>` or `image:sha256:<hex>`
-/// into the edge kind and stored input.
 /// Shortest commit abbreviation `impact` takes (what git prints by default).
 const MIN_COMMIT_PREFIX: usize = 7;
 
-pub fn parse_impact_input(input: &str) -> Result<(&'static str, String), RegistryError> {
-    let bad = |reason: String| RegistryError::InvalidInput {
-        value: input.to_owned(),
-        reason,
-    };
-    let (kind, rest) = input.split_once(':').ok_or_else(|| {
-        bad("expected dataset:sha256:<hex>, commit:<sha> or image:sha256:<hex>".into())
-    })?;
-    match kind {
-        "dataset" | "image" => {
-            let digest =
-                provenant_provenance::parse_digest(kind, rest).map_err(|e| bad(e.to_string()))?;
-            Ok((
-                if kind == "dataset" {
-                    "dataset"
+/// An input whose downstream versions `impact` lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImpactInput {
+    Dataset(provenant_digest::Digest),
+    /// A full commit id, or an abbreviation (at least 7 hex digits) that
+    /// [`Registry::impact`] expands against the commits it has recorded.
+    Commit(String),
+    Image(provenant_digest::Digest),
+}
+
+impl ImpactInput {
+    /// Parses `dataset:sha256:<hex>`, `commit:<sha>` or `image:sha256:<hex>`.
+    pub fn parse(input: &str) -> Result<Self, RegistryError> {
+        let bad = |reason: String| RegistryError::InvalidInput {
+            value: input.to_owned(),
+            reason,
+        };
+        let (kind, rest) = input.split_once(':').ok_or_else(|| {
+            bad("expected dataset:sha256:<hex>, commit:<sha> or image:sha256:<hex>".into())
+        })?;
+        match kind {
+            "dataset" | "image" => {
+                let digest = provenant_provenance::parse_digest(kind, rest)
+                    .map_err(|e| bad(e.to_string()))?;
+                Ok(if kind == "dataset" {
+                    Self::Dataset(digest)
                 } else {
-                    "image"
-                },
-                digest.to_string(),
-            ))
-        }
-        "commit" => {
-            // A full id, or an abbreviation (at least 7 hex digits) that
-            // `Registry::impact` expands against the commits it has recorded.
-            let abbreviated = (MIN_COMMIT_PREFIX..40).contains(&rest.len())
-                && rest
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-            if !provenant_provenance::valid_commit(rest) && !abbreviated {
-                return Err(bad(format!(
-                    "commit {rest:?} is not a commit id (40 or 64 lowercase hex digits, or an abbreviation of at least {MIN_COMMIT_PREFIX})"
-                )));
+                    Self::Image(digest)
+                })
             }
-            Ok(("commit", rest.to_owned()))
+            "commit" => {
+                let abbreviated = (MIN_COMMIT_PREFIX..40).contains(&rest.len())
+                    && rest
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                if !provenant_provenance::valid_commit(rest) && !abbreviated {
+                    return Err(bad(format!(
+                        "commit {rest:?} is not a commit id (40 or 64 lowercase hex digits, or an abbreviation of at least {MIN_COMMIT_PREFIX})"
+                    )));
+                }
+                Ok(Self::Commit(rest.to_owned()))
+            }
+            other => Err(bad(format!(
+                "unknown input kind {other:?}: use dataset, commit or image"
+            ))),
         }
-        other => Err(bad(format!(
-            "unknown input kind {other:?}: use dataset, commit or image"
-        ))),
+    }
+
+    /// The lineage edge kind this input is recorded under.
+    fn edge_kind(&self) -> &'static str {
+        match self {
+            Self::Dataset(_) => "dataset",
+            Self::Commit(_) => "commit",
+            Self::Image(_) => "image",
+        }
+    }
+
+    /// The input as lineage edges record it.
+    fn stored(&self) -> String {
+        match self {
+            Self::Dataset(d) | Self::Image(d) => d.to_string(),
+            Self::Commit(c) => c.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for ImpactInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.edge_kind(), self.stored())
     }
 }
 
@@ -292,9 +321,10 @@ impl Registry {
     }
 
     /// Every version (and alias) affected by an input.
-    pub async fn impact(&self, input: &str) -> Result<ImpactView, RegistryError> {
-        let (kind, mut stored) = parse_impact_input(input)?;
-        if kind == "commit" && !provenant_provenance::valid_commit(&stored) {
+    pub async fn impact(&self, input: &ImpactInput) -> Result<ImpactView, RegistryError> {
+        let kind = input.edge_kind();
+        let mut stored = input.stored();
+        if matches!(input, ImpactInput::Commit(_)) && !provenant_provenance::valid_commit(&stored) {
             // An abbreviation: it must name exactly one recorded commit.
             let found = self
                 .store
@@ -304,13 +334,13 @@ impl Registry {
                 [one] => one.clone(),
                 [] => {
                     return Err(RegistryError::InvalidInput {
-                        value: input.to_owned(),
+                        value: input.to_string(),
                         reason: format!("no recorded commit starts with {stored}"),
                     });
                 }
                 many => {
                     return Err(RegistryError::InvalidInput {
-                        value: input.to_owned(),
+                        value: input.to_string(),
                         reason: format!(
                             "{stored} is ambiguous: it starts {} (give more digits)",
                             many.join(", ")

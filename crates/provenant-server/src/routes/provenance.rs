@@ -80,6 +80,7 @@ pub async fn impact(
         .ok_or_else(|| {
             ApiError::bad_request(ErrorCode::InvalidInput, "query parameter input is required")
         })?;
+    let input = provenant_registry::ImpactInput::parse(&input)?;
     Ok(Json(state.registry.impact(&input).await?))
 }
 
