@@ -117,6 +117,26 @@ fn summary(statement: &Value) -> ProvenanceSummary {
 /// Shortest commit abbreviation `impact` takes (what git prints by default).
 const MIN_COMMIT_PREFIX: usize = 7;
 
+/// What a lineage edge links a version to, as edges are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EdgeKind {
+    Dataset,
+    Commit,
+    Image,
+    Parent,
+}
+
+impl EdgeKind {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Dataset => "dataset",
+            Self::Commit => "commit",
+            Self::Image => "image",
+            Self::Parent => "parent",
+        }
+    }
+}
+
 /// An input whose downstream versions `impact` lists.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImpactInput {
@@ -166,11 +186,11 @@ impl ImpactInput {
     }
 
     /// The lineage edge kind this input is recorded under.
-    fn edge_kind(&self) -> &'static str {
+    fn edge_kind(&self) -> EdgeKind {
         match self {
-            Self::Dataset(_) => "dataset",
-            Self::Commit(_) => "commit",
-            Self::Image(_) => "image",
+            Self::Dataset(_) => EdgeKind::Dataset,
+            Self::Commit(_) => EdgeKind::Commit,
+            Self::Image(_) => EdgeKind::Image,
         }
     }
 
@@ -185,13 +205,13 @@ impl ImpactInput {
 
 impl std::fmt::Display for ImpactInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.edge_kind(), self.stored())
+        write!(f, "{}:{}", self.edge_kind().as_str(), self.stored())
     }
 }
 
 fn edge_view(e: &LineageEdgeRow) -> Result<LineageEdgeView, RegistryError> {
     let input = match (&e.parent_model, e.parent_number) {
-        (Some(m), Some(n)) if e.kind == "parent" => format!("{m}:{n}"),
+        (Some(m), Some(n)) if e.kind == EdgeKind::Parent.as_str() => format!("{m}:{n}"),
         _ => e.input.clone(),
     };
     Ok(LineageEdgeView {
@@ -240,7 +260,7 @@ impl Registry {
         let mut edges = Vec::new();
         for (uri, digest) in &inputs.datasets {
             edges.push(NewLineageEdge {
-                kind: "dataset".into(),
+                kind: EdgeKind::Dataset.as_str().into(),
                 input: digest.to_string(),
                 uri: uri.clone(),
                 parent_id: None,
@@ -248,7 +268,7 @@ impl Registry {
         }
         for (repo, sha) in &inputs.commits {
             edges.push(NewLineageEdge {
-                kind: "commit".into(),
+                kind: EdgeKind::Commit.as_str().into(),
                 input: sha.clone(),
                 uri: repo.clone(),
                 parent_id: None,
@@ -256,7 +276,7 @@ impl Registry {
         }
         for digest in &inputs.images {
             edges.push(NewLineageEdge {
-                kind: "image".into(),
+                kind: EdgeKind::Image.as_str().into(),
                 input: digest.to_string(),
                 uri: String::new(),
                 parent_id: None,
@@ -282,7 +302,7 @@ impl Registry {
                 other => other,
             })?;
             edges.push(NewLineageEdge {
-                kind: "parent".into(),
+                kind: EdgeKind::Parent.as_str().into(),
                 input: reference,
                 uri: format!("provenant:{}:{}", parent.model, parent.number),
                 parent_id: Some(parent.id),
@@ -322,7 +342,7 @@ impl Registry {
 
     /// Every version (and alias) affected by an input.
     pub async fn impact(&self, input: &ImpactInput) -> Result<ImpactView, RegistryError> {
-        let kind = input.edge_kind();
+        let kind = input.edge_kind().as_str();
         let mut stored = input.stored();
         if matches!(input, ImpactInput::Commit(_)) && !provenant_provenance::valid_commit(&stored) {
             // An abbreviation: it must name exactly one recorded commit.
