@@ -8,6 +8,10 @@
 //! [`TransparencyLog`] sequences the registry's changes into an RFC 6962 log
 //! stored as C2SP tlog-tiles (<https://c2sp.org/tlog-tiles>) and serves
 //! tiles and proofs.
+//!
+//! The stores are private to the registry: the server reaches them through
+//! its operations and a few narrow capabilities (opening the stores, blobs and
+//! upload sessions, tokens, log reads; see `access.rs`).
 
 mod access;
 mod attach;
