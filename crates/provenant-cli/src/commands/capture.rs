@@ -91,7 +91,7 @@ pub struct CommandFailed {
 async fn pin_parent(g: &GlobalArgs, parent: &str) -> anyhow::Result<String> {
     if let Some((name, digest)) = parent.split_once('@')
         && !name.is_empty()
-        && digest.parse::<provenant_store::Digest>().is_ok()
+        && digest.parse::<provenant_digest::Digest>().is_ok()
     {
         return Ok(parent.to_owned());
     }
