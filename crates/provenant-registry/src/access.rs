@@ -145,7 +145,7 @@ impl Registry {
             .attachments(version.id, crate::signatures::SIGNATURE_KIND)
             .await?
             .into_iter()
-            .find(|a| a.digest == digest)
+            .find(|a| a.digest.to_string() == digest)
         else {
             return Ok(None);
         };
@@ -206,10 +206,7 @@ impl Blobs<'_> {
 
     /// Records a committed blob's size in the size index.
     pub async fn record_size(&self, digest: &Digest, size: u64) -> Result<(), StoreError> {
-        self.registry
-            .store
-            .blob_size_record(&digest.to_string(), size)
-            .await
+        self.registry.store.blob_size_record(digest, size).await
     }
 }
 

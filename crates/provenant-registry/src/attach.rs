@@ -168,7 +168,7 @@ impl Registry {
             version_id: 0,
             kind: String::new(),
             media_type: ATTESTATION_MEDIA_TYPE.into(),
-            digest: Digest::sha256(&input.bundle).to_string(),
+            digest: Digest::sha256(&input.bundle),
             body: input.bundle.clone(),
             signer: String::new(),
             fingerprint: String::new(),
@@ -307,7 +307,7 @@ impl Registry {
         let files = crate::service::stored_files(self.store.version_files(row.id).await?)?;
         let target = Target {
             label: format!("{}:{}", row.model, row.number),
-            manifest_digest: crate::service::stored_digest(&row.digest)?,
+            manifest_digest: row.digest,
             files: &files,
         };
         let prepared = self

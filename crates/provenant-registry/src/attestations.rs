@@ -222,7 +222,7 @@ impl Registry {
                 .attachments(row.id, kind)
                 .await?
                 .into_iter()
-                .find(|a| a.digest == digest)
+                .find(|a| a.digest.to_string() == digest)
             {
                 return Ok(a.body);
             }
@@ -239,7 +239,7 @@ pub(crate) fn attestation_view(
     trust: &NamespaceTrust,
 ) -> Result<AttestationView, RegistryError> {
     Ok(AttestationView {
-        digest: crate::service::stored_digest(&a.digest)?,
+        digest: a.digest,
         kind: a.kind.clone(),
         predicate_type: a.predicate_type.clone(),
         signer: a.signer.clone(),

@@ -21,7 +21,7 @@ use crate::attestations::PROVENANCE_KIND;
 use crate::trust::NamespaceTrust;
 use serde_json::Value;
 
-use crate::service::{rfc3339, stored_digest};
+use crate::service::rfc3339;
 use crate::{Registry, RegistryError};
 
 pub use provenant_api::{
@@ -216,7 +216,7 @@ fn edge_view(e: &LineageEdgeRow) -> Result<LineageEdgeView, RegistryError> {
     };
     Ok(LineageEdgeView {
         version: format!("{}:{}", e.model, e.number),
-        version_digest: stored_digest(&e.digest)?,
+        version_digest: e.digest,
         kind: e.kind.clone(),
         input,
         uri: e.uri.clone(),
@@ -334,7 +334,7 @@ impl Registry {
         let down = self.store.lineage_downstream(row.id).await?;
         Ok(LineageView {
             version: format!("{}:{}", row.model, row.number),
-            digest: stored_digest(&row.digest)?,
+            digest: row.digest,
             upstream: up.iter().map(edge_view).collect::<Result<_, _>>()?,
             downstream: down.iter().map(edge_view).collect::<Result<_, _>>()?,
         })
@@ -378,7 +378,7 @@ impl Registry {
                 let state = crate::service::stored_state(&r.state, &r.digest)?;
                 Ok(ImpactedVersion {
                     version: format!("{}:{}", r.model, r.number),
-                    digest: stored_digest(&r.digest)?,
+                    digest: r.digest,
                     state,
                     direct: r.direct,
                     aliases: r.aliases,
@@ -407,7 +407,7 @@ fn provenance_view(
     let statement: Value =
         serde_json::from_slice(&bundle.envelope.payload).map_err(|e| corrupt(e.to_string()))?;
     Ok(ProvenanceView {
-        digest: stored_digest(&a.digest)?,
+        digest: a.digest,
         signer: a.signer.clone(),
         fingerprint: a.fingerprint.clone(),
         trusted: trust.vouches(a),

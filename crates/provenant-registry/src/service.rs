@@ -86,25 +86,15 @@ fn check_label_count(n: usize) -> Result<(), RegistryError> {
     Ok(())
 }
 
-/// A digest the registry stored (computed by it, or parsed when it was
-/// written), parsed again for a view; one that does not parse is a corrupt
-/// record, a server fault.
-pub(crate) fn stored_digest(
-    value: &str,
-) -> Result<provenant_digest::Digest, provenant_store::StoreError> {
-    value
-        .parse()
-        .map_err(|e| provenant_store::StoreError::Corrupt(format!("stored digest {value:?}: {e}")))
-}
-
-/// A version's stored files with their digests parsed.
+/// A version's stored files as the publish path carries them (the store
+/// parsed their digests when it read the rows).
 pub(crate) fn stored_files(
     rows: Vec<FileRow>,
 ) -> Result<Vec<VersionFile>, provenant_store::StoreError> {
     rows.into_iter()
         .map(|f| {
             Ok(VersionFile {
-                digest: stored_digest(&f.digest)?,
+                digest: f.digest,
                 path: f.path,
                 // Sizes are stored from `u64`s that fit in an `i64`.
                 size: u64::try_from(f.size).unwrap_or_default(),
@@ -117,7 +107,7 @@ pub(crate) fn stored_files(
 /// record, a server fault.
 pub(crate) fn stored_state(
     state: &str,
-    digest: &str,
+    digest: &Digest,
 ) -> Result<VersionState, provenant_store::StoreError> {
     VersionState::parse(state)
         .ok_or_else(|| provenant_store::StoreError::Corrupt(format!("state {state:?} of {digest}")))
@@ -259,18 +249,18 @@ impl Registry {
             namespace: model.namespace.clone(),
             model_name: model.name.clone(),
             description,
-            digest: built.digest.to_string(),
+            digest: built.digest,
             manifest: built.manifest,
             config: built.config,
-            config_digest: built.config_digest.to_string(),
-            metadata_digest: Digest::sha256(metadata.canonical.as_bytes()).to_string(),
+            config_digest: built.config_digest,
+            metadata_digest: Digest::sha256(metadata.canonical.as_bytes()),
             search_text: search_text(&model, &metadata.value),
             metadata: metadata.canonical,
             files: files
                 .iter()
                 .map(|f| FileRow {
                     path: f.path.clone(),
-                    digest: f.digest.to_string(),
+                    digest: f.digest,
                     size: f.size as i64,
                 })
                 .collect(),
@@ -323,10 +313,7 @@ impl Registry {
         Ok(Published {
             created,
             version,
-            attached: attached
-                .iter()
-                .map(|(a, _)| stored_digest(&a.digest))
-                .collect::<Result<_, _>>()?,
+            attached: attached.iter().map(|(a, _)| a.digest).collect(),
         })
     }
 
@@ -445,11 +432,7 @@ impl Registry {
             .ok_or_else(|| RegistryError::ModelNotFound(r.model.full()))?;
         let found = match &r.selector {
             Selector::Number(n) => self.store.version_by_number(model.id, *n).await?,
-            Selector::Digest(d) => {
-                self.store
-                    .version_by_digest(model.id, &d.to_string())
-                    .await?
-            }
+            Selector::Digest(d) => self.store.version_by_digest(model.id, d).await?,
             Selector::DigestPrefix(p) => {
                 // Enough rows to show the ambiguity without listing a whole model.
                 let mut rows = self
@@ -708,7 +691,7 @@ fn make_view(
         model: row.model,
         number: row.number,
         state: stored_state(&row.state, &row.digest)?,
-        digest: stored_digest(&row.digest)?,
+        digest: row.digest,
         state_reason: row.state_reason,
         state_changed_at: row.state_changed_at.map(rfc3339),
         state_changed_by: row.state_changed_by,
@@ -718,8 +701,8 @@ fn make_view(
         file_count: row.file_count,
         labels,
         aliases,
-        metadata_digest: stored_digest(&row.metadata_digest)?,
-        config_digest: stored_digest(&row.config_digest)?,
+        metadata_digest: row.metadata_digest,
+        config_digest: row.config_digest,
         files: files.map(|f| f.into_iter().map(manifest_file).collect()),
         signatures: None,
         attestations: None,
@@ -730,7 +713,7 @@ fn make_view(
 fn manifest_file(f: FileRow) -> ManifestFile {
     ManifestFile {
         path: f.path,
-        digest: f.digest,
+        digest: f.digest.to_string(),
         // Sizes are stored from `u64`s that fit in an `i64`.
         size: u64::try_from(f.size).unwrap_or_default(),
     }

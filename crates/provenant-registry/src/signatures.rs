@@ -196,7 +196,7 @@ impl Registry {
     ) -> Result<Vec<u8>, RegistryError> {
         let atts = self.store.attachments(row.id, SIGNATURE_KIND).await?;
         atts.into_iter()
-            .find(|a| a.digest == digest)
+            .find(|a| a.digest.to_string() == digest)
             .map(|a| a.body)
             .ok_or_else(|| {
                 RegistryError::VersionNotFound(format!(
@@ -286,7 +286,7 @@ pub(crate) fn signature_view(
     trust: &NamespaceTrust,
 ) -> Result<SignatureView, RegistryError> {
     Ok(SignatureView {
-        digest: crate::service::stored_digest(&a.digest)?,
+        digest: a.digest,
         signer: a.signer.clone(),
         fingerprint: a.fingerprint.clone(),
         trusted: trust.vouches(a),

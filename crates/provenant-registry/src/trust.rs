@@ -294,7 +294,7 @@ mod tests {
             version_id: 1,
             kind: "sbom".into(),
             media_type: String::new(),
-            digest: String::new(),
+            digest: provenant_digest::Digest::sha256(b""),
             body,
             signer: String::new(),
             fingerprint: fingerprint.into(),

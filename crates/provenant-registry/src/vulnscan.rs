@@ -264,7 +264,7 @@ impl Registry {
         });
         Ok(FindingsView {
             reference: format!("{}:{}", row.model, row.number),
-            digest: crate::service::stored_digest(&row.digest)?,
+            digest: row.digest,
             scanned: scan.is_some(),
             scanned_at: scan.as_ref().map(|s| rfc3339(s.scanned_at)),
             generation: scan.as_ref().map_or(0, |s| s.generation),

@@ -31,8 +31,8 @@ use std::sync::Arc;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
-use crate::meta::{Backend, WriteTxn};
-use crate::{Store, StoreError};
+use crate::meta::{Backend, WriteTxn, stored_digest};
+use crate::{Digest, Store, StoreError};
 
 /// What a write changed, in the values it wrote: the encoder turns it into
 /// the entry's type and details. Not `#[non_exhaustive]`: the registry maps
@@ -41,13 +41,13 @@ use crate::{Store, StoreError};
 pub enum Change {
     /// A version was published (`versions` row).
     VersionPublished {
-        digest: String,
-        metadata_digest: String,
+        digest: Digest,
+        metadata_digest: Digest,
     },
     /// An attachment was stored (`attachments` row).
     AttachmentAdded {
         kind: String,
-        digest: String,
+        digest: Digest,
         media_type: String,
         signer: String,
     },
@@ -554,13 +554,14 @@ impl Store {
         let enc = self.encoder()?;
         // Each row's own entry, found by its type (the kind does not depend
         // on the values, only on the change).
+        let any_digest = Digest::sha256(b"");
         let published = enc.kind(&Change::VersionPublished {
-            digest: String::new(),
-            metadata_digest: String::new(),
+            digest: any_digest,
+            metadata_digest: any_digest,
         });
         let added = enc.kind(&Change::AttachmentAdded {
             kind: String::new(),
-            digest: String::new(),
+            digest: any_digest,
             media_type: String::new(),
             signer: String::new(),
         });
@@ -600,9 +601,11 @@ impl Store {
         for r in &rows {
             let name: String = r.try_get(1)?;
             let number: i64 = r.try_get(2)?;
+            let digest: String = r.try_get(3)?;
+            let metadata_digest: String = r.try_get(4)?;
             let change = Change::VersionPublished {
-                digest: r.try_get(3)?,
-                metadata_digest: r.try_get(4)?,
+                digest: stored_digest("versions", "digest", &digest)?,
+                metadata_digest: stored_digest("versions", "metadata_digest", &metadata_digest)?,
             };
             out.push(record(
                 "versions",
@@ -626,9 +629,10 @@ impl Store {
         for r in &rows {
             let name: String = r.try_get(1)?;
             let number: i64 = r.try_get(2)?;
+            let digest: String = r.try_get(4)?;
             let change = Change::AttachmentAdded {
                 kind: r.try_get(3)?,
-                digest: r.try_get(4)?,
+                digest: stored_digest("attachments", "digest", &digest)?,
                 media_type: r.try_get(7)?,
                 signer: r.try_get(8)?,
             };

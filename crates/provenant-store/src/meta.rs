@@ -41,6 +41,7 @@ mod versions;
 use labels::{labels_json, labels_text};
 pub use lineage::{ImpactRow, LineageEdgeRow, MAX_LINEAGE_DEPTH, NewLineageEdge};
 use models::model_name_in_txn;
+pub(crate) use rows::stored_digest;
 use rows::{
     ATTACHMENT_COLUMNS, KEY_COLUMNS, LIST_COLUMNS, ListedVersion, MODEL_COLUMNS, VERSION_COLUMNS,
     alias_event, attachment_from_row, key_from_row, model_from_row, version_from_row,

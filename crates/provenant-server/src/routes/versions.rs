@@ -228,7 +228,7 @@ pub async fn get_manifest(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/vnd.oci.image.manifest.v1+json"),
     );
-    if let Ok(v) = HeaderValue::from_str(&row.digest) {
+    if let Ok(v) = HeaderValue::from_str(&row.digest.to_string()) {
         h.insert("docker-content-digest", v);
     }
     Ok(resp)

@@ -33,7 +33,7 @@ impl Store {
         );
         if let Some(r) = sqlx::query(AssertSqlSafe(sql))
             .bind(a.version_id)
-            .bind(&a.digest)
+            .bind(a.digest.to_string())
             .fetch_optional(&mut **tx)
             .await?
         {
@@ -47,7 +47,7 @@ impl Store {
             .bind(a.version_id)
             .bind(&a.kind)
             .bind(&a.media_type)
-            .bind(&a.digest)
+            .bind(a.digest.to_string())
             .bind(&a.body)
             .bind(&a.signer)
             .bind(&a.fingerprint)
@@ -61,7 +61,7 @@ impl Store {
         let rec = LogRecord::new(
             Change::AttachmentAdded {
                 kind: row.kind.clone(),
-                digest: row.digest.clone(),
+                digest: row.digest,
                 media_type: row.media_type.clone(),
                 signer: row.signer.clone(),
             },
@@ -98,9 +98,6 @@ impl Store {
             .bind(kind)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(attachment_from_row)
-            .collect::<Result<_, _>>()?)
+        rows.iter().map(attachment_from_row).collect()
     }
 }

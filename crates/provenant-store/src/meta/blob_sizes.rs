@@ -3,19 +3,19 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use super::Store;
-use crate::StoreError;
+use crate::{Digest, StoreError};
 
 impl Store {
     /// Record a blob the store now holds (an upload committed). Recording it
     /// again is a no-op.
-    pub async fn blob_size_record(&self, digest: &str, size: u64) -> Result<(), StoreError> {
+    pub async fn blob_size_record(&self, digest: &Digest, size: u64) -> Result<(), StoreError> {
         let size = i64::try_from(size)
             .map_err(|_| StoreError::Corrupt(format!("blob {digest} is larger than 2^63 bytes")))?;
         let _writer = self.writer_slot().await;
         sqlx::query(
             "INSERT INTO blob_sizes (digest, size) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING",
         )
-        .bind(digest)
+        .bind(digest.to_string())
         .bind(size)
         .execute(&self.pool)
         .await?;

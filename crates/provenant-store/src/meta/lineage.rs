@@ -5,8 +5,8 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
-use super::{AttachmentRow, NewAttachment, Store, now_millis};
-use crate::StoreError;
+use super::{AttachmentRow, NewAttachment, Store, now_millis, stored_digest};
+use crate::{Digest, StoreError};
 
 /// Longest parent chain followed by lineage queries.
 pub const MAX_LINEAGE_DEPTH: i64 = 256;
@@ -17,6 +17,8 @@ pub struct NewLineageEdge {
     /// `dataset`, `commit`, `image` or `parent`.
     pub kind: String,
     /// `sha256:<hex>` (dataset, image), commit id, or `ns/name@sha256:<hex>` (parent).
+    /// Text, not a `Digest`: a commit id or a parent reference is not a
+    /// content digest, and one column holds every kind.
     pub input: String,
     /// Where the input lives (dataset URI, repository URL), informative.
     pub uri: String,
@@ -30,8 +32,10 @@ pub struct LineageEdgeRow {
     pub version_id: i64,
     pub model: String,
     pub number: i64,
-    pub digest: String,
+    /// The version's manifest digest.
+    pub digest: Digest,
     pub kind: String,
+    /// Text, as in [`NewLineageEdge::input`]: not always a content digest.
     pub input: String,
     pub uri: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,7 +52,8 @@ pub struct ImpactRow {
     pub version_id: i64,
     pub model: String,
     pub number: i64,
-    pub digest: String,
+    /// The version's manifest digest.
+    pub digest: Digest,
     pub state: String,
     /// Uses the input itself (else through a parent version).
     pub direct: bool,
@@ -61,12 +66,13 @@ const EDGE_SELECT: &str = "SELECT e.version_id, m.full_name, v.number, v.digest,
      JOIN versions v ON v.id = e.version_id JOIN models m ON m.id = v.model_id \
      LEFT JOIN versions pv ON pv.id = e.parent_id LEFT JOIN models pm ON pm.id = pv.model_id";
 
-fn edge_from_row(r: &AnyRow) -> Result<LineageEdgeRow, sqlx::Error> {
+fn edge_from_row(r: &AnyRow) -> Result<LineageEdgeRow, StoreError> {
+    let digest: String = r.try_get(3)?;
     Ok(LineageEdgeRow {
         version_id: r.try_get(0)?,
         model: r.try_get(1)?,
         number: r.try_get(2)?,
-        digest: r.try_get(3)?,
+        digest: stored_digest("versions", "digest", &digest)?,
         kind: r.try_get(4)?,
         input: r.try_get(5)?,
         uri: r.try_get(6)?,
@@ -232,11 +238,12 @@ impl Store {
                 continue;
             }
             let direct: i64 = r.try_get(5)?;
+            let digest: String = r.try_get(3)?;
             out.push(ImpactRow {
                 version_id: id,
                 model: r.try_get(1)?,
                 number: r.try_get(2)?,
-                digest: r.try_get(3)?,
+                digest: stored_digest("versions", "digest", &digest)?,
                 state: r.try_get(4)?,
                 direct: direct == 1,
                 aliases: alias.into_iter().collect(),
@@ -263,7 +270,7 @@ impl Store {
             .bind(version_id)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(edge_from_row).collect::<Result<_, _>>()?)
+        rows.iter().map(edge_from_row).collect()
     }
 
     /// The parent links below `version_id`: its fine-tunes, theirs, and so on.
@@ -284,6 +291,6 @@ impl Store {
             .bind(version_id)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(edge_from_row).collect::<Result<_, _>>()?)
+        rows.iter().map(edge_from_row).collect()
     }
 }

@@ -11,8 +11,8 @@ use super::{
     AttachmentRow, Backend, NewAttachment, NewLineageEdge, NewVersion, PublishJob, Store,
     VERSION_COLUMNS, VersionRow, labels_json, labels_text, now_millis, version_from_row,
 };
-use crate::StoreError;
 use crate::log::{Change, LogRecord, LogTarget};
+use crate::{Digest, StoreError};
 
 /// Most publishes one group commit takes.
 const MAX_GROUP: usize = 256;
@@ -212,7 +212,7 @@ impl Store {
         );
         if let Some(row) = sqlx::query(AssertSqlSafe(sql))
             .bind(model_id)
-            .bind(&new.digest)
+            .bind(new.digest.to_string())
             .fetch_optional(&mut **tx)
             .await?
         {
@@ -236,12 +236,12 @@ impl Store {
         )
         .bind(model_id)
         .bind(number)
-        .bind(&new.digest)
+        .bind(new.digest.to_string())
         .bind(&new.manifest)
         .bind(&new.config)
-        .bind(&new.config_digest)
+        .bind(new.config_digest.to_string())
         .bind(&new.metadata)
-        .bind(&new.metadata_digest)
+        .bind(new.metadata_digest.to_string())
         .bind(created.size)
         .bind(created.file_count)
         .bind(now)
@@ -266,7 +266,7 @@ impl Store {
                 q = q
                     .bind(version_id)
                     .bind(&f.path)
-                    .bind(&f.digest)
+                    .bind(f.digest.to_string())
                     .bind(f.size);
             }
             q.execute(&mut **tx).await?;
@@ -332,19 +332,19 @@ impl Store {
              JOIN models m ON m.full_name = j.value ->> 0 \
              JOIN versions v ON v.model_id = m.id AND v.digest = j.value ->> 1"
         );
-        let keys: Vec<(&str, &str)> = names
+        let keys: Vec<(&str, Digest)> = names
             .iter()
             .zip(news)
-            .map(|(name, new)| (name.as_str(), new.digest.as_str()))
+            .map(|(name, new)| (name.as_str(), new.digest))
             .collect();
-        let mut existing: HashMap<(String, String), VersionRow> = HashMap::new();
+        let mut existing: HashMap<(String, Digest), VersionRow> = HashMap::new();
         for r in sqlx::query(AssertSqlSafe(sql))
             .bind(json_text(&keys)?)
             .fetch_all(&mut **tx)
             .await?
         {
             let v = version_from_row(&r)?;
-            existing.insert((v.model.clone(), v.digest.clone()), v);
+            existing.insert((v.model.clone(), v.digest), v);
         }
         // Which entries create a version; how many numbers each model needs.
         enum Slot {
@@ -353,11 +353,11 @@ impl Store {
             SameAs(usize),
         }
         let mut slots = Vec::with_capacity(news.len());
-        let mut first_of: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut first_of: HashMap<(&str, Digest), usize> = HashMap::new();
         let mut needed: BTreeMap<&str, i64> = BTreeMap::new();
         let mut created: Vec<(usize, VersionRow)> = Vec::new();
         for (i, key) in keys.iter().enumerate() {
-            if let Some(v) = existing.get(&(key.0.to_owned(), key.1.to_owned())) {
+            if let Some(v) = existing.get(&(key.0.to_owned(), key.1)) {
                 slots.push(Slot::Existing(Box::new(v.clone())));
             } else if let Some(&first) = first_of.get(key) {
                 slots.push(Slot::SameAs(first));
@@ -532,12 +532,12 @@ fn new_row(
         model_id,
         model,
         number,
-        digest: new.digest.clone(),
+        digest: new.digest,
         manifest: new.manifest.clone(),
         config: new.config.clone(),
-        config_digest: new.config_digest.clone(),
+        config_digest: new.config_digest,
         metadata: new.metadata.clone(),
-        metadata_digest: new.metadata_digest.clone(),
+        metadata_digest: new.metadata_digest,
         size: new.files.iter().map(|f| f.size).sum(),
         file_count: i64::try_from(new.files.len()).unwrap_or(i64::MAX),
         state: "active".into(),
@@ -559,8 +559,8 @@ fn published_target(row: &VersionRow) -> String {
 fn published_record(new: &NewVersion, row: &VersionRow, version_id: i64) -> LogRecord {
     LogRecord::new(
         Change::VersionPublished {
-            digest: new.digest.clone(),
-            metadata_digest: new.metadata_digest.clone(),
+            digest: new.digest,
+            metadata_digest: new.metadata_digest,
         },
         ("versions", version_id),
         &new.created_by,

@@ -19,6 +19,7 @@ use std::sync::{Mutex, PoisonError};
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::rows::stored_digest;
 use super::{Annotations, Bind, ModelRow, VersionRow};
 use crate::StoreError;
 
@@ -173,17 +174,31 @@ fn listed_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<VersionRow, 
             ))));
         }
     };
+    let digest: String = r.get(4)?;
+    let config_digest: String = r.get(5)?;
+    let metadata_digest: String = r.get(7)?;
+    let digests = (|| {
+        Ok::<_, StoreError>((
+            stored_digest("versions", "digest", &digest)?,
+            stored_digest("versions", "config_digest", &config_digest)?,
+            stored_digest("versions", "metadata_digest", &metadata_digest)?,
+        ))
+    })();
+    let (digest, config_digest, metadata_digest) = match digests {
+        Ok(d) => d,
+        Err(e) => return Ok(Err(e)),
+    };
     Ok(Ok(VersionRow {
         id,
         model_id: r.get(1)?,
         model: r.get(2)?,
         number: r.get(3)?,
-        digest: r.get(4)?,
+        digest,
         manifest: Vec::new(),
         config: Vec::new(),
-        config_digest: r.get(5)?,
+        config_digest,
         metadata: r.get(6)?,
-        metadata_digest: r.get(7)?,
+        metadata_digest,
         size: r.get(8)?,
         file_count: r.get(9)?,
         state: r.get(10)?,

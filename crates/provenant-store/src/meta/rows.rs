@@ -6,6 +6,25 @@ use std::collections::BTreeMap;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::{Digest, StoreError};
+
+/// Parse a content digest read from `table.column`. The store writes them
+/// as `sha256:<hex>` (`Digest`'s `Display`); anything else is a corrupt
+/// record, named by table and column.
+pub(crate) fn stored_digest(table: &str, column: &str, value: &str) -> Result<Digest, StoreError> {
+    value.parse().map_err(|e| {
+        StoreError::Corrupt(format!(
+            "{table}.{column} holds {value:?}, not a content digest: {e}"
+        ))
+    })
+}
+
+/// Read the text of a digest column of `row` and parse it.
+fn digest_at(row: &AnyRow, index: usize, table: &str, column: &str) -> Result<Digest, StoreError> {
+    let value: String = row.try_get(index)?;
+    stored_digest(table, column, &value)
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ModelRow {
     pub id: i64,
@@ -24,12 +43,12 @@ pub struct VersionRow {
     pub model_id: i64,
     pub model: String,
     pub number: i64,
-    pub digest: String,
+    pub digest: Digest,
     pub manifest: Vec<u8>,
     pub config: Vec<u8>,
-    pub config_digest: String,
+    pub config_digest: Digest,
     pub metadata: String,
-    pub metadata_digest: String,
+    pub metadata_digest: Digest,
     pub size: i64,
     pub file_count: i64,
     pub state: String,
@@ -58,10 +77,10 @@ pub enum ModelKey<'a> {
     Name(&'a str),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FileRow {
     pub path: String,
-    pub digest: String,
+    pub digest: Digest,
     pub size: i64,
 }
 
@@ -114,12 +133,12 @@ pub struct NewVersion {
     pub namespace: String,
     pub model_name: String,
     pub description: String,
-    pub digest: String,
+    pub digest: Digest,
     pub manifest: Vec<u8>,
     pub config: Vec<u8>,
-    pub config_digest: String,
+    pub config_digest: Digest,
     pub metadata: String,
-    pub metadata_digest: String,
+    pub metadata_digest: Digest,
     pub files: Vec<FileRow>,
     pub labels: BTreeMap<String, String>,
     /// Text indexed for full-text search (names, description, metadata values).
@@ -134,7 +153,7 @@ pub struct AttachmentRow {
     pub version_id: i64,
     pub kind: String,
     pub media_type: String,
-    pub digest: String,
+    pub digest: Digest,
     pub body: Vec<u8>,
     pub signer: String,
     pub fingerprint: String,
@@ -152,7 +171,7 @@ pub struct NewAttachment {
     pub version_id: i64,
     pub kind: String,
     pub media_type: String,
-    pub digest: String,
+    pub digest: Digest,
     pub body: Vec<u8>,
     pub signer: String,
     pub fingerprint: String,
@@ -177,13 +196,13 @@ pub struct TrustedKeyRow {
 
 pub(super) const ATTACHMENT_COLUMNS: &str = "id, version_id, kind, media_type, digest, body, signer, fingerprint, created_at, created_by, predicate_type, summary";
 
-pub(super) fn attachment_from_row(r: &AnyRow) -> Result<AttachmentRow, sqlx::Error> {
+pub(super) fn attachment_from_row(r: &AnyRow) -> Result<AttachmentRow, StoreError> {
     Ok(AttachmentRow {
         id: r.try_get(0)?,
         version_id: r.try_get(1)?,
         kind: r.try_get(2)?,
         media_type: r.try_get(3)?,
-        digest: r.try_get(4)?,
+        digest: digest_at(r, 4, "attachments", "digest")?,
         body: r.try_get(5)?,
         signer: r.try_get(6)?,
         fingerprint: r.try_get(7)?,
@@ -216,18 +235,18 @@ pub(super) const VERSION_COLUMNS: &str = "v.id, v.model_id, m.full_name, v.numbe
      v.state_changed_at, v.state_changed_by, v.created_at, v.created_by";
 
 /// Map a row of [`VERSION_COLUMNS`].
-pub(super) fn version_from_row(row: &AnyRow) -> Result<VersionRow, sqlx::Error> {
+pub(super) fn version_from_row(row: &AnyRow) -> Result<VersionRow, StoreError> {
     Ok(VersionRow {
         id: row.try_get(0)?,
         model_id: row.try_get(1)?,
         model: row.try_get(2)?,
         number: row.try_get(3)?,
-        digest: row.try_get(4)?,
+        digest: digest_at(row, 4, "versions", "digest")?,
         manifest: row.try_get(5)?,
         config: row.try_get(6)?,
-        config_digest: row.try_get(7)?,
+        config_digest: digest_at(row, 7, "versions", "config_digest")?,
         metadata: row.try_get(8)?,
-        metadata_digest: row.try_get(9)?,
+        metadata_digest: digest_at(row, 9, "versions", "metadata_digest")?,
         size: row.try_get(10)?,
         file_count: row.try_get(11)?,
         state: row.try_get(12)?,
@@ -271,21 +290,25 @@ pub(super) struct ListedVersion {
     aliases: Option<Vec<String>>,
 }
 
-impl From<ListedVersion> for VersionRow {
-    fn from(v: ListedVersion) -> Self {
+/// Digests stay text in the page's JSON and are parsed here, so that a bad
+/// one is a corrupt record naming its column rather than a JSON error.
+impl TryFrom<ListedVersion> for VersionRow {
+    type Error = StoreError;
+
+    fn try_from(v: ListedVersion) -> Result<Self, StoreError> {
         let mut aliases = v.aliases.unwrap_or_default();
         aliases.sort_unstable();
-        VersionRow {
+        Ok(VersionRow {
             id: v.id,
             model_id: v.model_id,
             model: v.model,
             number: v.number,
-            digest: v.digest,
+            digest: stored_digest("versions", "digest", &v.digest)?,
             manifest: Vec::new(),
             config: Vec::new(),
-            config_digest: v.config_digest,
+            config_digest: stored_digest("versions", "config_digest", &v.config_digest)?,
             metadata: v.metadata,
-            metadata_digest: v.metadata_digest,
+            metadata_digest: stored_digest("versions", "metadata_digest", &v.metadata_digest)?,
             size: v.size,
             file_count: v.file_count,
             state: v.state,
@@ -298,7 +321,7 @@ impl From<ListedVersion> for VersionRow {
                 labels: v.labels.unwrap_or_default(),
                 aliases,
             }),
-        }
+        })
     }
 }
 

@@ -157,8 +157,8 @@ impl Store {
                 Some(json) => serde_json::from_str::<Vec<ListedVersion>>(&json)
                     .map_err(|e| StoreError::Corrupt(format!("listing page: {e}")))?
                     .into_iter()
-                    .map(VersionRow::from)
-                    .collect(),
+                    .map(VersionRow::try_from)
+                    .collect::<Result<_, _>>()?,
                 None => Vec::new(),
             }
         };

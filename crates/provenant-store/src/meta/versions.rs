@@ -3,9 +3,10 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
+use super::rows::stored_digest;
 use super::{Backend, FileRow, Store, VERSION_COLUMNS, VersionRow, now_millis, version_from_row};
-use crate::StoreError;
 use crate::log::{Change, LogRecord, LogTarget};
+use crate::{Digest, StoreError};
 
 impl Store {
     async fn version_where(
@@ -22,7 +23,7 @@ impl Store {
             q = q.bind(b);
         }
         let row = q.fetch_optional(&self.pool).await?;
-        Ok(row.as_ref().map(version_from_row).transpose()?)
+        row.as_ref().map(version_from_row).transpose()
     }
 
     pub async fn version_by_id(&self, id: i64) -> Result<Option<VersionRow>, StoreError> {
@@ -43,16 +44,20 @@ impl Store {
             .bind(number)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(version_from_row).transpose()?)
+        row.as_ref().map(version_from_row).transpose()
     }
 
     pub async fn version_by_digest(
         &self,
         model_id: i64,
-        digest: &str,
+        digest: &Digest,
     ) -> Result<Option<VersionRow>, StoreError> {
-        self.version_where("v.model_id = $1 AND v.digest = $2", model_id, Some(digest))
-            .await
+        self.version_where(
+            "v.model_id = $1 AND v.digest = $2",
+            model_id,
+            Some(&digest.to_string()),
+        )
+        .await
     }
 
     /// The versions of a model whose digest starts with `prefix` (`sha256:`
@@ -83,10 +88,7 @@ impl Store {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(version_from_row)
-            .collect::<Result<_, _>>()?)
+        rows.iter().map(version_from_row).collect()
     }
 
     pub async fn version_by_alias(
@@ -121,14 +123,14 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
+                let digest: String = r.try_get(1)?;
                 Ok(FileRow {
                     path: r.try_get(0)?,
-                    digest: r.try_get(1)?,
+                    digest: stored_digest("version_files", "digest", &digest)?,
                     size: r.try_get(2)?,
                 })
             })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::Database)
+            .collect()
     }
 
     /// Move a version to `to` if it is currently in one of `from`. Returns

@@ -5,7 +5,7 @@ use provenant_testkit::both;
 
 fn version(model: &str, content: &str, labels: &[(&str, &str)]) -> NewVersion {
     let (ns, name) = model.rsplit_once('/').unwrap();
-    let digest = Digest::sha256(format!("{model}/{content}").as_bytes()).to_string();
+    let digest = Digest::sha256(format!("{model}/{content}").as_bytes());
     NewVersion {
         namespace: ns.into(),
         model_name: name.into(),
@@ -13,18 +13,18 @@ fn version(model: &str, content: &str, labels: &[(&str, &str)]) -> NewVersion {
         digest,
         manifest: format!("{{\"m\":\"{content}\"}}").into_bytes(),
         config: b"{}".to_vec(),
-        config_digest: Digest::sha256(b"{}").to_string(),
+        config_digest: Digest::sha256(b"{}"),
         metadata: format!("{{\"framework\":\"pytorch\",\"task\":\"{content}\"}}"),
-        metadata_digest: Digest::sha256(content.as_bytes()).to_string(),
+        metadata_digest: Digest::sha256(content.as_bytes()),
         files: vec![
             FileRow {
                 path: "model.bin".into(),
-                digest: Digest::sha256(content.as_bytes()).to_string(),
+                digest: Digest::sha256(content.as_bytes()),
                 size: 10,
             },
             FileRow {
                 path: "cfg/config.json".into(),
-                digest: Digest::sha256(b"cfg").to_string(),
+                digest: Digest::sha256(b"cfg"),
                 size: 3,
             },
         ],
@@ -562,7 +562,7 @@ both!(a_group_publishes_like_one_by_one, async |store: &Store| {
         assert_eq!(events.len(), 1, "one log entry per version");
         let entry: serde_json::Value = serde_json::from_str(&events[0].entry).unwrap();
         assert_eq!(entry["target"], format!("{}:{}", row.model, row.number));
-        assert_eq!(entry["details"]["digest"], row.digest.as_str());
+        assert_eq!(entry["details"]["digest"], row.digest.to_string());
         if *created {
             assert_eq!(entry["type"], "version.published");
         }
@@ -702,14 +702,23 @@ both!(
             store.blob_sizes_held(&[10, 20, 30]).await.unwrap(),
             Vec::<u64>::new()
         );
-        store.blob_size_record("sha256:aa", 20).await.unwrap();
-        store.blob_size_record("sha256:bb", 20).await.unwrap();
         store
-            .blob_size_record("sha256:cc", 7_000_000_000)
+            .blob_size_record(&Digest::sha256(b"aa"), 20)
+            .await
+            .unwrap();
+        store
+            .blob_size_record(&Digest::sha256(b"bb"), 20)
+            .await
+            .unwrap();
+        store
+            .blob_size_record(&Digest::sha256(b"cc"), 7_000_000_000)
             .await
             .unwrap();
         // Recording a blob again changes nothing.
-        store.blob_size_record("sha256:aa", 20).await.unwrap();
+        store
+            .blob_size_record(&Digest::sha256(b"aa"), 20)
+            .await
+            .unwrap();
         assert_eq!(
             store
                 .blob_sizes_held(&[30, 20, 7_000_000_000, 20, 10])
@@ -729,9 +738,13 @@ both!(versions_by_digest_prefix, async |store: &Store| {
     crate::logged(store);
     let shared = "d23c2b0ee1fe";
     let mut a = version("aiops/pfx", "a", &[]);
-    a.digest = format!("sha256:{shared}{}", "0".repeat(52));
+    a.digest = format!("sha256:{shared}{}", "0".repeat(52))
+        .parse()
+        .unwrap();
     let mut b = version("aiops/pfx", "b", &[]);
-    b.digest = format!("sha256:{shared}{}", "1".repeat(52));
+    b.digest = format!("sha256:{shared}{}", "1".repeat(52))
+        .parse()
+        .unwrap();
     let (v1, _) = store.version_publish(&a).await.unwrap();
     store.version_publish(&b).await.unwrap();
     let numbers = |rows: Vec<provenant_store::VersionRow>| -> Vec<i64> {
