@@ -209,18 +209,18 @@ impl std::fmt::Display for ImpactInput {
     }
 }
 
-fn edge_view(e: &LineageEdgeRow) -> Result<LineageEdgeView, RegistryError> {
+fn edge_view(e: &LineageEdgeRow) -> LineageEdgeView {
     let input = match (&e.parent_model, e.parent_number) {
         (Some(m), Some(n)) if e.kind == EdgeKind::Parent.as_str() => format!("{m}:{n}"),
         _ => e.input.clone(),
     };
-    Ok(LineageEdgeView {
+    LineageEdgeView {
         version: format!("{}:{}", e.model, e.number),
         version_digest: e.digest,
         kind: e.kind.clone(),
         input,
         uri: e.uri.clone(),
-    })
+    }
 }
 
 impl Registry {
@@ -335,8 +335,8 @@ impl Registry {
         Ok(LineageView {
             version: format!("{}:{}", row.model, row.number),
             digest: row.digest,
-            upstream: up.iter().map(edge_view).collect::<Result<_, _>>()?,
-            downstream: down.iter().map(edge_view).collect::<Result<_, _>>()?,
+            upstream: up.iter().map(edge_view).collect(),
+            downstream: down.iter().map(edge_view).collect(),
         })
     }
 

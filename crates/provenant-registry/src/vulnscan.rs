@@ -169,7 +169,7 @@ impl Registry {
                 reason: format!("stored attestation {}: {e}", a.digest),
             })?;
             let bytes = serde_json::to_vec(&st.predicate).unwrap_or_default();
-            sboms.push((a.digest.clone(), bytes));
+            sboms.push((a.digest, bytes));
         }
         let (findings, components, warnings) = tokio::task::spawn_blocking(move || {
             let mut findings = Vec::new();
