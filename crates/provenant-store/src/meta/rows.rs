@@ -351,3 +351,63 @@ pub(super) fn alias_event(r: &AnyRow) -> Result<AliasEvent, sqlx::Error> {
         moved_by: r.try_get(5)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_digest_reads_what_the_store_writes() {
+        let d = Digest::sha256(b"model");
+        assert_eq!(
+            stored_digest("versions", "digest", &d.to_string()).unwrap(),
+            d
+        );
+    }
+
+    #[test]
+    fn a_bad_stored_digest_is_corrupt_and_names_its_column() {
+        for bad in ["", "sha256:zz", "d23c2b0e", "SHA256:00"] {
+            match stored_digest("version_files", "digest", bad) {
+                Err(StoreError::Corrupt(msg)) => {
+                    assert!(msg.starts_with("version_files.digest holds"), "{msg}");
+                    assert!(msg.contains(&format!("{bad:?}")), "{msg}");
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_listing_row_with_a_bad_digest_is_corrupt() {
+        let good = Digest::sha256(b"x").to_string();
+        let listed = |config_digest: &str| ListedVersion {
+            id: 1,
+            model_id: 1,
+            model: "aiops/m".into(),
+            number: 1,
+            digest: good.clone(),
+            config_digest: config_digest.into(),
+            metadata: "{}".into(),
+            metadata_digest: good.clone(),
+            size: 0,
+            file_count: 0,
+            state: "active".into(),
+            state_reason: None,
+            state_changed_at: None,
+            state_changed_by: None,
+            created_at: 0,
+            created_by: "t".into(),
+            labels: None,
+            aliases: None,
+        };
+        let row = VersionRow::try_from(listed(&good)).unwrap();
+        assert_eq!(row.config_digest.to_string(), good);
+        match VersionRow::try_from(listed("sha256:")) {
+            Err(StoreError::Corrupt(msg)) => {
+                assert!(msg.starts_with("versions.config_digest holds"), "{msg}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
