@@ -3,7 +3,8 @@
 //! of every failed request, the request bodies both sides use
 //! ([`PublishBody`], [`BundleBody`], [`LabelsBody`], …) and the views every
 //! route answers ([`VersionView`], [`SignatureView`], [`FindingsView`], …),
-//! with the closed sets they carry as enums ([`VersionState`]). Pure: serde
+//! with the closed sets they carry as enums ([`VersionState`],
+//! [`AttachmentKind`], [`TrustedKeyKind`]). Pure: serde
 //! and utoipa only, no HTTP client or server; the server publishes these
 //! types in its OpenAPI 3.1 document
 //! (<https://spec.openapis.org/oas/v3.1.0>) at `/api/v1/openapi.json`.
@@ -29,7 +30,10 @@ pub use provenance::{
 pub use requests::{
     AliasTarget, BundleBody, KeyBody, LabelsBody, PublishBody, ReasonBody, VulnDbImportBody,
 };
-pub use signing::{AttestationView, SignatureView, TrustedKeyView};
+pub use signing::{
+    AttachmentKind, AttestationView, SignatureView, TrustedKeyKind, TrustedKeyView,
+    UnknownAttachmentKind,
+};
 pub use uploads::{CommitUpload, NewUpload, UploadPlan, UploadPlanRequest, UploadStatus};
 pub use version::{
     JsonDocument, ManifestFile, PageOf, Published, UnknownVersionState, VersionState, VersionView,

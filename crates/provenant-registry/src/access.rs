@@ -142,7 +142,7 @@ impl Registry {
     ) -> Result<Option<LogEventRow>, RegistryError> {
         let Some(att) = self
             .store
-            .attachments(version.id, crate::signatures::SIGNATURE_KIND)
+            .attachments(version.id, crate::AttachmentKind::Signature.as_str())
             .await?
             .into_iter()
             .find(|a| a.digest.to_string() == digest)

@@ -15,11 +15,11 @@ use provenant_store::{
 };
 
 use crate::attestations::{
-    ATTESTATION_MEDIA_TYPE, SBOM_KIND, SLSA_PROVENANCE_PREDICATE, check_predicate,
+    ATTESTATION_MEDIA_TYPE, AttachmentKind, SLSA_PROVENANCE_PREDICATE, check_predicate,
 };
-use crate::signatures::{SIGNATURE_KIND, SIGNATURE_MEDIA_TYPE, check_resources};
+use crate::signatures::{SIGNATURE_MEDIA_TYPE, check_resources};
 use crate::trust::{KeyMaterial, NamespaceTrust, verify_bundle_with};
-use crate::{ModelName, PROVENANCE_KIND, Registry, RegistryError};
+use crate::{ModelName, Registry, RegistryError};
 
 /// A signed bundle sent to be attached, with the key material (if any) that
 /// verifies it. Without key material, the namespace's trusted keys and root
@@ -74,6 +74,8 @@ pub(crate) struct Target<'a> {
 /// establishes (provenance only).
 #[derive(Clone, Debug)]
 pub(crate) struct Prepared {
+    /// What the bundle is (`new.kind` holds the same, as stored).
+    pub kind: AttachmentKind,
     pub new: NewAttachment,
     pub edges: Vec<NewLineageEdge>,
 }
@@ -177,7 +179,7 @@ impl Registry {
             summary: "{}".into(),
         };
         let mut edges = Vec::new();
-        match (kind, expect) {
+        let stored_as = match (kind, expect) {
             (Kind::Signature, Expect::Signature | Expect::Any) => {
                 let checked = verify_bundle_with(
                     &bundle,
@@ -189,11 +191,11 @@ impl Registry {
                     bad_signature,
                 )?;
                 check_resources(&checked.value, target.files)?;
-                new.kind = SIGNATURE_KIND.into();
                 new.media_type = SIGNATURE_MEDIA_TYPE.into();
                 new.predicate_type = String::new();
                 new.signer = checked.signer;
                 new.fingerprint = checked.fingerprint;
+                AttachmentKind::Signature
             }
             (Kind::Signature, _) => {
                 return Err(wrong_kind(format!(
@@ -215,18 +217,19 @@ impl Registry {
                 )?;
                 let st = checked.value;
                 self.check_subject(target, &st, provenance)?;
-                if provenance {
+                let stored_as = if provenance {
                     let (summary, lineage) = self.provenance_prepare(&st).await?;
-                    new.kind = PROVENANCE_KIND.into();
                     new.summary = summary;
                     edges = lineage;
+                    AttachmentKind::Provenance
                 } else {
                     let (kind, summary) = check_predicate(&st)?;
-                    new.kind = kind.into();
                     new.summary = summary.to_string();
-                }
+                    kind
+                };
                 new.signer = checked.signer;
                 new.fingerprint = checked.fingerprint;
+                stored_as
             }
             (Kind::Sbom, _) | (Kind::Provenance, _) => {
                 return Err(wrong_kind(format!(
@@ -237,8 +240,13 @@ impl Registry {
                     }
                 )));
             }
-        }
-        Ok(Prepared { new, edges })
+        };
+        new.kind = stored_as.as_str().into();
+        Ok(Prepared {
+            kind: stored_as,
+            new,
+            edges,
+        })
     }
 
     /// A statement must name the version: its OMS root digest (file mode,
@@ -329,6 +337,7 @@ impl Registry {
             ..prepared.new
         };
         let label = format!("{}:{}", row.model, row.number);
+        let kind = prepared.kind;
         let (att, created) = if prepared.edges.is_empty() {
             self.store.attachment_insert(&new).await?
         } else {
@@ -338,8 +347,8 @@ impl Registry {
                 .map_err(|e| lineage_error(e, &label))?
         };
         if created {
-            tracing::info!(version = %label, kind = %att.kind, signer = %att.signer, edges = prepared.edges.len(), "attached");
-            if att.kind == SBOM_KIND {
+            tracing::info!(version = %label, %kind, signer = %att.signer, edges = prepared.edges.len(), "attached");
+            if kind == AttachmentKind::Sbom {
                 self.scan_version_logged(row).await;
             }
         }

@@ -18,10 +18,6 @@ use crate::service::rfc3339;
 use crate::trust::NamespaceTrust;
 use crate::{Registry, RegistryError};
 
-/// Attachment kind of SBOM attestations.
-pub const SBOM_KIND: &str = "sbom";
-/// Attachment kind of provenance attestations.
-pub const PROVENANCE_KIND: &str = "provenance";
 /// in-toto predicate type of a CycloneDX document.
 pub const CYCLONEDX_PREDICATE: &str = "https://cyclonedx.org/bom";
 /// in-toto predicate type of an SPDX 2.3 document.
@@ -31,7 +27,7 @@ pub const SLSA_PROVENANCE_PREDICATE: &str = "https://slsa.dev/provenance/v1";
 /// Media type of stored attestation bundles.
 pub const ATTESTATION_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
-pub use provenant_api::AttestationView;
+pub use provenant_api::{AttachmentKind, AttestationView};
 
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> RegistryError {
     RegistryError::InvalidAttestation {
@@ -154,10 +150,10 @@ fn format_name(f: provenant_sbom::Format) -> &'static str {
 /// checking it; unknown predicate types are refused.
 pub(crate) fn check_predicate(
     statement: &Statement,
-) -> Result<(&'static str, Value), RegistryError> {
+) -> Result<(AttachmentKind, Value), RegistryError> {
     match statement.predicate_type.as_str() {
         CYCLONEDX_PREDICATE | SPDX_PREDICATE | "https://spdx.dev/Document" => {
-            Ok((SBOM_KIND, check_sbom(statement)?))
+            Ok((AttachmentKind::Sbom, check_sbom(statement)?))
         }
         other => Err(invalid(
             "payload.predicateType",
@@ -192,8 +188,8 @@ impl Registry {
     ) -> Result<Vec<AttestationView>, RegistryError> {
         let trust = self.version_trust(row).await?;
         let mut out = Vec::new();
-        for kind in [SBOM_KIND, PROVENANCE_KIND] {
-            for a in self.store.attachments(row.id, kind).await? {
+        for kind in AttachmentKind::ATTESTATIONS {
+            for a in self.store.attachments(row.id, kind.as_str()).await? {
                 out.push(attestation_view(&a, &trust)?);
             }
         }
@@ -201,13 +197,13 @@ impl Registry {
         Ok(out)
     }
 
-    /// The stored bundles of a version's attestations of `kind`.
+    /// The stored bundles of a version's attachments of `kind`.
     pub async fn attestation_rows(
         &self,
         row: &VersionRow,
-        kind: &str,
+        kind: AttachmentKind,
     ) -> Result<Vec<AttachmentRow>, RegistryError> {
-        Ok(self.store.attachments(row.id, kind).await?)
+        Ok(self.store.attachments(row.id, kind.as_str()).await?)
     }
 
     /// One attestation bundle, byte for byte.
@@ -216,10 +212,10 @@ impl Registry {
         row: &VersionRow,
         digest: &str,
     ) -> Result<Vec<u8>, RegistryError> {
-        for kind in [SBOM_KIND, PROVENANCE_KIND] {
+        for kind in AttachmentKind::ATTESTATIONS {
             if let Some(a) = self
                 .store
-                .attachments(row.id, kind)
+                .attachments(row.id, kind.as_str())
                 .await?
                 .into_iter()
                 .find(|a| a.digest.to_string() == digest)
@@ -240,7 +236,7 @@ pub(crate) fn attestation_view(
 ) -> Result<AttestationView, RegistryError> {
     Ok(AttestationView {
         digest: a.digest,
-        kind: a.kind.clone(),
+        kind: stored_kind(a)?,
         predicate_type: a.predicate_type.clone(),
         signer: a.signer.clone(),
         fingerprint: a.fingerprint.clone(),
@@ -248,6 +244,17 @@ pub(crate) fn attestation_view(
         summary: serde_json::from_str(&a.summary).unwrap_or(Value::Null),
         created_at: rfc3339(a.created_at),
         created_by: a.created_by.clone(),
+    })
+}
+
+/// The kind of a stored attachment; a word that is no kind is a corrupt
+/// record, a server fault.
+pub(crate) fn stored_kind(a: &AttachmentRow) -> Result<AttachmentKind, RegistryError> {
+    AttachmentKind::parse(&a.kind).ok_or_else(|| {
+        RegistryError::Store(provenant_store::StoreError::Corrupt(format!(
+            "kind {:?} of attachment {}",
+            a.kind, a.digest
+        )))
     })
 }
 

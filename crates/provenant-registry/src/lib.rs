@@ -35,7 +35,7 @@ pub use access::{
 };
 pub use attach::AttachmentInput;
 pub use attestations::{
-    ATTESTATION_MEDIA_TYPE, AttestationView, CYCLONEDX_PREDICATE, PROVENANCE_KIND, SBOM_KIND,
+    ATTESTATION_MEDIA_TYPE, AttachmentKind, AttestationView, CYCLONEDX_PREDICATE,
     SLSA_PROVENANCE_PREDICATE, SPDX_PREDICATE, attestation_statement, oms_root_digest,
 };
 pub use error::RegistryError;
@@ -60,7 +60,7 @@ pub use service::{
     parse_state, rfc3339,
 };
 pub use signatures::{
-    SIGNATURE_MEDIA_TYPE, SignatureView, TrustedKeyView, normalize_fingerprint,
+    SIGNATURE_MEDIA_TYPE, SignatureView, TrustedKeyKind, TrustedKeyView, normalize_fingerprint,
     parse_key_or_certificate,
 };
 pub use transparency::{LogConfig, LogError, LogHead, TransparencyLog};

@@ -17,7 +17,7 @@ use provenant_store::{
 };
 
 use crate::attach::{AttachmentInput, Expect};
-use crate::attestations::PROVENANCE_KIND;
+use crate::attestations::AttachmentKind;
 use crate::trust::NamespaceTrust;
 use serde_json::Value;
 
@@ -317,7 +317,7 @@ impl Registry {
     pub async fn provenance(&self, row: &VersionRow) -> Result<Vec<ProvenanceView>, RegistryError> {
         let trust = self.version_trust(row).await?;
         self.store
-            .attachments(row.id, PROVENANCE_KIND)
+            .attachments(row.id, AttachmentKind::Provenance.as_str())
             .await?
             .iter()
             .map(|a| provenance_view(a, &trust))

@@ -286,7 +286,7 @@ impl Registry {
         }
         if attached
             .iter()
-            .any(|(a, created)| *created && a.kind == crate::SBOM_KIND)
+            .any(|(a, created)| *created && a.kind == crate::AttachmentKind::Sbom.as_str())
         {
             self.scan_version_logged(&row).await;
         }

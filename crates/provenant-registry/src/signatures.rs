@@ -17,22 +17,26 @@ use crate::service::rfc3339;
 use crate::trust::NamespaceTrust;
 use crate::{ModelName, Registry, RegistryError};
 
-pub const SIGNATURE_KIND: &str = "signature";
 pub const SIGNATURE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
-pub use provenant_api::{SignatureView, TrustedKeyView};
+pub use provenant_api::{AttachmentKind, SignatureView, TrustedKeyKind, TrustedKeyView};
+
+/// What a stored trusted key is: a `CERTIFICATE` block is a root
+/// certificate, anything else a public key.
+pub(crate) fn trusted_key_kind(public_key: &str) -> TrustedKeyKind {
+    if public_key.contains("-----BEGIN CERTIFICATE-----") {
+        TrustedKeyKind::RootCertificate
+    } else {
+        TrustedKeyKind::Key
+    }
+}
 
 /// A trusted key row as the API shows it.
 pub(crate) fn trusted_key_view(k: TrustedKeyRow) -> TrustedKeyView {
-    let kind = if k.public_key.contains("-----BEGIN CERTIFICATE-----") {
-        "root_certificate"
-    } else {
-        "key"
-    };
     TrustedKeyView {
+        kind: trusted_key_kind(&k.public_key),
         namespace: k.namespace,
         fingerprint: k.fingerprint,
-        kind: kind.into(),
         public_key: k.public_key,
         comment: k.comment,
         added_at: rfc3339(k.added_at),
@@ -184,7 +188,10 @@ impl Registry {
     /// Signatures of a version with their trust status.
     pub async fn signatures(&self, row: &VersionRow) -> Result<Vec<SignatureView>, RegistryError> {
         let trust = self.version_trust(row).await?;
-        let atts = self.store.attachments(row.id, SIGNATURE_KIND).await?;
+        let atts = self
+            .store
+            .attachments(row.id, AttachmentKind::Signature.as_str())
+            .await?;
         atts.iter().map(|a| signature_view(a, &trust)).collect()
     }
 
@@ -194,7 +201,10 @@ impl Registry {
         row: &VersionRow,
         digest: &str,
     ) -> Result<Vec<u8>, RegistryError> {
-        let atts = self.store.attachments(row.id, SIGNATURE_KIND).await?;
+        let atts = self
+            .store
+            .attachments(row.id, AttachmentKind::Signature.as_str())
+            .await?;
         atts.into_iter()
             .find(|a| a.digest.to_string() == digest)
             .map(|a| a.body)
@@ -220,7 +230,7 @@ impl Registry {
         // root issued). A root replaces its bare key (what `keys add
         // root.pem` stored before roots were kept whole); a bare key never
         // silently stands in for a trusted root.
-        let is_root = |pem: &str| pem.contains("-----BEGIN CERTIFICATE-----");
+        let is_root = |pem: &str| trusted_key_kind(pem) == TrustedKeyKind::RootCertificate;
         if let Some(existing) = self
             .store
             .trusted_keys(&ns, false)

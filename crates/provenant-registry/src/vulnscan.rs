@@ -9,7 +9,7 @@ use provenant_store::{NewFinding, OsvRow, Store, VersionRow};
 use provenant_vuln::{Format, Index, IndexEntry, Level, SourceItem};
 use serde_json::Value;
 
-use crate::attestations::{SBOM_KIND, attestation_statement};
+use crate::attestations::{AttachmentKind, attestation_statement};
 use crate::service::rfc3339;
 use crate::{Registry, RegistryError};
 
@@ -147,7 +147,10 @@ impl Registry {
     /// Re-scans every version that has an SBOM attached. Returns the number
     /// of versions scanned and of findings first seen.
     pub async fn rescan_all(&self) -> Result<(usize, usize), RegistryError> {
-        let ids = self.store.versions_with_attachment(SBOM_KIND).await?;
+        let ids = self
+            .store
+            .versions_with_attachment(AttachmentKind::Sbom.as_str())
+            .await?;
         let mut new = 0;
         for id in &ids {
             if let Some(row) = self.store.version_by_id(*id).await? {
@@ -162,7 +165,10 @@ impl Registry {
     /// logged as warnings.
     pub async fn scan_version(&self, row: &VersionRow) -> Result<VersionScan, RegistryError> {
         let (generation, index) = self.vuln_index().await?;
-        let atts = self.store.attachments(row.id, SBOM_KIND).await?;
+        let atts = self
+            .store
+            .attachments(row.id, AttachmentKind::Sbom.as_str())
+            .await?;
         let mut sboms = Vec::new();
         for a in &atts {
             let st = attestation_statement(&a.body).map_err(|e| RegistryError::Internal {

@@ -137,7 +137,7 @@ struct SbomSummary {
 
 /// One line about an attached attestation.
 pub fn describe_attestation(view: &AttestationView) -> String {
-    let what = if view.kind == provenant_registry::SBOM_KIND {
+    let what = if view.kind == provenant_api::AttachmentKind::Sbom {
         let s: SbomSummary = serde_json::from_value(view.summary.clone()).unwrap_or(SbomSummary {
             format: None,
             spec_version: None,

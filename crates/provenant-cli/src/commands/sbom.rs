@@ -78,7 +78,7 @@ async fn model_sbom(g: &GlobalArgs, reference: &str) -> anyhow::Result<provenant
         client.get_json(&format!("{path}/attestations")).await?;
     for att in atts
         .iter()
-        .filter(|a| a.kind == provenant_registry::SBOM_KIND)
+        .filter(|a| a.kind == provenant_api::AttachmentKind::Sbom)
     {
         let digest = &att.digest;
         if !att.trusted {
