@@ -31,7 +31,7 @@ pub use requests::{
     AliasTarget, BundleBody, KeyBody, LabelsBody, PublishBody, ReasonBody, VulnDbImportBody,
 };
 pub use signing::{
-    AttachmentKind, AttestationView, SignatureView, TrustedKeyKind, TrustedKeyView,
+    AttachmentKind, AttestationView, SbomSummary, SignatureView, TrustedKeyKind, TrustedKeyView,
     UnknownAttachmentKind,
 };
 pub use uploads::{CommitUpload, NewUpload, UploadPlan, UploadPlanRequest, UploadStatus};

@@ -141,6 +141,24 @@ pub struct TrustedKeyView {
     pub removed_by: Option<String>,
 }
 
+/// What the registry keeps in brief about an attached SBOM (the `summary`
+/// of an [`AttestationView`] of kind `sbom`). Fields in the order they have
+/// always been written (alphabetical), so stored summaries stay byte for
+/// byte what they were.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct SbomSummary {
+    /// Whether the document says its component list is complete.
+    pub complete: bool,
+    /// How many components it lists.
+    pub components: u64,
+    /// `cyclonedx-json` or `spdx-json`.
+    pub format: String,
+    /// The document's `specVersion` (CycloneDX) or `spdxVersion` (SPDX).
+    pub spec_version: String,
+    /// Name of the component the document describes, if it names one.
+    pub subject: Option<String>,
+}
+
 /// An attestation as the API shows it.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct AttestationView {
@@ -158,7 +176,8 @@ pub struct AttestationView {
     /// Whether the namespace's trusted key or root certificate of that
     /// fingerprint verifies the bundle now (decided by the server alone).
     pub trusted: bool,
-    /// What the predicate says in brief (SBOM: format, spec version, component count).
+    /// What the predicate says in brief: an [`SbomSummary`] for an SBOM, a
+    /// `ProvenanceSummary` for provenance.
     #[schema(value_type = Object)]
     pub summary: Value,
     pub created_at: String,

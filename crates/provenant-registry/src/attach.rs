@@ -224,7 +224,12 @@ impl Registry {
                     AttachmentKind::Provenance
                 } else {
                     let (kind, summary) = check_predicate(&st)?;
-                    new.summary = summary.to_string();
+                    new.summary = serde_json::to_string(&summary).map_err(|e| {
+                        RegistryError::InvalidAttestation {
+                            field: "payload.predicate".into(),
+                            reason: e.to_string(),
+                        }
+                    })?;
                     kind
                 };
                 new.signer = checked.signer;

@@ -9,9 +9,10 @@
 //! understand and parses. Trust is decided when reading, by the namespace's
 //! anchors alone, as for signatures.
 
+use provenant_api::SbomSummary;
 use provenant_attest::{Bundle, Statement};
 use provenant_store::{AttachmentRow, VersionRow};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::attach::{AttachmentInput, Expect};
 use crate::service::rfc3339;
@@ -105,7 +106,7 @@ fn root_hex(mut resources: Vec<provenant_digest::Resource>) -> String {
 
 /// Checks an SBOM predicate: it must be the document its predicate type
 /// names and parse. Returns the summary kept with the attachment.
-fn check_sbom(statement: &Statement) -> Result<Value, RegistryError> {
+fn check_sbom(statement: &Statement) -> Result<SbomSummary, RegistryError> {
     let bytes = serde_json::to_vec(&statement.predicate)
         .map_err(|e| invalid("payload.predicate", e.to_string()))?;
     let (format, sbom) = provenant_sbom::parse_sbom(&bytes, "payload.predicate")
@@ -130,13 +131,13 @@ fn check_sbom(statement: &Statement) -> Result<Value, RegistryError> {
         .or_else(|| statement.predicate.get("spdxVersion"))
         .and_then(Value::as_str)
         .unwrap_or_default();
-    Ok(json!({
-        "format": format_name(format),
-        "spec_version": spec_version,
-        "components": sbom.components.len(),
-        "complete": sbom.is_complete(),
-        "subject": sbom.subject.as_ref().map(|c| c.name.clone()),
-    }))
+    Ok(SbomSummary {
+        complete: sbom.is_complete(),
+        components: u64::try_from(sbom.components.len()).unwrap_or(u64::MAX),
+        format: format_name(format).to_owned(),
+        spec_version: spec_version.to_owned(),
+        subject: sbom.subject.as_ref().map(|c| c.name.clone()),
+    })
 }
 
 fn format_name(f: provenant_sbom::Format) -> &'static str {
@@ -150,7 +151,7 @@ fn format_name(f: provenant_sbom::Format) -> &'static str {
 /// checking it; unknown predicate types are refused.
 pub(crate) fn check_predicate(
     statement: &Statement,
-) -> Result<(AttachmentKind, Value), RegistryError> {
+) -> Result<(AttachmentKind, SbomSummary), RegistryError> {
     match statement.predicate_type.as_str() {
         CYCLONEDX_PREDICATE | SPDX_PREDICATE | "https://spdx.dev/Document" => {
             Ok((AttachmentKind::Sbom, check_sbom(statement)?))
@@ -268,4 +269,36 @@ pub fn attestation_statement(body: &[u8]) -> Result<Statement, RegistryError> {
     let bundle = Bundle::from_json(body).map_err(|e| bad("bundle", e.to_string()))?;
     Statement::parse(&bundle.envelope.payload)
         .map_err(|e| bad("dsseEnvelope.payload", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use provenant_api::SbomSummary;
+
+    /// The summary is stored as text: the typed summary writes the bytes the
+    /// `json!` object it replaced wrote.
+    #[test]
+    fn sbom_summary_is_stored_as_before() {
+        for subject in [Some("m"), None] {
+            let typed = SbomSummary {
+                complete: false,
+                components: 3,
+                format: "spdx-json".into(),
+                spec_version: "SPDX-2.3".into(),
+                subject: subject.map(str::to_owned),
+            };
+            let before = serde_json::json!({
+                "format": "spdx-json",
+                "spec_version": "SPDX-2.3",
+                "components": 3usize,
+                "complete": false,
+                "subject": subject,
+            });
+            assert_eq!(serde_json::to_string(&typed).unwrap(), before.to_string());
+            assert_eq!(
+                serde_json::from_value::<SbomSummary>(before).unwrap(),
+                typed
+            );
+        }
+    }
 }

@@ -6,7 +6,7 @@ use reqwest::Method;
 use crate::GlobalArgs;
 use crate::client::{Client, model_segment};
 use crate::commands::signing::{SigningFlags, SigningMaterial};
-use provenant_api::{AttestationView, SignatureView, VersionView};
+use provenant_api::{AttachmentKind, AttestationView, SbomSummary, SignatureView, VersionView};
 
 /// Attach a signed attestation to a version: `--sbom FILE` signs the SBOM
 /// (CycloneDX or SPDX JSON) as an in-toto attestation with `--key`; a BUNDLE
@@ -122,39 +122,21 @@ pub fn describe(view: &Attached) -> String {
     }
 }
 
-/// What the server keeps in brief about an attached SBOM.
-#[derive(serde::Deserialize)]
-struct SbomSummary {
-    #[serde(default)]
-    format: Option<String>,
-    #[serde(default)]
-    spec_version: Option<String>,
-    #[serde(default)]
-    components: serde_json::Value,
-    #[serde(default)]
-    complete: Option<bool>,
-}
-
 /// One line about an attached attestation.
 pub fn describe_attestation(view: &AttestationView) -> String {
-    let what = if view.kind == provenant_api::AttachmentKind::Sbom {
-        let s: SbomSummary = serde_json::from_value(view.summary.clone()).unwrap_or(SbomSummary {
-            format: None,
-            spec_version: None,
-            components: serde_json::Value::Null,
-            complete: None,
-        });
-        format!(
-            "SBOM {} {} ({} components{})",
-            s.format.as_deref().unwrap_or("?"),
-            s.spec_version.as_deref().unwrap_or(""),
-            s.components,
-            if s.complete == Some(false) {
-                ", INCOMPLETE"
-            } else {
-                ""
-            }
-        )
+    let what = if view.kind == AttachmentKind::Sbom {
+        match serde_json::from_value::<SbomSummary>(view.summary.clone()) {
+            Ok(s) => format!(
+                "SBOM {} {} ({} components{})",
+                s.format,
+                s.spec_version,
+                s.components,
+                if s.complete { "" } else { ", INCOMPLETE" }
+            ),
+            // The registry writes every SBOM summary; one it did not is
+            // shown as unknown rather than failing the command.
+            Err(_) => "SBOM ? (summary unreadable)".to_owned(),
+        }
     } else {
         format!("{} {}", view.kind, view.predicate_type)
     };
