@@ -32,15 +32,11 @@ pub struct HashedFile {
     pub digest: Digest,
 }
 
-/// The OMS root digest (hex) of hashed files: what `provenant digest` prints
-/// for them and what an attestation about them names as its subject.
-pub fn oms_root(files: &[HashedFile]) -> anyhow::Result<String> {
-    let digests: Vec<(&str, String)> = files
-        .iter()
-        .map(|f| (f.file.rel.as_str(), f.digest.to_string()))
-        .collect();
+/// The OMS root digest of hashed files: what `provenant digest` prints for
+/// them and what an attestation about them names as its subject.
+pub fn oms_root(files: &[HashedFile]) -> anyhow::Result<Digest> {
     Ok(provenant_registry::oms_root_digest(
-        digests.iter().map(|(p, d)| (*p, d.as_str())),
+        files.iter().map(|f| (f.file.rel.as_str(), &f.digest)),
     )?)
 }
 

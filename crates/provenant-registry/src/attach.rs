@@ -263,10 +263,12 @@ impl Registry {
         provenance: bool,
     ) -> Result<(), RegistryError> {
         let root = crate::attestations::oms_root_of(target.files)?;
-        if st.has_sha256(&root) || st.has_sha256(&target.manifest_digest.hex()) {
+        if st.has_sha256(&root.hex()) || st.has_sha256(&target.manifest_digest.hex()) {
             return Ok(());
         }
         if provenance {
+            // The subjects as the statement wrote them (in-toto digest
+            // maps, not necessarily valid hex): shown, never parsed.
             let got: Vec<String> = st
                 .subject
                 .iter()
@@ -281,7 +283,7 @@ impl Registry {
             return Err(RegistryError::SubjectMismatch {
                 version: target.label.clone(),
                 expected: format!(
-                    "sha256:{root} (OMS root digest) or {} (manifest digest)",
+                    "{root} (OMS root digest) or {} (manifest digest)",
                     target.manifest_digest
                 ),
                 got: got.join(", "),
@@ -290,7 +292,7 @@ impl Registry {
         Err(RegistryError::InvalidAttestation {
             field: "payload.subject".into(),
             reason: format!(
-                "no subject is {} (its OMS root digest sha256:{root} or manifest digest {})",
+                "no subject is {} (its OMS root digest {root} or manifest digest {})",
                 target.label, target.manifest_digest
             ),
         })

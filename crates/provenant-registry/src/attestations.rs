@@ -11,6 +11,7 @@
 
 use provenant_api::SbomSummary;
 use provenant_attest::{Bundle, Statement};
+use provenant_digest::Digest;
 use provenant_store::{AttachmentRow, VersionRow};
 use serde_json::Value;
 
@@ -37,71 +38,38 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> RegistryError
     }
 }
 
-/// The OMS root digest (hex) of a version's files given as (path, `sha256:` digest)
-/// pairs: file mode, SHA-256, digests in OMS path order — what `provenant digest`
-/// prints for the same files.
+/// The OMS root digest of a version's files given as (path, digest) pairs:
+/// file mode, SHA-256, digests in OMS path order — what `provenant digest`
+/// prints for the same files. A file whose digest is not SHA-256 has no OMS
+/// root in file mode (`InvalidDigest` naming its path).
 pub fn oms_root_digest<'a>(
-    files: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> Result<String, RegistryError> {
-    let resources = files
+    files: impl IntoIterator<Item = (&'a str, &'a Digest)>,
+) -> Result<Digest, RegistryError> {
+    let mut resources = files
         .into_iter()
         .map(|(path, digest)| {
-            let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-            let bytes = (hex.len() == 64)
-                .then(|| {
-                    (0..hex.len())
-                        .step_by(2)
-                        .map(|i| {
-                            hex.get(i..i + 2)
-                                .and_then(|b| u8::from_str_radix(b, 16).ok())
-                        })
-                        .collect::<Option<Vec<u8>>>()
-                })
-                .flatten()
+            let bytes = digest
+                .sha256_bytes()
                 .ok_or_else(|| RegistryError::InvalidDigest {
                     path: path.to_owned(),
                     reason: format!("{digest} is not a sha256: digest"),
                 })?;
-            Ok(file_resource(path, bytes))
+            Ok(provenant_digest::Resource {
+                name: provenant_digest::ResourceName::File(path.to_owned()),
+                algorithm: "sha256".into(),
+                digest: bytes.to_vec(),
+            })
         })
         .collect::<Result<Vec<_>, RegistryError>>()?;
-    Ok(root_hex(resources))
-}
-
-/// [`oms_root_digest`] of a version's files, their digests parsed; a file
-/// whose digest is not SHA-256 has no OMS root in file mode.
-pub(crate) fn oms_root_of(files: &[crate::VersionFile]) -> Result<String, RegistryError> {
-    let resources = files
-        .iter()
-        .map(|f| {
-            let bytes = f
-                .digest
-                .sha256_bytes()
-                .ok_or_else(|| RegistryError::InvalidDigest {
-                    path: f.path.clone(),
-                    reason: format!("{} is not a sha256: digest", f.digest),
-                })?;
-            Ok(file_resource(&f.path, bytes.to_vec()))
-        })
-        .collect::<Result<Vec<_>, RegistryError>>()?;
-    Ok(root_hex(resources))
-}
-
-fn file_resource(path: &str, sha256: Vec<u8>) -> provenant_digest::Resource {
-    provenant_digest::Resource {
-        name: provenant_digest::ResourceName::File(path.to_owned()),
-        algorithm: "sha256".into(),
-        digest: sha256,
-    }
-}
-
-/// The OMS root digest (hex) of file resources, in OMS path order.
-fn root_hex(mut resources: Vec<provenant_digest::Resource>) -> String {
     resources.sort_by(|a, b| a.name.cmp(&b.name));
-    provenant_digest::root_digest(&resources)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Ok(Digest::from_sha256_bytes(provenant_digest::root_digest(
+        &resources,
+    )))
+}
+
+/// [`oms_root_digest`] of a version's files.
+pub(crate) fn oms_root_of(files: &[crate::VersionFile]) -> Result<Digest, RegistryError> {
+    oms_root_digest(files.iter().map(|f| (f.path.as_str(), &f.digest)))
 }
 
 /// Checks an SBOM predicate: it must be the document its predicate type
@@ -274,6 +242,28 @@ pub fn attestation_statement(body: &[u8]) -> Result<Statement, RegistryError> {
 #[cfg(test)]
 mod tests {
     use provenant_api::SbomSummary;
+    use provenant_digest::Digest;
+
+    use crate::RegistryError;
+
+    #[test]
+    fn oms_root_is_in_path_order_and_sha256_only() {
+        let (a, b) = (Digest::sha256(b"a"), Digest::sha256(b"b"));
+        let root = super::oms_root_digest([("x/a", &a), ("b", &b)]).unwrap();
+        assert_eq!(
+            root,
+            super::oms_root_digest([("b", &b), ("x/a", &a)]).unwrap()
+        );
+        assert_eq!(root.algorithm(), provenant_digest::DigestAlgorithm::Sha256);
+        let other = Digest::sha512(b"a");
+        match super::oms_root_digest([("m.bin", &other)]) {
+            Err(RegistryError::InvalidDigest { path, reason }) => {
+                assert_eq!(path, "m.bin");
+                assert_eq!(reason, format!("{other} is not a sha256: digest"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     /// The summary is stored as text: the typed summary writes the bytes the
     /// `json!` object it replaced wrote.

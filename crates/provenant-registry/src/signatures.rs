@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use provenant_attest::PublicKey;
-use provenant_digest::{HashAlgorithm, ResourceName, Serialization};
+use provenant_digest::{Digest, DigestAlgorithm, HashAlgorithm, ResourceName, Serialization};
 use provenant_store::{TrustedKeyRow, VersionRow};
 
 use crate::attach::{AttachmentInput, Expect};
@@ -92,16 +92,17 @@ fn trusted_pem(pem: &str) -> Result<(String, String), RegistryError> {
 }
 
 /// A key fingerprint as stored (`sha256:` + 64 lowercase hex), from either
-/// that form or the bare hex.
+/// that form or the bare hex, in either case.
 pub fn normalize_fingerprint(fp: &str) -> Result<String, RegistryError> {
+    // Lenient on purpose: a fingerprint in a request path is user input, as
+    // `keys list` printed it or as the bare hex; the prefix may be left out.
     let hex = fp.strip_prefix("sha256:").unwrap_or(fp);
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(RegistryError::InvalidInput {
+    Digest::from_hex(DigestAlgorithm::Sha256, &hex.to_ascii_lowercase())
+        .map(|d| d.to_string())
+        .map_err(|_| RegistryError::InvalidInput {
             value: fp.to_owned(),
             reason: "a key fingerprint is sha256: followed by 64 hex digits (the prefix may be left out)".into(),
-        });
-    }
-    Ok(format!("sha256:{}", hex.to_ascii_lowercase()))
+        })
 }
 
 /// Namespace of a model name or a bare namespace.
@@ -124,18 +125,8 @@ pub(crate) fn check_resources(
             "the registry accepts file-mode SHA-256 signatures (sign without --shard-size and with --hash sha256)",
         ));
     }
-    let mut expected: BTreeMap<String, String> = files
-        .iter()
-        .map(|f| {
-            // A file digest of another algorithm keeps its prefix here: it
-            // matches no SHA-256 resource, and the message shows what it is.
-            let held = match f.digest.sha256_bytes() {
-                Some(_) => f.digest.hex(),
-                None => f.digest.to_string(),
-            };
-            (f.path.clone(), held)
-        })
-        .collect();
+    let mut expected: BTreeMap<String, Digest> =
+        files.iter().map(|f| (f.path.clone(), f.digest)).collect();
     let single = files.len() == 1;
     let mut problems = Vec::new();
     for r in &manifest.resources {
@@ -148,10 +139,13 @@ pub(crate) fn check_resources(
         } else {
             path.clone()
         };
+        // The resource is in the OMS manifest's shape (its algorithm was
+        // checked above, its digest is raw bytes): compared as a Digest.
+        let signed = Digest::from_raw(DigestAlgorithm::Sha256, &r.digest);
         match expected.remove(&key) {
-            Some(d) if d == r.digest_hex() => {}
+            Some(d) if signed == Some(d) => {}
             Some(d) => problems.push(format!(
-                "{key}: signed sha256:{} but the version holds sha256:{d}",
+                "{key}: signed sha256:{} but the version holds {d}",
                 r.digest_hex()
             )),
             None => problems.push(format!("{key}: signed but not a file of this version")),

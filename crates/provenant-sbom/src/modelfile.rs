@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
+use provenant_digest::Digest;
 use serde_json::{Map, Value, json};
 
 use crate::error::{Result, SbomError};
 use crate::license;
-use crate::model::{Component, ComponentKind, FileEntry, Hash, HashAlg, Supplier};
+use crate::model::{Component, ComponentKind, FileEntry, Hash, Supplier};
 use crate::purl::Purl;
 
 /// A model file format, as recognised from the first bytes of the file.
@@ -184,8 +185,8 @@ pub fn detect_format_of_file(path: &Path) -> Result<ModelFormat> {
 pub struct ModelFile {
     /// Path inside the model (as in the OMS manifest / `org.cncf.model.filepath`).
     pub path: String,
-    /// SHA-256, lowercase hex (a `sha256:` prefix is accepted).
-    pub sha256: String,
+    /// Content digest (SHA-256 as the registry names files).
+    pub digest: Digest,
     /// Size in bytes.
     pub size: Option<u64>,
     /// Format, when known (see [`detect_format`]).
@@ -193,7 +194,7 @@ pub struct ModelFile {
 }
 
 /// What the registry knows about a model version.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ModelDescription {
     /// Namespace (`aiops`, `netops/edge`).
     pub namespace: String,
@@ -201,8 +202,8 @@ pub struct ModelDescription {
     pub name: String,
     /// Version label (sequence number or semantic version).
     pub version: String,
-    /// OMS root digest (SHA-256 over the model's manifest), hex with optional `sha256:` prefix.
-    pub root_digest: String,
+    /// OMS root digest (SHA-256 over the model's manifest).
+    pub root_digest: Digest,
     /// The files.
     pub files: Vec<ModelFile>,
     /// Version metadata (task, architecture, datasets, metrics, framework, license, ...).
@@ -213,23 +214,16 @@ pub struct ModelDescription {
     pub supplier: Option<String>,
 }
 
-fn sha256_of(s: &str, what: &str) -> Result<Hash> {
-    let hex = s.strip_prefix("sha256:").unwrap_or(s);
-    Hash::new(HashAlg::Sha256, hex)
-        .ok_or_else(|| SbomError::parse(what, 0, format!("not a SHA-256 hex digest: {s:?}")))
-}
-
 /// Build the `machine-learning-model` component. The purl is
 /// `pkg:generic/<namespace>/<name>@<version>?checksum=sha256:<root digest>` unless one is given.
 pub fn model_component(desc: &ModelDescription) -> Result<Component> {
     let label = format!("{}/{}:{}", desc.namespace, desc.name, desc.version);
-    let root = sha256_of(&desc.root_digest, &label)?;
     let purl = match &desc.purl {
         Some(p) => p.clone(),
         None => Purl::new("generic", &desc.name)
             .with_namespace(&desc.namespace)
             .with_version(Some(&desc.version))
-            .with_qualifier("checksum", Some(&format!("sha256:{}", root.hex)))
+            .with_qualifier("checksum", Some(&desc.root_digest.to_string()))
             .to_string(),
     };
     let full_name = if desc.namespace.is_empty() {
@@ -243,7 +237,7 @@ pub fn model_component(desc: &ModelDescription) -> Result<Component> {
         name: full_name,
         version: Some(desc.version.clone()),
         purl: Some(purl),
-        hashes: vec![root],
+        hashes: vec![Hash::from(&desc.root_digest)],
         supplier: desc
             .supplier
             .clone()
@@ -274,14 +268,14 @@ pub fn model_component(desc: &ModelDescription) -> Result<Component> {
         }
         c.files.push(FileEntry {
             path: f.path.clone(),
-            hashes: vec![sha256_of(&f.sha256, &format!("{label}: {}", f.path))?],
+            hashes: vec![Hash::from(&f.digest)],
             size: f.size,
             properties: props,
         });
     }
     c.properties.insert(
         "provenant:model:root-digest".into(),
-        format!("sha256:{}", c.hashes[0].hex),
+        desc.root_digest.to_string(),
     );
     c.properties.insert(
         "provenant:model:file-count".into(),
@@ -569,10 +563,10 @@ mod tests {
             namespace: "aiops".into(),
             name: "anomaly".into(),
             version: "3".into(),
-            root_digest: format!("sha256:{}", "ab".repeat(32)),
+            root_digest: format!("sha256:{}", "ab".repeat(32)).parse().unwrap(),
             files: vec![ModelFile {
                 path: "model.pt".into(),
-                sha256: "cd".repeat(32),
+                digest: format!("sha256:{}", "cd".repeat(32)).parse().unwrap(),
                 size: Some(3),
                 format: Some(ModelFormat::PyTorchZip),
             }],
@@ -582,7 +576,8 @@ mod tests {
                 "metrics": {"f1": 0.93, "auc": {"value": 0.97, "lower": 0.95, "upper": 0.98}},
                 "hyperparameters": {"lr": 0.001}, "license": "Apache-2.0"
             })),
-            ..ModelDescription::default()
+            purl: None,
+            supplier: None,
         };
         let c = model_component(&d).unwrap();
         assert_eq!(
@@ -610,8 +605,14 @@ mod tests {
             card["quantitativeAnalysis"]["performanceMetrics"][0]["confidenceInterval"]["upperBound"],
             "0.98"
         );
+        // A bad root digest no longer reaches the SBOM: it fails where the
+        // caller parses it.
+        assert!("nope".parse::<Digest>().is_err());
         let bad = ModelDescription {
-            root_digest: "nope".into(),
+            files: vec![ModelFile {
+                path: "../escape".into(),
+                ..d.files[0].clone()
+            }],
             ..d
         };
         assert!(model_component(&bad).is_err());

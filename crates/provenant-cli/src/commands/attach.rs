@@ -7,6 +7,7 @@ use crate::GlobalArgs;
 use crate::client::{Client, model_segment};
 use crate::commands::signing::{SigningFlags, SigningMaterial};
 use provenant_api::{AttachmentKind, AttestationView, SbomSummary, SignatureView, VersionView};
+use provenant_digest::Digest;
 
 /// Attach a signed attestation to a version: `--sbom FILE` signs the SBOM
 /// (CycloneDX or SPDX JSON) as an in-toto attestation with `--key`; a BUNDLE
@@ -28,11 +29,11 @@ pub struct Args {
 }
 
 /// The in-toto statement carrying an SBOM file as its predicate, about the
-/// model `subject_name` with OMS root digest `root_hex`. The SBOM must parse.
+/// model `subject_name` with OMS root digest `root`. The SBOM must parse.
 pub fn sbom_statement(
     path: &Path,
     subject_name: &str,
-    root_hex: &str,
+    root: &Digest,
 ) -> anyhow::Result<provenant_attest::Statement> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let (format, _) = provenant_sbom::parse_sbom(&bytes, &path.display().to_string())
@@ -40,21 +41,39 @@ pub fn sbom_statement(
     let predicate: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not JSON", path.display()))?;
     Ok(provenant_attest::Statement::new(
-        vec![provenant_attest::Subject::sha256(subject_name, root_hex)],
+        // An in-toto subject names its digest as a {"sha256": hex} map.
+        vec![provenant_attest::Subject::sha256(subject_name, root.hex())],
         format.predicate_type(),
         predicate,
     ))
 }
 
 /// The OMS root digest of a version from its file list.
-pub fn version_root(v: &VersionView) -> anyhow::Result<String> {
+pub fn version_root(v: &VersionView) -> anyhow::Result<Digest> {
     let files = v
         .files
         .as_ref()
         .context("server did not list the version's files")?;
+    let digests = file_digests(files)?;
     Ok(provenant_registry::oms_root_digest(
-        files.iter().map(|f| (f.path.as_str(), f.digest.as_str())),
+        files
+            .iter()
+            .zip(&digests)
+            .map(|(f, d)| (f.path.as_str(), d)),
     )?)
+}
+
+/// The digests of a version's files as the server listed them, parsed
+/// (a file list carries each digest as the text it was published with).
+pub fn file_digests(files: &[provenant_api::ManifestFile]) -> anyhow::Result<Vec<Digest>> {
+    files
+        .iter()
+        .map(|f| {
+            f.digest
+                .parse::<Digest>()
+                .with_context(|| format!("the server listed {} with digest {:?}", f.path, f.digest))
+        })
+        .collect()
 }
 
 /// Whether a bundle is an OMS model signature (what `provenant sign` writes

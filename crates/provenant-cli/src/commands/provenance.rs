@@ -57,9 +57,9 @@ pub fn prepare(
             .map_err(|e| Refused(format!("{}: {e}", bundle_path.display())))?,
     };
     let root = crate::hashing::oms_root(files)?;
-    if !statement.has_sha256(&root) {
+    if !statement.has_sha256(&root.hex()) {
         return Err(Refused(format!(
-            "{}: subject does not match the files being pushed (their OMS root digest is sha256:{root}); attest the same directory",
+            "{}: subject does not match the files being pushed (their OMS root digest is {root}); attest the same directory",
             bundle_path.display()
         ))
         .into());

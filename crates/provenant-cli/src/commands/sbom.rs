@@ -44,6 +44,7 @@ async fn model_sbom(g: &GlobalArgs, reference: &str) -> anyhow::Result<provenant
         .clone()
         .context("server did not list the version's files")?;
     let root = super::attach::version_root(&v)?;
+    let digests = super::attach::file_digests(&files)?;
     let (namespace, name) = v
         .model
         .rsplit_once('/')
@@ -55,9 +56,10 @@ async fn model_sbom(g: &GlobalArgs, reference: &str) -> anyhow::Result<provenant
         root_digest: root,
         files: files
             .iter()
-            .map(|f| provenant_sbom::ModelFile {
+            .zip(digests)
+            .map(|(f, digest)| provenant_sbom::ModelFile {
                 path: f.path.clone(),
-                sha256: f.digest.clone(),
+                digest,
                 size: Some(f.size),
                 format: None,
             })

@@ -5,8 +5,9 @@ use provenant_sbom::{
     catalog_python_env, detect_format_of_file, model_component, parse_sbom, write,
 };
 
-use crate::fixtures::{Compression, Entry, sha256_hex, site_packages, tar_bytes, write_oci_layout};
+use crate::fixtures::{Compression, Entry, site_packages, tar_bytes, write_oci_layout};
 use crate::peer::{validate_cyclonedx, validate_spdx};
+use provenant_digest::Digest;
 
 fn pinned() -> WriteOptions {
     WriteOptions {
@@ -33,7 +34,7 @@ fn model_sbom() -> Sbom {
         std::fs::write(&p, bytes).unwrap();
         mf.push(ModelFile {
             path: (*name).into(),
-            sha256: sha256_hex(bytes),
+            digest: Digest::sha256(bytes),
             size: Some(bytes.len() as u64),
             format: Some(detect_format_of_file(&p).unwrap()),
         });
@@ -42,7 +43,7 @@ fn model_sbom() -> Sbom {
         namespace: "aiops".into(),
         name: "incident-predictor".into(),
         version: "7".into(),
-        root_digest: sha256_hex(b"manifest"),
+        root_digest: Digest::sha256(b"manifest"),
         files: mf,
         metadata: Some(serde_json::json!({
             "task": "classification", "architecture": "gradient-boosted trees", "architecture_family": "ensemble",
@@ -52,7 +53,7 @@ fn model_sbom() -> Sbom {
             "license": "Apache-2.0", "intended_use": "page on-call before an outage"
         })),
         supplier: Some("AIOps team".into()),
-        ..ModelDescription::default()
+        purl: None,
     };
     let mut sbom = Sbom {
         subject: Some(model_component(&desc).unwrap()),
@@ -250,17 +251,17 @@ fn golden_documents() {
         namespace: "aiops".into(),
         name: "incident-predictor".into(),
         version: "7".into(),
-        root_digest: sha256_hex(b"manifest"),
+        root_digest: Digest::sha256(b"manifest"),
         files: vec![
             ModelFile {
                 path: "model.safetensors".into(),
-                sha256: sha256_hex(b"weights"),
+                digest: Digest::sha256(b"weights"),
                 size: Some(7),
                 format: Some(provenant_sbom::ModelFormat::Safetensors),
             },
             ModelFile {
                 path: "legacy.pkl".into(),
-                sha256: sha256_hex(b"pickle"),
+                digest: Digest::sha256(b"pickle"),
                 size: Some(6),
                 format: Some(provenant_sbom::ModelFormat::Pickle),
             },
@@ -272,7 +273,7 @@ fn golden_documents() {
             "metrics": {"f1": 0.91}
         })),
         supplier: Some("AIOps team".into()),
-        ..ModelDescription::default()
+        purl: None,
     };
     let mut sbom = Sbom {
         subject: Some(model_component(&desc).unwrap()),

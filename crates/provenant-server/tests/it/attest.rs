@@ -97,20 +97,20 @@ both!(sbom_attestations_and_findings, async |s: &TestServer| {
         .unwrap()
         .trim_start_matches("sha256:")
         .to_owned();
-    let files: Vec<(String, String)> = v["version"]["files"]
+    let files: Vec<(String, provenant_digest::Digest)> = v["version"]["files"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| {
             (
                 f["path"].as_str().unwrap().to_owned(),
-                f["digest"].as_str().unwrap().to_owned(),
+                f["digest"].as_str().unwrap().parse().unwrap(),
             )
         })
         .collect();
-    let root =
-        provenant_registry::oms_root_digest(files.iter().map(|(p, d)| (p.as_str(), d.as_str())))
-            .unwrap();
+    let root = provenant_registry::oms_root_digest(files.iter().map(|(p, d)| (p.as_str(), d)))
+        .unwrap()
+        .hex();
     let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
     let public = key.public_key().to_pem();
     let path = format!("/api/v1/models/{}/versions/1/attestations", enc("sec/app"));
@@ -393,7 +393,9 @@ async fn watched_directory_is_imported_and_rescanned() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
-    let root = provenant_registry::oms_root_digest([("m.bin", digest.as_str())]).unwrap();
+    let root = provenant_registry::oms_root_digest([("m.bin", &digest.parse().unwrap())])
+        .unwrap()
+        .hex();
     let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
     let resp = http
         .post(format!("{base}/api/v1/models/w%2Fm/versions/1/attestations"))

@@ -127,12 +127,13 @@ both!(key_not_found_is_404, async |s: &TestServer| {
 
 fn sbom_bundle(signer: &PrivateKey) -> Value {
     let root = {
-        let d: Vec<(String, String)> = FILES
+        let d: Vec<(String, provenant_digest::Digest)> = FILES
             .iter()
-            .map(|(p, b)| ((*p).to_owned(), crate::harness::sha(b)))
+            .map(|(p, b)| ((*p).to_owned(), crate::harness::sha(b).parse().unwrap()))
             .collect();
-        provenant_registry::oms_root_digest(d.iter().map(|(p, d)| (p.as_str(), d.as_str())))
+        provenant_registry::oms_root_digest(d.iter().map(|(p, d)| (p.as_str(), d)))
             .unwrap()
+            .hex()
     };
     let st = Statement::new(
         vec![Subject::sha256(MODEL, root)],

@@ -68,12 +68,13 @@ fn oms(files: &[(&str, &[u8])], signer: &PrivateKey, chain: &[Vec<u8>]) -> Value
 
 /// OMS root digest (hex) of `files`.
 fn root_hex(files: &[(&str, &[u8])]) -> String {
-    let digests: Vec<(String, String)> = files
+    let digests: Vec<(String, provenant_digest::Digest)> = files
         .iter()
-        .map(|(p, d)| ((*p).to_owned(), crate::harness::sha(d)))
+        .map(|(p, d)| ((*p).to_owned(), crate::harness::sha(d).parse().unwrap()))
         .collect();
-    provenant_registry::oms_root_digest(digests.iter().map(|(p, d)| (p.as_str(), d.as_str())))
+    provenant_registry::oms_root_digest(digests.iter().map(|(p, d)| (p.as_str(), d)))
         .unwrap()
+        .hex()
 }
 
 fn statement_bundle(
