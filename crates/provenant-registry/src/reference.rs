@@ -89,6 +89,8 @@ fn digest_selector(d: &str) -> Result<Selector, String> {
     match d.parse::<Digest>() {
         Ok(digest) => Ok(Selector::Digest(digest)),
         Err(e) => {
+            // Deliberately not a Digest: a prefix is partial user input (as
+            // `provenant list` prints it), matched against stored digests.
             let hex = d
                 .strip_prefix("sha256:")
                 .filter(|h| {
