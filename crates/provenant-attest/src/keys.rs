@@ -200,7 +200,7 @@ impl PublicKey {
     /// Stable identity of the key: `sha256:` + hex SHA-256 of the DER
     /// SubjectPublicKeyInfo (the "key fingerprint" recorded for signers).
     pub fn fingerprint(&self) -> String {
-        format!("sha256:{}", hex(&Sha256::digest(&self.spki_der)))
+        provenant_digest::Digest::sha256(&self.spki_der).to_string()
     }
 }
 

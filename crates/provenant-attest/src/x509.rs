@@ -5,12 +5,11 @@ use std::time::{Duration, SystemTime};
 
 use der::Decode as _;
 use rustls_pki_types::{CertificateDer, UnixTime};
-use sha2::{Digest as _, Sha256};
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
 
-use crate::encoding::{hex, pem_blocks};
+use crate::encoding::pem_blocks;
 use crate::error::{AttestError, Result};
 use crate::keys::PublicKey;
 
@@ -128,7 +127,7 @@ pub fn certificate_identity(der: &[u8]) -> Result<CertificateIdentity> {
         issuer: printable(&tbs.issuer().to_string()),
         sans,
         oidc_issuer: oidc_issuer(&cert).map(|s| printable(&s)),
-        fingerprint: format!("sha256:{}", hex(&Sha256::digest(der))),
+        fingerprint: provenant_digest::Digest::sha256(der).to_string(),
     })
 }
 
