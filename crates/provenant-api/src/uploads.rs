@@ -66,9 +66,13 @@ pub struct UploadPlan {
     pub undeclared: bool,
     /// The asked sizes the store holds a blob of: hash such a file first, to
     /// skip its upload if the server has it.
+    // The server always sends both lists (required in the OpenAPI document);
+    // a client reading an older server's answer takes a missing one as empty.
     #[serde(default)]
+    #[schema(required = true)]
     pub held_sizes: Vec<u64>,
     /// Idle undeclared sessions of the asked sizes, to resume.
     #[serde(default)]
+    #[schema(required = true)]
     pub resumable: Vec<UploadStatus>,
 }

@@ -33,6 +33,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use futures::StreamExt;
+use provenant_api::{CommitUpload, NewUpload, UploadPlan, UploadPlanRequest, UploadStatus};
 use provenant_digest::Digest;
 use provenant_registry::{Declaration, StoreError, Upload};
 use tokio::sync::Mutex;
@@ -114,80 +115,19 @@ pub struct UploadSession {
     pub offset: u64,
 }
 
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-pub struct NewUpload {
-    /// Declared digest, `sha256:<hex>`. Without it the session is undeclared:
-    /// the digest or checksum is declared when it commits (`PUT`).
-    #[serde(default)]
-    pub digest: Option<String>,
-    /// Declared size in bytes.
-    pub size: u64,
-}
-
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct UploadStatus {
-    /// Session id; absent when the blob already exists.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// The blob's digest: as declared, or once an undeclared upload committed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
-    pub size: u64,
-    /// Bytes received so far; resume from here.
-    pub offset: u64,
-    /// SHA-256 of the bytes received so far (undeclared sessions): a client
-    /// resumes one only if its file's first `offset` bytes hash to this.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub received_digest: Option<String>,
-    /// True once the blob is stored (already present, or fully uploaded and verified).
-    pub complete: bool,
-}
-
-impl UploadStatus {
-    fn of(id: &str, s: &UploadSession) -> Self {
-        Self {
-            id: Some(id.to_owned()),
-            digest: s.digest.map(|d| d.to_string()),
-            size: s.size,
-            offset: s.offset,
-            received_digest: match (&s.digest, &s.upload) {
-                (None, Some(u)) => Some(u.received_digest().to_string()),
-                _ => None,
-            },
-            complete: false,
-        }
+/// A session as the API shows it.
+fn upload_status(id: &str, s: &UploadSession) -> UploadStatus {
+    UploadStatus {
+        id: Some(id.to_owned()),
+        digest: s.digest,
+        size: s.size,
+        offset: s.offset,
+        received_digest: match (&s.digest, &s.upload) {
+            (None, Some(u)) => Some(u.received_digest()),
+            _ => None,
+        },
+        complete: false,
     }
-}
-
-/// What the client will do for every upload it commits (`PUT`).
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CommitUpload {
-    /// Digest of the bytes sent, `sha256:<hex>`.
-    #[serde(default)]
-    pub digest: Option<String>,
-    /// CRC-64/NVME of the bytes sent, `crc64nvme:<16 hex digits>`.
-    #[serde(default)]
-    pub checksum: Option<String>,
-}
-
-/// Sizes of files a client is about to push.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UploadPlanRequest {
-    /// At most 10,000 sizes, in bytes.
-    pub sizes: Vec<u64>,
-}
-
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct UploadPlan {
-    /// Whether this server takes undeclared uploads (a local blob store does).
-    pub undeclared: bool,
-    /// The asked sizes the store holds a blob of: hash such a file first, to
-    /// skip its upload if the server has it.
-    pub held_sizes: Vec<u64>,
-    /// Idle undeclared sessions of the asked sizes, to resume.
-    pub resumable: Vec<UploadStatus>,
 }
 
 const MAX_PLAN_SIZES: usize = 10_000;
@@ -227,7 +167,7 @@ pub async fn create(
                 StatusCode::OK,
                 Json(UploadStatus {
                     id: None,
-                    digest: Some(digest.to_string()),
+                    digest: Some(digest),
                     size,
                     offset: size,
                     received_digest: None,
@@ -258,7 +198,7 @@ pub async fn create(
             && s.size == req.size
             && s.upload.is_some()
         {
-            return Ok((StatusCode::OK, Json(UploadStatus::of(&id, &s))));
+            return Ok((StatusCode::OK, Json(upload_status(&id, &s))));
         }
     }
     within_budget(&lock_map(&state), &state.limits, caller.token_id, 0)?;
@@ -319,7 +259,7 @@ async fn open(
         size,
         offset: 0,
     };
-    let status = UploadStatus::of(&id, &session);
+    let status = upload_status(&id, &session);
     let slot = Arc::new(UploadSlot::new(session, caller.token_id));
     let admitted = {
         let mut map = lock_map(state);
@@ -372,7 +312,7 @@ pub async fn plan(
             && s.owner == Some(caller.token_id)
             && asked.contains(&s.size)
         {
-            resumable.push(UploadStatus::of(&id, &s));
+            resumable.push(upload_status(&id, &s));
         }
     }
     Ok(Json(UploadPlan {
@@ -442,7 +382,7 @@ pub async fn status(
     let slot = session(&state, &id)?;
     let s = slot.session.lock().await;
     usable(&slot, &s, &id, &caller)?;
-    Ok(Json(UploadStatus::of(&id, &s)))
+    Ok(Json(upload_status(&id, &s)))
 }
 
 /// Append bytes, starting at `Upload-Offset`.
@@ -564,7 +504,7 @@ pub async fn append(
         return Err(f);
     }
     if s.offset < s.size || s.digest.is_none() {
-        return Ok((StatusCode::ACCEPTED, Json(UploadStatus::of(&id, &s))));
+        return Ok((StatusCode::ACCEPTED, Json(upload_status(&id, &s))));
     }
     lock_map(&state).remove(&id);
     commit(&state, id, &mut s, Declaration::default()).await
@@ -591,7 +531,7 @@ async fn commit(
         StatusCode::CREATED,
         Json(UploadStatus {
             id: Some(id),
-            digest: Some(digest.to_string()),
+            digest: Some(digest),
             size: s.size,
             offset: s.size,
             received_digest: None,

@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use provenant_api::{AuditRecordView, ConsistencyView, EntryView, InclusionView, LogEventView};
 use provenant_registry::{AuditRecord, LogEventRow};
 use provenant_tlog::{Hash, TileId};
 
@@ -73,21 +74,6 @@ pub async fn tile(
         .into_response())
 }
 
-/// A sequenced log entry.
-#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct EntryView {
-    pub index: u64,
-    /// The entry: RFC 8785 canonical JSON, exactly the logged bytes.
-    pub entry: String,
-    /// RFC 6962 leaf hash, hex.
-    pub leaf_hash: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Table and row the entry records.
-    pub source: String,
-    pub source_id: i64,
-}
-
 fn entry_view(e: LogEventRow) -> Result<EntryView, ApiError> {
     Ok(EntryView {
         index: e
@@ -130,19 +116,6 @@ pub async fn entry(
             )
         })?;
     Ok(Json(entry_view(e)?))
-}
-
-/// An inclusion proof with the checkpoint it leads to.
-#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct InclusionView {
-    pub index: u64,
-    pub tree_size: u64,
-    /// Leaf hash (hex) of the entry.
-    pub leaf_hash: String,
-    /// Proof hashes, base64, RFC 9162 order.
-    pub hashes: Vec<String>,
-    /// The signed checkpoint for `tree_size` (when it is the latest size).
-    pub checkpoint: Option<String>,
 }
 
 fn query_map(raw: Option<&str>) -> std::collections::HashMap<String, String> {
@@ -224,15 +197,6 @@ pub async fn inclusion(
     }))
 }
 
-/// A consistency proof.
-#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct ConsistencyView {
-    pub old_size: u64,
-    pub new_size: u64,
-    /// Proof hashes, base64, RFC 9162 order.
-    pub hashes: Vec<String>,
-}
-
 /// Consistency proof between tree sizes `old` and `new` (default: latest).
 #[utoipa::path(get, path = "/api/v1/log/proof/consistency", tag = "log",
     params(("old" = u64, Query), ("new" = Option<u64>, Query)),
@@ -260,11 +224,11 @@ pub async fn consistency(
 /// Log entries recording one version (publish, attachments, labels, state).
 #[utoipa::path(get, path = "/api/v1/log/versions", tag = "log", security(("bearer" = [])),
     params(("ref" = String, Query, description = "version reference")),
-    responses((status = 200, body = Vec<LogEventRow>), (status = 404, body = crate::api_error::ErrorBody)))]
+    responses((status = 200, body = Vec<LogEventView>), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn version_entries(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> JsonResult<Vec<LogEventRow>> {
+) -> JsonResult<Vec<LogEventView>> {
     let q = query_map(raw.as_deref());
     let r = q.get("ref").ok_or_else(|| {
         ApiError::bad_request(ErrorCode::InvalidQuery, "ref=<reference> is required")
@@ -273,7 +237,35 @@ pub async fn version_entries(
         .registry
         .resolve(&provenant_registry::Reference::parse(r)?)
         .await?;
-    Ok(Json(state.registry.log_events_of_version(&row).await?))
+    let events = state.registry.log_events_of_version(&row).await?;
+    Ok(Json(events.into_iter().map(log_event_view).collect()))
+}
+
+/// A recorded state change as the API shows it.
+fn log_event_view(e: LogEventRow) -> LogEventView {
+    LogEventView {
+        id: e.id,
+        kind: e.kind,
+        source: e.source,
+        source_id: e.source_id,
+        entry: e.entry,
+        created_at: e.created_at,
+        log_index: e.log_index,
+        leaf_hash: e.leaf_hash,
+    }
+}
+
+/// What a logged row says, as the API shows it.
+fn audit_record_view(r: AuditRecord) -> AuditRecordView {
+    AuditRecordView {
+        source: r.source,
+        source_id: r.source_id,
+        kind: r.kind,
+        target: r.target,
+        who: r.who,
+        details: r.details,
+        log_index: r.log_index,
+    }
 }
 
 fn require_admin(p: &Principal) -> Result<(), ApiError> {
@@ -290,25 +282,26 @@ fn require_admin(p: &Principal) -> Result<(), ApiError> {
 /// What every logged registry row says and its log index (admin), for
 /// `provenant audit verify` to cross-check against the log.
 #[utoipa::path(get, path = "/api/v1/admin/log/records", tag = "log", security(("bearer" = [])),
-    responses((status = 200, body = Vec<AuditRecord>), (status = 403, body = crate::api_error::ErrorBody)))]
+    responses((status = 200, body = Vec<AuditRecordView>), (status = 403, body = crate::api_error::ErrorBody)))]
 pub async fn audit_records(
     State(state): State<AppState>,
     axum::Extension(p): axum::Extension<Principal>,
-) -> JsonResult<Vec<AuditRecord>> {
+) -> JsonResult<Vec<AuditRecordView>> {
     require_admin(&p)?;
-    Ok(Json(state.registry.audit_records().await?))
+    let records = state.registry.audit_records().await?;
+    Ok(Json(records.into_iter().map(audit_record_view).collect()))
 }
 
 /// The audit trail (admin): events created at or after `since` (Unix ms),
 /// after outbox id `after`, at most `limit` (1-10000).
 #[utoipa::path(get, path = "/api/v1/admin/log/events", tag = "log", security(("bearer" = [])),
     params(("since" = Option<i64>, Query), ("after" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
-    responses((status = 200, body = Vec<LogEventRow>), (status = 403, body = crate::api_error::ErrorBody)))]
+    responses((status = 200, body = Vec<LogEventView>), (status = 403, body = crate::api_error::ErrorBody)))]
 pub async fn audit_events(
     State(state): State<AppState>,
     axum::Extension(p): axum::Extension<Principal>,
     RawQuery(raw): RawQuery,
-) -> JsonResult<Vec<LogEventRow>> {
+) -> JsonResult<Vec<LogEventView>> {
     require_admin(&p)?;
     let q = query_map(raw.as_deref());
     let int = |k: &str, d: i64| -> Result<i64, ApiError> {
@@ -322,12 +315,11 @@ pub async fn audit_events(
         })
     };
     let limit = int("limit", 1000)?.clamp(1, 10_000);
-    Ok(Json(
-        state
-            .registry
-            .log_events_since(int("since", 0)?, int("after", 0)?, limit)
-            .await?,
-    ))
+    let events = state
+        .registry
+        .log_events_since(int("since", 0)?, int("after", 0)?, limit)
+        .await?;
+    Ok(Json(events.into_iter().map(log_event_view).collect()))
 }
 
 /// Adds the attachment's log entry (inclusion proof, checkpoint, entry) to a

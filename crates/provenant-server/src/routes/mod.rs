@@ -293,16 +293,6 @@ impl ListParams {
     }
 }
 
-/// A page of results: up to `limit` items and, for versions, up to the
-/// server's page byte budget (`--page-bytes`), whichever comes first.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct PageOf<T> {
-    pub items: Vec<T>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
 pub type JsonResult<T> = Result<Json<T>, ApiError>;
 
 /// `ns/name:N` from a model path segment and a version number segment.

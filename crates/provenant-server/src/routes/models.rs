@@ -1,76 +1,35 @@
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
-use provenant_api::AliasTarget;
+use provenant_api::{AliasEventView, AliasTarget, AliasView, ModelView, PageOf, WhoAmI};
 use provenant_registry::{AliasEvent, ModelRow, Reference, rfc3339};
 
-use super::{JsonResult, ListParams, PageOf, model_name};
+use super::{JsonResult, ListParams, model_name};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::Principal;
 use crate::state::AppState;
 
-/// A model.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct ModelView {
-    /// Full name, `namespace/name`.
-    pub name: String,
-    pub namespace: String,
-    pub description: String,
-    pub version_count: i64,
-    pub created_at: String,
-    pub created_by: String,
-}
-
-impl From<ModelRow> for ModelView {
-    fn from(m: ModelRow) -> Self {
-        Self {
-            name: m.full_name,
-            namespace: m.namespace,
-            description: m.description,
-            version_count: m.version_count,
-            created_at: rfc3339(m.created_at),
-            created_by: m.created_by,
-        }
+/// A model as the API shows it.
+fn model_view(m: ModelRow) -> ModelView {
+    ModelView {
+        name: m.full_name,
+        namespace: m.namespace,
+        description: m.description,
+        version_count: m.version_count,
+        created_at: rfc3339(m.created_at),
+        created_by: m.created_by,
     }
 }
 
-/// An alias and the version it points at.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct AliasView {
-    pub alias: String,
-    pub number: i64,
-    pub updated_at: String,
-    pub updated_by: String,
-}
-
-/// One move of an alias.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct AliasEventView {
-    pub alias: String,
-    pub number: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub previous_number: Option<i64>,
-    pub moved_at: String,
-    pub moved_by: String,
-}
-
-impl From<AliasEvent> for AliasEventView {
-    fn from(e: AliasEvent) -> Self {
-        Self {
-            alias: e.alias,
-            number: e.number,
-            previous_number: e.previous_number,
-            moved_at: rfc3339(e.moved_at),
-            moved_by: e.moved_by,
-        }
+/// One move of an alias as the API shows it.
+fn alias_event_view(e: AliasEvent) -> AliasEventView {
+    AliasEventView {
+        alias: e.alias,
+        number: e.number,
+        previous_number: e.previous_number,
+        moved_at: rfc3339(e.moved_at),
+        moved_by: e.moved_by,
     }
-}
-
-/// Who the token belongs to.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct WhoAmI {
-    pub name: String,
-    pub role: String,
 }
 
 /// The caller's identity.
@@ -120,7 +79,7 @@ pub async fn list_models(
         .then(|| rows.last().map(|m| m.full_name.clone()))
         .flatten();
     Ok(Json(PageOf {
-        items: rows.into_iter().map(ModelView::from).collect(),
+        items: rows.into_iter().map(model_view).collect(),
         next_cursor,
     }))
 }
@@ -133,9 +92,9 @@ pub async fn get_model(
     State(state): State<AppState>,
     Path(model): Path<String>,
 ) -> JsonResult<ModelView> {
-    Ok(Json(
-        state.registry.model(&model_name(&model)?).await?.into(),
-    ))
+    Ok(Json(model_view(
+        state.registry.model(&model_name(&model)?).await?,
+    )))
 }
 
 /// A model's aliases.
@@ -186,7 +145,7 @@ pub async fn set_alias(
         .registry
         .alias_set(&reference, &alias, &p.name)
         .await?;
-    Ok(Json(event.into()))
+    Ok(Json(alias_event_view(event)))
 }
 
 /// Every move of an alias, oldest first.
@@ -203,5 +162,5 @@ pub async fn alias_history(
         .registry
         .alias_history(&model_name(&model)?, &alias)
         .await?;
-    Ok(Json(events.into_iter().map(Into::into).collect()))
+    Ok(Json(events.into_iter().map(alias_event_view).collect()))
 }

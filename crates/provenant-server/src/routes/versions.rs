@@ -7,9 +7,9 @@ use provenant_registry::{
     Page, PublishRequest, Published, Reference, VersionRow, VersionState, VersionView,
 };
 
-use provenant_api::{LabelsBody, PublishBody, ReasonBody};
+use provenant_api::{LabelsBody, PageOf, PublishBody, ReasonBody};
 
-use super::{JsonResult, ListParams, PageOf, reference};
+use super::{JsonResult, ListParams, reference};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::Principal;
 use crate::state::AppState;
