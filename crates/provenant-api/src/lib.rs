@@ -25,7 +25,8 @@ pub use error::{ErrorBody, ErrorCode, UnknownErrorCode};
 pub use log::{AuditRecordView, ConsistencyView, EntryView, InclusionView, LogEventView};
 pub use models::{AliasEventView, AliasView, ModelView, WhoAmI};
 pub use provenance::{
-    ImpactView, ImpactedVersion, LineageEdgeView, LineageView, ProvenanceSummary, ProvenanceView,
+    ImpactView, ImpactedVersion, LineageEdgeKind, LineageEdgeView, LineageView, ProvenanceSummary,
+    ProvenanceView,
 };
 pub use requests::{
     AliasTarget, BundleBody, KeyBody, LabelsBody, PublishBody, ReasonBody, VulnDbImportBody,

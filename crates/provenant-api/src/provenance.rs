@@ -55,6 +55,49 @@ pub struct ProvenanceView {
     pub statement: Value,
 }
 
+/// What a lineage edge links a version to; the words the API and the
+/// database use.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum LineageEdgeKind {
+    /// A dataset, by content digest.
+    Dataset,
+    /// A source commit id.
+    Commit,
+    /// A training container image, by digest.
+    Image,
+    /// The version it was fine-tuned from.
+    Parent,
+}
+
+impl LineageEdgeKind {
+    /// Every kind.
+    pub const ALL: [LineageEdgeKind; 4] = [Self::Dataset, Self::Commit, Self::Image, Self::Parent];
+
+    /// The kind as it goes over the wire and into the database.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Dataset => "dataset",
+            Self::Commit => "commit",
+            Self::Image => "image",
+            Self::Parent => "parent",
+        }
+    }
+
+    /// The kind of a wire or database word; `None` for any other word.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for LineageEdgeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A node of the lineage graph.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct LineageEdgeView {
@@ -62,8 +105,7 @@ pub struct LineageEdgeView {
     pub version: String,
     #[schema(value_type = String)]
     pub version_digest: Digest,
-    /// `dataset`, `commit`, `image` or `parent`.
-    pub kind: String,
+    pub kind: LineageEdgeKind,
     /// `sha256:…`, a commit id, or for parents the parent version `ns/name:N`.
     pub input: String,
     pub uri: String,
@@ -100,4 +142,21 @@ pub struct ImpactView {
     pub versions: Vec<ImpactedVersion>,
     /// `ns/name#alias` of every alias pointing at an affected version.
     pub aliases: Vec<String>,
+}
+
+#[cfg(test)]
+mod lineage_kind_tests {
+    use super::LineageEdgeKind;
+
+    #[test]
+    fn words_round_trip_and_others_are_refused() {
+        for k in LineageEdgeKind::ALL {
+            assert_eq!(LineageEdgeKind::parse(k.as_str()), Some(k));
+            let json = serde_json::to_string(&k).unwrap();
+            assert_eq!(json, format!("\"{k}\""));
+            assert_eq!(serde_json::from_str::<LineageEdgeKind>(&json).unwrap(), k);
+        }
+        assert_eq!(LineageEdgeKind::parse("Parent"), None);
+        assert!(serde_json::from_str::<LineageEdgeKind>("\"model\"").is_err());
+    }
 }

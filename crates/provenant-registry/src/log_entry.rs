@@ -130,9 +130,9 @@ pub fn entry_details(change: &Change) -> serde_json::Value {
         } => json!({
             "fingerprint": fingerprint,
             "kind": if public_key.contains("-----BEGIN CERTIFICATE-----") {
-                "root_certificate"
+                provenant_api::TrustedKeyKind::RootCertificate
             } else {
-                "key"
+                provenant_api::TrustedKeyKind::Key
             },
         }),
         Change::TrustedKeyRemoved { fingerprint } => json!({"fingerprint": fingerprint}),

@@ -117,25 +117,7 @@ fn summary(statement: &Value) -> ProvenanceSummary {
 /// Shortest commit abbreviation `impact` takes (what git prints by default).
 const MIN_COMMIT_PREFIX: usize = 7;
 
-/// What a lineage edge links a version to, as edges are stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum EdgeKind {
-    Dataset,
-    Commit,
-    Image,
-    Parent,
-}
-
-impl EdgeKind {
-    const fn as_str(self) -> &'static str {
-        match self {
-            Self::Dataset => "dataset",
-            Self::Commit => "commit",
-            Self::Image => "image",
-            Self::Parent => "parent",
-        }
-    }
-}
+use provenant_api::LineageEdgeKind as EdgeKind;
 
 /// An input whose downstream versions `impact` lists.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -209,18 +191,26 @@ impl std::fmt::Display for ImpactInput {
     }
 }
 
-fn edge_view(e: &LineageEdgeRow) -> LineageEdgeView {
+/// The view of a stored edge; an edge kind the registry never writes is a
+/// corrupt record.
+fn edge_view(e: &LineageEdgeRow) -> Result<LineageEdgeView, RegistryError> {
+    let kind = EdgeKind::parse(&e.kind).ok_or_else(|| {
+        provenant_store::StoreError::Corrupt(format!(
+            "lineage edge of {}:{} has kind {:?}",
+            e.model, e.number, e.kind
+        ))
+    })?;
     let input = match (&e.parent_model, e.parent_number) {
-        (Some(m), Some(n)) if e.kind == EdgeKind::Parent.as_str() => format!("{m}:{n}"),
+        (Some(m), Some(n)) if kind == EdgeKind::Parent => format!("{m}:{n}"),
         _ => e.input.clone(),
     };
-    LineageEdgeView {
+    Ok(LineageEdgeView {
         version: format!("{}:{}", e.model, e.number),
         version_digest: e.digest,
-        kind: e.kind.clone(),
+        kind,
         input,
         uri: e.uri.clone(),
-    }
+    })
 }
 
 impl Registry {
@@ -335,8 +325,8 @@ impl Registry {
         Ok(LineageView {
             version: format!("{}:{}", row.model, row.number),
             digest: row.digest,
-            upstream: up.iter().map(edge_view).collect(),
-            downstream: down.iter().map(edge_view).collect(),
+            upstream: up.iter().map(edge_view).collect::<Result<_, _>>()?,
+            downstream: down.iter().map(edge_view).collect::<Result<_, _>>()?,
         })
     }
 

@@ -22,13 +22,13 @@ fn short(s: &str) -> &str {
 }
 
 fn label(e: &LineageEdgeView) -> String {
-    let uri = if e.uri.is_empty() || e.kind == "parent" {
+    let uri = if e.uri.is_empty() || e.kind == provenant_api::LineageEdgeKind::Parent {
         String::new()
     } else {
         format!(" ({})", e.uri)
     };
-    match e.kind.as_str() {
-        "parent" => format!("parent {}", e.input),
+    match e.kind {
+        provenant_api::LineageEdgeKind::Parent => format!("parent {}", e.input),
         k => format!("{k} {}{uri}", e.input),
     }
 }
@@ -53,7 +53,7 @@ fn upstream_tree(
             if last { "└── " } else { "├── " },
             label(e)
         ));
-        if e.kind == "parent" {
+        if e.kind == provenant_api::LineageEdgeKind::Parent {
             let p = format!("{prefix}{}", if last { "    " } else { "│   " });
             upstream_tree(out, by_version, &e.input, &p, seen);
         }
@@ -139,7 +139,7 @@ pub fn render_dot(l: &LineageView) -> String {
     nodes.insert(format!("  {} [shape=box, style=bold];", dot_id(&l.version)));
     for e in l.upstream.iter().chain(&l.downstream) {
         nodes.insert(format!("  {} [shape=box];", dot_id(&e.version)));
-        if e.kind == "parent" {
+        if e.kind == provenant_api::LineageEdgeKind::Parent {
             nodes.insert(format!("  {} [shape=box];", dot_id(&e.input)));
             edges.insert(format!(
                 "  {} -> {} [label=\"parent\"];",

@@ -61,16 +61,8 @@ type Candidates = Vec<(Option<String>, provenant_attest::TrustRoot)>;
 
 /// The keys and root certificates the namespace of `v` trusts.
 async fn namespace_trust(client: &Client, v: &VersionView) -> anyhow::Result<Candidates> {
-    #[derive(serde::Deserialize)]
-    struct Key {
-        fingerprint: String,
-        #[serde(default)]
-        kind: Option<String>,
-        #[serde(default)]
-        public_key: Option<String>,
-    }
     let namespace = v.model.split('/').next().unwrap_or_default().to_owned();
-    let keys: Vec<Key> = client
+    let keys: Vec<provenant_api::TrustedKeyView> = client
         .get_json(&format!(
             "api/v1/namespaces/{}/keys",
             crate::client::model_segment(&namespace)
@@ -78,13 +70,8 @@ async fn namespace_trust(client: &Client, v: &VersionView) -> anyhow::Result<Can
         .await?;
     let mut roots = Vec::new();
     for k in keys {
-        let Some(pem) = k.public_key else {
-            bail!(
-                "the registry does not say what key {} is; pass --key or --certificate-chain",
-                k.fingerprint
-            );
-        };
-        let root = if k.kind.as_deref() == Some("root_certificate") {
+        let pem = k.public_key;
+        let root = if k.kind == provenant_api::TrustedKeyKind::RootCertificate {
             provenant_attest::TrustRoot::Certificates(
                 provenant_attest::load_pem_certificates(pem.as_bytes())
                     .map_err(super::oms::refuse)?,
