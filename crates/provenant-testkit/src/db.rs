@@ -158,7 +158,20 @@ impl Fixture for Store {
 /// Runs `body` on a fresh `F` on `backend`; returns at once when the backend
 /// cannot run here (see [`Fixture::open`]). What [`both!`](crate::both) expands to.
 pub async fn run_on<F: Fixture>(backend: Backend, body: impl AsyncFnOnce(&F)) {
-    let Some((fixture, guard)) = F::open(backend).await else {
+    run_opened_on(backend, F::open, body).await;
+}
+
+/// [`run_on`] with the fixture opened by `open` instead of [`Fixture::open`]:
+/// a fixture the test configures (a server with small budgets, say).
+/// `open` returns `None` after [`crate::skip`] when `backend` cannot run
+/// here, as [`Fixture::open`] does. What
+/// [`both!`](crate::both)`(name, open = …, body)` expands to.
+pub async fn run_opened_on<F: Fixture>(
+    backend: Backend,
+    open: impl AsyncFnOnce(Backend) -> Option<(F, F::Guard)>,
+    body: impl AsyncFnOnce(&F),
+) {
+    let Some((fixture, guard)) = open(backend).await else {
         return;
     };
     body(&fixture).await;
@@ -228,12 +241,20 @@ impl Fixture for ServeDatabase {
 /// [`run_sync_on`] in a plain `#[test]` (for tests that drive the
 /// `provenant` binary and block on it, usually with [`ServeDatabase`]).
 ///
+/// With `open = $open` before the body, the fixture is opened by `$open`
+/// (an `async fn(Backend) -> Option<(F, F::Guard)>`, e.g. a server started
+/// with the budgets under test) instead of [`Fixture::open`], by
+/// [`run_opened_on`]; it is still closed by [`Fixture::close`].
+///
 /// Either way, a backend that cannot run here is [`crate::skip`]ped (a
 /// `SKIPPED` line; a failure under `CI`).
 ///
 /// ```text
 /// provenant_testkit::both!(tokens, async |store: &Store| {
 ///     assert_eq!(store.token_count().await.unwrap(), 0);
+/// });
+/// provenant_testkit::both!(small_pages, open = with_limits(small), async |s: &TestServer| {
+///     assert!(s.limits().page_bytes < 10_000);
 /// });
 /// provenant_testkit::both!(sync readme_flow, |db: &ServeDatabase| {
 ///     let server = start(dir.path(), db.url());
@@ -254,6 +275,22 @@ macro_rules! both {
             #[test]
             fn postgres() {
                 $crate::run_sync_on($crate::Backend::Postgres, $body);
+            }
+        }
+    };
+    ($name:ident, open = $open:expr, $body:expr $(,)?) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::run_opened_on($crate::Backend::Sqlite, $open, $body).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::run_opened_on($crate::Backend::Postgres, $open, $body).await;
             }
         }
     };

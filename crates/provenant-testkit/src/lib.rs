@@ -21,6 +21,8 @@ mod skip;
 mod small_disk;
 
 #[cfg(feature = "db")]
-pub use db::{Backend, Fixture, PgTestDb, ServeDatabase, execute, run_on, run_sync_on};
+pub use db::{
+    Backend, Fixture, PgTestDb, ServeDatabase, execute, run_on, run_opened_on, run_sync_on,
+};
 pub use skip::{python_venv, require_program, skip};
 pub use small_disk::SmallDisk;

@@ -21,34 +21,19 @@ fn code(v: &Value) -> &str {
 /// fails the case instead of hanging it.
 const CASE_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Define a test that runs on both backends against a server with `limits`.
-macro_rules! both_limited {
-    ($name:ident, $limits:expr, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let s = TestServer::start_with_limits(Backend::Sqlite, $limits)
-                    .await
-                    .unwrap();
-                tokio::time::timeout(CASE_TIMEOUT, ($body)(&s))
-                    .await
-                    .expect("the case ran out of time");
-                s.stop().await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(s) = TestServer::start_with_limits(Backend::Postgres, $limits).await
-                else {
-                    return;
-                };
-                tokio::time::timeout(CASE_TIMEOUT, ($body)(&s))
-                    .await
-                    .expect("the case ran out of time");
-                s.stop().await;
-            }
-        }
-    };
+/// Opens the server of a `both!(name, open = with_limits(…), …)` case: one
+/// with these budgets.
+fn with_limits(limits: Limits) -> impl AsyncFnOnce(Backend) -> Option<(TestServer, ())> {
+    async move |backend| Some((TestServer::start_with_limits(backend, limits).await?, ()))
+}
+
+/// `body` within [`CASE_TIMEOUT`]: a case that runs out of time fails.
+fn within(body: impl AsyncFnOnce(&TestServer)) -> impl AsyncFnOnce(&TestServer) {
+    async move |s: &TestServer| {
+        tokio::time::timeout(CASE_TIMEOUT, body(s))
+            .await
+            .expect("the case ran out of time");
+    }
 }
 
 /// A request body that sends `first` and then nothing, for ever.
@@ -152,13 +137,13 @@ async fn every_page(s: &TestServer, path: &str, budget: usize) -> Vec<Vec<Value>
     }
 }
 
-both_limited!(
+both!(
     version_pages_stop_at_their_byte_budget,
-    Limits {
+    open = with_limits(Limits {
         page_bytes: 6000,
         ..Limits::default()
-    },
-    async |s: &TestServer| {
+    }),
+    within(async |s: &TestServer| {
         let pad = "p".repeat(2000);
         for n in 1..=5u8 {
             let (status, v) = s
@@ -185,17 +170,17 @@ both_limited!(
         // cursors still list every version once, newest first.
         assert!(pages.len() > 1, "one page of {seen:?}");
         assert_eq!(seen, [5, 4, 3, 2, 1]);
-    }
+    })
 );
 
-both_limited!(
+both!(
     upload_sessions_are_budgeted_per_token,
-    Limits {
+    open = with_limits(Limits {
         upload_sessions_per_token: 2,
         upload_bytes_per_token: 1000,
         ..Limits::default()
-    },
-    async |s: &TestServer| {
+    }),
+    within(async |s: &TestServer| {
         let open = |token: String, data: &'static [u8], size: usize| {
             let http = s.http.clone();
             let url = format!("{}/api/v1/uploads", s.base);
@@ -253,17 +238,17 @@ both_limited!(
         let other = s.add_token("other").await;
         let (status, v) = open(other, b"theirs", 1000).await;
         assert_eq!(status, StatusCode::CREATED, "{v}");
-    }
+    })
 );
 
-both_limited!(
+both!(
     a_trickling_upload_is_closed,
-    Limits {
+    open = with_limits(Limits {
         body_timeout: Duration::from_millis(300),
         body_min_bytes: 1024,
         ..Limits::default()
-    },
-    async |s: &TestServer| {
+    }),
+    within(async |s: &TestServer| {
         let data = vec![7u8; 100_000];
         let (status, st) = s
             .json(
@@ -315,7 +300,7 @@ both_limited!(
         );
         // A body that keeps coming is not cut off.
         s.upload(&data).await;
-    }
+    })
 );
 
 both!(
@@ -353,13 +338,13 @@ both!(
     }
 );
 
-both_limited!(
+both!(
     headers_have_a_read_timeout,
-    Limits {
+    open = with_limits(Limits {
         header_timeout: Duration::from_millis(300),
         ..Limits::default()
-    },
-    async |s: &TestServer| {
+    }),
+    within(async |s: &TestServer| {
         let addr = s.running.as_ref().unwrap().addr;
         let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
         // A request line and one header, and never the blank line.
@@ -370,16 +355,16 @@ both_limited!(
         // The server closes the connection (else this waits for ever).
         let _ = tcp.read_to_end(&mut got).await;
         assert!(!String::from_utf8_lossy(&got).contains("200 OK"), "{got:?}");
-    }
+    })
 );
 
-both_limited!(
+both!(
     connections_beyond_the_cap_are_refused,
-    Limits {
+    open = with_limits(Limits {
         max_connections: 1,
         ..Limits::default()
-    },
-    async |s: &TestServer| {
+    }),
+    within(async |s: &TestServer| {
         let addr = s.running.as_ref().unwrap().addr;
         let request = b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n";
         // One connection, kept open after its answer.
@@ -403,15 +388,21 @@ both_limited!(
         assert!(s.running.as_ref().unwrap().counters().connections_refused() >= 1);
         // Once the first goes, others are served again.
         drop(first);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(r) = s.http.get(format!("{}/healthz", s.base)).send().await
                 && r.status() == StatusCode::OK
             {
                 break;
             }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no connection was served in the 10 s after the first one closed \
+                 (the connection cap was never released)"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
+    })
 );
 
 both!(
@@ -497,13 +488,13 @@ both!(
 );
 
 // One address cannot take every connection slot.
-both_limited!(
+both!(
     one_address_cannot_take_every_connection,
-    Limits {
+    open = with_limits(Limits {
         max_connections_per_peer: 1,
         ..Limits::default()
-    },
-    async |s: &TestServer| {
+    }),
+    within(async |s: &TestServer| {
         let addr = s.running.as_ref().unwrap().addr;
         let mut first = tokio::net::TcpStream::connect(addr).await.unwrap();
         first
@@ -522,7 +513,7 @@ both_limited!(
         let answer = String::from_utf8_lossy(&answer);
         assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
         drop(first);
-    }
+    })
 );
 
 // A client that never reads its response does not hold shutdown past the
@@ -565,15 +556,15 @@ async fn shutdown_does_not_wait_past_the_drain_timeout() {
 
 // A JSON body that keeps pace but never ends is cut off at the request body
 // timeout: one body cannot hold a connection (and its buffer) for hours.
-both_limited!(
+both!(
     a_json_body_must_arrive_whole_in_time,
-    Limits {
+    open = with_limits(Limits {
         body_timeout: Duration::from_secs(10),
         body_min_bytes: 1,
         request_body_timeout: Duration::from_millis(600),
         ..Limits::default()
-    },
-    async |s: &TestServer| {
+    }),
+    within(async |s: &TestServer| {
         let drip = futures::stream::unfold(0u32, |i| async move {
             tokio::time::sleep(Duration::from_millis(50)).await;
             (i < 400).then(|| {
@@ -603,19 +594,19 @@ both_limited!(
             v["message"].as_str().unwrap().contains("whole within"),
             "{v}"
         );
-    }
+    })
 );
 
 // Model listings are bounded in bytes too (a model's description comes
 // from version metadata): pages end early with a cursor, and the cursors
 // still list every model exactly once.
-both_limited!(
+both!(
     model_pages_stop_at_their_byte_budget,
-    Limits {
+    open = with_limits(Limits {
         page_bytes: 5000,
         ..Limits::default()
-    },
-    async |s: &TestServer| {
+    }),
+    within(async |s: &TestServer| {
         let description = "d".repeat(2000);
         for n in 1..=4u8 {
             let (status, v) = s
@@ -637,5 +628,5 @@ both_limited!(
         assert_eq!(seen.len(), 4, "{seen:?}");
         seen.dedup();
         assert_eq!(seen.len(), 4, "{seen:?}");
-    }
+    })
 );
