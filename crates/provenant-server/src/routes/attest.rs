@@ -6,9 +6,8 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest as _, Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use provenant_registry::{
-    ATTESTATION_MEDIA_TYPE, AttestationView, FindingsView, VulnDbImport, VulnDbStatus,
-};
+use provenant_api::{AttestationView, FindingsView, VulnDbImport, VulnDbStatus};
+use provenant_registry::ATTESTATION_MEDIA_TYPE;
 
 use super::{JsonResult, reference};
 use crate::api_error::{ApiError, ErrorCode};

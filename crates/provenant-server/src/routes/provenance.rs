@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use provenant_registry::{ImpactView, LineageView, ProvenanceView};
+use provenant_api::{ImpactView, LineageView, ProvenanceView};
 
 use super::{JsonResult, reference};
 use crate::api_error::{ApiError, ErrorCode};

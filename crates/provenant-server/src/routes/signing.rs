@@ -3,8 +3,8 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use provenant_api::KeyBody;
-use provenant_registry::{SIGNATURE_MEDIA_TYPE, SignatureView, TrustedKeyView};
+use provenant_api::{KeyBody, SignatureView, TrustedKeyView};
+use provenant_registry::SIGNATURE_MEDIA_TYPE;
 
 use super::{JsonResult, reference};
 use crate::api_error::ApiError;

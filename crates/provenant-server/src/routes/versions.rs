@@ -3,11 +3,10 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use provenant_registry::{
-    Page, PublishRequest, Published, Reference, VersionRow, VersionState, VersionView,
+use provenant_api::{
+    LabelsBody, PageOf, PublishBody, Published, ReasonBody, VersionState, VersionView,
 };
-
-use provenant_api::{LabelsBody, PageOf, PublishBody, ReasonBody};
+use provenant_registry::{Page, PublishRequest, Reference, VersionRow};
 
 use super::{JsonResult, ListParams, reference};
 use crate::api_error::{ApiError, ErrorCode};
