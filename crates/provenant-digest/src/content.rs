@@ -122,7 +122,8 @@ impl Digest {
             return Err(bad("hex must be lowercase 0-9a-f"));
         }
         let mut bytes = [0u8; 64];
-        hex::decode_to_slice(hex, &mut bytes[..algorithm.byte_len()]).map_err(|_| bad("invalid hex"))?;
+        hex::decode_to_slice(hex, &mut bytes[..algorithm.byte_len()])
+            .map_err(|_| bad("invalid hex"))?;
         Ok(Self { algorithm, bytes })
     }
 

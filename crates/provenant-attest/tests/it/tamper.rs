@@ -303,7 +303,10 @@ fn escaping_symlink() {
         matches!(&e, AttestError::Digest(DigestError::SymlinkEscapes { path, .. }) if path == "link"),
         "{e}"
     );
-    assert!(e.to_string().contains("points outside the model directory"), "{e}");
+    assert!(
+        e.to_string().contains("points outside the model directory"),
+        "{e}"
+    );
 }
 
 #[test]
