@@ -29,7 +29,8 @@ pub use provenance::{
     ProvenanceView,
 };
 pub use requests::{
-    AliasTarget, BundleBody, KeyBody, LabelsBody, PublishBody, ReasonBody, VulnDbImportBody,
+    AliasTarget, BundleBody, KeyBody, LabelsBody, PublishBody, PublishFile, ReasonBody,
+    VulnDbImportBody,
 };
 pub use signing::{
     AttachmentKind, AttestationView, SbomSummary, SignatureView, TrustedKeyKind, TrustedKeyView,

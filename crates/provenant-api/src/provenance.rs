@@ -29,7 +29,8 @@ pub struct ProvenanceSummary {
     #[schema(value_type = Object)]
     pub hyperparameters: Value,
     pub seeds: Vec<u64>,
-    pub images: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub images: Vec<Digest>,
     pub parents: Vec<String>,
 }
 

@@ -25,11 +25,22 @@ pub struct BundleBody {
     pub certificate_roots: Vec<String>,
 }
 
+/// A file a publish names, uploaded beforehand as a blob. Its digest is
+/// the text the client wrote: the registry parses it as it checks the
+/// path, answering `invalid_digest` with the file's path.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct PublishFile {
+    pub path: String,
+    /// `sha256:<hex>`.
+    pub digest: String,
+    pub size: u64,
+}
+
 /// A version to publish: files already uploaded as blobs, plus metadata and labels.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishBody {
-    pub files: Vec<crate::ManifestFile>,
+    pub files: Vec<PublishFile>,
     /// Version metadata; see `/api/v1/schemas/version-metadata.json`.
     #[serde(default = "empty_object")]
     #[schema(value_type = Object)]

@@ -70,15 +70,14 @@ impl FromStr for VersionState {
     }
 }
 
-/// A file of a version: what a publish names (uploaded beforehand as a
-/// blob) and what a version read lists.
+/// A file of a version, its digest parsed: what a version read lists and
+/// what the registry builds manifests from and checks signatures against.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ManifestFile {
     pub path: String,
-    /// `sha256:<hex>`. Kept as the text it came as: a publish request
-    /// carries it as the client wrote it, and the registry parses it,
-    /// answering `invalid_digest` with the file's path.
-    pub digest: String,
+    /// `sha256:<hex>`.
+    #[schema(value_type = String)]
+    pub digest: provenant_digest::Digest,
     pub size: u64,
 }
 

@@ -138,14 +138,14 @@ impl Registry {
     pub async fn signature_log_event(
         &self,
         version: &VersionRow,
-        digest: &str,
+        digest: &Digest,
     ) -> Result<Option<LogEventRow>, RegistryError> {
         let Some(att) = self
             .store
             .attachments(version.id, crate::AttachmentKind::Signature.as_str())
             .await?
             .into_iter()
-            .find(|a| a.digest.to_string() == digest)
+            .find(|a| a.digest == *digest)
         else {
             return Ok(None);
         };

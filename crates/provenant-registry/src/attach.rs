@@ -67,7 +67,7 @@ pub(crate) struct Target<'a> {
     pub label: String,
     /// The digest of its manifest.
     pub manifest_digest: Digest,
-    pub files: &'a [crate::VersionFile],
+    pub files: &'a [crate::ManifestFile],
 }
 
 /// A bundle that was checked, ready to be stored with the lineage edges it
@@ -319,7 +319,10 @@ impl Registry {
             });
         }
         let trust = self.namespace_trust(&model.namespace).await?;
-        let files = crate::service::stored_files(self.store.version_files(row.id).await?)?;
+        let files: Vec<_> = (self.store.version_files(row.id).await?)
+            .into_iter()
+            .map(crate::service::manifest_file)
+            .collect();
         let target = Target {
             label: format!("{}:{}", row.model, row.number),
             manifest_digest: row.digest,

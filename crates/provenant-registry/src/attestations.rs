@@ -68,7 +68,7 @@ pub fn oms_root_digest<'a>(
 }
 
 /// [`oms_root_digest`] of a version's files.
-pub(crate) fn oms_root_of(files: &[crate::VersionFile]) -> Result<Digest, RegistryError> {
+pub(crate) fn oms_root_of(files: &[crate::ManifestFile]) -> Result<Digest, RegistryError> {
     oms_root_digest(files.iter().map(|f| (f.path.as_str(), &f.digest)))
 }
 
@@ -179,7 +179,7 @@ impl Registry {
     pub async fn attestation_bundle(
         &self,
         row: &VersionRow,
-        digest: &str,
+        digest: &Digest,
     ) -> Result<Vec<u8>, RegistryError> {
         for kind in AttachmentKind::ATTESTATIONS {
             if let Some(a) = self
@@ -187,7 +187,7 @@ impl Registry {
                 .attachments(row.id, kind.as_str())
                 .await?
                 .into_iter()
-                .find(|a| a.digest.to_string() == digest)
+                .find(|a| a.digest == *digest)
             {
                 return Ok(a.body);
             }

@@ -42,7 +42,7 @@ pub use error::RegistryError;
 pub use log_entry::{
     ENTRY_SCHEMA_VERSION, EntryKind, LogEntries, canonical_entry, entry_details, entry_leaf_hash,
 };
-pub use manifest::{BuiltManifest, ManifestFile, VersionFile, build_manifest, layer_media_type};
+pub use manifest::{BuiltManifest, ManifestFile, build_manifest, layer_media_type};
 pub use metadata::{
     MAX_METADATA_BYTES, MAX_METADATA_FIELD_BYTES, METADATA_SCHEMA, Metadata, validate_metadata,
 };
@@ -65,6 +65,5 @@ pub use signatures::{
 };
 pub use transparency::{LogConfig, LogError, LogHead, TransparencyLog};
 pub use vulnscan::{
-    FindingView, FindingsView, VersionScan, VulnDbImport, VulnDbStatus, load_vuln_index,
-    save_vuln_index,
+    FindingView, FindingsView, LocalVulnDb, VersionScan, VulnDbImport, VulnDbStatus,
 };

@@ -15,15 +15,6 @@ pub const FILEPATH_ANNOTATION: &str = "org.cncf.model.filepath";
 
 pub use provenant_api::ManifestFile;
 
-/// A file of a version with its content digest parsed: what the registry
-/// builds manifests from and checks signatures and subjects against.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VersionFile {
-    pub path: String,
-    pub digest: Digest,
-    pub size: u64,
-}
-
 /// The ModelPack layer media type for a file, from its name.
 pub fn layer_media_type(path: &str) -> &'static str {
     let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
@@ -57,7 +48,7 @@ pub struct BuiltManifest {
 /// Build the manifest for `files` (sorted by path by the caller).
 pub fn build_manifest(
     model: &ModelName,
-    files: &[VersionFile],
+    files: &[ManifestFile],
     metadata: &Metadata,
 ) -> BuiltManifest {
     let m = &metadata.value;
@@ -131,12 +122,12 @@ mod tests {
         let model = ModelName::parse("aiops/anomaly").unwrap();
         let meta = validate_metadata(json!({"format": "safetensors", "x-a": 1})).unwrap();
         let files = vec![
-            VersionFile {
+            ManifestFile {
                 path: "README.md".into(),
                 digest: Digest::sha256(b"r"),
                 size: 1,
             },
-            VersionFile {
+            ManifestFile {
                 path: "model.safetensors".into(),
                 digest: Digest::sha256(b"m"),
                 size: 1,

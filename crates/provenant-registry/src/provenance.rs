@@ -11,6 +11,7 @@
 //! stored in one transaction (a parent cycle stores nothing).
 
 use provenant_attest::{Bundle, Statement};
+use provenant_digest::{Digest, DigestAlgorithm};
 use provenant_provenance::Inputs;
 use provenant_store::{
     AttachmentRow, ImpactRow, LineageEdgeRow, NewLineageEdge, StoreError, VersionRow,
@@ -53,11 +54,12 @@ fn summary(statement: &Value) -> ProvenanceSummary {
             .cloned()
             .collect()
     };
+    // The statement was validated when it was attached, so every input's
+    // `digest.sha256` is 64 hex digits; one that is not shows as none.
     let sha = |d: &Value| {
         d.pointer("/digest/sha256")
             .and_then(Value::as_str)
-            .map(|h| format!("sha256:{h}"))
-            .unwrap_or_default()
+            .and_then(|h| Digest::from_hex(DigestAlgorithm::Sha256, h).ok())
     };
     let source = role("source").into_iter().next();
     let commit_signature = source
@@ -82,11 +84,11 @@ fn summary(statement: &Value) -> ProvenanceSummary {
         datasets: role("dataset")
             .iter()
             .map(|d| {
-                format!(
-                    "{}@{}",
-                    d.get("uri").and_then(Value::as_str).unwrap_or(""),
-                    sha(d)
-                )
+                let uri = d.get("uri").and_then(Value::as_str).unwrap_or("");
+                match sha(d) {
+                    Some(digest) => format!("{uri}@{digest}"),
+                    None => uri.to_owned(),
+                }
             })
             .collect(),
         repository: s("/buildDefinition/externalParameters/source/repository"),
@@ -102,7 +104,7 @@ fn summary(statement: &Value) -> ProvenanceSummary {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_u64).collect())
             .unwrap_or_default(),
-        images: role("image").iter().map(sha).collect(),
+        images: role("image").iter().filter_map(sha).collect(),
         parents: role("parent")
             .iter()
             .filter_map(|d| {
@@ -122,11 +124,11 @@ use provenant_api::LineageEdgeKind as EdgeKind;
 /// An input whose downstream versions `impact` lists.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImpactInput {
-    Dataset(provenant_digest::Digest),
+    Dataset(Digest),
     /// A full commit id, or an abbreviation (at least 7 hex digits) that
     /// [`Registry::impact`] expands against the commits it has recorded.
     Commit(String),
-    Image(provenant_digest::Digest),
+    Image(Digest),
 }
 
 impl ImpactInput {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::manifest::build_manifest;
 use crate::{
-    ManifestFile, ModelName, Reference, RegistryError, Selector, VersionFile, validate_alias,
+    ManifestFile, ModelName, Reference, RegistryError, Selector, validate_alias,
     validate_file_path, validate_label_key, validate_label_value, validate_metadata,
 };
 
@@ -18,7 +18,7 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct PublishRequest {
     pub model: String,
-    pub files: Vec<ManifestFile>,
+    pub files: Vec<provenant_api::PublishFile>,
     pub metadata: Value,
     pub labels: BTreeMap<String, String>,
     pub created_by: String,
@@ -84,23 +84,6 @@ fn check_label_count(n: usize) -> Result<(), RegistryError> {
         });
     }
     Ok(())
-}
-
-/// A version's stored files as the publish path carries them (the store
-/// parsed their digests when it read the rows).
-pub(crate) fn stored_files(
-    rows: Vec<FileRow>,
-) -> Result<Vec<VersionFile>, provenant_store::StoreError> {
-    rows.into_iter()
-        .map(|f| {
-            Ok(VersionFile {
-                digest: f.digest,
-                path: f.path,
-                // Sizes are stored from `u64`s that fit in an `i64`.
-                size: u64::try_from(f.size).unwrap_or_default(),
-            })
-        })
-        .collect()
 }
 
 /// The state of a stored version; a word that is no state is a corrupt
@@ -197,7 +180,7 @@ impl Registry {
                     path: f.path.clone(),
                     reason: e.to_string(),
                 })?;
-            files.push(VersionFile {
+            files.push(ManifestFile {
                 path: f.path,
                 digest,
                 size: f.size,
@@ -324,7 +307,7 @@ impl Registry {
         &self,
         model: &ModelName,
         new: &NewVersion,
-        (manifest_digest, files): (Digest, &[VersionFile]),
+        (manifest_digest, files): (Digest, &[ManifestFile]),
         inputs: &[crate::AttachmentInput],
         require_trusted: bool,
     ) -> Result<
@@ -709,11 +692,12 @@ fn make_view(
     })
 }
 
-/// A stored file of a version as the API lists it.
-fn manifest_file(f: FileRow) -> ManifestFile {
+/// A stored file of a version (the store parsed its digest when it read
+/// the row), as the API lists it and the publish path carries it.
+pub(crate) fn manifest_file(f: FileRow) -> ManifestFile {
     ManifestFile {
         path: f.path,
-        digest: f.digest.to_string(),
+        digest: f.digest,
         // Sizes are stored from `u64`s that fit in an `i64`.
         size: u64::try_from(f.size).unwrap_or_default(),
     }

@@ -116,7 +116,7 @@ fn namespace_of(ns: &str) -> Result<String, RegistryError> {
 /// with the same SHA-256 digests, nothing more, nothing less.
 pub(crate) fn check_resources(
     manifest: &provenant_attest::SignedManifest,
-    files: &[crate::VersionFile],
+    files: &[crate::ManifestFile],
 ) -> Result<(), RegistryError> {
     if manifest.algorithm != HashAlgorithm::Sha256
         || !matches!(manifest.serialization, Serialization::Files)
@@ -193,14 +193,14 @@ impl Registry {
     pub async fn signature_bundle(
         &self,
         row: &VersionRow,
-        digest: &str,
+        digest: &Digest,
     ) -> Result<Vec<u8>, RegistryError> {
         let atts = self
             .store
             .attachments(row.id, AttachmentKind::Signature.as_str())
             .await?;
         atts.into_iter()
-            .find(|a| a.digest.to_string() == digest)
+            .find(|a| a.digest == *digest)
             .map(|a| a.body)
             .ok_or_else(|| {
                 RegistryError::VersionNotFound(format!(

@@ -292,9 +292,39 @@ impl Registry {
     }
 }
 
-/// The OSV index kept in a metadata store (the server's, or the CLI's
-/// embedded `osv.db`).
-pub async fn load_vuln_index(store: &Store) -> Result<Index, RegistryError> {
+/// A vulnerability database of its own, outside any registry: the CLI's
+/// embedded `osv.db` that `provenant vulndb import` fills and `provenant
+/// scan` reads. The same tables and codec as the server's.
+pub struct LocalVulnDb {
+    store: Store,
+}
+
+impl LocalVulnDb {
+    /// Opens (creating if needed) the SQLite database at `path`.
+    pub async fn open(path: &std::path::Path) -> Result<Self, RegistryError> {
+        Ok(Self {
+            store: Store::open_sqlite(path).await?,
+        })
+    }
+
+    /// The whole index, parsed on every core.
+    pub async fn load(&self) -> Result<Index, RegistryError> {
+        load_vuln_index(&self.store).await
+    }
+
+    /// Replaces the database's content with `index`; returns the new generation.
+    pub async fn save(&self, index: &Index, by: &str) -> Result<i64, RegistryError> {
+        save_vuln_index(&self.store, index, by).await
+    }
+
+    pub async fn close(self) {
+        self.store.close().await;
+    }
+}
+
+/// The OSV index kept in a metadata store (the server's, or a
+/// [`LocalVulnDb`]).
+pub(crate) async fn load_vuln_index(store: &Store) -> Result<Index, RegistryError> {
     let groups = store.osv_records_by_source().await?;
     tokio::task::spawn_blocking(move || index_from_groups(groups))
         .await
@@ -304,7 +334,11 @@ pub async fn load_vuln_index(store: &Store) -> Result<Index, RegistryError> {
 }
 
 /// Replaces the OSV database in `store` with `index`; returns the new generation.
-pub async fn save_vuln_index(store: &Store, index: &Index, by: &str) -> Result<i64, RegistryError> {
+pub(crate) async fn save_vuln_index(
+    store: &Store,
+    index: &Index,
+    by: &str,
+) -> Result<i64, RegistryError> {
     let rows = rows_from_index(index)?;
     Ok(store.osv_replace(&rows, by).await?)
 }

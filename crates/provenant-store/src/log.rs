@@ -153,10 +153,9 @@ pub trait EntryEncoder: Send + Sync + std::fmt::Debug {
 pub(crate) type EncoderSlot = Arc<std::sync::OnceLock<Arc<dyn EntryEncoder>>>;
 
 /// A row of `log_events`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogEventRow {
     pub id: i64,
-    #[serde(rename = "type")]
     pub kind: String,
     pub source: String,
     pub source_id: i64,
@@ -232,20 +231,18 @@ pub struct Assigned {
 }
 
 /// A registry row and what its log entry must say (for `audit verify`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditRecord {
     /// Table and row id.
     pub source: String,
     pub source_id: i64,
     /// Expected entry type.
-    #[serde(rename = "type")]
     pub kind: String,
     /// Expected `target`.
     pub target: String,
     /// Expected `who`.
     pub who: String,
     /// Fields the entry's `details` must hold with these values.
-    #[schema(value_type = Object)]
     pub details: serde_json::Value,
     /// Log index of the row's entry; absent when the row has none sequenced.
     pub log_index: Option<i64>,

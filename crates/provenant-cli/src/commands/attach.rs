@@ -54,26 +54,9 @@ pub fn version_root(v: &VersionView) -> anyhow::Result<Digest> {
         .files
         .as_ref()
         .context("server did not list the version's files")?;
-    let digests = file_digests(files)?;
     Ok(provenant_registry::oms_root_digest(
-        files
-            .iter()
-            .zip(&digests)
-            .map(|(f, d)| (f.path.as_str(), d)),
+        files.iter().map(|f| (f.path.as_str(), &f.digest)),
     )?)
-}
-
-/// The digests of a version's files as the server listed them, parsed
-/// (a file list carries each digest as the text it was published with).
-pub fn file_digests(files: &[provenant_api::ManifestFile]) -> anyhow::Result<Vec<Digest>> {
-    files
-        .iter()
-        .map(|f| {
-            f.digest
-                .parse::<Digest>()
-                .with_context(|| format!("the server listed {} with digest {:?}", f.path, f.digest))
-        })
-        .collect()
 }
 
 /// Whether a bundle is an OMS model signature (what `provenant sign` writes

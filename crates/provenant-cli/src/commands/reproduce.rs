@@ -51,17 +51,11 @@ async fn predicate(client: &Client, v: &VersionInfo) -> anyhow::Result<Value> {
 }
 
 /// The files of a version (`path` → digest), as the registry lists them.
-fn files(v: &VersionInfo) -> anyhow::Result<BTreeMap<String, Digest>> {
+fn files(v: &VersionInfo) -> BTreeMap<String, Digest> {
     v.files
         .iter()
         .flatten()
-        .map(|f| {
-            let digest = f
-                .digest
-                .parse()
-                .with_context(|| format!("{}: file {}", v.reference, f.path))?;
-            Ok((f.path.clone(), digest))
-        })
+        .map(|f| (f.path.clone(), f.digest))
         .collect()
 }
 
@@ -93,7 +87,7 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
             let vb = super::resolve(&client, &b).await?;
             let pa = predicate(&client, &va).await?;
             let pb = predicate(&client, &vb).await?;
-            let cmp = provenant_provenance::diff(&pa, &pb, &files(&va)?, &files(&vb)?);
+            let cmp = provenant_provenance::diff(&pa, &pb, &files(&va), &files(&vb));
             if g.json {
                 crate::output::json(&serde_json::json!({
                     "a": va.reference, "b": vb.reference, "comparison": cmp,
@@ -146,7 +140,7 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
             recipe,
         } => {
             let v = super::resolve(&client, &reference).await?;
-            let published = files(&v)?;
+            let published = files(&v);
             let d = dir.clone();
             let digest = tokio::task::spawn_blocking(move || {
                 provenant_digest::hash_model(&d, &provenant_digest::HashOptions::default())

@@ -44,7 +44,6 @@ async fn model_sbom(g: &GlobalArgs, reference: &str) -> anyhow::Result<provenant
         .clone()
         .context("server did not list the version's files")?;
     let root = super::attach::version_root(&v)?;
-    let digests = super::attach::file_digests(&files)?;
     let (namespace, name) = v
         .model
         .rsplit_once('/')
@@ -56,10 +55,9 @@ async fn model_sbom(g: &GlobalArgs, reference: &str) -> anyhow::Result<provenant
         root_digest: root,
         files: files
             .iter()
-            .zip(digests)
-            .map(|(f, digest)| provenant_sbom::ModelFile {
+            .map(|f| provenant_sbom::ModelFile {
                 path: f.path.clone(),
-                digest,
+                digest: f.digest,
                 size: Some(f.size),
                 format: None,
             })

@@ -70,9 +70,9 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     // Read the SBOM while the database loads.
     let sbom_path = a.sbom.clone();
     let sbom_task = tokio::task::spawn_blocking(move || read_or_catalog(&sbom_path));
-    let store = super::vulndb::open_db(&super::vulndb::db_dir(a.db.clone()), false).await?;
-    let index = provenant_registry::load_vuln_index(&store).await?;
-    store.close().await;
+    let db = super::vulndb::open_db(&super::vulndb::db_dir(a.db.clone()), false).await?;
+    let index = db.load().await?;
+    db.close().await;
     let sbom = sbom_task.await??;
     tokio::task::spawn_blocking(move || {
         // The process ends after one scan: leave the database, SBOM and report

@@ -92,7 +92,7 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
                 vec![
                     f.path.clone(),
                     crate::output::size(i64::try_from(f.size).unwrap_or(i64::MAX)),
-                    f.digest.clone(),
+                    f.digest.to_string(),
                 ]
             })
             .collect();
@@ -156,7 +156,10 @@ fn print_provenance(p: &serde_json::Value) -> anyhow::Result<()> {
         text(&s.commit_signature)
     );
     println!("  datasets:   {}", list(s.datasets.clone()));
-    println!("  image:      {}", list(s.images.clone()));
+    println!(
+        "  image:      {}",
+        list(s.images.iter().map(ToString::to_string).collect())
+    );
     println!("  entrypoint: {}", s.entrypoint);
     println!("  hyperparameters: {}", s.hyperparameters);
     println!(

@@ -69,8 +69,8 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
     let dir = db_dir(db);
     std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    let store = open_db(&dir, true).await?;
-    let mut index = provenant_registry::load_vuln_index(&store).await?;
+    let db = open_db(&dir, true).await?;
+    let mut index = db.load().await?;
     let (index, report) = tokio::task::spawn_blocking(move || {
         let report = index.import(&path);
         (index, report)
@@ -78,9 +78,9 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
     .await?;
     let report = report?;
     if report.added + report.updated + report.removed > 0 {
-        provenant_registry::save_vuln_index(&store, &index, "local").await?;
+        db.save(&index, "local").await?;
     }
-    store.close().await;
+    db.close().await;
     for issue in &report.issues {
         eprintln!("warning: {issue}");
     }
@@ -112,7 +112,7 @@ pub const DB_FILE: &str = "osv.db";
 pub async fn open_db(
     dir: &std::path::Path,
     create: bool,
-) -> anyhow::Result<provenant_store::Store> {
+) -> anyhow::Result<provenant_registry::LocalVulnDb> {
     let path = dir.join(DB_FILE);
     if !create && !path.exists() {
         anyhow::bail!(
@@ -121,7 +121,7 @@ pub async fn open_db(
             dir.display()
         );
     }
-    Ok(provenant_store::Store::open_sqlite(&path).await?)
+    Ok(provenant_registry::LocalVulnDb::open(&path).await?)
 }
 
 /// Reads the source locally (reporting malformed records with file and field)

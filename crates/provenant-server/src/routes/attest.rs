@@ -64,6 +64,7 @@ pub async fn bundle(
     Path((model, number, digest)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let row = state.registry.resolve(&reference(&model, &number)?).await?;
+    let digest = super::bundle_digest(&row, "attestation", &digest)?;
     let bytes = state.registry.attestation_bundle(&row, &digest).await?;
     let mut resp = bytes.into_response();
     resp.headers_mut().insert(

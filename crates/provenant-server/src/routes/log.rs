@@ -328,7 +328,7 @@ pub async fn audit_events(
 pub async fn with_tlog_entry(
     state: &AppState,
     row: &provenant_registry::VersionRow,
-    digest: &str,
+    digest: &provenant_digest::Digest,
     bundle: Vec<u8>,
 ) -> Result<Vec<u8>, ApiError> {
     use base64::Engine as _;

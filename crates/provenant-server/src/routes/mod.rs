@@ -310,3 +310,18 @@ pub fn reference(model: &str, number: &str) -> Result<Reference, ApiError> {
 pub fn model_name(model: &str) -> Result<ModelName, ApiError> {
     Ok(ModelName::parse(model)?)
 }
+
+/// The digest naming one of a version's bundles in a path segment. Text
+/// that is not a digest names no bundle: 404, as for an unknown digest.
+pub fn bundle_digest(
+    row: &provenant_registry::VersionRow,
+    what: &str,
+    digest: &str,
+) -> Result<provenant_digest::Digest, ApiError> {
+    digest.parse().map_err(|_| {
+        ApiError::from(provenant_registry::RegistryError::VersionNotFound(format!(
+            "{}:{} {what} {digest}",
+            row.model, row.number
+        )))
+    })
+}

@@ -61,6 +61,7 @@ pub async fn bundle(
     Path((model, number, digest)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let row = state.registry.resolve(&reference(&model, &number)?).await?;
+    let digest = super::bundle_digest(&row, "signature", &digest)?;
     let bytes = state.registry.signature_bundle(&row, &digest).await?;
     let bytes = super::log::with_tlog_entry(&state, &row, &digest, bytes).await?;
     let mut resp = bytes.into_response();

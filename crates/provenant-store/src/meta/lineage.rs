@@ -27,7 +27,7 @@ pub struct NewLineageEdge {
 }
 
 /// A stored edge with the versions it links.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LineageEdgeRow {
     pub version_id: i64,
     pub model: String,
@@ -38,16 +38,13 @@ pub struct LineageEdgeRow {
     /// Text, as in [`NewLineageEdge::input`]: not always a content digest.
     pub input: String,
     pub uri: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_model: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_number: Option<i64>,
 }
 
 /// A version affected by an input, and the aliases pointing at it now.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImpactRow {
     pub version_id: i64,
     pub model: String,

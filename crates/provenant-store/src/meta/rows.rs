@@ -25,7 +25,7 @@ fn digest_at(row: &AnyRow, index: usize, table: &str, column: &str) -> Result<Di
     stored_digest(table, column, &value)
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelRow {
     pub id: i64,
     pub namespace: String,
@@ -77,7 +77,7 @@ pub enum ModelKey<'a> {
     Name(&'a str),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileRow {
     pub path: String,
     pub digest: Digest,

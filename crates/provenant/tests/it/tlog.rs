@@ -150,6 +150,23 @@ fn log_flow(dir: &Path, db: Option<&str>) {
         Value::Null,
     );
     assert_eq!(status, 200);
+    // A digest the version has no bundle for, or text that is no digest,
+    // names nothing: 404 either way.
+    for missing in [
+        format!("sha256:{}", "0".repeat(64)),
+        "sha256:nothex".to_owned(),
+        "detector".to_owned(),
+    ] {
+        for kind in ["signatures", "attestations"] {
+            let (status, body) = s.api(
+                "GET",
+                &format!("/api/v1/models/secure%2Fdetector/versions/1/{kind}/{missing}"),
+                Value::Null,
+            );
+            assert_eq!(status, 404, "{kind}/{missing}: {body}");
+            assert_eq!(body["code"], "version_not_found", "{body}");
+        }
+    }
     let t = &bundle["verificationMaterial"]["tlogEntries"][0];
     let b64 = |v: &Value| provenant_tlog::Hash::from_base64(v.as_str().unwrap()).unwrap();
     let body = {

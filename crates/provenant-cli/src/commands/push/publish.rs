@@ -82,7 +82,7 @@ pub async fn publish(
     let body = provenant_api::PublishBody {
         files: files
             .iter()
-            .map(|f| provenant_api::ManifestFile {
+            .map(|f| provenant_api::PublishFile {
                 path: f.file.rel.clone(),
                 digest: f.digest.to_string(),
                 size: f.file.size,
