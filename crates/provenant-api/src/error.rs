@@ -39,8 +39,35 @@ error_codes! {
     // Requests in general.
     /// 401: no token, or one that is unknown, expired or revoked.
     Unauthorized = "unauthorized",
-    /// 403: the token's role may not do this.
+    /// 403: the caller's roles (or its token's scope) do not allow this.
     Forbidden = "forbidden",
+    /// 401: a bearer token that is no token this registry issued.
+    UnknownToken = "unknown_token",
+    /// 401: the token (or the identity token's `exp`) has passed.
+    TokenExpired = "token_expired",
+    /// 401: the token has been revoked.
+    TokenRevoked = "token_revoked",
+    /// 401: an OIDC identity token that does not verify: bad signature, an
+    /// algorithm other than the key's, `alg: none`, wrong issuer or audience,
+    /// not yet valid, issued in the future, or an unknown `kid`.
+    InvalidIdentityToken = "invalid_identity_token",
+    /// 401: a valid identity token whose claims match no mapping rule.
+    UnmappedIdentity = "unmapped_identity",
+    /// 429: too many failed authentications from this address; retry after
+    /// the `Retry-After` seconds.
+    TooManyFailures = "too_many_failures",
+    /// 404: no such principal.
+    PrincipalNotFound = "principal_not_found",
+    /// 409: a principal of that name exists.
+    PrincipalExists = "principal_exists",
+    /// 404: no such token (of the caller's, or at all for an admin).
+    TokenNotFound = "token_not_found",
+    /// 409: the caller already has an unrevoked token of that name.
+    TokenExists = "token_exists",
+    /// 409: the namespace exists.
+    NamespaceExists = "namespace_exists",
+    /// 404: no such namespace.
+    NamespaceNotFound = "namespace_not_found",
     /// 404: no such route.
     RouteNotFound = "route_not_found",
     /// 400: the JSON body does not parse (422: it parses but does not fit

@@ -12,6 +12,7 @@
 //! the server or registry converts.
 
 mod error;
+mod identity;
 mod log;
 mod models;
 mod provenance;
@@ -22,8 +23,14 @@ mod version;
 mod vulns;
 
 pub use error::{ErrorBody, ErrorCode, UnknownErrorCode};
+pub use identity::{
+    ALL_NAMESPACES, AccessEventView, CredentialView, Grant, NamespaceBody, NamespaceRole,
+    NamespaceView, Permission, PermissionMatrix, PrincipalBody, PrincipalKind, PrincipalView,
+    RoleBindingView, RoleBody, RolePermissions, RoutePermission, TokenBody, TokenCreated,
+    TokenView, UnknownRole, WhoAmI,
+};
 pub use log::{AuditRecordView, ConsistencyView, EntryView, InclusionView, LogEventView};
-pub use models::{AliasEventView, AliasView, ModelView, WhoAmI};
+pub use models::{AliasEventView, AliasView, ModelView};
 pub use provenance::{
     ImpactView, ImpactedVersion, LineageEdgeKind, LineageEdgeView, LineageView, ProvenanceSummary,
     ProvenanceView,

@@ -31,10 +31,3 @@ pub struct AliasEventView {
     pub moved_at: String,
     pub moved_by: String,
 }
-
-/// Who the token belongs to.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct WhoAmI {
-    pub name: String,
-    pub role: String,
-}

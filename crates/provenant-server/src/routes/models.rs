@@ -37,8 +37,18 @@ fn alias_event_view(e: AliasEvent) -> AliasEventView {
     responses((status = 200, body = WhoAmI), (status = 401, body = crate::api_error::ErrorBody)))]
 pub async fn whoami(axum::Extension(p): axum::Extension<Principal>) -> Json<WhoAmI> {
     Json(WhoAmI {
-        name: p.name,
         role: p.role.to_string(),
+        kind: provenant_api::PrincipalKind::User,
+        admin: p.role.is_admin(),
+        roles: Vec::new(),
+        credential: provenant_api::CredentialView {
+            kind: "token".into(),
+            name: p.name.clone(),
+            token_id: Some(p.token_id),
+            expires_at: None,
+            scopes: Vec::new(),
+        },
+        name: p.name,
     })
 }
 
