@@ -83,14 +83,16 @@ impl Registry {
     }
 
     /// Models in name order whose full name starts with `prefix`, after the
-    /// model named `after`, at most `limit`.
+    /// model named `after`, at most `limit`; only in the namespaces `only`
+    /// names, when given (what the caller may read).
     pub async fn models(
         &self,
         prefix: &str,
         after: Option<&str>,
         limit: i64,
+        only: Option<&[String]>,
     ) -> Result<Vec<ModelRow>, RegistryError> {
-        Ok(self.store.model_list(prefix, after, limit).await?)
+        Ok(self.store.model_list(prefix, after, limit, only).await?)
     }
 
     /// The aliases of a model and the versions they point at.
@@ -273,19 +275,30 @@ pub struct Tokens<'a> {
 impl Tokens<'_> {
     /// The token whose hash (hex SHA-256) is `hash`.
     pub async fn by_hash(&self, hash: &str) -> Result<Option<Token>, StoreError> {
-        Ok(self
-            .registry
-            .store
-            .token_by_hash(hash)
-            .await?
-            .map(|t| Token {
-                id: t.id,
-                name: t.name,
-                hash: t.hash,
-                role: Role::from(t.role),
-                expires_at: t.expires_at,
-                revoked_at: t.revoked_at,
-            }))
+        let Some(t) = self.registry.store.token_by_hash(hash).await? else {
+            return Ok(None);
+        };
+        let admin = match t.principal_id {
+            Some(id) => self
+                .registry
+                .store
+                .principal_by_id(id)
+                .await?
+                .is_some_and(|p| p.admin),
+            None => false,
+        };
+        Ok(Some(Token {
+            id: t.id,
+            name: t.owner,
+            hash: t.hash,
+            role: if admin {
+                Role::Admin
+            } else {
+                Role::Other("user".into())
+            },
+            expires_at: t.expires_at,
+            revoked_at: t.revoked_at,
+        }))
     }
 
     /// How many tokens exist (none before the first start).
@@ -293,11 +306,29 @@ impl Tokens<'_> {
         self.registry.store.token_count().await
     }
 
-    /// Stores a new token by its hash.
+    /// Stores the first-start administrator token by its hash (the
+    /// principal `admin`). Only [`Registry::bootstrap_admin`]'s caller needs it.
     pub async fn insert(&self, name: &str, hash: &str, role: &Role) -> Result<i64, StoreError> {
-        self.registry
-            .store
-            .token_insert(name, hash, role.as_str())
-            .await
+        let store = &self.registry.store;
+        let principal = match store.principal_by_name("admin").await? {
+            Some(p) => p,
+            None => store
+                .principal_insert("admin", "user", role.is_admin(), "bootstrap")
+                .await?
+                .ok_or_else(|| {
+                    StoreError::Corrupt("principal admin appeared concurrently".into())
+                })?,
+        };
+        store
+            .token_insert(&provenant_store::NewToken {
+                name,
+                hash,
+                principal_id: principal.id,
+                scopes: &[],
+                expires_at: None,
+                created_by: "bootstrap",
+            })
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("a token named {name} exists")))
     }
 }

@@ -99,6 +99,21 @@ pub enum RegistryError {
     /// or a record it stored cannot be read back.
     #[error("internal error: {reason}")]
     Internal { reason: String },
+    /// The caller's roles (or its token's scope) do not allow this.
+    #[error("forbidden: {reason}")]
+    Forbidden { reason: String },
+    #[error("no principal {0}")]
+    PrincipalNotFound(String),
+    #[error("principal {0} exists")]
+    PrincipalExists(String),
+    #[error("no token {0}")]
+    TokenNotFound(String),
+    #[error("{0}")]
+    TokenExists(String),
+    #[error("namespace {0} exists")]
+    NamespaceExists(String),
+    #[error("no namespace {0}")]
+    NamespaceNotFound(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -17,6 +17,7 @@ mod access;
 mod attach;
 mod attestations;
 mod error;
+mod identity;
 mod log_entry;
 mod manifest;
 mod metadata;
@@ -39,6 +40,10 @@ pub use attestations::{
     SLSA_PROVENANCE_PREDICATE, SPDX_PREDICATE, attestation_statement, oms_root_digest,
 };
 pub use error::RegistryError;
+pub use identity::{
+    Caller, Credential, Permissions, TOKEN_PREFIX, TokenRefusal, Visibility, WorkloadIdentity,
+    credential_label, generate_token, hash_token, is_token_shaped, validate_principal_name,
+};
 pub use log_entry::{
     ENTRY_SCHEMA_VERSION, EntryKind, LogEntries, canonical_entry, entry_details, entry_leaf_hash,
 };
@@ -54,6 +59,7 @@ pub use provenance::{
     ImpactInput, ImpactView, ImpactedVersion, LineageEdgeView, LineageView, ProvenanceSummary,
     ProvenanceView,
 };
+pub use provenant_store::AccessEventRow;
 pub use reference::{Reference, Selector};
 pub use service::{
     LabelFilter, PublishRequest, Published, Registry, VersionQuery, VersionState, VersionView,

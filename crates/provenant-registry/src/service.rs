@@ -47,6 +47,9 @@ pub struct VersionQuery {
     pub cursor: Option<i64>,
     /// Most versions in the page, clamped to 1 to 1000.
     pub limit: i64,
+    /// Only versions in these namespaces (what the caller may read); all
+    /// when `None`.
+    pub only: Option<Vec<String>>,
 }
 
 impl Default for VersionQuery {
@@ -56,6 +59,7 @@ impl Default for VersionQuery {
             labels: Vec::new(),
             state: None,
             text: None,
+            only: None,
             cursor: None,
             limit: 50,
         }
@@ -511,6 +515,7 @@ impl Registry {
                 q.text.as_deref(),
                 q.cursor,
                 q.limit.clamp(1, 1000),
+                q.only.as_deref(),
             )
             .await?;
         if page.items.is_empty()

@@ -137,6 +137,13 @@ pub fn registry_status(e: &RegistryError) -> (StatusCode, ErrorCode) {
         RegistryError::LineageCycle { .. } => (S::BAD_REQUEST, C::LineageCycle),
         RegistryError::InvalidInput { .. } => (S::BAD_REQUEST, C::InvalidInput),
         RegistryError::Internal { .. } => (S::INTERNAL_SERVER_ERROR, C::Internal),
+        RegistryError::Forbidden { .. } => (S::FORBIDDEN, C::Forbidden),
+        RegistryError::PrincipalNotFound(_) => (S::NOT_FOUND, C::PrincipalNotFound),
+        RegistryError::PrincipalExists(_) => (S::CONFLICT, C::PrincipalExists),
+        RegistryError::TokenNotFound(_) => (S::NOT_FOUND, C::TokenNotFound),
+        RegistryError::TokenExists(_) => (S::CONFLICT, C::TokenExists),
+        RegistryError::NamespaceExists(_) => (S::CONFLICT, C::NamespaceExists),
+        RegistryError::NamespaceNotFound(_) => (S::NOT_FOUND, C::NamespaceNotFound),
         RegistryError::Store(s) => store_status(s),
     }
 }

@@ -4,15 +4,19 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{self, attest, blobs, log, models, provenance, signing, versions};
+use crate::routes::{self, attest, blobs, identity, log, models, provenance, signing, versions};
 use crate::uploads;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Provenant API", description = "Verifiable model registry: versions, blobs, aliases, labels, lifecycle, signatures, attestations, vulnerability findings."),
+    info(title = "Provenant API", description = "Verifiable model registry: versions, blobs, aliases, labels, lifecycle, signatures, attestations, vulnerability findings, identities and roles per namespace."),
     paths(
         routes::healthz, routes::metadata_schema,
-        models::whoami, models::list_models, models::get_model,
+        identity::whoami, identity::permissions, identity::list_tokens, identity::create_token,
+        identity::revoke_token, identity::list_principals, identity::create_principal,
+        identity::list_namespaces, identity::create_namespace, identity::list_roles,
+        identity::grant_role, identity::revoke_role, identity::access_events,
+        models::list_models, models::get_model,
         models::list_aliases, models::set_alias, models::alias_history,
         uploads::create, uploads::plan, uploads::status, uploads::append, uploads::finish, uploads::cancel,
         blobs::get_blob, blobs::head_blob,
@@ -22,7 +26,7 @@ use crate::uploads;
         signing::attach, signing::list, signing::bundle, signing::keys, signing::add_key, signing::remove_key,
         attest::attach, attest::list, attest::bundle, attest::findings, attest::vulndb_import, attest::vulndb_status,
         provenance::attach, provenance::list, provenance::lineage, provenance::impact, provenance::build_type_schema,
-        log::checkpoint, log::key, log::tile, log::entry, log::inclusion, log::consistency,
+        log::checkpoint, log::key, log::tile, log::entry_tile, log::entry, log::inclusion, log::consistency,
         log::version_entries, log::audit_records, log::audit_events,
     ),
     components(schemas(provenant_api::ErrorBody, provenant_api::ErrorCode)),

@@ -20,9 +20,44 @@ pub struct AppState {
     /// Recently refused unknown tokens (bounded), so that a client repeating
     /// one does not cost a database read per request.
     pub unknown_tokens: Arc<std::sync::Mutex<crate::auth::UnknownTokens>>,
+    /// Verifies OIDC identity tokens of CI workloads, when issuers are configured.
+    pub oidc: Option<Arc<provenant_oidc::Verifier>>,
     /// What a client may cost the server.
     pub limits: Limits,
     pub counters: Arc<Counters>,
+}
+
+impl AppState {
+    /// Keeps a validated credential for [`crate::auth::TOKEN_CACHE_TTL`].
+    pub(crate) fn remember(
+        &self,
+        hash: String,
+        principal: crate::auth::Principal,
+        expires_at: Option<i64>,
+    ) {
+        if let Ok(mut c) = self.token_cache.lock() {
+            if c.len() > 10_000 {
+                c.clear();
+            }
+            c.insert(
+                hash,
+                CachedToken {
+                    principal,
+                    expires_at,
+                    checked: std::time::Instant::now(),
+                },
+            );
+        }
+    }
+
+    /// Forgets every validated credential: after a change to tokens, roles
+    /// or principals made through this server, the next request of each
+    /// caller sees it.
+    pub(crate) fn forget_credentials(&self) {
+        if let Ok(mut c) = self.token_cache.lock() {
+            c.clear();
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -145,7 +145,9 @@ fn parse_digest(s: &str) -> Result<Digest, ApiError> {
               (status = 507, body = crate::api_error::ErrorBody, description = "the blob store's disk has no room for `size` bytes (`insufficient_storage`)")))]
 pub async fn create(
     State(state): State<AppState>,
-    axum::Extension(caller): axum::Extension<Principal>,
+    crate::authz::CanUpload {
+        principal: caller, ..
+    }: crate::authz::CanUpload,
     body: Result<Json<NewUpload>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<UploadStatus>), ApiError> {
     let Json(req) = body?;
@@ -282,7 +284,9 @@ async fn open(
               (status = 400, body = crate::api_error::ErrorBody, description = "more than 10,000 sizes (`too_many_sizes`)")))]
 pub async fn plan(
     State(state): State<AppState>,
-    axum::Extension(caller): axum::Extension<Principal>,
+    crate::authz::CanUpload {
+        principal: caller, ..
+    }: crate::authz::CanUpload,
     body: Result<Json<UploadPlanRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<UploadPlan>, ApiError> {
     let Json(req) = body?;
@@ -376,7 +380,9 @@ fn usable(
     responses((status = 200, body = UploadStatus), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn status(
     State(state): State<AppState>,
-    axum::Extension(caller): axum::Extension<Principal>,
+    crate::authz::CanUpload {
+        principal: caller, ..
+    }: crate::authz::CanUpload,
     Path(id): Path<String>,
 ) -> Result<Json<UploadStatus>, ApiError> {
     let slot = session(&state, &id)?;
@@ -397,7 +403,9 @@ pub async fn status(
               (status = 409, body = crate::api_error::ErrorBody, description = "offset mismatch or session busy")))]
 pub async fn append(
     State(state): State<AppState>,
-    axum::Extension(caller): axum::Extension<Principal>,
+    crate::authz::CanUpload {
+        principal: caller, ..
+    }: crate::authz::CanUpload,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -566,7 +574,9 @@ fn parse_checksum(s: &str) -> Result<u64, ApiError> {
               (status = 409, body = crate::api_error::ErrorBody, description = "bytes missing (`upload_incomplete`), a session that declared its digest when it opened (`upload_declared`: it commits on its last byte), or one busy")))]
 pub async fn finish(
     State(state): State<AppState>,
-    axum::Extension(caller): axum::Extension<Principal>,
+    crate::authz::CanUpload {
+        principal: caller, ..
+    }: crate::authz::CanUpload,
     Path(id): Path<String>,
     body: Result<Json<CommitUpload>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<UploadStatus>), ApiError> {
@@ -611,7 +621,9 @@ pub async fn finish(
     responses((status = 204), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
-    axum::Extension(caller): axum::Extension<Principal>,
+    crate::authz::CanUpload {
+        principal: caller, ..
+    }: crate::authz::CanUpload,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let slot = session(&state, &id)?;

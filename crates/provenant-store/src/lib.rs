@@ -28,8 +28,9 @@ pub use log::{
     LogRecord, LogStateRow, LogTarget, PendingEntry,
 };
 pub use meta::{
-    AliasEvent, AliasRow, Annotations, AttachmentRow, Backend, FileRow, ImpactRow, LabelFilter,
-    LineageEdgeRow, MAX_LINEAGE_DEPTH, ModelKey, ModelRow, NewAttachment, NewLineageEdge,
-    NewVersion, Page, Store, TokenRow, TrustedKeyRow, VersionRow, now_millis,
+    AccessEventRow, AliasEvent, AliasRow, Annotations, AttachmentRow, Backend, FileRow, GrantRow,
+    ImpactRow, LabelFilter, LineageEdgeRow, MAX_LINEAGE_DEPTH, ModelKey, ModelRow, NamespaceRow,
+    NewAttachment, NewLineageEdge, NewToken, NewVersion, Page, PrincipalRow, RoleBindingRow, Store,
+    TokenRow, TrustedKeyRow, VersionRow, now_millis,
 };
 pub use vulnstore::{FindingRow, FindingsChange, NewFinding, OsvRow, ScanRow, VulnDbState};

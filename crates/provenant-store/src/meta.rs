@@ -48,7 +48,10 @@ use rows::{
 };
 pub use rows::{
     AliasEvent, AliasRow, Annotations, AttachmentRow, FileRow, LabelFilter, ModelKey, ModelRow,
-    NewAttachment, NewVersion, Page, TokenRow, TrustedKeyRow, VersionRow,
+    NewAttachment, NewVersion, Page, TrustedKeyRow, VersionRow,
+};
+pub use tokens::{
+    AccessEventRow, GrantRow, NamespaceRow, NewToken, PrincipalRow, RoleBindingRow, TokenRow,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -242,6 +245,17 @@ impl Store {
 enum Bind {
     I(i64),
     S(String),
+}
+
+/// Appends `names` to `binds` and returns their placeholders (`$4, $5`),
+/// for an `IN (…)` list.
+fn bind_list(binds: &mut Vec<Bind>, names: &[String]) -> String {
+    let mut list = Vec::with_capacity(names.len());
+    for n in names {
+        binds.push(Bind::S(n.clone()));
+        list.push(format!("${}", binds.len()));
+    }
+    list.join(", ")
 }
 
 /// Hide a password in a database URL before it reaches an error message.

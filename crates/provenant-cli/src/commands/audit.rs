@@ -1,5 +1,5 @@
 use anyhow::Context as _;
-use provenant_api::{AuditRecordView, LogEventView};
+use provenant_api::{AccessEventView, AuditRecordView, LogEventView};
 use provenant_tlog::{
     MemoryLog, TILE_WIDTH, TileId, TileReader, parse_entry_bundle, tile_width, tiles_for_size,
 };
@@ -16,7 +16,8 @@ pub enum Command {
     /// verified checkpoint and the served tiles, and cross-check the registry
     /// database against the log; every problem is reported with its log index
     Verify(#[command(flatten)] TrustArgs),
-    /// Print the audit trail as JSON Lines (who, what, when, target, outcome, log index)
+    /// Print the audit trail as JSON Lines (who, what, when, target, outcome, log index): the
+    /// logged changes, then authentication failures, permission denials and identity changes
     Export {
         /// Only events at or after this time (RFC 3339, YYYY-MM-DD, or Unix ms)
         #[arg(long)]
@@ -71,6 +72,35 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
                         "details": entry.get("details"),
                         "outcome": if e.log_index.is_some() { "logged" } else { "pending" },
                         "log_index": e.log_index,
+                    });
+                    println!("{line}");
+                }
+            }
+            // Then the access part of the trail: authentication failures,
+            // permission denials and changes to identities and roles.
+            let mut after = 0i64;
+            loop {
+                let page: Vec<AccessEventView> = client
+                    .get_json(&format!(
+                        "api/v1/admin/access-events?since={since}&after={after}&limit=1000"
+                    ))
+                    .await?;
+                let Some(last) = page.last() else { break };
+                after = last.id;
+                for e in &page {
+                    let line = serde_json::json!({
+                        "who": e.principal,
+                        "what": e.kind,
+                        "when": e.at,
+                        "target": e.path,
+                        "details": {
+                            "method": e.method,
+                            "credential": e.credential,
+                            "reason": e.reason,
+                        },
+                        "from": e.peer,
+                        "outcome": e.code,
+                        "log_index": Value::Null,
                     });
                     println!("{line}");
                 }

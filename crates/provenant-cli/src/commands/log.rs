@@ -276,24 +276,39 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
         Command::Prove { target, trust } => {
             let v = verify_latest(&client, &trust).await?;
             let size = v.checkpoint.size;
-            let indexes: Vec<(String, Option<u64>)> = match target.parse::<u64>() {
-                Ok(i) => vec![(String::new(), Some(i))],
-                Err(_) => {
-                    let q: String = url::form_urlencoded::Serializer::new(String::new())
-                        .append_pair("ref", &target)
-                        .finish();
-                    let rows: Vec<LogEventView> =
-                        client.get_json(&format!("api/v1/log/versions?{q}")).await?;
-                    rows.into_iter()
-                        .map(|r| (r.kind, r.log_index.and_then(|i| u64::try_from(i).ok())))
-                        .collect()
-                }
-            };
-            if indexes.is_empty() {
+            // By version reference, the entries come with the version's
+            // events (whoever may read the version may prove them); a bare
+            // index is read from the log's entries (auditor or admin).
+            let events: Vec<(String, Option<u64>, Option<EntryView>)> =
+                match target.parse::<u64>() {
+                    Ok(i) => vec![(String::new(), Some(i), None)],
+                    Err(_) => {
+                        let q: String = url::form_urlencoded::Serializer::new(String::new())
+                            .append_pair("ref", &target)
+                            .finish();
+                        let rows: Vec<LogEventView> =
+                            client.get_json(&format!("api/v1/log/versions?{q}")).await?;
+                        rows.into_iter()
+                            .map(|r| {
+                                let index = r.log_index.and_then(|i| u64::try_from(i).ok());
+                                let entry = index.map(|index| EntryView {
+                                    index,
+                                    entry: r.entry,
+                                    leaf_hash: r.leaf_hash.unwrap_or_default(),
+                                    kind: r.kind.clone(),
+                                    source: r.source,
+                                    source_id: r.source_id,
+                                });
+                                (r.kind, index, entry)
+                            })
+                            .collect()
+                    }
+                };
+            if events.is_empty() {
                 return Err(Refused(format!("{target} has no log entries")).into());
             }
             let mut out = Vec::new();
-            for (kind, index) in indexes {
+            for (kind, index, entry) in events {
                 let Some(index) = index else {
                     return Err(Refused(format!(
                         "{target}: a {kind} entry is not sequenced yet (no checkpoint covers it)"
@@ -306,9 +321,14 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
                     ))
                     .into());
                 }
-                let e: EntryView = client
-                    .get_json(&format!("api/v1/log/entries/{index}"))
-                    .await?;
+                let e: EntryView = match entry {
+                    Some(e) => e,
+                    None => {
+                        client
+                            .get_json(&format!("api/v1/log/entries/{index}"))
+                            .await?
+                    }
+                };
                 let p: InclusionView = client
                     .get_json(&format!(
                         "api/v1/log/proof/inclusion?index={index}&size={size}"

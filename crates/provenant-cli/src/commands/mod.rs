@@ -8,6 +8,7 @@ pub mod capture;
 pub mod dataset;
 pub mod digest;
 pub mod findings;
+pub mod identity;
 pub mod impact;
 pub mod keygen;
 pub mod keys;

@@ -10,8 +10,8 @@ use provenant_api::{AttestationView, FindingsView, VulnDbImport, VulnDbStatus};
 use provenant_registry::ATTESTATION_MEDIA_TYPE;
 
 use super::{JsonResult, reference};
-use crate::api_error::{ApiError, ErrorCode};
-use crate::auth::Principal;
+use crate::api_error::ApiError;
+use crate::authz::{CanPublish, CanRead, IsAdmin};
 use crate::state::AppState;
 
 /// Attach a signed in-toto attestation: an SBOM (predicate
@@ -26,7 +26,7 @@ use crate::state::AppState;
               (status = 400, body = crate::api_error::ErrorBody, description = "invalid_bundle, invalid_signature or invalid_attestation")))]
 pub async fn attach(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
+    CanPublish { principal: p, .. }: CanPublish,
     Path((model, number)): Path<(String, String)>,
     body: Result<Json<super::BundleBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<AttestationView>), ApiError> {
@@ -48,6 +48,7 @@ pub async fn attach(
     responses((status = 200, body = Vec<AttestationView>), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
+    _: CanRead,
     Path((model, number)): Path<(String, String)>,
 ) -> JsonResult<Vec<AttestationView>> {
     let row = state.registry.resolve(&reference(&model, &number)?).await?;
@@ -61,6 +62,7 @@ pub async fn list(
               (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn bundle(
     State(state): State<AppState>,
+    _: CanRead,
     Path((model, number, digest)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let row = state.registry.resolve(&reference(&model, &number)?).await?;
@@ -81,6 +83,7 @@ pub async fn bundle(
     responses((status = 200, body = FindingsView), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn findings(
     State(state): State<AppState>,
+    _: CanRead,
     Path((model, number)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> JsonResult<FindingsView> {
@@ -115,21 +118,11 @@ pub const VULNDB_LIMIT: usize = 512 << 20;
               (status = 403, body = crate::api_error::ErrorBody)))]
 pub async fn vulndb_import(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
+    IsAdmin { principal: p, .. }: IsAdmin,
     // The body (up to VULNDB_LIMIT) is read only once the caller is known to
-    // be an admin: an extractor would read it before this handler runs.
+    // be an admin: the extractor above runs before the body is read.
     req: axum::extract::Request,
 ) -> JsonResult<VulnDbImport> {
-    if !p.role.is_admin() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::Forbidden,
-            format!(
-                "{} (role {}) may not update the vulnerability database; an admin token is required",
-                p.name, p.role
-            ),
-        ));
-    }
     let Json(body): Json<VulnDbImportBody> = Json::from_request(req, &state).await?;
     Ok(Json(
         state

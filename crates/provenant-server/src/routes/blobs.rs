@@ -6,6 +6,7 @@ use futures::TryStreamExt;
 use provenant_digest::Digest;
 
 use crate::api_error::{ApiError, ErrorCode};
+use crate::authz::Authenticated;
 use crate::state::AppState;
 
 fn parse(d: &str) -> Result<Digest, ApiError> {
@@ -29,16 +30,30 @@ fn headers(resp: &mut Response, digest: &Digest, size: u64) {
     }
 }
 
-/// Download a blob (streamed).
+/// A blob the caller may not read is answered as one the server does not
+/// hold: its existence is not the caller's to learn.
+fn hidden(digest: &Digest) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::BlobNotFound,
+        format!("blob {digest} not found"),
+    )
+}
+
+/// Download a blob (streamed): a file of a version the caller may read.
 #[utoipa::path(get, path = "/api/v1/blobs/{digest}", tag = "blobs",
     params(("digest" = String, Path, description = "sha256:<hex>")),
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
               (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn get_blob(
     State(state): State<AppState>,
+    Authenticated(p): Authenticated,
     Path(digest): Path<String>,
 ) -> Result<Response, ApiError> {
     let digest = parse(&digest)?;
+    if !state.registry.may_read_blob(&p.caller, &digest).await? {
+        return Err(hidden(&digest));
+    }
     let (size, stream) = state.registry.blobs().get(&digest).await?;
     let body = Body::from_stream(stream.map_err(|e| std::io::Error::other(e.to_string())));
     let mut resp = Response::new(body);
@@ -52,9 +67,18 @@ pub async fn get_blob(
     responses((status = 200), (status = 404)))]
 pub async fn head_blob(
     State(state): State<AppState>,
+    Authenticated(p): Authenticated,
     Path(digest): Path<String>,
 ) -> Result<Response, ApiError> {
     let digest = parse(&digest)?;
+    // Publishers may ask whether content is held before they upload it.
+    if !p
+        .caller
+        .allows_somewhere(provenant_api::Permission::Publish)
+        && !state.registry.may_read_blob(&p.caller, &digest).await?
+    {
+        return Err(hidden(&digest));
+    }
     match state.registry.blobs().size(&digest).await? {
         Some(size) => {
             let mut resp = Response::new(Body::empty());

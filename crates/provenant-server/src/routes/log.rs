@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use provenant_api::{AuditRecordView, ConsistencyView, EntryView, InclusionView, LogEventView};
 use provenant_registry::{AuditRecord, LogEventRow};
@@ -13,7 +13,7 @@ use provenant_tlog::{Hash, TileId};
 
 use super::JsonResult;
 use crate::api_error::{ApiError, ErrorCode};
-use crate::auth::Principal;
+use crate::authz::{Authenticated, CanAudit};
 use crate::state::AppState;
 
 const TEXT: &str = "text/plain; charset=utf-8";
@@ -56,7 +56,26 @@ pub async fn tile(
     State(state): State<AppState>,
     Path(path): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = TileId::parse(&format!("tile/{path}"))
+    serve_tile(&state, &format!("tile/{path}")).await
+}
+
+/// `tile/entries/<N>[.p/<W>]`: entry bundles name models, labels and
+/// people, so they are served to auditors and admins only (hash tiles,
+/// checkpoints and proofs stay public).
+#[utoipa::path(get, path = "/log/tile/entries/{path}", tag = "log", security(("bearer" = [])),
+    params(("path" = String, Path, description = "e.g. `000.p/7`")),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 403, body = crate::api_error::ErrorBody), (status = 404, body = crate::api_error::ErrorBody)))]
+pub async fn entry_tile(
+    State(state): State<AppState>,
+    _: CanAudit,
+    Path(path): Path<String>,
+) -> Result<Response, ApiError> {
+    serve_tile(&state, &format!("tile/entries/{path}")).await
+}
+
+async fn serve_tile(state: &AppState, path: &str) -> Result<Response, ApiError> {
+    let id = TileId::parse(path)
         .map_err(|e| ApiError::bad_request(ErrorCode::InvalidTilePath, e.to_string()))?;
     let data = state.log.tile(id).await?;
     let cache = if id.is_full() {
@@ -91,11 +110,13 @@ fn entry_view(e: LogEventRow) -> Result<EntryView, ApiError> {
 }
 
 /// One log entry by index.
-#[utoipa::path(get, path = "/api/v1/log/entries/{index}", tag = "log",
+#[utoipa::path(get, path = "/api/v1/log/entries/{index}", tag = "log", security(("bearer" = [])),
     params(("index" = u64, Path)),
-    responses((status = 200, body = EntryView), (status = 404, body = crate::api_error::ErrorBody)))]
+    responses((status = 200, body = EntryView), (status = 403, body = crate::api_error::ErrorBody),
+              (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn entry(
     State(state): State<AppState>,
+    _: CanAudit,
     Path(index): Path<String>,
 ) -> JsonResult<EntryView> {
     let index: u64 = index.parse().map_err(|_| {
@@ -227,16 +248,16 @@ pub async fn consistency(
     responses((status = 200, body = Vec<LogEventView>), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn version_entries(
     State(state): State<AppState>,
+    Authenticated(p): Authenticated,
     RawQuery(raw): RawQuery,
 ) -> JsonResult<Vec<LogEventView>> {
     let q = query_map(raw.as_deref());
     let r = q.get("ref").ok_or_else(|| {
         ApiError::bad_request(ErrorCode::InvalidQuery, "ref=<reference> is required")
     })?;
-    let row = state
-        .registry
-        .resolve(&provenant_registry::Reference::parse(r)?)
-        .await?;
+    let reference = provenant_registry::Reference::parse(r)?;
+    crate::authz::require_read(&state, &p, &reference.model.namespace).await?;
+    let row = state.registry.resolve(&reference).await?;
     let events = state.registry.log_events_of_version(&row).await?;
     Ok(Json(events.into_iter().map(log_event_view).collect()))
 }
@@ -268,26 +289,14 @@ fn audit_record_view(r: AuditRecord) -> AuditRecordView {
     }
 }
 
-fn require_admin(p: &Principal) -> Result<(), ApiError> {
-    if !p.role.is_admin() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::Forbidden,
-            "the log audit endpoints need an admin token",
-        ));
-    }
-    Ok(())
-}
-
 /// What every logged registry row says and its log index (admin), for
 /// `provenant audit verify` to cross-check against the log.
 #[utoipa::path(get, path = "/api/v1/admin/log/records", tag = "log", security(("bearer" = [])),
     responses((status = 200, body = Vec<AuditRecordView>), (status = 403, body = crate::api_error::ErrorBody)))]
 pub async fn audit_records(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
+    _: CanAudit,
 ) -> JsonResult<Vec<AuditRecordView>> {
-    require_admin(&p)?;
     let records = state.registry.audit_records().await?;
     Ok(Json(records.into_iter().map(audit_record_view).collect()))
 }
@@ -299,11 +308,26 @@ pub async fn audit_records(
     responses((status = 200, body = Vec<LogEventView>), (status = 403, body = crate::api_error::ErrorBody)))]
 pub async fn audit_events(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
+    _: CanAudit,
     RawQuery(raw): RawQuery,
 ) -> JsonResult<Vec<LogEventView>> {
-    require_admin(&p)?;
-    let q = query_map(raw.as_deref());
+    let (since, after, limit) = since_after_limit(raw.as_deref())?;
+    let events = state.registry.log_events_since(since, after, limit).await?;
+    Ok(Json(events.into_iter().map(log_event_view).collect()))
+}
+
+/// `since` (Unix ms, default 0), `after` (an id, default 0) and `limit`
+/// (1 to 10000, default 1000) of the audit listings.
+pub fn since_after_limit(raw: Option<&str>) -> Result<(i64, i64, i64), ApiError> {
+    let q = query_map(raw);
+    for k in q.keys() {
+        if !matches!(k.as_str(), "since" | "after" | "limit") {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidQuery,
+                format!("unknown query parameter {k:?}: since, after, limit"),
+            ));
+        }
+    }
     let int = |k: &str, d: i64| -> Result<i64, ApiError> {
         q.get(k).map_or(Ok(d), |v| {
             v.parse().map_err(|_| {
@@ -314,12 +338,11 @@ pub async fn audit_events(
             })
         })
     };
-    let limit = int("limit", 1000)?.clamp(1, 10_000);
-    let events = state
-        .registry
-        .log_events_since(int("since", 0)?, int("after", 0)?, limit)
-        .await?;
-    Ok(Json(events.into_iter().map(log_event_view).collect()))
+    Ok((
+        int("since", 0)?,
+        int("after", 0)?,
+        int("limit", 1000)?.clamp(1, 10_000),
+    ))
 }
 
 /// Adds the attachment's log entry (inclusion proof, checkpoint, entry) to a

@@ -2,6 +2,7 @@
 
 pub mod attest;
 pub mod blobs;
+pub mod identity;
 pub mod log;
 pub mod models;
 pub mod provenance;
@@ -48,7 +49,32 @@ pub fn attached<T>(created: bool, view: T) -> (axum::http::StatusCode, Json<T>) 
 
 pub fn router(state: AppState) -> Router {
     let authed = Router::new()
-        .route("/api/v1/whoami", get(models::whoami))
+        .route("/api/v1/whoami", get(identity::whoami))
+        .route("/api/v1/permissions", get(identity::permissions))
+        .route(
+            "/api/v1/tokens",
+            get(identity::list_tokens).post(identity::create_token),
+        )
+        .route("/api/v1/tokens/{token}", delete(identity::revoke_token))
+        .route(
+            "/api/v1/principals",
+            get(identity::list_principals).post(identity::create_principal),
+        )
+        .route(
+            "/api/v1/namespaces",
+            get(identity::list_namespaces).post(identity::create_namespace),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}/roles",
+            get(identity::list_roles),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}/roles/{principal}",
+            put(identity::grant_role).delete(identity::revoke_role),
+        )
+        .route("/api/v1/admin/access-events", get(identity::access_events))
+        .route("/api/v1/log/entries/{index}", get(log::entry))
+        .route("/log/tile/entries/{*path}", get(log::entry_tile))
         .route("/api/v1/uploads", post(uploads::create))
         .route("/api/v1/uploads/plan", post(uploads::plan))
         // Only a PATCH streams a body of any size (into the blob store, never
@@ -156,7 +182,6 @@ pub fn router(state: AppState) -> Router {
         .route("/log/checkpoint", get(log::checkpoint))
         .route("/log/key", get(log::key))
         .route("/log/tile/{*path}", get(log::tile))
-        .route("/api/v1/log/entries/{index}", get(log::entry))
         .route("/api/v1/log/proof/inclusion", get(log::inclusion))
         .route("/api/v1/log/proof/consistency", get(log::consistency))
         .route("/api/v1/openapi.json", get(openapi::document))
@@ -277,6 +302,7 @@ impl ListParams {
                 .transpose()?,
             text: self.q.clone(),
             limit: self.limit,
+            only: None,
         })
     }
 

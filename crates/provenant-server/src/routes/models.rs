@@ -1,12 +1,12 @@
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
-use provenant_api::{AliasEventView, AliasTarget, AliasView, ModelView, PageOf, WhoAmI};
+use provenant_api::{AliasEventView, AliasTarget, AliasView, ModelView, PageOf};
 use provenant_registry::{AliasEvent, ModelRow, Reference, rfc3339};
 
 use super::{JsonResult, ListParams, model_name};
 use crate::api_error::{ApiError, ErrorCode};
-use crate::auth::Principal;
+use crate::authz::{Authenticated, CanMaintain, CanRead};
 use crate::state::AppState;
 
 /// A model as the API shows it.
@@ -32,26 +32,6 @@ fn alias_event_view(e: AliasEvent) -> AliasEventView {
     }
 }
 
-/// The caller's identity.
-#[utoipa::path(get, path = "/api/v1/whoami", tag = "meta", security(("bearer" = [])),
-    responses((status = 200, body = WhoAmI), (status = 401, body = crate::api_error::ErrorBody)))]
-pub async fn whoami(axum::Extension(p): axum::Extension<Principal>) -> Json<WhoAmI> {
-    Json(WhoAmI {
-        role: p.role.to_string(),
-        kind: provenant_api::PrincipalKind::User,
-        admin: p.role.is_admin(),
-        roles: Vec::new(),
-        credential: provenant_api::CredentialView {
-            kind: "token".into(),
-            name: p.name.clone(),
-            token_id: Some(p.token_id),
-            expires_at: None,
-            scopes: Vec::new(),
-        },
-        name: p.name,
-    })
-}
-
 /// About what one listed model takes as JSON, beyond its name and description.
 const MODEL_JSON_BYTES: usize = 256;
 
@@ -63,13 +43,15 @@ const MODEL_JSON_BYTES: usize = 256;
     responses((status = 200, body = PageOf<ModelView>)))]
 pub async fn list_models(
     State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
     RawQuery(q): RawQuery,
 ) -> JsonResult<PageOf<ModelView>> {
     let p = ListParams::parse(q.as_deref())?;
     let prefix = p.prefix.as_deref().unwrap_or("");
+    let visible = caller.caller.visibility();
     let mut rows = state
         .registry
-        .models(prefix, p.cursor.as_deref(), p.limit + 1)
+        .models(prefix, p.cursor.as_deref(), p.limit + 1, visible.names())
         .await?;
     let mut more = rows.len() as i64 > p.limit;
     rows.truncate(usize::try_from(p.limit).unwrap_or(0));
@@ -100,6 +82,7 @@ pub async fn list_models(
     responses((status = 200, body = ModelView), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn get_model(
     State(state): State<AppState>,
+    _: CanRead,
     Path(model): Path<String>,
 ) -> JsonResult<ModelView> {
     Ok(Json(model_view(
@@ -113,6 +96,7 @@ pub async fn get_model(
     responses((status = 200, body = Vec<AliasView>), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn list_aliases(
     State(state): State<AppState>,
+    _: CanRead,
     Path(model): Path<String>,
 ) -> JsonResult<Vec<AliasView>> {
     let m = state.registry.model(&model_name(&model)?).await?;
@@ -137,7 +121,7 @@ pub async fn list_aliases(
               (status = 409, body = crate::api_error::ErrorBody)))]
 pub async fn set_alias(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
+    allowed: CanMaintain,
     Path((model, alias)): Path<(String, String)>,
     body: Result<Json<AliasTarget>, JsonRejection>,
 ) -> JsonResult<AliasEventView> {
@@ -153,7 +137,7 @@ pub async fn set_alias(
     let reference = Reference::numbered(&model, target.version)?;
     let event = state
         .registry
-        .alias_set(&reference, &alias, &p.name)
+        .alias_set(&reference, &alias, &allowed.principal.name)
         .await?;
     Ok(Json(alias_event_view(event)))
 }
@@ -164,6 +148,7 @@ pub async fn set_alias(
     responses((status = 200, body = Vec<AliasEventView>), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn alias_history(
     State(state): State<AppState>,
+    _: CanRead,
     Path((model, alias)): Path<(String, String)>,
 ) -> JsonResult<Vec<AliasEventView>> {
     // The alias is checked before the model, as it always was.

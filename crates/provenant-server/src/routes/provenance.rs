@@ -8,7 +8,7 @@ use provenant_api::{ImpactView, LineageView, ProvenanceView};
 
 use super::{JsonResult, reference};
 use crate::api_error::{ApiError, ErrorCode};
-use crate::auth::Principal;
+use crate::authz::{Authenticated, CanPublish, CanRead};
 use crate::state::AppState;
 
 /// Attach SLSA provenance (ML-training build type). The server verifies the
@@ -23,7 +23,7 @@ use crate::state::AppState;
               (status = 400, body = crate::api_error::ErrorBody, description = "invalid_bundle, invalid_signature, invalid_attestation, subject_mismatch, invalid_provenance or lineage_cycle")))]
 pub async fn attach(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
+    CanPublish { principal: p, .. }: CanPublish,
     Path((model, number)): Path<(String, String)>,
     body: Result<Json<super::BundleBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ProvenanceView>), ApiError> {
@@ -45,6 +45,7 @@ pub async fn attach(
     responses((status = 200, body = Vec<ProvenanceView>), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
+    _: CanRead,
     Path((model, number)): Path<(String, String)>,
 ) -> JsonResult<Vec<ProvenanceView>> {
     let row = state.registry.resolve(&reference(&model, &number)?).await?;
@@ -58,11 +59,16 @@ pub async fn list(
     responses((status = 200, body = LineageView), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn lineage(
     State(state): State<AppState>,
+    allowed: CanRead,
     Path((model, number)): Path<(String, String)>,
 ) -> JsonResult<LineageView> {
-    Ok(Json(
-        state.registry.lineage(&reference(&model, &number)?).await?,
-    ))
+    let mut view = state.registry.lineage(&reference(&model, &number)?).await?;
+    allowed
+        .principal
+        .caller
+        .visibility()
+        .filter_lineage(&mut view);
+    Ok(Json(view))
 }
 
 /// Every version affected by an input, directly or through parent versions,
@@ -72,6 +78,7 @@ pub async fn lineage(
     responses((status = 200, body = ImpactView), (status = 400, body = crate::api_error::ErrorBody)))]
 pub async fn impact(
     State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
     RawQuery(q): RawQuery,
 ) -> JsonResult<ImpactView> {
     let input = url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
@@ -81,7 +88,9 @@ pub async fn impact(
             ApiError::bad_request(ErrorCode::InvalidInput, "query parameter input is required")
         })?;
     let input = provenant_registry::ImpactInput::parse(&input)?;
-    Ok(Json(state.registry.impact(&input).await?))
+    let mut view = state.registry.impact(&input).await?;
+    caller.caller.visibility().filter_impact(&mut view);
+    Ok(Json(view))
 }
 
 /// The JSON Schema of the ML-training build type's SLSA predicate.

@@ -8,7 +8,7 @@ use provenant_registry::SIGNATURE_MEDIA_TYPE;
 
 use super::{JsonResult, reference};
 use crate::api_error::ApiError;
-use crate::auth::Principal;
+use crate::authz::{CanMaintain, CanPublish, CanRead};
 use crate::state::AppState;
 
 /// Attach an OMS signature. The server verifies it against the key or roots
@@ -21,7 +21,7 @@ use crate::state::AppState;
               (status = 400, body = crate::api_error::ErrorBody, description = "invalid_bundle, invalid_signature, invalid_attestation or signature_mismatch")))]
 pub async fn attach(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
+    CanPublish { principal: p, .. }: CanPublish,
     Path((model, number)): Path<(String, String)>,
     body: Result<Json<super::BundleBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SignatureView>), ApiError> {
@@ -43,6 +43,7 @@ pub async fn attach(
     responses((status = 200, body = Vec<SignatureView>), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
+    _: CanRead,
     Path((model, number)): Path<(String, String)>,
 ) -> JsonResult<Vec<SignatureView>> {
     let row = state.registry.resolve(&reference(&model, &number)?).await?;
@@ -58,6 +59,7 @@ pub async fn list(
               (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn bundle(
     State(state): State<AppState>,
+    _: CanRead,
     Path((model, number, digest)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let row = state.registry.resolve(&reference(&model, &number)?).await?;
@@ -78,6 +80,7 @@ pub async fn bundle(
     responses((status = 200, body = Vec<TrustedKeyView>)))]
 pub async fn keys(
     State(state): State<AppState>,
+    _: CanRead,
     Path(ns): Path<String>,
     RawQuery(q): RawQuery,
 ) -> JsonResult<Vec<TrustedKeyView>> {
@@ -96,7 +99,7 @@ pub async fn keys(
               (status = 400, body = crate::api_error::ErrorBody)))]
 pub async fn add_key(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
+    CanMaintain { principal: p, .. }: CanMaintain,
     Path(ns): Path<String>,
     body: Result<Json<KeyBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<TrustedKeyView>), ApiError> {
@@ -121,7 +124,7 @@ pub async fn add_key(
     responses((status = 204), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn remove_key(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
+    CanMaintain { principal: p, .. }: CanMaintain,
     Path((ns, fingerprint)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     state

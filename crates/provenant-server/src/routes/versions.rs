@@ -11,6 +11,7 @@ use provenant_registry::{Page, PublishRequest, Reference, VersionRow};
 use super::{JsonResult, ListParams, reference};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::Principal;
+use crate::authz::{Authenticated, CanMaintain, CanPublish, CanRead};
 use crate::state::AppState;
 
 async fn page(state: &AppState, page: Page<VersionRow>) -> Result<VersionPage, ApiError> {
@@ -105,7 +106,7 @@ impl IntoResponse for VersionPage {
               (status = 422, body = crate::api_error::ErrorBody, description = "a file's blob is missing or its size differs")))]
 pub async fn publish(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
+    CanPublish { principal: p, .. }: CanPublish,
     Path(model): Path<String>,
     body: Result<Json<PublishBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Published>), ApiError> {
@@ -144,6 +145,7 @@ pub async fn publish(
     responses((status = 200, body = PageOf<VersionView>), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn list_model_versions(
     State(state): State<AppState>,
+    _: CanRead,
     Path(model): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<VersionPage, ApiError> {
@@ -163,10 +165,13 @@ pub async fn list_model_versions(
     responses((status = 200, body = PageOf<VersionView>)))]
 pub async fn list_versions(
     State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
     RawQuery(q): RawQuery,
 ) -> Result<VersionPage, ApiError> {
     let p = ListParams::parse(q.as_deref())?;
-    let rows = state.registry.versions(&p.version_query(None)?).await?;
+    let mut query = p.version_query(None)?;
+    query.only = caller.caller.visibility().names().map(<[String]>::to_vec);
+    let rows = state.registry.versions(&query).await?;
     page(&state, rows).await
 }
 
@@ -176,8 +181,12 @@ pub async fn list_versions(
            ("label" = Option<Vec<String>>, Query, description = "key=value, repeatable"),
            ("state" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = PageOf<VersionView>)))]
-pub async fn search(State(state): State<AppState>, raw: RawQuery) -> Result<VersionPage, ApiError> {
-    list_versions(State(state), raw).await
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    raw: RawQuery,
+) -> Result<VersionPage, ApiError> {
+    list_versions(State(state), caller, raw).await
 }
 
 /// Resolve `ns/name:7`, `ns/name@sha256:…`, `ns/name#alias` or `ns/name` (latest).
@@ -186,6 +195,7 @@ pub async fn search(State(state): State<AppState>, raw: RawQuery) -> Result<Vers
     responses((status = 200, body = VersionView), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn resolve(
     State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
     RawQuery(q): RawQuery,
 ) -> JsonResult<VersionView> {
     let p = ListParams::parse(q.as_deref())?;
@@ -195,7 +205,9 @@ pub async fn resolve(
             "query parameter ref is required",
         )
     })?;
-    let row = state.registry.resolve(&Reference::parse(&r)?).await?;
+    let reference = Reference::parse(&r)?;
+    crate::authz::require_read(&state, &caller, &reference.model.namespace).await?;
+    let row = state.registry.resolve(&reference).await?;
     Ok(Json(state.registry.view(&row, true).await?))
 }
 
@@ -205,6 +217,7 @@ pub async fn resolve(
     responses((status = 200, body = VersionView), (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn get_version(
     State(state): State<AppState>,
+    _: CanRead,
     Path((model, number)): Path<(String, String)>,
 ) -> JsonResult<VersionView> {
     let row = state.registry.resolve(&reference(&model, &number)?).await?;
@@ -218,6 +231,7 @@ pub async fn get_version(
               (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn get_manifest(
     State(state): State<AppState>,
+    _: CanRead,
     Path((model, number)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let row = state.registry.resolve(&reference(&model, &number)?).await?;
@@ -241,7 +255,7 @@ pub async fn get_manifest(
               (status = 404, body = crate::api_error::ErrorBody)))]
 pub async fn set_labels(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
+    CanPublish { principal: p, .. }: CanPublish,
     Path((model, number)): Path<(String, String)>,
     body: Result<Json<LabelsBody>, JsonRejection>,
 ) -> JsonResult<VersionView> {
@@ -282,7 +296,7 @@ async fn change_state(
               (status = 409, body = crate::api_error::ErrorBody, description = "not active")))]
 pub async fn deprecate(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
+    CanMaintain { principal: p, .. }: CanMaintain,
     Path((model, number)): Path<(String, String)>,
     body: Result<Json<ReasonBody>, JsonRejection>,
 ) -> JsonResult<VersionView> {
@@ -297,7 +311,7 @@ pub async fn deprecate(
               (status = 409, body = crate::api_error::ErrorBody, description = "already archived")))]
 pub async fn archive(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
+    CanMaintain { principal: p, .. }: CanMaintain,
     Path((model, number)): Path<(String, String)>,
     body: Result<Json<ReasonBody>, JsonRejection>,
 ) -> JsonResult<VersionView> {

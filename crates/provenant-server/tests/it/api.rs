@@ -903,10 +903,10 @@ async fn auth_token_file_openapi_and_schema() {
         "plaintext token in the database"
     );
 
-    for (header, what) in [
-        (None, "missing"),
-        (Some("Bearer pvt_wrong"), "unknown"),
-        (Some("Basic abc"), "Bearer"),
+    for (header, what, expected) in [
+        (None, "missing", "unauthorized"),
+        (Some("Bearer pvt_wrong"), "unknown", "unknown_token"),
+        (Some("Basic abc"), "Bearer", "unauthorized"),
     ] {
         let mut rb = s.http.get(format!("{}/api/v1/models", s.base));
         if let Some(h) = header {
@@ -915,7 +915,7 @@ async fn auth_token_file_openapi_and_schema() {
         let resp = rb.send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
         let v: Value = resp.json().await.unwrap();
-        assert_eq!(code(&v), "unauthorized");
+        assert_eq!(code(&v), expected);
         assert!(v["message"].as_str().unwrap().contains(what), "{v}");
     }
     let (status, v) = s.json(Method::GET, "/api/v1/whoami", None).await;
@@ -986,6 +986,8 @@ async fn auth_token_file_openapi_and_schema() {
             provenance_requirements: Default::default(),
             log: Default::default(),
             limits: Default::default(),
+            tls: None,
+            admin_token_file: None,
         },
         false,
     )

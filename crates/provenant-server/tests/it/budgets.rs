@@ -431,7 +431,7 @@ both!(
             let (status, v) = get(Some(&unknown)).await;
             assert_eq!(
                 (status, code(&v)),
-                (StatusCode::UNAUTHORIZED, "unauthorized"),
+                (StatusCode::UNAUTHORIZED, "unknown_token"),
                 "{v}"
             );
             assert!(v["message"].as_str().unwrap().contains("unknown token"));

@@ -18,31 +18,42 @@ impl Store {
         Ok(row.as_ref().map(model_from_row).transpose()?)
     }
 
-    /// Models whose full name starts with `prefix`, in name order, after `after`.
+    /// Models whose full name starts with `prefix`, in name order, after
+    /// `after`; only those in the namespaces `only` names, when given.
     pub async fn model_list(
         &self,
         prefix: &str,
         after: Option<&str>,
         limit: i64,
+        only: Option<&[String]>,
     ) -> Result<Vec<ModelRow>, StoreError> {
+        if only.is_some_and(<[String]>::is_empty) {
+            return Ok(Vec::new());
+        }
         // A half-open range on the unique index instead of LIKE, which would
         // need escaping and, on SQLite, a case-insensitive index.
         let upper = format!("{prefix}\u{10FFFF}");
         let lower = after.map_or_else(|| prefix.to_owned(), str::to_owned);
         let op = if after.is_some() { ">" } else { ">=" };
+        let mut binds = vec![Bind::S(lower), Bind::S(upper), Bind::I(limit)];
+        let scope = only.map_or_else(String::new, |names| {
+            format!(" AND n.name IN ({})", super::bind_list(&mut binds, names))
+        });
         let sql = format!(
             "SELECT {MODEL_COLUMNS} FROM models m JOIN namespaces n ON n.id = m.namespace_id \
-             WHERE m.full_name {op} $1 AND m.full_name < $2 ORDER BY m.full_name LIMIT CAST($3 AS BIGINT)"
+             WHERE m.full_name {op} $1 AND m.full_name < $2{scope} ORDER BY m.full_name LIMIT CAST($3 AS BIGINT)"
         );
         if let Some(readers) = &self.readers {
-            return readers.models(&sql, &[Bind::S(lower), Bind::S(upper), Bind::I(limit)]);
+            return readers.models(&sql, &binds);
         }
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(lower)
-            .bind(upper)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for b in &binds {
+            q = match b {
+                Bind::I(i) => q.bind(*i),
+                Bind::S(s) => q.bind(s.as_str()),
+            };
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         Ok(rows.iter().map(model_from_row).collect::<Result<_, _>>()?)
     }
 

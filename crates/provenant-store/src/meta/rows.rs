@@ -103,16 +103,6 @@ pub struct AliasEvent {
     pub moved_by: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TokenRow {
-    pub id: i64,
-    pub name: String,
-    pub hash: String,
-    pub role: String,
-    pub expires_at: Option<i64>,
-    pub revoked_at: Option<i64>,
-}
-
 /// `key = value` filter on version labels.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LabelFilter {

@@ -39,7 +39,9 @@ pub(super) fn query_terms(query: &str) -> Vec<String> {
 
 impl Store {
     /// Versions, newest first, optionally of one model, filtered by labels,
-    /// state and a full-text query; `before` is the cursor (a version id).
+    /// state and a full-text query; `before` is the cursor (a version id);
+    /// only those in the namespaces `only` names, when given.
+    #[allow(clippy::too_many_arguments)]
     pub async fn version_list(
         &self,
         model: Option<ModelKey<'_>>,
@@ -48,7 +50,14 @@ impl Store {
         text: Option<&str>,
         before: Option<i64>,
         limit: i64,
+        only: Option<&[String]>,
     ) -> Result<Page<VersionRow>, StoreError> {
+        if only.is_some_and(<[String]>::is_empty) {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
         let mut binds: Vec<Bind> = Vec::new();
         let next = |b: Bind, binds: &mut Vec<Bind>| {
             binds.push(b);
@@ -123,6 +132,12 @@ impl Store {
                     }
                 }
             }
+        }
+        if let Some(names) = only {
+            let list = super::bind_list(&mut binds, names);
+            conds.push(format!(
+                "m.namespace_id IN (SELECT id FROM namespaces WHERE name IN ({list}))"
+            ));
         }
         if let Some(before) = before {
             let p = next(Bind::I(before), &mut binds);

@@ -116,7 +116,7 @@ both!(labels_filters_search_and_pages, async |store: &Store| {
         value: "prod".into(),
     }];
     let page = store
-        .version_list(None, &prod, None, None, None, 100)
+        .version_list(None, &prod, None, None, None, 100, None)
         .await
         .unwrap();
     assert_eq!(page.items.len(), 4);
@@ -133,6 +133,7 @@ both!(labels_filters_search_and_pages, async |store: &Store| {
             None,
             None,
             100,
+            None,
         )
         .await
         .unwrap();
@@ -159,6 +160,7 @@ both!(labels_filters_search_and_pages, async |store: &Store| {
             None,
             None,
             100,
+            None,
         )
         .await
         .unwrap();
@@ -171,7 +173,8 @@ both!(labels_filters_search_and_pages, async |store: &Store| {
                 None,
                 None,
                 None,
-                100
+                100,
+                None
             )
             .await
             .unwrap()
@@ -188,7 +191,7 @@ both!(labels_filters_search_and_pages, async |store: &Store| {
     ];
     assert_eq!(
         store
-            .version_list(None, &both, None, None, None, 100)
+            .version_list(None, &both, None, None, None, 100, None)
             .await
             .unwrap()
             .items
@@ -200,7 +203,7 @@ both!(labels_filters_search_and_pages, async |store: &Store| {
     let mut cursor = None;
     loop {
         let page = store
-            .version_list(None, &[], None, None, cursor, 3)
+            .version_list(None, &[], None, None, cursor, 3, None)
             .await
             .unwrap();
         seen.extend(page.items.iter().map(|v| v.id));
@@ -214,18 +217,18 @@ both!(labels_filters_search_and_pages, async |store: &Store| {
     assert_eq!(seen.len(), 7);
     // Full text: prefix match, every word must match, labels searchable after updates.
     let hits = store
-        .version_list(None, &[], None, Some("forec"), None, 100)
+        .version_list(None, &[], None, Some("forec"), None, 100, None)
         .await
         .unwrap();
     assert_eq!(hits.items.len(), 2);
     let hits = store
-        .version_list(None, &[], None, Some("anomaly v3"), None, 100)
+        .version_list(None, &[], None, Some("anomaly v3"), None, 100, None)
         .await
         .unwrap();
     assert_eq!(hits.items.len(), 1);
     assert!(
         store
-            .version_list(None, &[], None, Some("nonexistent"), None, 100)
+            .version_list(None, &[], None, Some("nonexistent"), None, 100, None)
             .await
             .unwrap()
             .items
@@ -241,7 +244,7 @@ both!(labels_filters_search_and_pages, async |store: &Store| {
     assert_eq!(labels.get("owner").map(String::as_str), Some("netops"));
     assert!(!labels.contains_key("team"));
     let hits = store
-        .version_list(None, &[], None, Some("netops"), None, 100)
+        .version_list(None, &[], None, Some("netops"), None, 100, None)
         .await
         .unwrap();
     assert_eq!(
@@ -256,7 +259,7 @@ both!(labels_filters_search_and_pages, async |store: &Store| {
     let model_id = hits.items[0].model_id;
     for model in [None, Some(provenant_store::ModelKey::Id(model_id))] {
         let found = store
-            .version_list(model, &owner, None, None, None, 100)
+            .version_list(model, &owner, None, None, None, 100, None)
             .await
             .unwrap();
         assert_eq!(
@@ -270,10 +273,10 @@ both!(labels_filters_search_and_pages, async |store: &Store| {
         );
     }
     // Model listing by prefix, paginated.
-    let models = store.model_list("aiops/", None, 1).await.unwrap();
+    let models = store.model_list("aiops/", None, 1, None).await.unwrap();
     assert_eq!(models[0].full_name, "aiops/anomaly");
     let models = store
-        .model_list("aiops/", Some("aiops/anomaly"), 10)
+        .model_list("aiops/", Some("aiops/anomaly"), 10, None)
         .await
         .unwrap();
     assert_eq!(
@@ -285,7 +288,7 @@ both!(labels_filters_search_and_pages, async |store: &Store| {
     );
     assert!(
         store
-            .model_list("netops/", None, 10)
+            .model_list("netops/", None, 10, None)
             .await
             .unwrap()
             .is_empty()
@@ -324,7 +327,7 @@ both!(state_and_aliases, async |store: &Store| {
         ("deprecated", Some("drift"), Some("alice"))
     );
     let deprecated = store
-        .version_list(None, &[], Some("deprecated"), None, None, 10)
+        .version_list(None, &[], Some("deprecated"), None, None, 10, None)
         .await
         .unwrap();
     assert_eq!(deprecated.items.len(), 1);
@@ -365,6 +368,7 @@ both!(state_and_aliases, async |store: &Store| {
             None,
             None,
             10,
+            None,
         )
         .await
         .unwrap();
@@ -426,13 +430,159 @@ both!(
 both!(tokens, async |store: &Store| {
     crate::logged(store);
     assert_eq!(store.token_count().await.unwrap(), 0);
-    store.token_insert("admin", "abc", "admin").await.unwrap();
+    let admin = store
+        .principal_insert("admin", "user", true, "bootstrap")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .principal_insert("admin", "user", false, "again")
+            .await
+            .unwrap()
+            .is_none(),
+        "a second principal of the same name"
+    );
+    let scopes = [provenant_store::GrantRow {
+        namespace: "ops".into(),
+        role: "viewer".into(),
+    }];
+    let new = |name: &'static str, hash: &'static str| provenant_store::NewToken {
+        name,
+        hash,
+        principal_id: admin.id,
+        scopes: &scopes,
+        expires_at: Some(42),
+        created_by: "bootstrap",
+    };
+    let id = store
+        .token_insert(&new("ci", "abc"))
+        .await
+        .unwrap()
+        .unwrap();
+    // One unrevoked token per name and owner.
+    assert!(
+        store
+            .token_insert(&new("ci", "abd"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     let t = store.token_by_hash("abc").await.unwrap().unwrap();
     assert_eq!(
-        (t.name.as_str(), t.role.as_str(), t.revoked_at),
-        ("admin", "admin", None)
+        (
+            t.id,
+            t.name.as_str(),
+            t.owner.as_str(),
+            t.expires_at,
+            t.revoked_at
+        ),
+        (id, "ci", "admin", Some(42), None)
     );
+    assert_eq!(store.token_scopes(id).await.unwrap(), scopes.to_vec());
     assert!(store.token_by_hash("abd").await.unwrap().is_none());
+    assert!(store.token_revoke(id).await.unwrap());
+    assert!(!store.token_revoke(id).await.unwrap(), "revoked twice");
+    assert!(
+        store
+            .token_by_hash("abc")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    // Revoked, the name is free again.
+    assert!(
+        store
+            .token_insert(&new("ci", "abe"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Roles: one per principal and namespace, replaced by a new grant.
+    assert_eq!(
+        store
+            .role_set("ops", admin.id, "viewer", "t")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .role_set("ops", admin.id, "publisher", "t")
+            .await
+            .unwrap(),
+        Some("viewer".into())
+    );
+    let b = store.role_bindings("ops").await.unwrap();
+    assert_eq!(
+        (b.len(), b[0].role.as_str(), b[0].principal.as_str()),
+        (1, "publisher", "admin")
+    );
+    assert_eq!(
+        store.role_remove("ops", admin.id).await.unwrap(),
+        Some("publisher".into())
+    );
+    assert_eq!(store.role_remove("ops", admin.id).await.unwrap(), None);
+    assert!(store.principal_grants(admin.id).await.unwrap().is_empty());
+
+    // Namespaces: created once, the owner made maintainer.
+    let ns = store
+        .namespace_create("team", Some(admin.id), "maintainer", "admin")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ns.owner.as_deref(), Some("admin"));
+    assert!(
+        store
+            .namespace_create("team", None, "maintainer", "admin")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.principal_grants(admin.id).await.unwrap(),
+        vec![provenant_store::GrantRow {
+            namespace: "team".into(),
+            role: "maintainer".into()
+        }]
+    );
+    assert_eq!(
+        store
+            .namespaces(Some(&["team".to_owned()]))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store.namespaces(Some(&[])).await.unwrap().is_empty());
+
+    // The access trail keeps what it is given, in order.
+    for kind in ["authentication_failed", "permission_denied"] {
+        store
+            .access_event_insert(&provenant_store::AccessEventRow {
+                kind: kind.into(),
+                peer: "127.0.0.1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let events = store.access_events(0, 0, 10).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["authentication_failed", "permission_denied"]
+    );
+    assert_eq!(
+        store
+            .access_events(0, events[0].id, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 });
 
 both!(
@@ -476,7 +626,8 @@ both!(
                     None,
                     None,
                     None,
-                    100
+                    100,
+                    None
                 )
                 .await
                 .unwrap()
@@ -545,6 +696,7 @@ both!(a_group_publishes_like_one_by_one, async |store: &Store| {
             Some("g1"),
             None,
             100,
+            None,
         )
         .await
         .unwrap();
@@ -626,6 +778,7 @@ async fn sqlite_listings_see_each_commit_from_every_thread() {
                                 None,
                                 None,
                                 100,
+                                None,
                             )
                             .await
                             .unwrap();
@@ -635,7 +788,7 @@ async fn sqlite_listings_see_each_commit_from_every_thread() {
                 for s in seen {
                     assert_eq!(s.await.unwrap(), Some(v.id), "version {i} listed at once");
                 }
-                let models = store.model_list("aiops/", None, 10).await.unwrap();
+                let models = store.model_list("aiops/", None, 10, None).await.unwrap();
                 assert_eq!(models[0].version_count, i + 1);
             }
         })
@@ -648,7 +801,7 @@ async fn sqlite_listings_see_each_commit_from_every_thread() {
             let mut last = 0;
             for _ in 0..200 {
                 let page = store
-                    .version_list(None, &[], None, None, None, 5)
+                    .version_list(None, &[], None, None, None, 5, None)
                     .await
                     .unwrap();
                 let n = page.items.len();
@@ -684,7 +837,7 @@ async fn sqlite_listing_names_a_corrupt_row() {
         )
         .unwrap();
     let err = store
-        .version_list(None, &[], None, None, None, 10)
+        .version_list(None, &[], None, None, None, 10, None)
         .await
         .unwrap_err();
     let msg = err.to_string();

@@ -32,14 +32,26 @@ fn sql(s: &Server, db: Option<&str>, statement: &str) -> u64 {
 }
 
 /// GET a path; (status, cache-control, body).
+/// An anonymous GET, except for what names models and people (log entries
+/// and entry bundles), which needs an auditor's or admin's token: those go
+/// with the admin's token (`get_anonymous` sends none).
 fn get(s: &Server, path: &str) -> (u16, String, Vec<u8>) {
+    let private = path.starts_with("/api/v1/log/entries/") || path.starts_with("/log/tile/entries/");
+    get_with(s, path, private.then_some(s.token.as_str()))
+}
+
+fn get_anonymous(s: &Server, path: &str) -> (u16, String, Vec<u8>) {
+    get_with(s, path, None)
+}
+
+fn get_with(s: &Server, path: &str, token: Option<&str>) -> (u16, String, Vec<u8>) {
     rt().block_on(async {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let resp = reqwest::Client::new()
-            .get(format!("{}{path}", s.url))
-            .send()
-            .await
-            .unwrap();
+        let mut rb = reqwest::Client::new().get(format!("{}{path}", s.url));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        let resp = rb.send().await.unwrap();
         let status = resp.status().as_u16();
         let cc = resp
             .headers()
@@ -293,6 +305,16 @@ fn log_flow(dir: &Path, db: Option<&str>) {
     assert!(String::from_utf8_lossy(&body).contains("tile"));
     let (status, _, _) = get(&s, "/api/v1/log/entries/999999");
     assert_eq!(status, 404);
+    // Entries and entry bundles name models and people: not public. Hash
+    // tiles, checkpoints and proofs are.
+    for private in ["/api/v1/log/entries/0", "/log/tile/entries/000.p/1"] {
+        let (status, _, body) = get_anonymous(&s, private);
+        assert_eq!(status, 401, "{private}: {}", String::from_utf8_lossy(&body));
+    }
+    for public in ["/log/checkpoint", "/log/key", "/api/v1/log/proof/inclusion?index=0"] {
+        let (status, _, body) = get_anonymous(&s, public);
+        assert_eq!(status, 200, "{public}: {}", String::from_utf8_lossy(&body));
+    }
 
     // Fill the first tile: full tiles are immutable and cacheable forever.
     let (status, _) = s.api("GET", "/api/v1/models/aiops%2Ftl/versions/2", Value::Null);

@@ -1,0 +1,237 @@
+//! What authorisation costs: VERSIONS versions over NAMESPACES namespaces
+//! (one model each, labels stage=prod|dev) through the HTTP API of a real
+//! `provenant serve`, then the registry benchmark's listing and search
+//! queries timed twice, alternately: as the administrator (every namespace
+//! visible: no filter, the path every request took before roles existed) and
+//! as a principal with the viewer role in ROLES of the namespaces (each query
+//! filtered to them in the database). Each side's queries return full pages
+//! (100 versions), so the ratio is the price of the filter, not of a smaller
+//! answer. Prints one JSON object with both sides' p50s and the ratios
+//! (filtered over unfiltered: 1.00 is free).
+//!
+//! `cargo bench -p provenant --bench rbac` (env VERSIONS, NAMESPACES, ROLES,
+//! QUERIES, CONCURRENCY, DATABASE_URL for PostgreSQL).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use sha2::Digest as _;
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn p50(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let versions = env("VERSIONS", 40_000);
+    let namespaces = env("NAMESPACES", 1_000);
+    let roles = env("ROLES", 100);
+    let queries = env("QUERIES", 300);
+    let concurrency = env("CONCURRENCY", 16);
+    let dir =
+        tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/var/tmp".into()))
+            .unwrap();
+    let data = dir.path().join("data");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_provenant"));
+    cmd.args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--data-dir",
+    ])
+    .arg(&data)
+    .env("PROVENANT_LOG", "warn")
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    if let Ok(db) = std::env::var("DATABASE_URL") {
+        cmd.args(["--database-url", &db]);
+    }
+    let server = Server(cmd.spawn().unwrap());
+    let base = format!("http://127.0.0.1:{port}");
+    let token_path = data.join("admin.token");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(token_path.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let admin = std::fs::read_to_string(&token_path)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    let call = |method: reqwest::Method, path: &str, token: &str, body: Value| {
+        http.request(method, format!("{base}{path}"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+
+    let blob = b"weights".to_vec();
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&blob)));
+    let st: Value = call(
+        reqwest::Method::POST,
+        "/api/v1/uploads",
+        &admin,
+        json!({"digest": digest, "size": blob.len()}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    if let Some(id) = st["id"].as_str() {
+        let r = http
+            .patch(format!("{base}/api/v1/uploads/{id}"))
+            .bearer_auth(&admin)
+            .header("Upload-Offset", "0")
+            .body(blob.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+
+    // Versions round-robin over the namespaces, newest spread evenly.
+    let per_ns = versions / namespaces;
+    let jobs = (0..per_ns).flat_map(|j| (0..namespaces).map(move |i| (i, j)));
+    let mut stream = futures::stream::iter(jobs.map(|(i, j)| {
+        let http = http.clone();
+        let base = base.clone();
+        let admin = admin.clone();
+        let digest = digest.clone();
+        async move {
+            let stage = if (i + j) % 3 == 0 { "prod" } else { "dev" };
+            let body = json!({
+                "files": [{"path": "model.bin", "digest": digest, "size": 7}],
+                "metadata": {"framework": "pytorch", "description": "anomaly detector", "x-run": j},
+                "labels": {"stage": stage},
+            });
+            let r = http
+                .post(format!("{base}/api/v1/models/ns-{i:04}%2Fmodel/versions"))
+                .bearer_auth(&admin)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+        }
+    }))
+    .buffer_unordered(concurrency);
+    while stream.next().await.is_some() {}
+
+    // A viewer in every (namespaces / roles)-th namespace.
+    let r = call(
+        reqwest::Method::POST,
+        "/api/v1/principals",
+        &admin,
+        json!({"name": "reader"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let step = (namespaces / roles).max(1);
+    for k in 0..roles {
+        let r = call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/namespaces/ns-{:04}/roles/reader", k * step),
+            &admin,
+            json!({"role": "viewer"}),
+        )
+        .await
+        .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+    let created: Value = call(
+        reqwest::Method::POST,
+        "/api/v1/tokens",
+        &admin,
+        json!({"name": "bench", "owner": "reader"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let reader = created["token"].as_str().unwrap().to_owned();
+
+    async fn time(http: &reqwest::Client, url: &str, token: &str) -> f64 {
+        let t = Instant::now();
+        let r = http.get(url).bearer_auth(token).send().await.unwrap();
+        assert!(r.status().is_success(), "{url}");
+        let v: Value = r.json().await.unwrap();
+        let n = v["items"].as_array().map_or(0, Vec::len);
+        assert!(n > 0, "{url}: empty page");
+        t.elapsed().as_secs_f64() * 1000.0
+    }
+    let cases = [
+        (
+            "versions_label",
+            format!("{base}/api/v1/versions?label=stage%3Dprod&limit=100"),
+        ),
+        ("versions_all", format!("{base}/api/v1/versions?limit=100")),
+        (
+            "search",
+            format!("{base}/api/v1/search?q=anomaly&limit=100"),
+        ),
+        ("models", format!("{base}/api/v1/models?limit=100")),
+    ];
+    let mut out = serde_json::Map::new();
+    for (name, url) in &cases {
+        // Warm both, then alternate so that noise hits both sides alike.
+        for _ in 0..5 {
+            time(&http, url, &admin).await;
+            time(&http, url, &reader).await;
+        }
+        let (mut a, mut r) = (Vec::new(), Vec::new());
+        for _ in 0..queries {
+            a.push(time(&http, url, &admin).await);
+            r.push(time(&http, url, &reader).await);
+        }
+        let (a, r) = (p50(a), p50(r));
+        out.insert(format!("{name}_admin_p50_ms"), json!(a));
+        out.insert(format!("{name}_rbac_p50_ms"), json!(r));
+        out.insert(format!("{name}_ratio"), json!(r / a));
+    }
+    drop(server);
+    out.insert("versions".into(), json!(per_ns * namespaces));
+    out.insert("namespaces".into(), json!(namespaces));
+    out.insert("roles".into(), json!(roles));
+    out.insert(
+        "backend".into(),
+        json!(if std::env::var("DATABASE_URL").is_ok() {
+            "postgres"
+        } else {
+            "sqlite"
+        }),
+    );
+    println!("{}", Value::Object(out));
+}
