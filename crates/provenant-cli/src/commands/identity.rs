@@ -39,7 +39,8 @@ pub enum TokenCommand {
     /// Revoke a token by id or name
     Revoke {
         /// Id (from `token list`) or name of one of your tokens
-        token: String,
+        #[arg(value_name = "ID|NAME")]
+        which: String,
     },
 }
 
@@ -231,11 +232,11 @@ pub async fn token(g: &GlobalArgs, c: TokenCommand) -> anyhow::Result<()> {
                 &rows,
             );
         }
-        TokenCommand::Revoke { token } => {
+        TokenCommand::Revoke { which } => {
             let resp = client
                 .send(client.request(
                     Method::DELETE,
-                    &format!("api/v1/tokens/{}", model_segment(&token)),
+                    &format!("api/v1/tokens/{}", model_segment(&which)),
                 )?)
                 .await?;
             let t: TokenView = resp.json().await?;
