@@ -203,3 +203,42 @@ pub fn sha(data: &[u8]) -> String {
 pub fn enc(model: &str) -> String {
     model.replace('/', "%2F")
 }
+
+impl TestServer {
+    /// A token for the existing principal `principal`, straight into the
+    /// server's database, expiring at `expires_at` (Unix ms; may lie in the
+    /// past); returns its secret.
+    pub async fn add_token_for(
+        &self,
+        principal: &str,
+        name: &str,
+        expires_at: Option<i64>,
+    ) -> String {
+        let store = match &self._pg {
+            Some(pg) => provenant_store::Store::connect(&pg.url).await.unwrap(),
+            None => provenant_store::Store::open_sqlite(&self.dir.path().join("data/meta.db"))
+                .await
+                .unwrap(),
+        };
+        let owner = store
+            .principal_by_name(principal)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no principal {principal}"));
+        let token = provenant_registry::generate_token().unwrap();
+        store
+            .token_insert(&provenant_store::NewToken {
+                name,
+                hash: &provenant_registry::hash_token(&token),
+                principal_id: owner.id,
+                scopes: &[],
+                expires_at,
+                created_by: "test",
+            })
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{principal} already has a token named {name}"));
+        store.close().await;
+        token
+    }
+}

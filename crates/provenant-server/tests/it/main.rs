@@ -6,6 +6,7 @@ mod attest;
 mod budgets;
 mod errors;
 mod harness;
+mod permissions;
 mod trust;
 
 /// Every case on SQLite and PostgreSQL, over a [`harness::TestServer`].
