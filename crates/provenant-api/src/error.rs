@@ -68,6 +68,8 @@ error_codes! {
     NamespaceExists = "namespace_exists",
     /// 404: no such namespace.
     NamespaceNotFound = "namespace_not_found",
+    /// 404: the principal holds no role in that namespace.
+    RoleNotFound = "role_not_found",
     /// 404: no such route.
     RouteNotFound = "route_not_found",
     /// 400: the JSON body does not parse (422: it parses but does not fit

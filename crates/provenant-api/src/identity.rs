@@ -377,6 +377,12 @@ pub struct RoutePermission {
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<Permission>,
+    /// Where the permission must hold: `namespace` (the one the route names,
+    /// in its path or its `ref` query), `some_namespace` (uploads, which
+    /// precede the publish that names one), `every_namespace` (a role in
+    /// `*`: the audit trail), `global` (admin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     #[serde(default)]
     pub public: bool,
 }

@@ -114,6 +114,11 @@ pub enum RegistryError {
     NamespaceExists(String),
     #[error("no namespace {0}")]
     NamespaceNotFound(String),
+    #[error("{principal} holds no role in {namespace}")]
+    RoleNotFound {
+        namespace: String,
+        principal: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -931,8 +931,9 @@ impl Registry {
             .store
             .role_remove(namespace, p.id)
             .await?
-            .ok_or_else(|| {
-                RegistryError::PrincipalNotFound(format!("{principal} has no role in {namespace}"))
+            .ok_or_else(|| RegistryError::RoleNotFound {
+                namespace: namespace.to_owned(),
+                principal: principal.to_owned(),
             })?;
         self.access_record(
             by,

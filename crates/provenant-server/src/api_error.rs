@@ -144,6 +144,7 @@ pub fn registry_status(e: &RegistryError) -> (StatusCode, ErrorCode) {
         RegistryError::TokenExists(_) => (S::CONFLICT, C::TokenExists),
         RegistryError::NamespaceExists(_) => (S::CONFLICT, C::NamespaceExists),
         RegistryError::NamespaceNotFound(_) => (S::NOT_FOUND, C::NamespaceNotFound),
+        RegistryError::RoleNotFound { .. } => (S::NOT_FOUND, C::RoleNotFound),
         RegistryError::Store(s) => store_status(s),
     }
 }

@@ -29,6 +29,17 @@ pub enum Scope {
     Everywhere,
 }
 
+impl Scope {
+    /// The word the served matrix uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PathNamespace => "namespace",
+            Self::Somewhere => "some_namespace",
+            Self::Everywhere => "every_namespace",
+        }
+    }
+}
+
 /// A permission a route needs, and where.
 pub trait Need: Send + Sync + 'static {
     const PERMISSION: Permission;
@@ -151,7 +162,7 @@ impl<N: Need> FromRequestParts<AppState> for Allowed<N> {
             principal.name,
             N::PERMISSION.as_str()
         );
-        deny(state, parts, &principal, &reason).await;
+        deny(state, &RequestInfo::of(parts), &principal, &reason).await;
         Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
@@ -160,30 +171,46 @@ impl<N: Need> FromRequestParts<AppState> for Allowed<N> {
     }
 }
 
+/// What of a request the access trail records: method, path, peer.
+#[derive(Clone, Debug)]
+pub struct RequestInfo {
+    pub method: String,
+    pub path: String,
+    pub peer: String,
+}
+
+impl RequestInfo {
+    fn of(parts: &Parts) -> Self {
+        Self {
+            method: parts.method.to_string(),
+            path: parts.uri.path().chars().take(512).collect(),
+            peer: crate::auth::peer_of(&parts.extensions),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(parts))
+    }
+}
+
 /// For the few routes that name a namespace in their query rather than
-/// their path (`/api/v1/log/versions?ref=…`): the same check as
-/// [`CanRead`], refused and recorded the same way.
+/// their path (`/api/v1/resolve?ref=…`, `/api/v1/log/versions?ref=…`): the
+/// same check as [`CanRead`], refused and recorded the same way.
 pub async fn require_read(
     state: &AppState,
     principal: &Principal,
+    request: &RequestInfo,
     namespace: &str,
 ) -> Result<(), ApiError> {
     if principal.caller.allows(Permission::Read, namespace) {
         return Ok(());
     }
     let reason = format!("{} may not read in namespace {namespace}", principal.name);
-    tracing::warn!(principal = %principal.name, reason, "permission denied");
-    let event = provenant_registry::AccessEventRow {
-        kind: "permission_denied".into(),
-        principal: principal.name.clone(),
-        credential: provenant_registry::credential_label(&principal.caller.credential),
-        code: ErrorCode::Forbidden.as_str().into(),
-        reason: reason.clone(),
-        ..Default::default()
-    };
-    if let Err(e) = state.registry.access_event(&event).await {
-        tracing::error!(error = %e, "recording a permission denial failed");
-    }
+    deny(state, request, principal, &reason).await;
     Err(ApiError::new(
         axum::http::StatusCode::FORBIDDEN,
         ErrorCode::Forbidden,
@@ -192,17 +219,16 @@ pub async fn require_read(
 }
 
 /// Records a permission denial in the access trail (and the server log).
-pub async fn deny(state: &AppState, parts: &Parts, principal: &Principal, reason: &str) {
-    let peer = crate::auth::peer_of(&parts.extensions);
-    tracing::warn!(principal = %principal.name, peer = %peer, method = %parts.method,
-        path = %parts.uri.path(), reason, "permission denied");
+pub async fn deny(state: &AppState, request: &RequestInfo, principal: &Principal, reason: &str) {
+    tracing::warn!(principal = %principal.name, peer = %request.peer, method = %request.method,
+        path = %request.path, reason, "permission denied");
     let event = provenant_registry::AccessEventRow {
         kind: "permission_denied".into(),
         principal: principal.name.clone(),
         credential: provenant_registry::credential_label(&principal.caller.credential),
-        peer,
-        method: parts.method.to_string(),
-        path: parts.uri.path().chars().take(512).collect(),
+        peer: request.peer.clone(),
+        method: request.method.clone(),
+        path: request.path.clone(),
         code: ErrorCode::Forbidden.as_str().into(),
         reason: reason.to_owned(),
         ..Default::default()
@@ -222,11 +248,15 @@ pub const ROUTES: &[(&str, &str, RouteNeed)] = {
         ("GET", "/log/checkpoint", Public),
         ("GET", "/log/key", Public),
         ("GET", "/log/tile/{level}/{index}", Public),
-        ("GET", "/log/tile/entries/{index}", Perm(Permission::Audit)),
+        (
+            "GET",
+            "/log/tile/entries/{index}",
+            Perm(Permission::Audit, Scope::Everywhere),
+        ),
         (
             "GET",
             "/api/v1/log/entries/{index}",
-            Perm(Permission::Audit),
+            Perm(Permission::Audit, Scope::Everywhere),
         ),
         ("GET", "/api/v1/log/proof/inclusion", Public),
         ("GET", "/api/v1/log/proof/consistency", Public),
@@ -238,164 +268,224 @@ pub const ROUTES: &[(&str, &str, RouteNeed)] = {
         ("GET", "/api/v1/tokens", Authn),
         ("POST", "/api/v1/tokens", Authn),
         ("DELETE", "/api/v1/tokens/{token}", Authn),
-        ("GET", "/api/v1/principals", Perm(Permission::Admin)),
-        ("POST", "/api/v1/principals", Perm(Permission::Admin)),
+        (
+            "GET",
+            "/api/v1/principals",
+            Perm(Permission::Admin, Scope::Everywhere),
+        ),
+        (
+            "POST",
+            "/api/v1/principals",
+            Perm(Permission::Admin, Scope::Everywhere),
+        ),
         ("GET", "/api/v1/namespaces", Authn),
-        ("POST", "/api/v1/namespaces", Perm(Permission::Admin)),
+        (
+            "POST",
+            "/api/v1/namespaces",
+            Perm(Permission::Admin, Scope::Everywhere),
+        ),
         (
             "GET",
             "/api/v1/namespaces/{namespace}/roles",
-            Perm(Permission::Read),
+            Perm(Permission::Read, Scope::PathNamespace),
         ),
         (
             "PUT",
             "/api/v1/namespaces/{namespace}/roles/{principal}",
-            Perm(Permission::ManageRoles),
+            Perm(Permission::ManageRoles, Scope::PathNamespace),
         ),
         (
             "DELETE",
             "/api/v1/namespaces/{namespace}/roles/{principal}",
-            Perm(Permission::ManageRoles),
+            Perm(Permission::ManageRoles, Scope::PathNamespace),
         ),
-        ("POST", "/api/v1/uploads", Perm(Permission::Publish)),
-        ("POST", "/api/v1/uploads/plan", Perm(Permission::Publish)),
-        ("PATCH", "/api/v1/uploads/{id}", Perm(Permission::Publish)),
-        ("GET", "/api/v1/uploads/{id}", Perm(Permission::Publish)),
-        ("PUT", "/api/v1/uploads/{id}", Perm(Permission::Publish)),
-        ("DELETE", "/api/v1/uploads/{id}", Perm(Permission::Publish)),
+        (
+            "POST",
+            "/api/v1/uploads",
+            Perm(Permission::Publish, Scope::Somewhere),
+        ),
+        (
+            "POST",
+            "/api/v1/uploads/plan",
+            Perm(Permission::Publish, Scope::Somewhere),
+        ),
+        (
+            "PATCH",
+            "/api/v1/uploads/{id}",
+            Perm(Permission::Publish, Scope::Somewhere),
+        ),
+        (
+            "GET",
+            "/api/v1/uploads/{id}",
+            Perm(Permission::Publish, Scope::Somewhere),
+        ),
+        (
+            "PUT",
+            "/api/v1/uploads/{id}",
+            Perm(Permission::Publish, Scope::Somewhere),
+        ),
+        (
+            "DELETE",
+            "/api/v1/uploads/{id}",
+            Perm(Permission::Publish, Scope::Somewhere),
+        ),
         ("GET", "/api/v1/blobs/{digest}", Authn),
         ("HEAD", "/api/v1/blobs/{digest}", Authn),
         ("GET", "/api/v1/models", Authn),
-        ("GET", "/api/v1/models/{model}", Perm(Permission::Read)),
+        (
+            "GET",
+            "/api/v1/models/{model}",
+            Perm(Permission::Read, Scope::PathNamespace),
+        ),
         (
             "GET",
             "/api/v1/models/{model}/versions",
-            Perm(Permission::Read),
+            Perm(Permission::Read, Scope::PathNamespace),
         ),
         (
             "POST",
             "/api/v1/models/{model}/versions",
-            Perm(Permission::Publish),
+            Perm(Permission::Publish, Scope::PathNamespace),
         ),
         (
             "GET",
             "/api/v1/models/{model}/versions/{number}",
-            Perm(Permission::Read),
+            Perm(Permission::Read, Scope::PathNamespace),
         ),
         (
             "GET",
             "/api/v1/models/{model}/versions/{number}/manifest",
-            Perm(Permission::Read),
+            Perm(Permission::Read, Scope::PathNamespace),
         ),
         (
             "POST",
             "/api/v1/models/{model}/versions/{number}/labels",
-            Perm(Permission::Publish),
+            Perm(Permission::Publish, Scope::PathNamespace),
         ),
         (
             "POST",
             "/api/v1/models/{model}/versions/{number}/deprecate",
-            Perm(Permission::Maintain),
+            Perm(Permission::Maintain, Scope::PathNamespace),
         ),
         (
             "POST",
             "/api/v1/models/{model}/versions/{number}/archive",
-            Perm(Permission::Maintain),
+            Perm(Permission::Maintain, Scope::PathNamespace),
         ),
         (
             "GET",
             "/api/v1/models/{model}/aliases",
-            Perm(Permission::Read),
+            Perm(Permission::Read, Scope::PathNamespace),
         ),
         (
             "PUT",
             "/api/v1/models/{model}/aliases/{alias}",
-            Perm(Permission::Maintain),
+            Perm(Permission::Maintain, Scope::PathNamespace),
         ),
         (
             "GET",
             "/api/v1/models/{model}/aliases/{alias}/history",
-            Perm(Permission::Read),
+            Perm(Permission::Read, Scope::PathNamespace),
         ),
         (
             "GET",
             "/api/v1/models/{model}/versions/{number}/signatures",
-            Perm(Permission::Read),
+            Perm(Permission::Read, Scope::PathNamespace),
         ),
         (
             "POST",
             "/api/v1/models/{model}/versions/{number}/signatures",
-            Perm(Permission::Publish),
+            Perm(Permission::Publish, Scope::PathNamespace),
         ),
         (
             "GET",
             "/api/v1/models/{model}/versions/{number}/signatures/{digest}",
-            Perm(Permission::Read),
+            Perm(Permission::Read, Scope::PathNamespace),
         ),
         (
             "GET",
             "/api/v1/namespaces/{namespace}/keys",
-            Perm(Permission::Read),
+            Perm(Permission::Read, Scope::PathNamespace),
         ),
         (
             "POST",
             "/api/v1/namespaces/{namespace}/keys",
-            Perm(Permission::Maintain),
+            Perm(Permission::Maintain, Scope::PathNamespace),
         ),
         (
             "DELETE",
             "/api/v1/namespaces/{namespace}/keys/{fingerprint}",
-            Perm(Permission::Maintain),
+            Perm(Permission::Maintain, Scope::PathNamespace),
         ),
         (
             "GET",
             "/api/v1/models/{model}/versions/{number}/attestations",
-            Perm(Permission::Read),
+            Perm(Permission::Read, Scope::PathNamespace),
         ),
         (
             "POST",
             "/api/v1/models/{model}/versions/{number}/attestations",
-            Perm(Permission::Publish),
+            Perm(Permission::Publish, Scope::PathNamespace),
         ),
         (
             "GET",
             "/api/v1/models/{model}/versions/{number}/attestations/{digest}",
-            Perm(Permission::Read),
+            Perm(Permission::Read, Scope::PathNamespace),
         ),
         (
             "GET",
             "/api/v1/models/{model}/versions/{number}/findings",
-            Perm(Permission::Read),
+            Perm(Permission::Read, Scope::PathNamespace),
         ),
         ("GET", "/api/v1/vulndb", Authn),
-        ("POST", "/api/v1/vulndb/import", Perm(Permission::Admin)),
+        (
+            "POST",
+            "/api/v1/vulndb/import",
+            Perm(Permission::Admin, Scope::Everywhere),
+        ),
         (
             "GET",
             "/api/v1/models/{model}/versions/{number}/provenance",
-            Perm(Permission::Read),
+            Perm(Permission::Read, Scope::PathNamespace),
         ),
         (
             "POST",
             "/api/v1/models/{model}/versions/{number}/provenance",
-            Perm(Permission::Publish),
+            Perm(Permission::Publish, Scope::PathNamespace),
         ),
         (
             "GET",
             "/api/v1/models/{model}/versions/{number}/lineage",
-            Perm(Permission::Read),
+            Perm(Permission::Read, Scope::PathNamespace),
         ),
         ("GET", "/api/v1/impact", Authn),
-        ("GET", "/api/v1/log/versions", Authn),
-        ("GET", "/api/v1/admin/log/records", Perm(Permission::Audit)),
-        ("GET", "/api/v1/admin/log/events", Perm(Permission::Audit)),
+        (
+            "GET",
+            "/api/v1/log/versions",
+            Perm(Permission::Read, Scope::PathNamespace),
+        ),
+        (
+            "GET",
+            "/api/v1/admin/log/records",
+            Perm(Permission::Audit, Scope::Everywhere),
+        ),
+        (
+            "GET",
+            "/api/v1/admin/log/events",
+            Perm(Permission::Audit, Scope::Everywhere),
+        ),
         (
             "GET",
             "/api/v1/admin/access-events",
-            Perm(Permission::Audit),
+            Perm(Permission::Audit, Scope::Everywhere),
         ),
         ("GET", "/api/v1/versions", Authn),
         ("GET", "/api/v1/search", Authn),
-        ("GET", "/api/v1/resolve", Authn),
+        (
+            "GET",
+            "/api/v1/resolve",
+            Perm(Permission::Read, Scope::PathNamespace),
+        ),
     ]
 };
 
@@ -406,9 +496,10 @@ pub enum RouteNeed {
     Public,
     /// A token; results filtered to what the caller may read.
     Authn,
-    /// A permission (in the path's namespace, or as the route's extractor
-    /// says: uploads somewhere, the audit trail everywhere).
-    Perm(Permission),
+    /// A permission, and where it must hold: in the namespace the route
+    /// names (in its path, or its `ref` query), in some namespace (uploads),
+    /// or everywhere (the audit trail; `Admin` is global).
+    Perm(Permission, Scope),
 }
 
 /// The served permission matrix.
@@ -432,7 +523,12 @@ pub fn matrix() -> provenant_api::PermissionMatrix {
                 method: (*method).to_owned(),
                 path: (*path).to_owned(),
                 permission: match need {
-                    RouteNeed::Perm(p) => Some(*p),
+                    RouteNeed::Perm(p, _) => Some(*p),
+                    _ => None,
+                },
+                scope: match need {
+                    RouteNeed::Perm(Permission::Admin, _) => Some("global".to_owned()),
+                    RouteNeed::Perm(_, scope) => Some(scope.as_str().to_owned()),
                     _ => None,
                 },
                 public: *need == RouteNeed::Public,

@@ -249,6 +249,7 @@ pub async fn consistency(
 pub async fn version_entries(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    request: crate::authz::RequestInfo,
     RawQuery(raw): RawQuery,
 ) -> JsonResult<Vec<LogEventView>> {
     let q = query_map(raw.as_deref());
@@ -256,7 +257,7 @@ pub async fn version_entries(
         ApiError::bad_request(ErrorCode::InvalidQuery, "ref=<reference> is required")
     })?;
     let reference = provenant_registry::Reference::parse(r)?;
-    crate::authz::require_read(&state, &p, &reference.model.namespace).await?;
+    crate::authz::require_read(&state, &p, &request, &reference.model.namespace).await?;
     let row = state.registry.resolve(&reference).await?;
     let events = state.registry.log_events_of_version(&row).await?;
     Ok(Json(events.into_iter().map(log_event_view).collect()))

@@ -196,6 +196,7 @@ pub async fn search(
 pub async fn resolve(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
+    request: crate::authz::RequestInfo,
     RawQuery(q): RawQuery,
 ) -> JsonResult<VersionView> {
     let p = ListParams::parse(q.as_deref())?;
@@ -206,7 +207,7 @@ pub async fn resolve(
         )
     })?;
     let reference = Reference::parse(&r)?;
-    crate::authz::require_read(&state, &caller, &reference.model.namespace).await?;
+    crate::authz::require_read(&state, &caller, &request, &reference.model.namespace).await?;
     let row = state.registry.resolve(&reference).await?;
     Ok(Json(state.registry.view(&row, true).await?))
 }
