@@ -40,6 +40,10 @@ pub struct ConfigFile {
     /// The transparency log's pinned verifier key (`provenant log verify`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_key: Option<String>,
+    /// PEM certificates trusted for the registry's TLS certificate, besides
+    /// the system roots (`login --ca-file` stores it, as an absolute path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Where the config file lives: `$PROVENANT_CONFIG`, else
@@ -90,12 +94,24 @@ pub fn write_config(cfg: &ConfigFile) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// How the client may reach the registry.
+#[derive(Clone, Debug, Default)]
+pub struct Transport {
+    /// PEM certificates to trust for the server's certificate, added to the
+    /// system's roots (a private CA, or a self-signed server certificate).
+    pub ca_file: Option<PathBuf>,
+    /// Send the token over plain `http://` to a host other than this
+    /// machine (refused otherwise).
+    pub insecure_http: bool,
+}
+
 /// Registry API client.
 #[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,
     base: url::Url,
     token: Option<String>,
+    insecure_http: bool,
 }
 
 /// Percent-encode a model name (`ns/name`) as one path segment.
@@ -106,18 +122,27 @@ pub fn model_segment(model: &str) -> String {
 }
 
 impl Client {
-    /// Build from flag/env values, falling back to the config file.
-    pub fn new(url: Option<&str>, token: Option<&str>) -> anyhow::Result<Self> {
+    /// Build from flag/env values, falling back to the config file (URL,
+    /// token and CA file each).
+    pub fn new(
+        url: Option<&str>,
+        token: Option<&str>,
+        transport: &Transport,
+    ) -> anyhow::Result<Self> {
         let file = read_config()?;
         let url = url
             .map(str::to_owned)
             .or(file.url)
             .unwrap_or_else(|| DEFAULT_URL.to_owned());
         let token = token.map(str::to_owned).or(file.token);
-        Self::with(&url, token)
+        let transport = Transport {
+            ca_file: transport.ca_file.clone().or(file.ca_file),
+            insecure_http: transport.insecure_http,
+        };
+        Self::with(&url, token, &transport)
     }
 
-    pub fn with(url: &str, token: Option<String>) -> anyhow::Result<Self> {
+    pub fn with(url: &str, token: Option<String>, transport: &Transport) -> anyhow::Result<Self> {
         // TLS through rustls with ring; an error only means a provider is already set.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut base =
@@ -126,12 +151,21 @@ impl Client {
             let p = format!("{}/", base.path());
             base.set_path(&p);
         }
-        let http = reqwest::Client::builder()
+        // Server certificates are checked against the system's roots (the
+        // platform verifier), plus those of --ca-file.
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("provenant/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .build()
-            .context("building HTTP client")?;
-        Ok(Self { http, base, token })
+            .connect_timeout(std::time::Duration::from_secs(10));
+        if let Some(path) = &transport.ca_file {
+            builder = builder.tls_certs_merge(read_ca_file(path)?);
+        }
+        let http = builder.build().context("building HTTP client")?;
+        Ok(Self {
+            http,
+            base,
+            token,
+            insecure_http: transport.insecure_http,
+        })
     }
 
     pub fn base(&self) -> &url::Url {
@@ -148,11 +182,20 @@ impl Client {
         let mut rb = self.http.request(method, self.url(path)?);
         if let Some(t) = &self.token {
             if sends_in_clear(&self.base) {
+                if !self.insecure_http {
+                    anyhow::bail!(
+                        "refusing to send the API token over plain http:// to {} ({}): anyone \
+                         on the network path could read it; use https://, or give \
+                         --insecure-http (PROVENANT_INSECURE_HTTP=true) to send it anyway",
+                        self.base.host_str().unwrap_or("?"),
+                        self.base
+                    );
+                }
                 static WARNED: std::sync::Once = std::sync::Once::new();
                 WARNED.call_once(|| {
                     eprintln!(
-                        "warning: sending the API token over plain http:// to {}; anyone on the \
-                         network path can read it (use https://)",
+                        "warning: sending the API token over plain http:// to {} \
+                         (--insecure-http); anyone on the network path can read it",
                         self.base.host_str().unwrap_or("?")
                     );
                 });
@@ -192,6 +235,20 @@ impl Client {
             resp.json().await.context("decoding server response")?,
         ))
     }
+}
+
+/// The certificates of a PEM bundle, or an error naming the file.
+fn read_ca_file(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let pem = std::fs::read(path).with_context(|| format!("reading CA file {}", path.display()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| anyhow::anyhow!("CA file {}: {}", path.display(), error_chain(&e)))?;
+    if certs.is_empty() {
+        anyhow::bail!(
+            "CA file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        );
+    }
+    Ok(certs)
 }
 
 /// True when `url` is plain `http://` to a host other than this machine
@@ -281,6 +338,58 @@ mod tests {
         assert!(t("http://10.0.0.5:7878"));
         assert!(t("http://[2001:db8::1]:7878"));
         assert!(t("http://localhost.example.com"));
+    }
+
+    #[test]
+    fn a_token_in_clear_needs_insecure_http() {
+        use super::{Client, Transport};
+        let token = Some("pvt_secret".to_owned());
+        let strict = Transport::default();
+        let c = Client::with("http://10.0.0.5:7878", token.clone(), &strict).unwrap();
+        let err = c
+            .request(reqwest::Method::GET, "api/v1/whoami")
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("http://10.0.0.5:7878/") && text.contains("--insecure-http"),
+            "{text}"
+        );
+        assert!(!text.contains("pvt_secret"), "{text}");
+        // Without a token there is nothing to protect; with the flag it goes.
+        let c = Client::with("http://10.0.0.5:7878", None, &strict).unwrap();
+        assert!(c.request(reqwest::Method::GET, "api/v1/whoami").is_ok());
+        let insecure = Transport {
+            insecure_http: true,
+            ..Transport::default()
+        };
+        let c = Client::with("http://10.0.0.5:7878", token.clone(), &insecure).unwrap();
+        assert!(c.request(reqwest::Method::GET, "api/v1/whoami").is_ok());
+        let c = Client::with("http://127.0.0.1:7878", token, &strict).unwrap();
+        assert!(c.request(reqwest::Method::GET, "api/v1/whoami").is_ok());
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not a certificate\n").unwrap();
+        let transport = super::Transport {
+            ca_file: Some(path.clone()),
+            insecure_http: false,
+        };
+        let err = super::Client::with("https://reg.example", None, &transport).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains(&path.display().to_string()) && text.contains("no PEM certificate"),
+            "{text}"
+        );
+        let missing = dir.path().join("missing.pem");
+        let transport = super::Transport {
+            ca_file: Some(missing.clone()),
+            insecure_http: false,
+        };
+        let err = super::Client::with("https://reg.example", None, &transport).unwrap_err();
+        assert!(format!("{err:#}").contains(&missing.display().to_string()));
     }
 
     #[test]

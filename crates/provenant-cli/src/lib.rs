@@ -71,11 +71,36 @@ pub struct GlobalArgs {
     /// Machine-readable JSON output
     #[arg(long, global = true)]
     pub json: bool,
+    /// PEM file of CA certificates to trust for the registry's TLS certificate, besides
+    /// the system roots [default: ca_file in the config file]
+    #[arg(long, global = true, env = "PROVENANT_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Send the token over plain http:// to a host other than this machine (refused
+    /// otherwise: anyone on the network path could read it)
+    #[arg(
+        long,
+        global = true,
+        env = "PROVENANT_INSECURE_HTTP",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub insecure_http: bool,
 }
 
 impl GlobalArgs {
     pub fn client(&self) -> anyhow::Result<Client> {
-        Client::new(self.url.as_deref(), self.token.as_deref())
+        Client::new(
+            self.url.as_deref(),
+            self.token.as_deref(),
+            &self.transport(),
+        )
+    }
+
+    /// The transport options given as flags or environment.
+    pub fn transport(&self) -> client::Transport {
+        client::Transport {
+            ca_file: self.ca_file.clone(),
+            insecure_http: self.insecure_http,
+        }
     }
 }
 
@@ -149,6 +174,20 @@ pub enum Commands {
     Audit(commands::audit::Command),
     /// Run a witness that cosigns log checkpoints (C2SP tlog-witness)
     Witness(commands::witness::Args),
+    /// Who the token (or workload identity) is: principal, roles, expiry
+    Whoami,
+    /// API tokens: create (shown once), list, revoke
+    #[command(subcommand)]
+    Token(commands::identity::TokenCommand),
+    /// Users and service accounts (admin): create, list
+    #[command(subcommand)]
+    Principal(commands::identity::PrincipalCommand),
+    /// Namespaces: create with an owner (admin), list those you may read
+    #[command(subcommand)]
+    Namespace(commands::identity::NamespaceCommand),
+    /// Roles per namespace: grant, revoke, list
+    #[command(subcommand)]
+    Role(commands::identity::RoleCommand),
 }
 
 /// Map an error to the documented exit code.
@@ -211,6 +250,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let g = &cli.global;
     match cli.command {
         Commands::Serve(a) => commands::serve::run(a).await,
+        Commands::Whoami => commands::identity::whoami(g).await,
+        Commands::Token(c) => commands::identity::token(g, c).await,
+        Commands::Principal(c) => commands::identity::principal(g, c).await,
+        Commands::Namespace(c) => commands::identity::namespace(g, c).await,
+        Commands::Role(c) => commands::identity::role(g, c).await,
         Commands::Login(a) => commands::login::run(g, a).await,
         Commands::Push(a) => commands::push::run(g, a).await,
         Commands::Pull(a) => commands::pull::run(g, a).await,

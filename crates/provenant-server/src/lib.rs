@@ -6,11 +6,14 @@
 
 mod api_error;
 mod auth;
+mod authz;
 mod openapi;
+mod ratelimit;
 mod routes;
 mod server;
 mod state;
 mod tlog;
+mod tls;
 mod uploads;
 mod vulnwatch;
 mod witness;
@@ -19,4 +22,5 @@ pub use api_error::ApiError;
 pub use server::{Limits, Running, ServeConfig, ServerError, start};
 pub use state::Counters;
 pub use tlog::{LogOptions, WitnessPeer};
+pub use tls::TlsFiles;
 pub use witness::{FileWitnessStore, RunningWitness, WitnessConfig, start_witness};

@@ -1,4 +1,5 @@
-//! Server start-up: data directory, stores, admin token, listener, graceful shutdown.
+//! Server start-up: data directory, stores, admin token, listener (plain or
+//! TLS), failed-authentication limits, graceful shutdown.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,7 +14,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
-use crate::auth::{generate_token, hash_token};
+use crate::auth::{TOKEN_PREFIX, generate_token, hash_token};
+use crate::ratelimit::FailureLimiter;
 use crate::routes;
 use crate::state::{AppState, Counters};
 
@@ -51,6 +53,12 @@ pub struct Limits {
     /// Bytes of one page of versions or models: a page that reaches them ends early,
     /// with a cursor to the rest (a page always holds at least one version).
     pub page_bytes: usize,
+    /// Failed authentications one client address (an IPv6 one by its /64)
+    /// may make in a row; then it gets one more per `auth_failure_refill`,
+    /// and a request with credentials meanwhile is answered 429
+    /// (`too_many_failures`, with `Retry-After`).
+    pub auth_failure_burst: u32,
+    pub auth_failure_refill: Duration,
 }
 
 impl Default for Limits {
@@ -67,6 +75,8 @@ impl Default for Limits {
             upload_bytes_per_token: 1 << 40,
             upload_idle_timeout: Duration::from_secs(3600),
             page_bytes: 4 << 20,
+            auth_failure_burst: 20,
+            auth_failure_refill: Duration::from_secs(3),
         }
     }
 }
@@ -92,6 +102,14 @@ pub struct ServeConfig {
     pub log: crate::tlog::LogOptions,
     /// Budgets of connections, bodies, uploads and pages.
     pub limits: Limits,
+    /// Serve HTTPS with this certificate and key (reloaded when either file
+    /// changes, and on SIGHUP when `start` handles signals); plain HTTP
+    /// without.
+    pub tls: Option<crate::tls::TlsFiles>,
+    /// On first start (no tokens in the database), the admin token is read
+    /// from this file instead of generated, and `admin.token` is not
+    /// written. Ignored once tokens exist.
+    pub admin_token_file: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -107,6 +125,8 @@ impl ServeConfig {
             provenance_requirements: Default::default(),
             log: Default::default(),
             limits: Limits::default(),
+            tls: None,
+            admin_token_file: None,
         }
     }
 }
@@ -137,13 +157,22 @@ pub enum ServerError {
     Log(String),
     #[error("invalid limit {name}: {reason}")]
     Limit { name: &'static str, reason: String },
+    /// A TLS certificate or key file that cannot be served.
+    #[error("TLS file {path}: {reason}")]
+    Tls { path: PathBuf, reason: String },
+    /// An `--admin-token-file` that holds no usable token.
+    #[error("admin token file {path}: {reason}")]
+    AdminTokenFile { path: PathBuf, reason: String },
 }
 
 /// A running server.
 #[derive(Debug)]
 pub struct Running {
     pub addr: SocketAddr,
-    /// The admin token, when this start created it (first start).
+    /// `https` when serving TLS, else `http`.
+    pub scheme: &'static str,
+    /// The admin token, when this start generated it (first start without
+    /// an admin token file).
     pub new_admin_token: Option<String>,
     pub database: String,
     pub blobs: String,
@@ -153,6 +182,12 @@ pub struct Running {
 }
 
 impl Running {
+    /// The server's base URL, `scheme://addr` (an unspecified listen
+    /// address stays as it is: substitute a host name).
+    pub fn url(&self) -> String {
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
     /// Failed authentications and refused connections since the start.
     pub fn counters(&self) -> &Counters {
         &self.counters
@@ -189,6 +224,106 @@ pub(crate) fn write_secret(path: &Path, contents: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// The admin token an `--admin-token-file` holds: one token as
+/// [`generate_token`] makes them (`pvt_` and 43 base64url characters, 256
+/// bits), surrounding white space ignored.
+fn read_admin_token(path: &Path) -> Result<String, ServerError> {
+    let wrong = |reason: String| ServerError::AdminTokenFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| wrong(format!("cannot read it: {e}")))?;
+    // A token is 47 bytes; anything much longer is some other file.
+    if meta.len() > 4096 {
+        return Err(wrong(format!(
+            "{} bytes is not one token (pvt_ and 43 base64url characters)",
+            meta.len()
+        )));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                file = %path.display(),
+                mode = format_args!("{mode:o}"),
+                "the admin token file can be read by other users (chmod 600 it)"
+            );
+        }
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| wrong(format!("cannot read it: {e}")))?;
+    let token = text.trim();
+    let Some(secret) = token.strip_prefix(TOKEN_PREFIX) else {
+        return Err(wrong(format!(
+            "does not hold a token: a token starts with {TOKEN_PREFIX} (the file's content is not shown)"
+        )));
+    };
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(secret);
+    match decoded {
+        Ok(bytes) if bytes.len() == 32 && secret.len() == 43 => Ok(token.to_owned()),
+        _ => Err(wrong(format!(
+            "the token must be {TOKEN_PREFIX} followed by 43 base64url characters (32 random \
+             bytes, unpadded); this one has {} characters after {TOKEN_PREFIX}",
+            secret.chars().count()
+        ))),
+    }
+}
+
+/// Middleware: a client address that failed to authenticate too often is
+/// answered 429 (`too_many_failures`, with `Retry-After`) when it presents
+/// credentials again, before they are looked at; every 401 answer to a
+/// request that carried credentials counts as a failure of its address.
+/// Requests without an `Authorization` header neither count nor are
+/// refused: they cannot guess a token, and public reads from a shared
+/// address stay open. (Concurrent requests may all pass the check before
+/// their failures count; each failure still pushes the address's next
+/// attempt one refill later, so the rate over time stays bounded.)
+async fn limit_auth_failures(
+    axum::extract::State(failures): axum::extract::State<Arc<FailureLimiter>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let credentials = req
+        .headers()
+        .contains_key(axum::http::header::AUTHORIZATION);
+    let (Some(peer), true) = (peer, credentials) else {
+        return next.run(req).await;
+    };
+    if let Err(wait) = failures.check(peer.ip(), std::time::Instant::now()) {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        tracing::debug!(%peer, retry_after_s = seconds, "refused: too many failed authentications");
+        let mut response = crate::api_error::ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            provenant_api::ErrorCode::TooManyFailures,
+            format!("too many failed authentications from this address; retry in {seconds} s"),
+        )
+        .into_response();
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(seconds),
+        );
+        return response;
+    }
+    let response = next.run(req).await;
+    if response.status() == axum::http::StatusCode::UNAUTHORIZED
+        && failures.record_failure(peer.ip(), std::time::Instant::now())
+    {
+        tracing::warn!(
+            %peer,
+            tracked = failures.len(),
+            "too many failed authentications: this address is refused for a while"
+        );
+    }
+    response
+}
+
 /// Open the stores, create the admin token on first start, bind, and serve in
 /// a background task.
 pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running, ServerError> {
@@ -215,6 +350,20 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         limits.request_body_timeout.is_zero(),
     )?;
     positive("upload_idle_timeout", limits.upload_idle_timeout.is_zero())?;
+    positive("auth_failure_burst", limits.auth_failure_burst == 0)?;
+    positive("auth_failure_refill", limits.auth_failure_refill.is_zero())?;
+    // A certificate that cannot be served stops the start before anything
+    // is created.
+    let certs = config
+        .tls
+        .clone()
+        .map(crate::tls::CertStore::load)
+        .transpose()?;
+    let tls = certs
+        .as_ref()
+        .map(|c| c.server_config())
+        .transpose()?
+        .map(|c| tokio_rustls::TlsAcceptor::from(Arc::new(c)));
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir).map_err(|source| ServerError::DataDir {
         path: dir.clone(),
@@ -243,18 +392,29 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
 
     let mut new_admin_token = None;
     if registry.tokens().count().await? == 0 {
-        let token = generate_token().map_err(|e| ServerError::Random(e.to_string()))?;
-        let path = dir.join("admin.token");
-        if path.exists() {
-            std::fs::remove_file(&path).map_err(|source| ServerError::Token {
-                path: path.clone(),
-                source,
-            })?;
-        }
-        write_secret(&path, &token).map_err(|source| ServerError::Token {
-            path: path.clone(),
-            source,
-        })?;
+        let token = match &config.admin_token_file {
+            Some(file) => {
+                let token = read_admin_token(file)?;
+                tracing::info!(file = %file.display(), "admin token taken from the admin token file");
+                token
+            }
+            None => {
+                let token = generate_token().map_err(|e| ServerError::Random(e.to_string()))?;
+                let path = dir.join("admin.token");
+                if path.exists() {
+                    std::fs::remove_file(&path).map_err(|source| ServerError::Token {
+                        path: path.clone(),
+                        source,
+                    })?;
+                }
+                write_secret(&path, &token).map_err(|source| ServerError::Token {
+                    path: path.clone(),
+                    source,
+                })?;
+                new_admin_token = Some(token.clone());
+                token
+            }
+        };
         registry
             .tokens()
             .insert(
@@ -263,7 +423,11 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
                 &provenant_registry::Role::Admin,
             )
             .await?;
-        new_admin_token = Some(token);
+    } else if let Some(file) = &config.admin_token_file {
+        tracing::info!(
+            file = %file.display(),
+            "the database holds tokens already: the admin token file is not used"
+        );
     }
 
     let log = crate::tlog::open_log(&config, dir, &registry).await?;
@@ -276,6 +440,7 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         uploads: Arc::new(std::sync::Mutex::new(HashMap::new())),
         token_cache: Arc::new(std::sync::Mutex::new(HashMap::new())),
         unknown_tokens: Default::default(),
+        oidc: None,
         limits,
         counters: Default::default(),
     };
@@ -288,7 +453,16 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
             config.vulndb_watch_interval,
         ));
     }
-    let app = routes::router(state.clone());
+    let failures = Arc::new(FailureLimiter::new(
+        limits.auth_failure_burst,
+        limits.auth_failure_refill,
+    ));
+    let app = routes::router(state.clone()).layer(axum::middleware::from_fn_with_state(
+        failures,
+        limit_auth_failures,
+    ));
+    let reloader =
+        certs.map(|c| crate::tls::spawn_reloader(c, crate::tls::POLL_INTERVAL, handle_signals));
     let listener =
         TcpListener::bind(config.listen)
             .await
@@ -317,7 +491,10 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
             }
             tracing::info!("shutting down: finishing in-flight requests");
         };
-        serve(listener, app, limits, &counters_for_loop, shutdown).await;
+        serve(listener, tls, app, limits, &counters_for_loop, shutdown).await;
+        if let Some(r) = reloader {
+            r.abort();
+        }
         let result = Ok(());
         // Let the sequencer finish its batch before the database closes.
         let _ = stop_sequencer.send(true);
@@ -332,6 +509,11 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
     });
     Ok(Running {
         addr,
+        scheme: if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
         new_admin_token,
         database,
         blobs: blobs_location,
@@ -464,6 +646,7 @@ pub(crate) async fn pace_bodies(
 /// timeout.)
 async fn serve(
     listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     app: axum::Router,
     limits: Limits,
     counters: &Counters,
@@ -509,8 +692,9 @@ async fn serve(
                 "connection refused: this address holds the maximum number of connections"
             );
             if let Ok(slot) = refusals.clone().try_acquire_owned() {
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    refuse(tcp, limits.max_connections_per_peer).await;
+                    refuse(tcp, tls, limits.max_connections_per_peer).await;
                     drop(slot);
                 });
             }
@@ -525,8 +709,9 @@ async fn serve(
                 "connection refused: serving the maximum number of connections"
             );
             if let Ok(slot) = refusals.clone().try_acquire_owned() {
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    refuse(tcp, limits.max_connections).await;
+                    refuse(tcp, tls, limits.max_connections).await;
                     drop(slot);
                 });
             }
@@ -535,22 +720,28 @@ async fn serve(
         let service = hyper_util::service::TowerToHyperService::new(
             tower_http::add_extension::AddExtension::new(app.clone(), ConnectInfo(peer)),
         );
-        let conn = http.serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
         let mut closing = closing.clone();
+        let http = http.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let mut conn = std::pin::pin!(conn);
-            let mut draining = false;
-            loop {
-                tokio::select! {
-                    result = conn.as_mut() => {
-                        if let Err(e) = result {
-                            tracing::debug!(%peer, error = %e, "connection ended with an error");
-                        }
-                        break;
-                    }
-                    _ = closing.wait_for(|c| *c), if !draining => {
-                        conn.as_mut().graceful_shutdown();
-                        draining = true;
+            match tls {
+                None => drive(&http, tcp, service, closing, peer).await,
+                // The handshake runs here, not in the accept loop, so that a
+                // slow one holds up only its own connection; it gets the
+                // time a client has to send its headers.
+                Some(acceptor) => {
+                    let handshake = tokio::select! {
+                        r = tokio::time::timeout(limits.header_timeout, acceptor.accept(tcp)) => r,
+                        _ = closing.wait_for(|c| *c) => return,
+                    };
+                    match handshake {
+                        Ok(Ok(stream)) => drive(&http, stream, service, closing, peer).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(
+                            %peer,
+                            header_timeout_s = limits.header_timeout.as_secs(),
+                            "TLS handshake timed out"
+                        ),
                     }
                 }
             }
@@ -572,6 +763,41 @@ async fn serve(
             drain_timeout_s = limits.drain_timeout.as_secs(),
             "shutting down with connections still open"
         );
+    }
+}
+
+/// The service of one connection: the router, told the client's address.
+type ConnService = hyper_util::service::TowerToHyperService<
+    tower_http::add_extension::AddExtension<axum::Router, ConnectInfo<SocketAddr>>,
+>;
+
+/// Serve HTTP/1.1 on one connection (plain or TLS) until it ends; once the
+/// server is `closing`, finish the request in flight and close.
+async fn drive<I>(
+    http: &hyper::server::conn::http1::Builder,
+    io: I,
+    service: ConnService,
+    mut closing: watch::Receiver<bool>,
+    peer: SocketAddr,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = http.serve_connection(hyper_util::rt::TokioIo::new(io), service);
+    let mut conn = std::pin::pin!(conn);
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                break;
+            }
+            _ = closing.wait_for(|c| *c), if !draining => {
+                conn.as_mut().graceful_shutdown();
+                draining = true;
+            }
+        }
     }
 }
 
@@ -618,10 +844,28 @@ impl Drop for PeerSlot {
     }
 }
 
-/// Answer a connection over the cap with 503 and close it, reading what the
-/// client sent meanwhile (briefly) so that closing does not reset the
-/// connection before the client reads the answer.
-async fn refuse(mut tcp: TcpStream, max: usize) {
+/// Answer a connection over the cap with 503 and close it (over TLS after a
+/// handshake of at most two seconds).
+async fn refuse(tcp: TcpStream, tls: Option<tokio_rustls::TlsAcceptor>, max: usize) {
+    match tls {
+        None => answer_503(tcp, max).await,
+        Some(acceptor) => {
+            if let Ok(Ok(stream)) =
+                tokio::time::timeout(Duration::from_secs(2), acceptor.accept(tcp)).await
+            {
+                answer_503(stream, max).await;
+            }
+        }
+    }
+}
+
+/// Write the 503 and close, reading what the client sent meanwhile (briefly)
+/// so that closing does not reset the connection before the client reads
+/// the answer.
+async fn answer_503<S>(mut tcp: S, max: usize)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let body = serde_json::to_string(&provenant_api::ErrorBody {
         code: provenant_api::ErrorCode::TooManyConnections,
         message: format!("the server is serving its maximum of {max} connections; retry shortly"),

@@ -84,6 +84,35 @@ pub struct Args {
     /// with a cursor to the rest [default: 4 MiB]
     #[arg(long, env = "PROVENANT_PAGE_BYTES", default_value_t = 4 << 20, value_parser = clap::value_parser!(u64).range(1024..))]
     pub page_bytes: u64,
+    /// Failed authentications one client address (IPv6: its /64) may make in a row; then it
+    /// gets one more per --auth-failure-refill seconds, and is answered 429 meanwhile
+    #[arg(long, env = "PROVENANT_AUTH_FAILURE_BURST", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub auth_failure_burst: u32,
+    /// Seconds after which an address that used up --auth-failure-burst may fail once more
+    #[arg(long, env = "PROVENANT_AUTH_FAILURE_REFILL", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub auth_failure_refill: u64,
+    /// Serve HTTPS with this PEM certificate chain (server certificate first, then
+    /// intermediates); reloaded on SIGHUP and when the file changes
+    #[arg(
+        long,
+        env = "PROVENANT_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's PEM private key (PKCS#8, RSA or SEC1; unencrypted)
+    #[arg(
+        long,
+        env = "PROVENANT_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// On first start (no tokens in the database yet), take the admin token from this
+    /// file (pvt_ and 43 base64url characters) instead of generating one; admin.token is
+    /// then not written. Ignored, with a log line, once the database holds tokens
+    #[arg(long, env = "PROVENANT_ADMIN_TOKEN_FILE", value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
@@ -114,7 +143,15 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             upload_bytes_per_token: a.upload_bytes_per_token,
             upload_idle_timeout: std::time::Duration::from_secs(a.upload_idle_timeout),
             page_bytes: usize::try_from(a.page_bytes).context("--page-bytes")?,
+            auth_failure_burst: a.auth_failure_burst,
+            auth_failure_refill: std::time::Duration::from_secs(a.auth_failure_refill),
         },
+        tls: match (a.tls_cert, a.tls_key) {
+            (Some(cert), Some(key)) => Some(provenant_server::TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+        },
+        admin_token_file: a.admin_token_file,
     };
     let running = provenant_server::start(config, true)
         .await
@@ -122,9 +159,9 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     if let Some(token) = &running.new_admin_token {
         // Printed once; also stored (mode 0600) in DATA_DIR/admin.token.
         eprintln!(
-            "\nadmin token (shown once; stored in {}):\n\n    {token}\n\nexport PROVENANT_URL=http://{} PROVENANT_TOKEN=$(cat {})\n",
+            "\nadmin token (shown once; stored in {}):\n\n    {token}\n\nexport PROVENANT_URL={} PROVENANT_TOKEN=$(cat {})\n",
             a.data_dir.join("admin.token").display(),
-            running.addr,
+            running.url(),
             a.data_dir.join("admin.token").display(),
         );
     }
@@ -132,8 +169,8 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         addr = %running.addr,
         database = %running.database,
         blobs = %running.blobs,
-        "provenant listening on http://{}",
-        running.addr
+        "provenant listening on {}",
+        running.url()
     );
     running.wait().await.context("server error")?;
     Ok(())

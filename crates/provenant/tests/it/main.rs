@@ -3,12 +3,14 @@
 #![allow(clippy::unwrap_used)]
 
 mod docs;
+mod identity;
 mod newcomer;
 mod offline;
 mod provenance;
 mod sboms;
 mod signing;
 mod tlog;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
