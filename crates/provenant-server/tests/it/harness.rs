@@ -57,6 +57,8 @@ impl TestServer {
                 provenance_requirements: Default::default(),
                 log: Default::default(),
                 limits,
+                admin_token_file: None,
+                tls: None,
             },
             false,
         )
@@ -88,7 +90,23 @@ impl TestServer {
         };
         let token = format!("pvt_{}", hex::encode(sha2::Sha256::digest(name.as_bytes())));
         let hash = hex::encode(sha2::Sha256::digest(token.as_bytes()));
-        store.token_insert(name, &hash, role).await.unwrap();
+        let principal = store
+            .principal_insert(name, "user", role == "admin", "test")
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .token_insert(&provenant_store::NewToken {
+                name,
+                hash: &hash,
+                principal_id: principal.id,
+                scopes: &[],
+                expires_at: None,
+                created_by: "test",
+            })
+            .await
+            .unwrap()
+            .unwrap();
         store.close().await;
         token
     }
