@@ -1,6 +1,6 @@
 //! What the server needs of the stores beyond the domain operations, as
 //! narrow, named capabilities: opening the stores, blob reads and upload
-//! sessions ([`Blobs`]), bearer tokens ([`Tokens`]), and reads of the log's
+//! sessions ([`Blobs`]), and reads of the log's
 //! outbox and audit records. The server reaches the stores only through
 //! these and the registry's operations.
 
@@ -67,12 +67,6 @@ impl Registry {
     pub fn blobs(&self) -> Blobs<'_> {
         Blobs { registry: self }
     }
-
-    /// The bearer tokens.
-    pub fn tokens(&self) -> Tokens<'_> {
-        Tokens { registry: self }
-    }
-
     /// Opens the transparency log over this registry's stores.
     pub async fn open_log(
         &self,
@@ -209,126 +203,5 @@ impl Blobs<'_> {
     /// Records a committed blob's size in the size index.
     pub async fn record_size(&self, digest: &Digest, size: u64) -> Result<(), StoreError> {
         self.registry.store.blob_size_record(digest, size).await
-    }
-}
-
-/// What a token may do.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Everything, including the audit endpoints and vulnerability imports.
-    Admin,
-    /// Any other role a token was stored with: an authenticated caller
-    /// without the admin's rights.
-    Other(String),
-}
-
-impl Role {
-    /// The role as stored and shown (`admin`).
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Admin => "admin",
-            Self::Other(role) => role,
-        }
-    }
-
-    pub fn is_admin(&self) -> bool {
-        *self == Self::Admin
-    }
-}
-
-impl From<String> for Role {
-    fn from(role: String) -> Self {
-        if role == "admin" {
-            Self::Admin
-        } else {
-            Self::Other(role)
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A stored token: who it names and what it may do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Token {
-    /// The token's row: names need not be unique, this is.
-    pub id: i64,
-    pub name: String,
-    /// Hex SHA-256 of the token.
-    pub hash: String,
-    pub role: Role,
-    /// Unix milliseconds.
-    pub expires_at: Option<i64>,
-    pub revoked_at: Option<i64>,
-}
-
-/// The bearer tokens (only their SHA-256 is stored).
-#[derive(Clone, Copy)]
-pub struct Tokens<'a> {
-    registry: &'a Registry,
-}
-
-impl Tokens<'_> {
-    /// The token whose hash (hex SHA-256) is `hash`.
-    pub async fn by_hash(&self, hash: &str) -> Result<Option<Token>, StoreError> {
-        let Some(t) = self.registry.store.token_by_hash(hash).await? else {
-            return Ok(None);
-        };
-        let admin = match t.principal_id {
-            Some(id) => self
-                .registry
-                .store
-                .principal_by_id(id)
-                .await?
-                .is_some_and(|p| p.admin),
-            None => false,
-        };
-        Ok(Some(Token {
-            id: t.id,
-            name: t.owner,
-            hash: t.hash,
-            role: if admin {
-                Role::Admin
-            } else {
-                Role::Other("user".into())
-            },
-            expires_at: t.expires_at,
-            revoked_at: t.revoked_at,
-        }))
-    }
-
-    /// How many tokens exist (none before the first start).
-    pub async fn count(&self) -> Result<i64, StoreError> {
-        self.registry.store.token_count().await
-    }
-
-    /// Stores the first-start administrator token by its hash (the
-    /// principal `admin`). Only [`Registry::bootstrap_admin`]'s caller needs it.
-    pub async fn insert(&self, name: &str, hash: &str, role: &Role) -> Result<i64, StoreError> {
-        let store = &self.registry.store;
-        let principal = match store.principal_by_name("admin").await? {
-            Some(p) => p,
-            None => store
-                .principal_insert("admin", "user", role.is_admin(), "bootstrap")
-                .await?
-                .ok_or_else(|| {
-                    StoreError::Corrupt("principal admin appeared concurrently".into())
-                })?,
-        };
-        store
-            .token_insert(&provenant_store::NewToken {
-                name,
-                hash,
-                principal_id: principal.id,
-                scopes: &[],
-                expires_at: None,
-                created_by: "bootstrap",
-            })
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("a token named {name} exists")))
     }
 }

@@ -523,6 +523,12 @@ impl Registry {
         ))
     }
 
+    /// Whether no token exists yet: the first start, when the bootstrap
+    /// administrator's token is made (or taken from the operator).
+    pub async fn needs_bootstrap(&self) -> Result<bool, RegistryError> {
+        Ok(self.store.token_count().await? == 0)
+    }
+
     /// First start: the administrator principal `admin` and its token
     /// (`token`, generated or given by the operator). Does nothing when any
     /// token exists; returns whether it stored this one.

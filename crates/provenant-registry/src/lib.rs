@@ -32,7 +32,7 @@ mod vulnscan;
 
 pub use access::{
     AliasEvent, AliasRow, AuditRecord, BlobLocation, Blobs, DatabaseLocation, Declaration,
-    LogEventRow, ModelRow, Page, Role, StoreError, Token, Tokens, Upload, VersionRow,
+    LogEventRow, ModelRow, Page, StoreError, Upload, VersionRow,
 };
 pub use attach::AttachmentInput;
 pub use attestations::{

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
-use crate::auth::{TOKEN_PREFIX, generate_token, hash_token};
+use crate::auth::{TOKEN_PREFIX, generate_token};
 use crate::ratelimit::FailureLimiter;
 use crate::routes;
 use crate::state::{AppState, Counters};
@@ -110,6 +110,9 @@ pub struct ServeConfig {
     /// from this file instead of generated, and `admin.token` is not
     /// written. Ignored once tokens exist.
     pub admin_token_file: Option<PathBuf>,
+    /// Accept OIDC identity tokens of CI workloads from these issuers, mapped
+    /// to service accounts and roles by these rules.
+    pub oidc: Option<provenant_oidc::OidcConfig>,
 }
 
 impl ServeConfig {
@@ -127,6 +130,7 @@ impl ServeConfig {
             limits: Limits::default(),
             tls: None,
             admin_token_file: None,
+            oidc: None,
         }
     }
 }
@@ -151,6 +155,10 @@ pub enum ServerError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("creating the administrator: {0}")]
+    Bootstrap(String),
+    #[error("OIDC workload identity: {0}")]
+    Oidc(String),
     #[error("random number generator: {0}")]
     Random(String),
     #[error("transparency log: {0}")]
@@ -364,6 +372,24 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         .map(|c| c.server_config())
         .transpose()?
         .map(|c| tokio_rustls::TlsAcceptor::from(Arc::new(c)));
+    // So is an OIDC configuration that does not hold (unreadable JWKS file,
+    // a rule naming no issuer).
+    let oidc = config
+        .oidc
+        .clone()
+        .map(provenant_oidc::Verifier::new)
+        .transpose()
+        .map_err(|e| ServerError::Oidc(e.to_string()))?
+        .map(Arc::new);
+    if let Some(v) = oidc.clone() {
+        // Remote keys are fetched now rather than on the first CI request;
+        // a failure is logged and retried when a token needs the keys.
+        tokio::spawn(async move {
+            for e in v.prefetch().await {
+                tracing::warn!(error = %e, "fetching an OIDC issuer's keys failed");
+            }
+        });
+    }
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir).map_err(|source| ServerError::DataDir {
         path: dir.clone(),
@@ -391,7 +417,11 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
     let blobs_location = registry.blob_location().to_owned();
 
     let mut new_admin_token = None;
-    if registry.tokens().count().await? == 0 {
+    if registry
+        .needs_bootstrap()
+        .await
+        .map_err(|e| ServerError::Bootstrap(e.to_string()))?
+    {
         let token = match &config.admin_token_file {
             Some(file) => {
                 let token = read_admin_token(file)?;
@@ -416,13 +446,9 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
             }
         };
         registry
-            .tokens()
-            .insert(
-                "admin",
-                &hash_token(&token),
-                &provenant_registry::Role::Admin,
-            )
-            .await?;
+            .bootstrap_admin(&token)
+            .await
+            .map_err(|e| ServerError::Bootstrap(e.to_string()))?;
     } else if let Some(file) = &config.admin_token_file {
         tracing::info!(
             file = %file.display(),
@@ -440,7 +466,7 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         uploads: Arc::new(std::sync::Mutex::new(HashMap::new())),
         token_cache: Arc::new(std::sync::Mutex::new(HashMap::new())),
         unknown_tokens: Default::default(),
-        oidc: None,
+        oidc,
         limits,
         counters: Default::default(),
     };

@@ -65,6 +65,7 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
                 for e in &page {
                     let entry: Value = serde_json::from_str(&e.entry).unwrap_or(Value::Null);
                     let line = serde_json::json!({
+                        "trail": "log",
                         "who": entry.get("who"),
                         "what": e.kind,
                         "when": provenant_registry::rfc3339(e.created_at),
@@ -89,6 +90,7 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
                 after = last.id;
                 for e in &page {
                     let line = serde_json::json!({
+                        "trail": "access",
                         "who": e.principal,
                         "what": e.kind,
                         "when": e.at,

@@ -279,31 +279,31 @@ pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
             // By version reference, the entries come with the version's
             // events (whoever may read the version may prove them); a bare
             // index is read from the log's entries (auditor or admin).
-            let events: Vec<(String, Option<u64>, Option<EntryView>)> =
-                match target.parse::<u64>() {
-                    Ok(i) => vec![(String::new(), Some(i), None)],
-                    Err(_) => {
-                        let q: String = url::form_urlencoded::Serializer::new(String::new())
-                            .append_pair("ref", &target)
-                            .finish();
-                        let rows: Vec<LogEventView> =
-                            client.get_json(&format!("api/v1/log/versions?{q}")).await?;
-                        rows.into_iter()
-                            .map(|r| {
-                                let index = r.log_index.and_then(|i| u64::try_from(i).ok());
-                                let entry = index.map(|index| EntryView {
-                                    index,
-                                    entry: r.entry,
-                                    leaf_hash: r.leaf_hash.unwrap_or_default(),
-                                    kind: r.kind.clone(),
-                                    source: r.source,
-                                    source_id: r.source_id,
-                                });
-                                (r.kind, index, entry)
-                            })
-                            .collect()
-                    }
-                };
+            let events: Vec<(String, Option<u64>, Option<EntryView>)> = match target.parse::<u64>()
+            {
+                Ok(i) => vec![(String::new(), Some(i), None)],
+                Err(_) => {
+                    let q: String = url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("ref", &target)
+                        .finish();
+                    let rows: Vec<LogEventView> =
+                        client.get_json(&format!("api/v1/log/versions?{q}")).await?;
+                    rows.into_iter()
+                        .map(|r| {
+                            let index = r.log_index.and_then(|i| u64::try_from(i).ok());
+                            let entry = index.map(|index| EntryView {
+                                index,
+                                entry: r.entry,
+                                leaf_hash: r.leaf_hash.unwrap_or_default(),
+                                kind: r.kind.clone(),
+                                source: r.source,
+                                source_id: r.source_id,
+                            });
+                            (r.kind, index, entry)
+                        })
+                        .collect()
+                }
+            };
             if events.is_empty() {
                 return Err(Refused(format!("{target} has no log entries")).into());
             }

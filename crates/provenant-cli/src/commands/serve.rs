@@ -113,6 +113,22 @@ pub struct Args {
     /// then not written. Ignored, with a log line, once the database holds tokens
     #[arg(long, env = "PROVENANT_ADMIN_TOKEN_FILE", value_name = "FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// Accept OIDC identity tokens (JWTs) of CI workloads from this issuer
+    /// (repeatable; e.g. https://token.actions.githubusercontent.com); needs --oidc-rules
+    #[arg(long = "oidc-issuer", value_name = "URL", requires = "oidc_rules")]
+    pub oidc_issuers: Vec<String>,
+    /// Audience the issuer's tokens must name (one per --oidc-issuer, by position,
+    /// or one for all; a comma list allows several)
+    #[arg(long = "oidc-audience", value_name = "AUD")]
+    pub oidc_audiences: Vec<String>,
+    /// Where the issuer's keys are: a JWKS file, an https:// URL, or `discover`
+    /// (its /.well-known/openid-configuration); one per --oidc-issuer, or none to discover all
+    #[arg(long = "oidc-jwks", value_name = "FILE|URL")]
+    pub oidc_jwks: Vec<String>,
+    /// Rules that map identity-token claims to a service account and its roles
+    /// (YAML, or JSON for a .json file; see docs/oidc.md)
+    #[arg(long = "oidc-rules", value_name = "FILE", requires = "oidc_issuers")]
+    pub oidc_rules: Option<PathBuf>,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
@@ -152,6 +168,19 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             _ => anyhow::bail!("--tls-cert and --tls-key go together"),
         },
         admin_token_file: a.admin_token_file,
+        oidc: if a.oidc_issuers.is_empty() {
+            None
+        } else {
+            Some(
+                provenant_oidc::OidcConfig::from_flags(
+                    &a.oidc_issuers,
+                    &a.oidc_audiences,
+                    &a.oidc_jwks,
+                    a.oidc_rules.as_deref(),
+                )
+                .context("OIDC workload identity (--oidc-*)")?,
+            )
+        },
     };
     let running = provenant_server::start(config, true)
         .await

@@ -988,6 +988,7 @@ async fn auth_token_file_openapi_and_schema() {
             limits: Default::default(),
             tls: None,
             admin_token_file: None,
+            oidc: None,
         },
         false,
     )

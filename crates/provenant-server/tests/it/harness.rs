@@ -58,6 +58,7 @@ impl TestServer {
                 log: Default::default(),
                 limits,
                 admin_token_file: None,
+                oidc: None,
                 tls: None,
             },
             false,

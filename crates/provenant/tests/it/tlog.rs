@@ -36,7 +36,8 @@ fn sql(s: &Server, db: Option<&str>, statement: &str) -> u64 {
 /// and entry bundles), which needs an auditor's or admin's token: those go
 /// with the admin's token (`get_anonymous` sends none).
 fn get(s: &Server, path: &str) -> (u16, String, Vec<u8>) {
-    let private = path.starts_with("/api/v1/log/entries/") || path.starts_with("/log/tile/entries/");
+    let private =
+        path.starts_with("/api/v1/log/entries/") || path.starts_with("/log/tile/entries/");
     get_with(s, path, private.then_some(s.token.as_str()))
 }
 
@@ -74,9 +75,11 @@ fn wait_logged(s: &Server, dir: &Path) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let out = s.ok(dir, &["audit", "export", "--since", "2000-01-01"]);
+        // The log's part of the trail (the access part follows it).
         let lines: Vec<Value> = out
             .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|l| l["trail"] == "log")
             .collect();
         if lines.iter().all(|l| l["outcome"] == "logged") {
             return lines;
@@ -311,7 +314,11 @@ fn log_flow(dir: &Path, db: Option<&str>) {
         let (status, _, body) = get_anonymous(&s, private);
         assert_eq!(status, 401, "{private}: {}", String::from_utf8_lossy(&body));
     }
-    for public in ["/log/checkpoint", "/log/key", "/api/v1/log/proof/inclusion?index=0"] {
+    for public in [
+        "/log/checkpoint",
+        "/log/key",
+        "/api/v1/log/proof/inclusion?index=0",
+    ] {
         let (status, _, body) = get_anonymous(&s, public);
         assert_eq!(status, 200, "{public}: {}", String::from_utf8_lossy(&body));
     }
