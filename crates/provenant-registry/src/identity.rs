@@ -211,6 +211,7 @@ impl Caller {
                 (eff, false)
             }
         };
+        let workload = matches!(credential, Credential::Workload { .. });
         let mut caller = Self {
             name,
             kind,
@@ -222,6 +223,14 @@ impl Caller {
             superuser,
         };
         caller.expand_star_scope();
+        if workload {
+            // A pipeline's identity lasts minutes; roles it granted would
+            // outlast it. Roles are granted by people (or admins).
+            let keep = Permissions(Permissions::ALL.0 & !Permissions::bit(Permission::ManageRoles));
+            for p in caller.effective.values_mut() {
+                *p = p.intersect(keep);
+            }
+        }
         caller
     }
 
@@ -680,6 +689,18 @@ impl Registry {
                     })?,
             ),
         };
+        // A token never outlives the token that made it: a leaked
+        // short-lived token cannot mint a lasting one.
+        let expires_at = match (&by.credential, expires_at) {
+            (
+                Credential::Token {
+                    expires_at: Some(parent),
+                    ..
+                },
+                child,
+            ) => Some(child.map_or(*parent, |c| c.min(*parent))),
+            (_, child) => child,
+        };
         let secret = generate_token()?;
         let scopes: Vec<GrantRow> = body
             .scopes
@@ -727,6 +748,21 @@ impl Registry {
         })
     }
 
+    /// The tokens a caller manages as its own: every token of its principal,
+    /// or for a scoped token only itself (a token limited to reading one
+    /// namespace must not list or revoke its owner's others); none for a
+    /// workload.
+    async fn own_tokens(&self, by: &Caller) -> Result<Vec<TokenRow>, RegistryError> {
+        let (Some(pid), Credential::Token { id, .. }) = (by.principal_id, &by.credential) else {
+            return Ok(Vec::new());
+        };
+        let mut rows = self.store.tokens_of(Some(pid)).await?;
+        if by.is_limited() {
+            rows.retain(|t| t.id == *id);
+        }
+        Ok(rows)
+    }
+
     /// Tokens of the caller, or (`all`, administrators) of everyone.
     pub async fn token_list(
         &self,
@@ -739,12 +775,7 @@ impl Registry {
             }
             self.store.tokens_of(None).await?
         } else {
-            match by.principal_id {
-                Some(id) if matches!(by.credential, Credential::Token { .. }) => {
-                    self.store.tokens_of(Some(id)).await?
-                }
-                _ => Vec::new(),
-            }
+            self.own_tokens(by).await?
         };
         let mut out = Vec::with_capacity(rows.len());
         for t in rows {
@@ -758,12 +789,7 @@ impl Registry {
     /// anyone's by id.
     pub async fn token_revoke(&self, by: &Caller, which: &str) -> Result<TokenView, RegistryError> {
         let admin = by.allows(Permission::Admin, ALL_NAMESPACES);
-        let mine = match by.principal_id {
-            Some(id) if matches!(by.credential, Credential::Token { .. }) => {
-                self.store.tokens_of(Some(id)).await?
-            }
-            _ => Vec::new(),
-        };
+        let mine = self.own_tokens(by).await?;
         let found = if let Ok(id) = which.parse::<i64>() {
             match mine.iter().find(|t| t.id == id) {
                 Some(t) => Some(t.clone()),
@@ -1121,6 +1147,27 @@ mod tests {
     }
 
     #[test]
+    fn workloads_never_manage_roles() {
+        let c = Caller::new(
+            "github:acme/train:.github/workflows/t.yml@refs/heads/main".into(),
+            PrincipalKind::Service,
+            None,
+            false,
+            vec![g("ops", NamespaceRole::Maintainer)],
+            Credential::Workload {
+                issuer: "https://issuer".into(),
+                subject: "s".into(),
+                service_account: "ci".into(),
+                expires_at: 0,
+            },
+        );
+        assert!(c.allows(Permission::Maintain, "ops"));
+        assert!(c.allows(Permission::Publish, "ops"));
+        assert!(!c.allows(Permission::ManageRoles, "ops"));
+        assert!(c.is_limited());
+    }
+
+    #[test]
     fn token_shape() {
         let t = generate_token().unwrap();
         assert!(is_token_shaped(&t), "{t}");
@@ -1178,6 +1225,36 @@ mod reference_tests {
 }
 
 impl Registry {
+    /// Whether the caller may use the blob (publish it, read it): it may
+    /// read a namespace holding it, or it uploaded the content itself.
+    /// Knowing a digest is not having the content.
+    pub async fn may_use_blob(
+        &self,
+        caller: &Caller,
+        digest: &provenant_digest::Digest,
+    ) -> Result<bool, RegistryError> {
+        if self.may_read_blob(caller, digest).await? {
+            return Ok(true);
+        }
+        Ok(self
+            .store
+            .blob_held_by(&digest.to_string(), &caller.name)
+            .await?)
+    }
+
+    /// Records that the caller uploaded the content of `digest` (it sent
+    /// every byte, and they hashed to it).
+    pub async fn record_blob_holder(
+        &self,
+        caller: &Caller,
+        digest: &provenant_digest::Digest,
+    ) -> Result<(), RegistryError> {
+        Ok(self
+            .store
+            .blob_holder_add(&digest.to_string(), &caller.name)
+            .await?)
+    }
+
     /// Whether the caller may download the blob: a file of a version in a
     /// namespace it may read (readers of every namespace may read any).
     pub async fn may_read_blob(

@@ -131,6 +131,7 @@ fn workload_key(name: &str) -> i64 {
 
 /// The caller an API token authenticates (cached briefly).
 async fn by_token(state: &AppState, token: &str, now: i64) -> Result<Principal, Refusal> {
+    let generation = state.credential_generation.load(Ordering::SeqCst);
     let hash = hash_token(token);
     let hint = token_hint(token);
     let cached = state
@@ -187,7 +188,7 @@ async fn by_token(state: &AppState, token: &str, now: i64) -> Result<Principal, 
         name: caller.name.clone(),
         caller: Arc::new(caller),
     };
-    state.remember(hash, principal.clone(), expires_at);
+    state.remember(generation, hash, principal.clone(), expires_at);
     Ok(principal)
 }
 
@@ -199,6 +200,7 @@ async fn by_identity_token(
     jwt: &str,
     now: i64,
 ) -> Result<Principal, Refusal> {
+    let generation = state.credential_generation.load(Ordering::SeqCst);
     let hash = hash_token(jwt);
     let cached = state
         .token_cache
@@ -251,7 +253,7 @@ async fn by_identity_token(
         name: caller.name.clone(),
         caller: Arc::new(caller),
     };
-    state.remember(hash, principal.clone(), Some(expires_at));
+    state.remember(generation, hash, principal.clone(), Some(expires_at));
     Ok(principal)
 }
 

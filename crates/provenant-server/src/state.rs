@@ -17,6 +17,9 @@ pub struct AppState {
     /// Recently validated tokens (hash -> principal, expiry, when checked), so
     /// that every request does not cost a database read. Entries live briefly.
     pub token_cache: Arc<std::sync::Mutex<HashMap<String, CachedToken>>>,
+    /// Bumped whenever this server changes tokens, roles or principals: a
+    /// lookup that began before the change is not cached after it.
+    pub credential_generation: Arc<AtomicU64>,
     /// Recently refused unknown tokens (bounded), so that a client repeating
     /// one does not cost a database read per request.
     pub unknown_tokens: Arc<std::sync::Mutex<crate::auth::UnknownTokens>>,
@@ -31,11 +34,18 @@ impl AppState {
     /// Keeps a validated credential for [`crate::auth::TOKEN_CACHE_TTL`].
     pub(crate) fn remember(
         &self,
+        generation: u64,
         hash: String,
         principal: crate::auth::Principal,
         expires_at: Option<i64>,
     ) {
         if let Ok(mut c) = self.token_cache.lock() {
+            // Checked under the cache's lock, which `forget_credentials`
+            // takes after bumping the generation: a lookup that read the
+            // database before a revocation never lands after it.
+            if self.credential_generation.load(Ordering::SeqCst) != generation {
+                return;
+            }
             if c.len() > 10_000 {
                 c.clear();
             }
@@ -54,6 +64,7 @@ impl AppState {
     /// or principals made through this server, the next request of each
     /// caller sees it.
     pub(crate) fn forget_credentials(&self) {
+        self.credential_generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut c) = self.token_cache.lock() {
             c.clear();
         }

@@ -163,7 +163,14 @@ pub async fn create(
         return open(&state, upload, None, &caller, req.size).await;
     };
     let digest = parse_digest(declared)?;
-    match state.registry.blobs().size(&digest).await? {
+    // A blob the caller may not use (held only by namespaces it cannot
+    // read, and not uploaded by it) is treated as absent: the caller proves
+    // it has the content by sending it, and learns nothing of what is held.
+    let held = match state.registry.blobs().size(&digest).await? {
+        Some(size) if state.registry.may_use_blob(&caller.caller, &digest).await? => Some(size),
+        _ => None,
+    };
+    match held {
         Some(size) if size == req.size => {
             return Ok((
                 StatusCode::OK,
@@ -515,7 +522,7 @@ pub async fn append(
         return Ok((StatusCode::ACCEPTED, Json(upload_status(&id, &s))));
     }
     lock_map(&state).remove(&id);
-    commit(&state, id, &mut s, Declaration::default()).await
+    commit(&state, id, &mut s, Declaration::default(), &caller).await
 }
 
 /// Commit the session's blob; the session is already out of the map.
@@ -524,6 +531,7 @@ async fn commit(
     id: String,
     s: &mut UploadSession,
     declaration: Declaration,
+    caller: &Principal,
 ) -> Result<(StatusCode, Json<UploadStatus>), ApiError> {
     let upload = s
         .upload
@@ -531,6 +539,11 @@ async fn commit(
         .ok_or_else(|| ApiError::internal("upload without writer"))?;
     let digest = upload.finish_with(declaration).await?;
     tracing::debug!(%digest, size = s.size, "blob committed");
+    // The caller sent every byte: it holds the content, and may publish it.
+    state
+        .registry
+        .record_blob_holder(&caller.caller, &digest)
+        .await?;
     // The size index only steers later pushes; the blob is in either way.
     if let Err(e) = state.registry.blobs().record_size(&digest, s.size).await {
         tracing::warn!(%digest, error = %e, "recording the blob's size failed");
@@ -612,7 +625,7 @@ pub async fn finish(
     }
     // Out of the map before the commit: whatever the verdict, the session is over.
     lock_map(&state).remove(&id);
-    commit(&state, id, &mut s, declaration).await
+    commit(&state, id, &mut s, declaration, &caller).await
 }
 
 /// Abandon an upload.

@@ -40,7 +40,8 @@ fn hidden(digest: &Digest) -> ApiError {
     )
 }
 
-/// Download a blob (streamed): a file of a version the caller may read.
+/// Download a blob (streamed): a file of a version the caller may read, or
+/// content it uploaded.
 #[utoipa::path(get, path = "/api/v1/blobs/{digest}", tag = "blobs",
     params(("digest" = String, Path, description = "sha256:<hex>")),
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
@@ -51,7 +52,7 @@ pub async fn get_blob(
     Path(digest): Path<String>,
 ) -> Result<Response, ApiError> {
     let digest = parse(&digest)?;
-    if !state.registry.may_read_blob(&p.caller, &digest).await? {
+    if !state.registry.may_use_blob(&p.caller, &digest).await? {
         return Err(hidden(&digest));
     }
     let (size, stream) = state.registry.blobs().get(&digest).await?;
@@ -71,12 +72,7 @@ pub async fn head_blob(
     Path(digest): Path<String>,
 ) -> Result<Response, ApiError> {
     let digest = parse(&digest)?;
-    // Publishers may ask whether content is held before they upload it.
-    if !p
-        .caller
-        .allows_somewhere(provenant_api::Permission::Publish)
-        && !state.registry.may_read_blob(&p.caller, &digest).await?
-    {
+    if !state.registry.may_use_blob(&p.caller, &digest).await? {
         return Err(hidden(&digest));
     }
     match state.registry.blobs().size(&digest).await? {

@@ -13,8 +13,24 @@ use provenant_registry::{Credential, rfc3339};
 
 use super::JsonResult;
 use crate::api_error::{ApiError, ErrorCode};
-use crate::authz::{Authenticated, CanAudit, CanManageRoles, CanRead, IsAdmin};
+use crate::auth::Principal;
+use crate::authz::{Authenticated, CanAudit, CanManageRoles, CanRead, IsAdmin, RequestInfo};
 use crate::state::AppState;
+
+/// A registry answer, with its refusals (what the caller's rights do not
+/// allow: a wider token, another's token, a role in `*`) recorded in the
+/// access trail like the extractors' denials.
+async fn recorded<T>(
+    state: &AppState,
+    p: &Principal,
+    request: &RequestInfo,
+    answer: Result<T, provenant_registry::RegistryError>,
+) -> Result<T, ApiError> {
+    if let Err(provenant_registry::RegistryError::Forbidden { reason }) = &answer {
+        crate::authz::deny(state, request, p, reason).await;
+    }
+    Ok(answer?)
+}
 
 /// The caller's identity: principal, roles in force, credential and expiry.
 #[utoipa::path(get, path = "/api/v1/whoami", tag = "identity", security(("bearer" = [])),
@@ -74,6 +90,7 @@ pub async fn permissions(_: Authenticated) -> Json<PermissionMatrix> {
 pub async fn list_tokens(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    request: RequestInfo,
     RawQuery(raw): RawQuery,
 ) -> JsonResult<Vec<TokenView>> {
     let mut all = false;
@@ -89,7 +106,8 @@ pub async fn list_tokens(
             }
         }
     }
-    Ok(Json(state.registry.token_list(&p.caller, all).await?))
+    let answer = state.registry.token_list(&p.caller, all).await;
+    Ok(Json(recorded(&state, &p, &request, answer).await?))
 }
 
 /// Creates a token for the caller (or, admin, for `owner`): its secret is
@@ -101,13 +119,15 @@ pub async fn list_tokens(
 pub async fn create_token(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    request: RequestInfo,
     body: Result<Json<TokenBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
     let Json(body) = body?;
-    let created = state
+    let answer = state
         .registry
         .token_create(&p.caller, body, crate::auth::now_millis())
-        .await?;
+        .await;
+    let created = recorded(&state, &p, &request, answer).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -118,9 +138,11 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    request: RequestInfo,
     Path(token): Path<String>,
 ) -> JsonResult<TokenView> {
-    let view = state.registry.token_revoke(&p.caller, &token).await?;
+    let answer = state.registry.token_revoke(&p.caller, &token).await;
+    let view = recorded(&state, &p, &request, answer).await?;
     state.forget_credentials();
     Ok(Json(view))
 }
@@ -203,11 +225,12 @@ pub async fn list_roles(
 pub async fn grant_role(
     State(state): State<AppState>,
     allowed: CanManageRoles,
+    request: RequestInfo,
     Path((_namespace, principal)): Path<(String, String)>,
     body: Result<Json<RoleBody>, JsonRejection>,
 ) -> JsonResult<RoleBindingView> {
     let Json(body) = body?;
-    let view = state
+    let answer = state
         .registry
         .role_grant(
             &allowed.principal.caller,
@@ -215,7 +238,8 @@ pub async fn grant_role(
             &principal,
             body.role,
         )
-        .await?;
+        .await;
+    let view = recorded(&state, &allowed.principal, &request, answer).await?;
     state.forget_credentials();
     Ok(Json(view))
 }
@@ -227,12 +251,14 @@ pub async fn grant_role(
 pub async fn revoke_role(
     State(state): State<AppState>,
     allowed: CanManageRoles,
+    request: RequestInfo,
     Path((_namespace, principal)): Path<(String, String)>,
 ) -> JsonResult<RoleBindingView> {
-    let role = state
+    let answer = state
         .registry
         .role_revoke(&allowed.principal.caller, &allowed.namespace, &principal)
-        .await?;
+        .await;
+    let role = recorded(&state, &allowed.principal, &request, answer).await?;
     state.forget_credentials();
     Ok(Json(RoleBindingView {
         namespace: allowed.namespace,

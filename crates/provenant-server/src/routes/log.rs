@@ -56,6 +56,17 @@ pub async fn tile(
     State(state): State<AppState>,
     Path(path): Path<String>,
 ) -> Result<Response, ApiError> {
+    let id = TileId::parse(&format!("tile/{path}"))
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidTilePath, e.to_string()))?;
+    // The router matches the raw path and decodes `{*path}` afterwards:
+    // `/log/tile/%65ntries/000` reaches this public route yet names an
+    // entry bundle. Bundles are served by `entry_tile` only.
+    if id.kind == provenant_tlog::TileKind::Entries {
+        return Err(ApiError::not_found(
+            ErrorCode::RouteNotFound,
+            "entry bundles are served at /log/tile/entries/…, to auditors and admins",
+        ));
+    }
     serve_tile(&state, &format!("tile/{path}")).await
 }
 

@@ -107,10 +107,33 @@ impl IntoResponse for VersionPage {
 pub async fn publish(
     State(state): State<AppState>,
     CanPublish { principal: p, .. }: CanPublish,
+    request: crate::authz::RequestInfo,
     Path(model): Path<String>,
     body: Result<Json<PublishBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Published>), ApiError> {
     let Json(body) = body?;
+    // Naming a blob is not holding it: each file must be content the
+    // caller uploaded or may read already (a digest seen elsewhere would
+    // otherwise let it read another namespace's file through its own).
+    for f in &body.files {
+        let Ok(digest) = f.digest.parse::<provenant_digest::Digest>() else {
+            continue; // the registry answers invalid_digest, naming the path
+        };
+        if state.registry.blobs().size(&digest).await?.is_some()
+            && !state.registry.may_use_blob(&p.caller, &digest).await?
+        {
+            let reason = format!(
+                "file {}: blob {digest} is held only by namespaces {} may not read; upload its content first",
+                f.path, p.name
+            );
+            crate::authz::deny(&state, &request, &p, &reason).await;
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                reason,
+            ));
+        }
+    }
     let published = state
         .registry
         .publish(PublishRequest {

@@ -1141,12 +1141,12 @@ both!(
                 }
             }
         }
-        // HEAD: hidden from readers, but publishers may ask whether content
-        // is held before they upload it (blobs.rs).
+        // HEAD: hidden like GET from whoever may not read it, publishers
+        // included (a digest named is not content held).
         for (who, want) in [
             ("viewer", StatusCode::NOT_FOUND),
             ("nobody", StatusCode::NOT_FOUND),
-            ("publisher", StatusCode::OK),
+            ("publisher", StatusCode::NOT_FOUND),
             ("star-auditor", StatusCode::OK),
         ] {
             let st = http
@@ -1412,3 +1412,133 @@ fn time_ms() -> i64 {
     )
     .unwrap()
 }
+
+both!(
+    a_digest_named_is_not_a_blob_held,
+    open = walk_server(),
+    async |s: &TestServer| {
+        let w = setup(s).await;
+        let http = client();
+        let publisher = w.token("publisher");
+        // A file of `other`'s, whose digest the team's publisher has learnt.
+        let (_, data) = files(OTHER, 1).swap_remove(0);
+        let digest = sha(&data);
+        let size = data.len();
+        let blob = format!("/api/v1/blobs/{digest}");
+        // Not readable, and not even there, to it.
+        assert_eq!(
+            get(&http, s, Some(publisher), &blob).await.0,
+            StatusCode::NOT_FOUND
+        );
+        let head = http
+            .head(format!("{}{blob}", s.base))
+            .bearer_auth(publisher)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), StatusCode::NOT_FOUND);
+        // Publishing it in its own namespace by digest alone is refused…
+        let publish = json!({"files": [{"path": "stolen.bin", "digest": digest, "size": size}]});
+        let (st, v) = post(
+            &http,
+            s,
+            Some(publisher),
+            "/api/v1/models/team%2Fcopy/versions",
+            publish.clone(),
+        )
+        .await;
+        assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "forbidden"), "{v}");
+        // …and an upload of it does not complete at once, nor with the wrong bytes.
+        let (st, v) = post(
+            &http,
+            s,
+            Some(publisher),
+            "/api/v1/uploads",
+            json!({"digest": digest, "size": size}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert_eq!(v["complete"], false, "{v}");
+        let id = v["id"].as_str().unwrap().to_owned();
+        let patch = |bytes: Vec<u8>| Call {
+            method: Method::PATCH,
+            path: format!("/api/v1/uploads/{id}"),
+            body: Some(Body::Bytes {
+                offset: 0,
+                data: bytes,
+            }),
+        };
+        let wrong = vec![b'x'; size];
+        let (st, v) = send(&http, s, Some(publisher), &patch(wrong)).await;
+        assert_eq!(
+            (st, code(&v)),
+            (StatusCode::BAD_REQUEST, "digest_mismatch"),
+            "{v}"
+        );
+        let (st, v) = post(
+            &http,
+            s,
+            Some(publisher),
+            "/api/v1/models/team%2Fcopy/versions",
+            publish.clone(),
+        )
+        .await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+        // Sending the content itself proves it holds it: then it may publish and read it.
+        let (st, v) = post(
+            &http,
+            s,
+            Some(publisher),
+            "/api/v1/uploads",
+            json!({"digest": digest, "size": size}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let id = v["id"].as_str().unwrap().to_owned();
+        let (st, v) = send(
+            &http,
+            s,
+            Some(publisher),
+            &Call {
+                method: Method::PATCH,
+                path: format!("/api/v1/uploads/{id}"),
+                body: Some(Body::Bytes {
+                    offset: 0,
+                    data: data.clone(),
+                }),
+            },
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let (st, v) = post(
+            &http,
+            s,
+            Some(publisher),
+            "/api/v1/models/team%2Fcopy/versions",
+            publish,
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let (st, _) = get(&http, s, Some(publisher), &blob).await;
+        assert_eq!(st, StatusCode::OK);
+        // The refusals are in the access trail.
+        let (st, events) = get(
+            &http,
+            s,
+            Some(w.token("root")),
+            "/api/v1/admin/access-events?limit=10000",
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(
+            events
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "permission_denied"
+                    && e["principal"] == "publisher"
+                    && e["reason"].as_str().unwrap_or("").contains("stolen.bin")),
+            "{events}"
+        );
+    }
+);

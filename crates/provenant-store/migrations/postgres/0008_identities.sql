@@ -54,6 +54,15 @@ CREATE INDEX access_events_at ON access_events(at, id);
 -- Which namespaces hold a blob (who may download it).
 CREATE INDEX version_files_digest ON version_files(digest);
 
+-- Who proved they hold a blob's content by uploading it: they may publish it
+-- (and then read it) even when only namespaces they cannot read hold it.
+CREATE TABLE blob_holders (
+    digest    TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    at        BIGINT NOT NULL,
+    PRIMARY KEY (digest, principal)
+);
+
 -- Until now the only token was the bootstrap administrator's.
 INSERT INTO principals (name, kind, admin, created_at, created_by)
     SELECT 'admin', 'user', 1, MIN(created_at), 'bootstrap' FROM tokens

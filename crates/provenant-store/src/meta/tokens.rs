@@ -559,3 +559,31 @@ impl Store {
             .collect::<Result<_, _>>()?)
     }
 }
+
+impl Store {
+    /// Records that `principal` uploaded the content of `digest`.
+    pub async fn blob_holder_add(&self, digest: &str, principal: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO blob_holders (digest, principal, at) VALUES ($1, $2, $3) \
+             ON CONFLICT (digest, principal) DO NOTHING",
+        )
+        .bind(digest)
+        .bind(principal)
+        .bind(now_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether `principal` uploaded the content of `digest`.
+    pub async fn blob_held_by(&self, digest: &str, principal: &str) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("SELECT 1 FROM blob_holders WHERE digest = $1 AND principal = $2")
+                .bind(digest)
+                .bind(principal)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
+    }
+}
