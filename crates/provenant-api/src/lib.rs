@@ -11,6 +11,7 @@
 //! Database rows are never served as they are: each has its view here, and
 //! the server or registry converts.
 
+pub mod admission;
 mod error;
 mod identity;
 mod log;

@@ -1,0 +1,1 @@
+//! Kubernetes admission reviews (`admission.k8s.io/v1`).

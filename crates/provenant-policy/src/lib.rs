@@ -1,0 +1,1 @@
+//! Policy as code: Rego v1 policy sets evaluated with `regorus`.
