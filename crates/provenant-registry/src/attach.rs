@@ -32,6 +32,10 @@ pub struct AttachmentInput {
     pub public_key: Option<String>,
     /// Certificate mode: root certificates (PEM) the chain may lead to.
     pub certificate_roots: Vec<String>,
+    /// The namespaces the caller may read: a provenance attestation may name
+    /// parent versions only there (one elsewhere is "not in this registry",
+    /// so that naming parents cannot probe what other namespaces hold).
+    pub readable: crate::Visibility,
 }
 
 impl AttachmentInput {
@@ -218,7 +222,7 @@ impl Registry {
                 let st = checked.value;
                 self.check_subject(target, &st, provenance)?;
                 let stored_as = if provenance {
-                    let (summary, lineage) = self.provenance_prepare(&st).await?;
+                    let (summary, lineage) = self.provenance_prepare(&st, &input.readable).await?;
                     new.summary = summary;
                     edges = lineage;
                     AttachmentKind::Provenance

@@ -139,8 +139,9 @@ pub struct Caller {
 }
 
 /// The namespaces whose content a caller may read.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Visibility {
+    #[default]
     All,
     Only(Vec<String>),
 }

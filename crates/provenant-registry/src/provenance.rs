@@ -234,9 +234,11 @@ impl Registry {
     /// Validates a provenance statement whose signature and subject were
     /// checked (ML-training build type, required inputs, parents known).
     /// Returns the summary kept with the attachment and its lineage edges.
+    /// Parents are looked up only in the namespaces `readable` names.
     pub(crate) async fn provenance_prepare(
         &self,
         st: &Statement,
+        readable: &crate::Visibility,
     ) -> Result<(String, Vec<NewLineageEdge>), RegistryError> {
         let inputs: Inputs = provenant_provenance::validate(
             &st.predicate_type,
@@ -277,6 +279,9 @@ impl Registry {
         for (name, digest) in &inputs.parents {
             let reference = format!("{name}@{digest}");
             let parent = match crate::ModelName::parse(name) {
+                Ok(model) if !readable.includes(&model.namespace) => {
+                    Err(RegistryError::ModelNotFound(model.to_string()))
+                }
                 Ok(model) => {
                     self.resolve(&crate::Reference::by_digest(model, *digest))
                         .await

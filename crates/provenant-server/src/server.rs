@@ -288,8 +288,11 @@ fn read_admin_token(path: &Path) -> Result<String, ServerError> {
 /// address stay open. (Concurrent requests may all pass the check before
 /// their failures count; each failure still pushes the address's next
 /// attempt one refill later, so the rate over time stays bounded.)
+/// A credential this server validated within the token cache's lifetime
+/// passes even from a refused address: guesses from a shared address do
+/// not lock out the callers behind it that hold real credentials.
 async fn limit_auth_failures(
-    axum::extract::State(failures): axum::extract::State<Arc<FailureLimiter>>,
+    axum::extract::State((failures, state)): axum::extract::State<(Arc<FailureLimiter>, AppState)>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -305,6 +308,17 @@ async fn limit_auth_failures(
         return next.run(req).await;
     };
     if let Err(wait) = failures.check(peer.ip(), std::time::Instant::now()) {
+        // A caller whose credential this server validated moments ago is
+        // not locked out by guesses made from its address (a NAT, a CI
+        // runner pool): only credentials not yet known are refused.
+        let validated = req
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|h| state.holds_validated_credential(h));
+        if validated {
+            return next.run(req).await;
+        }
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         tracing::debug!(%peer, retry_after_s = seconds, "refused: too many failed authentications");
         let mut response = crate::api_error::ApiError::new(
@@ -485,7 +499,7 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         limits.auth_failure_refill,
     ));
     let app = routes::router(state.clone()).layer(axum::middleware::from_fn_with_state(
-        failures,
+        (failures, state.clone()),
         limit_auth_failures,
     ));
     let reloader =

@@ -60,6 +60,25 @@ impl AppState {
         }
     }
 
+    /// Whether an `Authorization` header's bearer credential is one this
+    /// server validated within [`crate::auth::TOKEN_CACHE_TTL`] and that has
+    /// not expired: such a caller holds a real credential, so an address
+    /// refused for failed guesses does not lock it out (no guess can reach
+    /// this cache).
+    pub(crate) fn holds_validated_credential(&self, header: &str) -> bool {
+        let Some(credential) = header.strip_prefix("Bearer ") else {
+            return false;
+        };
+        let hash = crate::auth::hash_token(credential.trim());
+        let now = crate::auth::now_millis();
+        self.token_cache.lock().is_ok_and(|c| {
+            c.get(&hash).is_some_and(|t| {
+                t.checked.elapsed() < crate::auth::TOKEN_CACHE_TTL
+                    && !t.expires_at.is_some_and(|e| e <= now)
+            })
+        })
+    }
+
     /// Forgets every validated credential: after a change to tokens, roles
     /// or principals made through this server, the next request of each
     /// caller sees it.

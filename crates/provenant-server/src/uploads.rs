@@ -107,9 +107,11 @@ pub struct UploadSession {
     pub upload: Option<Upload>,
     /// Declared when the session opened; `None` until the commit declares it.
     pub digest: Option<Digest>,
-    /// The token that opened an undeclared session: only it sees and writes
-    /// the session (nothing but a checksum vouches for its bytes). A declared
-    /// session is anyone's to resume, as its digest vouches for every byte.
+    /// The token that opened an undeclared session (nothing but a checksum
+    /// vouches for its bytes). Every session, declared or not, is seen,
+    /// written, committed and cancelled only by the token that opened it
+    /// ([`UploadSlot::opened_by`]): one who merely knows a digest cannot
+    /// stall, corrupt or cancel another's upload of it.
     pub owner: Option<i64>,
     pub size: u64,
     pub offset: u64,
@@ -195,7 +197,8 @@ pub async fn create(
         }
         None => {}
     }
-    // Resume an idle session for the same blob (e.g. after the client was interrupted).
+    // Resume the caller's own idle session for the same blob (e.g. after the
+    // client was interrupted); another token's session is not offered.
     let existing: Vec<(String, Arc<UploadSlot>)> = lock_map(&state)
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
@@ -203,6 +206,7 @@ pub async fn create(
     for (id, slot) in existing {
         if let Ok(s) = slot.session.try_lock()
             && !slot.is_closed()
+            && slot.opened_by == caller.token_id
             && s.digest == Some(digest)
             && s.size == req.size
             && s.upload.is_some()
@@ -374,7 +378,8 @@ fn usable(
     id: &str,
     caller: &Principal,
 ) -> Result<(), ApiError> {
-    let theirs = s.owner.is_none_or(|o| o == caller.token_id);
+    let theirs =
+        slot.opened_by == caller.token_id && s.owner.is_none_or(|o| o == caller.token_id);
     if slot.is_closed() || s.upload.is_none() || !theirs {
         return Err(not_found(id));
     }

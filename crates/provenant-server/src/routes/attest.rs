@@ -35,7 +35,7 @@ pub async fn attach(
         .registry
         .attach_attestation(
             &reference(&model, &number)?,
-            &super::attachment_input(body)?,
+            &super::attachment_input(body, &p.caller)?,
             &p.name,
         )
         .await?;

@@ -29,11 +29,17 @@ pub use provenant_api::BundleBody;
 
 /// A bundle body's bundle and key material, as the registry takes them (the
 /// bundle's bytes as the client serialised them).
-pub fn attachment_input(body: BundleBody) -> Result<provenant_registry::AttachmentInput, ApiError> {
+/// `caller` is who attaches it: provenance may name parents only in
+/// namespaces it may read.
+pub fn attachment_input(
+    body: BundleBody,
+    caller: &provenant_registry::Caller,
+) -> Result<provenant_registry::AttachmentInput, ApiError> {
     Ok(provenant_registry::AttachmentInput {
         bundle: serde_json::to_vec(&body.bundle).map_err(ApiError::internal)?,
         public_key: body.public_key,
         certificate_roots: body.certificate_roots,
+        readable: caller.visibility(),
     })
 }
 

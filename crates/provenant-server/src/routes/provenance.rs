@@ -32,7 +32,7 @@ pub async fn attach(
         .registry
         .attach_provenance(
             &reference(&model, &number)?,
-            &super::attachment_input(body)?,
+            &super::attachment_input(body, &p.caller)?,
             &p.name,
         )
         .await?;

@@ -30,7 +30,7 @@ pub async fn attach(
         .registry
         .attach_signature(
             &reference(&model, &number)?,
-            &super::attachment_input(body)?,
+            &super::attachment_input(body, &p.caller)?,
             &p.name,
         )
         .await?;

@@ -134,6 +134,7 @@ pub async fn publish(
             ));
         }
     }
+    let caller = p.caller.clone();
     let published = state
         .registry
         .publish(PublishRequest {
@@ -145,7 +146,7 @@ pub async fn publish(
             attachments: body
                 .attachments
                 .into_iter()
-                .map(super::attachment_input)
+                .map(|b| super::attachment_input(b, &caller))
                 .collect::<Result<_, _>>()?,
             require_trusted: body.require_trusted,
         })

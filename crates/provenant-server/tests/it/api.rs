@@ -420,6 +420,42 @@ both!(uploads_verify_digest_and_resume, async |s: &TestServer| {
         (st["id"].as_str().unwrap(), st["offset"].as_u64().unwrap()),
         (id.as_str(), half as u64)
     );
+    // Another token that knows the digest neither resumes, writes nor
+    // cancels the session: it gets one of its own.
+    let other = s.add_token("ci-other").await;
+    let as_other = |m: Method, path: &str| {
+        s.http
+            .request(m, format!("{}{path}", s.base))
+            .bearer_auth(&other)
+    };
+    let resp = as_other(Method::POST, "/api/v1/uploads")
+        .json(&json!({"digest": digest, "size": data.len()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let theirs: Value = resp.json().await.unwrap();
+    assert_ne!(theirs["id"].as_str().unwrap(), id, "{theirs}");
+    let path = format!("/api/v1/uploads/{id}");
+    for resp in [
+        as_other(Method::PATCH, &path)
+            .header("Upload-Offset", half.to_string())
+            .body(vec![0u8])
+            .send()
+            .await
+            .unwrap(),
+        as_other(Method::DELETE, &path).send().await.unwrap(),
+    ] {
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    }
+    let resp = as_other(
+        Method::DELETE,
+        &format!("/api/v1/uploads/{}", theirs["id"].as_str().unwrap()),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     // Wrong offset is a conflict.
     let resp = s
         .req(Method::PATCH, &format!("/api/v1/uploads/{id}"))

@@ -1542,3 +1542,73 @@ both!(
         );
     }
 );
+
+both!(
+    provenance_names_parents_only_where_the_caller_reads,
+    open = walk_server(),
+    async |s: &TestServer| {
+        let w = setup(s).await;
+        let http = client();
+        let publisher = w.token("publisher");
+        let digest_of = async |ns: &str| {
+            let v = ok(
+                s,
+                Method::GET,
+                &format!("/api/v1/models/{}/versions/1", enc(&format!("{ns}/m"))),
+                None,
+            )
+            .await;
+            v["digest"].as_str().unwrap().to_owned()
+        };
+        let attach = async |parent: String| {
+            let recipe = json!({
+                "_type": "https://provenant.dev/recipe/v1",
+                "datasets": [{"name": "train", "uri": "s3://data/team/train",
+                              "digest": dataset_digest(), "digestMethod": "oms-root-sha256"}],
+                "source": {"repository": "https://git.example.com/team/m", "commit": "a".repeat(40),
+                           "signature": {"status": "unsigned"}},
+                "entrypoint": "train.py",
+                "hyperparameters": {"lr": 0.01},
+                "imageDigest": format!("sha256:{}", "e".repeat(64)),
+                "parents": [parent],
+            });
+            let recipe =
+                provenant_provenance::Recipe::from_json(recipe.to_string().as_bytes()).unwrap();
+            let predicate =
+                serde_json::to_value(provenant_provenance::provenance_from_recipe(&recipe))
+                    .unwrap();
+            let key = PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
+            let model = format!("{TEAM}/m");
+            let body = json!({
+                "bundle": statement_bundle(&model, &root_hex(&files(TEAM, 2)),
+                                           "https://slsa.dev/provenance/v1", predicate, &key),
+                "public_key": key.public_key().to_pem(),
+            });
+            post(
+                &http,
+                s,
+                Some(publisher),
+                &format!("/api/v1/models/{}/versions/2/provenance", enc(&model)),
+                body,
+            )
+            .await
+        };
+        // A parent in a namespace the publisher cannot read is as absent as
+        // one that does not exist: naming it probes nothing.
+        let hidden = format!("{OTHER}/m@{}", digest_of(OTHER).await);
+        let (st, v) = attach(hidden.clone()).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+        let message = v["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("parent version {hidden} is not in this registry")),
+            "{v}"
+        );
+        let missing = format!("{OTHER}/m@sha256:{}", "0".repeat(64));
+        let (st, v) = attach(missing).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+        // A parent it can read is linked.
+        let own = format!("{TEAM}/m@{}", digest_of(TEAM).await);
+        let (st, v) = attach(own).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+    }
+);

@@ -191,6 +191,20 @@ fn cli(s: &Server, url: &str, cwd: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// [`cli`] with another token.
+fn cli_with_token(url: &str, cwd: &Path, token: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env("PROVENANT_URL", url)
+        .env("PROVENANT_TOKEN", token)
+        .env("PROVENANT_CONFIG", cwd.join("no-config.toml"))
+        .env_remove("PROVENANT_CA_FILE")
+        .env_remove("PROVENANT_INSECURE_HTTP")
+        .output()
+        .unwrap()
+}
+
 fn ok(out: &Output, what: &str) -> String {
     assert!(
         out.status.success(),
@@ -523,6 +537,9 @@ fn failed_authentications_are_limited_per_address() {
         let (status, body, _) = get(&s.url, "/api/v1/whoami", None);
         assert_eq!(status, 401, "{body}");
     }
+    // A caller with a real credential, validated before the guessing starts.
+    let (status, body, _) = get(&s.url, "/api/v1/models", Some(&s.token));
+    assert_eq!(status, 200, "{body}");
     let bad = "pvt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     for i in 0..3 {
         let (status, body, _) = get(&s.url, "/api/v1/models", Some(bad));
@@ -536,17 +553,38 @@ fn failed_authentications_are_limited_per_address() {
     );
     let retry = retry.expect("Retry-After");
     assert!((1..=60).contains(&retry), "Retry-After: {retry}");
-    // Credentials are not looked at meanwhile, good ones included.
+    // Credentials not yet validated are not looked at meanwhile, a real
+    // one included ...
     let (status, body, _) = get(&s.url, "/api/v1/models", Some(&s.token));
+    assert_eq!(status, 200, "{body}");
+    let out = cli(
+        &s,
+        &s.url,
+        dir.path(),
+        &["token", "create", "late", "--json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let late = created["token"].as_str().unwrap();
+    let (status, body, _) = get(&s.url, "/api/v1/models", Some(late));
     assert_eq!(
         (status, body["code"].as_str()),
-        (429, Some("too_many_failures"))
+        (429, Some("too_many_failures")),
+        "{body}"
     );
+    // ... but the guesses do not lock out the caller whose credential this
+    // server validated moments ago (one behind the same address).
+    let (status, body, _) = get(&s.url, "/api/v1/models", Some(&s.token));
+    assert_eq!(status, 200, "{body}");
     // Requests without credentials are not refused.
     let (status, _, _) = get(&s.url, "/healthz", None);
     assert_eq!(status, 200);
     // The CLI says what happened.
-    let out = cli(&s, &s.url, dir.path(), &["list"]);
+    let out = cli_with_token(&s.url, dir.path(), late, &["list"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && err.contains("too_many_failures"),
