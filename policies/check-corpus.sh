@@ -18,7 +18,7 @@ verbose = "-v" in sys.argv[3:]
 modules = sorted(p for p in here.rglob("*.rego")
                  if not p.name.endswith("_test.rego") and "corpus" not in p.parts)
 data = here / "data.example.json"
-expected = json.loads((here / "corpus" / "expected.json").read_text())
+expected = json.loads((here / "corpus" / "expected.json").read_text())["expected"]
 now = datetime.datetime.now(datetime.timezone.utc)
 
 
@@ -62,10 +62,10 @@ def effective(raw):
 
 
 failed = 0
-cases = sorted((here / "corpus").glob("*.json"))
-cases = [c for c in cases if c.name != "expected.json"]
-for case in cases:
-    cmd = [opa, "eval", "--format", "json", "-d", str(data), "-i", str(case)]
+cases = sorted((here / "corpus").glob("*/input.json"))
+for path in cases:
+    case = path.parent
+    cmd = [opa, "eval", "--format", "json", "-d", str(data), "-i", str(path)]
     for m in modules:
         cmd += ["-d", str(m)]
     cmd.append("data.provenant")

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Writes the policy corpus: one complete input document (policy-input/v1) per
-case, and expected.json (the deny ids each case must give with
+case, as <case>/input.json (one directory per case, so that `opa test
+policies/`, which loads every JSON file below it as data, loads each at its own
+path data.corpus["<case>"]), and expected.json (the deny ids each case must give with
 ../data.example.json). A dev tool: edit the cases here, run it, commit the
 JSON it writes. Digests are SHA-256 of a label, so they are stable."""
 
@@ -372,14 +374,15 @@ def cases() -> dict:
 
 def main() -> None:
     expected = {}
-    for old in HERE.glob("*.json"):
-        if old.name != "expected.json":
-            old.unlink()
+    for old in HERE.glob("*/input.json"):
+        old.unlink()
+        old.parent.rmdir()
     for name, (doc, denies) in sorted(cases().items()):
-        path = HERE / f"{name}.json"
+        path = HERE / name / "input.json"
+        path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(doc, indent=2) + "\n")
-        expected[f"{name}.json"] = sorted(denies)
-    (HERE / "expected.json").write_text(json.dumps(expected, indent=2, sort_keys=True) + "\n")
+        expected[name] = sorted(denies)
+    (HERE / "expected.json").write_text(json.dumps({"expected": expected}, indent=2, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":
