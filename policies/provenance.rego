@@ -81,3 +81,11 @@ who(p) := sprintf("%s (%s)", [p.signer, p.fingerprint]) if {
 	is_string(p.signer)
 	is_string(p.fingerprint)
 } else := lib.text(p.fingerprint)
+
+warn contains lib.violation("unsupported_pattern", msg) if {
+	some pattern in lib.unsupported_patterns(array.concat(approved_builders, approved_repositories))
+	msg := sprintf(
+		"approved builder or repository pattern %s uses glob syntax outside the supported set; it matches only its exact text",
+		[pattern],
+	)
+}

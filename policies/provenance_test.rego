@@ -108,3 +108,10 @@ test_applies_on_ingest if {
 	doc := object.union(f.deploy, {"action": "ingest", "provenance": null})
 	f.ids(deny) == {"missing_provenance"} with input as doc with data.provenant_config as f.config
 }
+
+test_unsupported_builder_pattern_warns if {
+	cfg := object.union(f.config, {"approved_builders": ["https://github.com/**/train.yml@refs/heads/main"]})
+	f.ids(warn) == {"unsupported_pattern"} with input as f.deploy with data.provenant_config as cfg
+	f.ids(deny) == {"unknown_builder"} with input as f.deploy with data.provenant_config as cfg
+	count(warn) == 0 with input as f.deploy with data.provenant_config as f.config
+}

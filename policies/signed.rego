@@ -83,3 +83,11 @@ deny contains lib.violation("identity_not_allowed", msg) if {
 		[lib.artifact_name, signers(trusted_signatures)],
 	)
 }
+
+warn contains lib.violation("unsupported_pattern", msg) if {
+	some pattern in lib.unsupported_patterns([r.identity | some r in certificate_rules])
+	msg := sprintf(
+		"trusted identity pattern %s uses glob syntax outside the supported set; it matches only its exact text",
+		[pattern],
+	)
+}

@@ -95,3 +95,14 @@ test_applies_on_every_action if {
 		f.ids(deny) == {"unsigned"} with input as doc with data.provenant_config as f.config
 	}
 }
+
+test_unsupported_identity_pattern_warns if {
+	cfg := {"trusted_identities": {"certificates": [{"identity": "https://github.com/acme-ml/**/release.yml@refs/heads/main", "issuer": gh_issuer}]}}
+	results := warn with input as f.deploy with data.provenant_config as cfg
+	f.ids(results) == {"unsupported_pattern"}
+	f.ids(deny) == {"identity_not_allowed"} with input as f.deploy with data.provenant_config as cfg
+}
+
+test_no_warning_for_supported_patterns if {
+	count(warn) == 0 with input as f.deploy with data.provenant_config as f.config
+}

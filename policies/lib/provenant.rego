@@ -51,10 +51,13 @@ artifact_name := r if {
 	is_string(input.artifact.model)
 } else := "the artifact"
 
-# matches(pattern, value): value equals pattern, or pattern is a glob matching
-# value with "/" as the only delimiter: `*` and `?` never cross a "/", `**`
-# (as a whole path segment) crosses any number of them, `[abc]` and `{a,b}`
-# are classes and alternatives.
+# matches(pattern, value): value equals pattern, or pattern is a supported
+# glob matching value with "/" as the only delimiter: `*` and `?` never cross
+# a "/"; `[a-z]` is a class; `{a,b}` are alternatives; `\` escapes; `**` is
+# allowed only as the whole pattern or as a last segment, `prefix/**`, which
+# matches everything below prefix/. Other glob syntax (`**` elsewhere,
+# negated classes, classes with "/", empty alternatives) differs between
+# glob engines, so such a pattern matches nothing but its exact text.
 matches(pattern, value) if {
 	is_string(pattern)
 	is_string(value)
@@ -62,9 +65,31 @@ matches(pattern, value) if {
 }
 
 matches(pattern, value) if {
-	is_string(pattern)
+	supported_pattern(pattern)
 	is_string(value)
+	not contains(value, "\u0000")
 	glob.match(pattern, ["/"], value)
+}
+
+# A glob pattern within the syntax every engine reads the same way.
+supported_pattern(pattern) if {
+	is_string(pattern)
+	not contains(pattern, "\u0000")
+	not regex.match(`\[[!^]|\[[^\]]*/|\{,|,,|,\}|\{\}`, pattern)
+	not misplaced_double_star(pattern)
+}
+
+misplaced_double_star(pattern) if {
+	pattern != "**"
+	contains(trim_suffix(pattern, "/**"), "**")
+}
+
+# The configured patterns of a list that are not supported globs (and so
+# match only their exact text), for warnings.
+unsupported_patterns(patterns) := {p |
+	some p in list(patterns)
+	is_string(p)
+	not supported_pattern(p)
 }
 
 # matches_any(patterns, value): some pattern of the list matches value.

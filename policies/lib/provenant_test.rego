@@ -57,3 +57,43 @@ test_list if {
 	list([1]) == [1]
 	list("x") == []
 }
+
+test_star_does_not_cross_a_slash_in_identities if {
+	not matches(
+		"https://github.com/acme-ml/*/.github/workflows/release.yml@refs/heads/main",
+		"https://github.com/acme-ml/group/repo/.github/workflows/release.yml@refs/heads/main",
+	)
+}
+
+test_double_star_as_last_segment_only if {
+	supported_pattern("**")
+	supported_pattern("https://gitlab.acme.example/ml/**")
+	not supported_pattern("https://gitlab.acme.example/**/release.yml")
+	not supported_pattern("**/release.yml")
+	not supported_pattern("https://gitlab.acme.example/ml/a**")
+	not matches("https://gitlab.acme.example/ml/**/x", "https://gitlab.acme.example/ml/a/x")
+
+	# Still matched as exact text.
+	matches("https://gitlab.acme.example/ml/**/x", "https://gitlab.acme.example/ml/**/x")
+	not matches("https://gitlab.acme.example/ml/**", "https://gitlab.acme.example/ml")
+}
+
+test_unsupported_classes_and_alternatives if {
+	supported_pattern("refs/heads/release-[0-9]*")
+	supported_pattern("refs/{heads,tags}/*")
+	not supported_pattern("a[!b]c")
+	not supported_pattern("a[^b]c")
+	not supported_pattern("a[/]c")
+	not supported_pattern("a{b,}")
+	not supported_pattern("a{,b}")
+	not supported_pattern("a{}")
+}
+
+test_nul_never_matches if {
+	not matches("a*", "ab\u0000")
+	not supported_pattern("a\u0000*")
+}
+
+test_unsupported_patterns if {
+	unsupported_patterns(["https://x/**", "https://x/**/y", null, "a[!b]"]) == {"https://x/**/y", "a[!b]"}
+}
