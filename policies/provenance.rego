@@ -6,7 +6,7 @@
 # Applies to every action (ingest, promote, deploy).
 #
 # Deny ids: missing_provenance, untrusted_provenance, unknown_builder,
-# unapproved_repository, unsigned_commit.
+# unapproved_repository, unsigned_commit. Warn id: unsupported_pattern.
 package provenant.provenance
 
 import data.lib.provenant as lib

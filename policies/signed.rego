@@ -5,7 +5,8 @@
 #
 # Applies to every action (ingest, promote, deploy).
 #
-# Deny ids: unsigned, untrusted_signer, identity_not_allowed.
+# Deny ids: unsigned, untrusted_signer, identity_not_allowed. Warn id:
+# unsupported_pattern (a configured identity glob outside the supported set).
 package provenant.signed
 
 import data.lib.provenant as lib
