@@ -228,45 +228,24 @@ fn test_candidates(text: &str) -> Vec<&str> {
     out
 }
 
-/// Compiles every module (tests included), each alone and then all
-/// together, and returns every distinct error (parse errors of each file,
-/// then compile errors) with file and line where the compiler gives them.
+/// Compiles every module (tests included) and returns the errors with file
+/// and line where the compiler gives them: the parse error of each file that
+/// does not parse, else the first compile error of the set as a whole
+/// (modules of one package may span files, so they are analysed together).
 pub fn check(modules: &[ModuleSource]) -> Vec<PolicyError> {
-    let mut errors: Vec<PolicyError> = Vec::new();
-    let push = |e: PolicyError, errors: &mut Vec<PolicyError>| {
-        if !errors.iter().any(|x| x.to_string() == e.to_string()) {
-            errors.push(e);
-        }
-    };
-    let mut parsed = true;
+    let mut errors = Vec::new();
     let mut sorted: Vec<&ModuleSource> = modules.iter().collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut engine = new_engine(DEFAULT_TEST_TIME_LIMIT);
     for m in &sorted {
-        let mut engine = new_engine(DEFAULT_TEST_TIME_LIMIT);
-        match engine.add_policy(m.path.clone(), m.text.clone()) {
-            Err(e) => {
-                parsed = false;
-                push(PolicyError::from_engine(&m.path, &e), &mut errors);
-            }
-            Ok(_) => {
-                if let Err(e) = prepare(&mut engine) {
-                    push(e, &mut errors);
-                }
-            }
+        if let Err(e) = engine.add_policy(m.path.clone(), m.text.clone()) {
+            errors.push(PolicyError::from_engine(&m.path, &e));
         }
     }
-    if parsed {
-        let mut engine = new_engine(DEFAULT_TEST_TIME_LIMIT);
-        let mut added = true;
-        for m in &sorted {
-            if let Err(e) = engine.add_policy(m.path.clone(), m.text.clone()) {
-                push(PolicyError::from_engine(&m.path, &e), &mut errors);
-                added = false;
-            }
-        }
-        if added && let Err(e) = prepare(&mut engine) {
-            push(e, &mut errors);
-        }
+    if errors.is_empty()
+        && let Err(e) = prepare(&mut engine)
+    {
+        errors.push(e);
     }
     errors
 }

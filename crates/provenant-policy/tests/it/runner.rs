@@ -87,11 +87,11 @@ fn tests_pass_fail_error_and_skip_as_opa_reports_them() {
 }
 
 #[test]
-fn check_reports_every_error_with_file_and_line() {
-    let m = modules(&[
+fn check_reports_every_parse_error_then_the_compile_error() {
+    let parse = modules(&[
         (
             "a.rego",
-            "package provenant.a\n\ndeny contains \"x\" if {\n  y == 1\n}\n",
+            "package provenant.a\n\ndeny contains \"x\" if {\n  y ==\n}\n",
         ),
         (
             "b_test.rego",
@@ -99,18 +99,36 @@ fn check_reports_every_error_with_file_and_line() {
         ),
         ("ok.rego", POLICY),
     ]);
-    let errors = check(&m);
-    let located: Vec<(String, u32)> = errors
-        .iter()
-        .filter_map(|e| match e {
-            PolicyError::Compile { path, line, .. } => Some((path.clone(), *line)),
-            _ => None,
-        })
-        .collect();
+    let located = |errors: &[PolicyError]| -> Vec<(String, u32)> {
+        errors
+            .iter()
+            .filter_map(|e| match e {
+                PolicyError::Compile { path, line, .. } => Some((path.clone(), *line)),
+                _ => None,
+            })
+            .collect()
+    };
+    let errors = check(&parse);
     assert_eq!(
-        located,
-        [("a.rego".to_owned(), 4), ("b_test.rego".to_owned(), 5)],
+        located(&errors),
+        [("a.rego".to_owned(), 5), ("b_test.rego".to_owned(), 5)],
         "{errors:?}"
     );
-    assert!(check(&modules(&[("ok.rego", POLICY)])).is_empty());
+    let unsafe_var = modules(&[
+        (
+            "a.rego",
+            "package provenant.a\n\ndeny contains \"x\" if {\n  y == 1\n}\n",
+        ),
+        ("ok.rego", POLICY),
+    ]);
+    assert_eq!(located(&check(&unsafe_var)), [("a.rego".to_owned(), 4)]);
+    // A test module using its package's rules from another file is fine.
+    let split = modules(&[
+        ("p.rego", POLICY),
+        (
+            "p_test.rego",
+            "package provenant.p\n\ntest_d if deny == {\"d\"} with input as {\"bad\": true}\n",
+        ),
+    ]);
+    assert!(check(&split).is_empty(), "{:?}", check(&split));
 }
