@@ -70,6 +70,11 @@ error_codes! {
     NamespaceNotFound = "namespace_not_found",
     /// 404: the principal holds no role in that namespace.
     RoleNotFound = "role_not_found",
+    /// 403: the policy gate denied a push or an alias move (the body's
+    /// `decision` holds every reason).
+    PolicyDenied = "policy_denied",
+    /// 400: an admission review the webhook cannot read (no uid to answer).
+    InvalidAdmissionReview = "invalid_admission_review",
     /// 404: no such route.
     RouteNotFound = "route_not_found",
     /// 400: the JSON body does not parse (422: it parses but does not fit
@@ -245,6 +250,9 @@ pub struct ErrorBody {
     /// Human-readable explanation naming what is wrong and where; safe for
     /// clients (a server fault's detail stays in the server's log).
     pub message: String,
+    /// With `policy_denied`: the recorded decision, every reason in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Box<crate::DecisionView>>,
 }
 
 #[cfg(test)]
@@ -283,6 +291,7 @@ mod tests {
         let body = ErrorBody {
             code: ErrorCode::KeyNotFound,
             message: "namespace ns does not trust key k".into(),
+            decision: None,
         };
         let text = serde_json::to_string(&body).unwrap();
         assert_eq!(

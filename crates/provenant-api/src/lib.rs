@@ -16,6 +16,7 @@ mod error;
 mod identity;
 mod log;
 mod models;
+mod policy;
 mod provenance;
 mod requests;
 mod signing;
@@ -32,6 +33,13 @@ pub use identity::{
 };
 pub use log::{AuditRecordView, ConsistencyView, EntryView, InclusionView, LogEventView};
 pub use models::{AliasEventView, AliasView, ModelView};
+pub use policy::{
+    DecisionDocument, DecisionException, DecisionMessage, DecisionView, GateBody,
+    POLICY_INPUT_SCHEMA_ID, PolicyAction, PolicyApproval, PolicyArtifact, PolicyCertificate,
+    PolicyCommitSignature, PolicyComponentLicences, PolicyDataset, PolicyFinding, PolicyFindings,
+    PolicyImage, PolicyInput, PolicyProvenance, PolicySbom, PolicySetView, PolicySignature,
+    PolicySuppressed, PolicyTarget, PolicyWorkload,
+};
 pub use provenance::{
     ImpactView, ImpactedVersion, LineageEdgeKind, LineageEdgeView, LineageView, ProvenanceSummary,
     ProvenanceView,

@@ -116,6 +116,13 @@ pub enum Commands {
     Pull(commands::pull::Args),
     /// Attach a signed attestation (an SBOM signed with --key, or a ready bundle) to a version
     Attach(commands::attach::Args),
+    /// Ask the policy gate whether a version may be deployed (exit 0 allow, 1 deny)
+    Gate(commands::gate::Args),
+    /// Decisions the policy gate recorded about a version
+    Decisions(commands::gate::DecisionsArgs),
+    /// Policy sets (Rego): test, eval, check; the input document the gate sees
+    #[command(subcommand)]
+    Policy(commands::policy::Command),
     /// Show a version: digest, state, labels, aliases, metadata, files
     Show(commands::show::Args),
     /// List models (optionally under a namespace) or a model's versions
@@ -202,6 +209,10 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if cause.downcast_ref::<VerifyFailure>().is_some()
             || cause.downcast_ref::<commands::oms::Refused>().is_some()
             || cause.downcast_ref::<commands::scan::GateFailed>().is_some()
+            || cause.downcast_ref::<commands::gate::Denied>().is_some()
+            || cause
+                .downcast_ref::<commands::policy::PolicyFailed>()
+                .is_some()
         {
             return 1;
         }
@@ -261,6 +272,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Show(a) => commands::show::run(g, a).await,
         Commands::Attach(a) => commands::attach::run(g, a).await,
         Commands::Findings(a) => commands::findings::run(g, a).await,
+        Commands::Gate(a) => commands::gate::run(g, a).await,
+        Commands::Decisions(a) => commands::gate::decisions(g, a).await,
+        Commands::Policy(c) => commands::policy::run(g, c).await,
         Commands::List(a) => commands::list::run(g, a).await,
         Commands::Search(a) => commands::search::run(g, a).await,
         Commands::Label(a) => commands::label::run(g, a).await,

@@ -93,6 +93,12 @@ fn rego_files(
     for entry in std::fs::read_dir(dir).map_err(io(dir))? {
         let entry = entry.map_err(io(dir))?;
         let path = entry.path();
+        // Hidden entries are skipped: a Kubernetes ConfigMap volume holds its
+        // files twice more in `..data/` and `..<timestamp>/` (the visible
+        // names are links into them), and editors leave `.#x.rego` files.
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         // Follows symbolic links, as OPA's loader does.
         let meta = std::fs::metadata(&path).map_err(io(&path))?;
         if meta.is_dir() {

@@ -6,6 +6,9 @@ use provenant_store::StoreError;
 /// is given its status and code.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
+    /// The policy gate denied a push (the decision is recorded and logged).
+    #[error("the policy gate denied {} of {}", .0.action, .0.reference)]
+    PolicyDenied(Box<provenant_api::DecisionView>),
     #[error("invalid {what} {value:?}: {reason}")]
     InvalidName {
         what: &'static str,

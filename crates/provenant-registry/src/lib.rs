@@ -17,6 +17,7 @@ mod access;
 mod attach;
 mod attestations;
 mod error;
+mod gate;
 mod identity;
 mod log_entry;
 mod manifest;
@@ -40,6 +41,7 @@ pub use attestations::{
     SLSA_PROVENANCE_PREDICATE, SPDX_PREDICATE, attestation_statement, oms_root_digest,
 };
 pub use error::RegistryError;
+pub use gate::{GateHandle, GateRequest, IngestGate};
 pub use identity::{
     Caller, Credential, Permissions, TOKEN_PREFIX, TokenRefusal, Visibility, WorkloadIdentity,
     credential_label, generate_token, hash_token, is_token_shaped, validate_principal_name,

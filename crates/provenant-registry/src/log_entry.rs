@@ -35,11 +35,15 @@ pub enum EntryKind {
     TrustedKeyAdded,
     #[serde(rename = "trusted_key.removed")]
     TrustedKeyRemoved,
+    #[serde(rename = "policy.decision")]
+    PolicyDecision,
+    #[serde(rename = "policy.loaded")]
+    PolicyLoaded,
 }
 
 impl EntryKind {
     /// Every kind, in the order above.
-    pub const ALL: [EntryKind; 9] = [
+    pub const ALL: [EntryKind; 11] = [
         Self::VersionPublished,
         Self::AttachmentAdded,
         Self::LabelsChanged,
@@ -49,6 +53,8 @@ impl EntryKind {
         Self::VersionStateChanged,
         Self::TrustedKeyAdded,
         Self::TrustedKeyRemoved,
+        Self::PolicyDecision,
+        Self::PolicyLoaded,
     ];
 
     /// The entry's `type` string.
@@ -63,6 +69,8 @@ impl EntryKind {
             Self::VersionStateChanged => "version.state_changed",
             Self::TrustedKeyAdded => "trusted_key.added",
             Self::TrustedKeyRemoved => "trusted_key.removed",
+            Self::PolicyDecision => "policy.decision",
+            Self::PolicyLoaded => "policy.loaded",
         }
     }
 
@@ -80,6 +88,8 @@ impl EntryKind {
             Change::AliasMoved { .. } => Self::AliasMoved,
             Change::TrustedKeyAdded { .. } => Self::TrustedKeyAdded,
             Change::TrustedKeyRemoved { .. } => Self::TrustedKeyRemoved,
+            Change::PolicyDecision { .. } => Self::PolicyDecision,
+            Change::PolicySetLoaded { .. } => Self::PolicyLoaded,
         }
     }
 }
@@ -136,6 +146,35 @@ pub fn entry_details(change: &Change) -> serde_json::Value {
             },
         }),
         Change::TrustedKeyRemoved { fingerprint } => json!({"fingerprint": fingerprint}),
+        // The whole decision: every reason and warning, the policy set and
+        // the input it was made on (the input itself is not logged; its
+        // digest is, and `provenant policy input` reproduces it).
+        Change::PolicyDecision {
+            action,
+            digest,
+            environment,
+            allowed,
+            policy_set,
+            input_digest,
+            decision,
+        } => json!({
+            "action": action,
+            "digest": digest,
+            "environment": environment,
+            "allowed": allowed,
+            "policy_set": policy_set,
+            "input_digest": input_digest,
+            "decision": serde_json::from_str::<serde_json::Value>(decision)
+                .unwrap_or_else(|_| serde_json::Value::String(decision.clone())),
+        }),
+        Change::PolicySetLoaded {
+            digest,
+            description,
+        } => json!({
+            "digest": digest,
+            "set": serde_json::from_str::<serde_json::Value>(description)
+                .unwrap_or_else(|_| serde_json::Value::String(description.clone())),
+        }),
     }
 }
 
@@ -200,6 +239,16 @@ impl EntryEncoder for LogEntries {
             }
             Change::AliasMoved { alias, number, .. } => json!({"alias": alias, "number": number}),
             Change::TrustedKeyAdded { fingerprint, .. } => json!({"fingerprint": fingerprint}),
+            Change::PolicyDecision {
+                action,
+                digest,
+                allowed,
+                policy_set,
+                input_digest,
+                ..
+            } => json!({"action": action, "digest": digest, "allowed": allowed,
+                        "policy_set": policy_set, "input_digest": input_digest}),
+            Change::PolicySetLoaded { digest, .. } => json!({"digest": digest}),
             other => entry_details(other),
         }
     }

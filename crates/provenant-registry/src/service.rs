@@ -28,6 +28,10 @@ pub struct PublishRequest {
     pub attachments: Vec<crate::AttachmentInput>,
     /// Refuse the publish unless the namespace trusts every attachment's signer.
     pub require_trusted: bool,
+    /// The policy gate at ingestion, when the server has one: asked (for
+    /// the namespaces it gates) after every check passed and before
+    /// anything is written; a deny publishes nothing.
+    pub gate: Option<crate::GateHandle>,
 }
 
 pub use provenant_api::{Published, VersionState, VersionView};
@@ -263,6 +267,12 @@ impl Registry {
                 req.require_trusted,
             )
             .await?;
+        if let Some(gate) = &req.gate
+            && gate.0.gates(&model.namespace)
+        {
+            self.gate_ingest(&gate.0, &model, &new, built.digest, &prepared)
+                .await?;
+        }
         let (row, created, attached) = self
             .store
             .version_publish_with_attachments(&new, &prepared)

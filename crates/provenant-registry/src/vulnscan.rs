@@ -43,7 +43,7 @@ fn severity_rank(level: &str) -> u8 {
 impl Registry {
     /// The OSV index at the database's current generation, loaded from the
     /// metadata store when another process (or replica) changed it.
-    async fn vuln_index(&self) -> Result<(i64, Arc<Index>), RegistryError> {
+    pub(crate) async fn vuln_index(&self) -> Result<(i64, Arc<Index>), RegistryError> {
         let state = self.store.vulndb_state().await?;
         let mut cur = self.vuln.current.lock().await;
         if let Some((g, idx)) = cur.as_ref()

@@ -19,6 +19,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: String,
+    /// With `policy_denied`: the decision that denied.
+    pub decision: Option<Box<provenant_api::DecisionView>>,
 }
 
 /// Message of every `internal` answer; the detail is in the log.
@@ -30,6 +32,28 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            decision: None,
+        }
+    }
+
+    /// 403 `policy_denied`, carrying the decision.
+    pub fn policy_denied(decision: provenant_api::DecisionView) -> Self {
+        let reasons: Vec<String> = decision
+            .decision
+            .deny
+            .iter()
+            .map(|d| format!("{}: {}", d.policy, d.message))
+            .collect();
+        Self {
+            status: StatusCode::FORBIDDEN,
+            code: ErrorCode::PolicyDenied,
+            message: format!(
+                "the policy gate denied {} of {}: {}",
+                decision.action,
+                decision.reference,
+                reasons.join("; ")
+            ),
+            decision: Some(Box::new(decision)),
         }
     }
 
@@ -72,6 +96,7 @@ impl IntoResponse for ApiError {
             Json(ErrorBody {
                 code: self.code,
                 message: self.message,
+                decision: self.decision,
             }),
         )
             .into_response()
@@ -130,6 +155,7 @@ pub fn registry_status(e: &RegistryError) -> (StatusCode, ErrorCode) {
         RegistryError::SignatureMismatch { .. } => (S::BAD_REQUEST, C::SignatureMismatch),
         RegistryError::KeyNotFound { .. } => (S::NOT_FOUND, C::KeyNotFound),
         RegistryError::Untrusted { .. } => (S::BAD_REQUEST, C::Untrusted),
+        RegistryError::PolicyDenied(_) => (S::FORBIDDEN, C::PolicyDenied),
         RegistryError::InvalidAttestation { .. } => (S::BAD_REQUEST, C::InvalidAttestation),
         RegistryError::InvalidVulnDb { .. } => (S::BAD_REQUEST, C::InvalidVulndb),
         RegistryError::InvalidProvenance { .. } => (S::BAD_REQUEST, C::InvalidProvenance),
@@ -185,6 +211,9 @@ impl From<StoreError> for ApiError {
 
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
+        if let RegistryError::PolicyDenied(view) = e {
+            return Self::policy_denied(*view);
+        }
         Self::mapped(registry_status(&e), &e)
     }
 }

@@ -263,6 +263,7 @@ pub const ROUTES: &[(&str, &str, RouteNeed)] = {
         ("GET", "/api/v1/openapi.json", Public),
         ("GET", "/api/v1/schemas/version-metadata.json", Public),
         ("GET", "/api/v1/schemas/ml-training-build-type.json", Public),
+        ("GET", "/api/v1/schemas/policy-input.json", Public),
         ("GET", "/api/v1/whoami", Authn),
         ("GET", "/api/v1/permissions", Authn),
         ("GET", "/api/v1/tokens", Authn),
@@ -486,6 +487,25 @@ pub const ROUTES: &[(&str, &str, RouteNeed)] = {
             "/api/v1/resolve",
             Perm(Permission::Read, Scope::PathNamespace),
         ),
+        (
+            "POST",
+            "/api/v1/gate",
+            Perm(Permission::Read, Scope::PathNamespace),
+        ),
+        (
+            "GET",
+            "/api/v1/policy/input",
+            Perm(Permission::Read, Scope::PathNamespace),
+        ),
+        (
+            "GET",
+            "/api/v1/decisions",
+            Perm(Permission::Read, Scope::PathNamespace),
+        ),
+        ("GET", "/api/v1/policies", Authn),
+        // Each model the reviewed workload names must be readable by the
+        // webhook's credential, else the review is denied (not 403).
+        ("POST", "/admission", Authn),
     ]
 };
 

@@ -7,6 +7,7 @@
 mod api_error;
 mod auth;
 mod authz;
+mod gate;
 mod openapi;
 mod ratelimit;
 mod routes;
@@ -19,6 +20,7 @@ mod vulnwatch;
 mod witness;
 
 pub use api_error::ApiError;
+pub use gate::GateConfig;
 pub use server::{Limits, Running, ServeConfig, ServerError, start};
 pub use state::Counters;
 pub use tlog::{LogOptions, WitnessPeer};

@@ -4,12 +4,14 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{self, attest, blobs, identity, log, models, provenance, signing, versions};
+use crate::routes::{
+    self, attest, blobs, identity, log, models, policy, provenance, signing, versions,
+};
 use crate::uploads;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Provenant API", description = "Verifiable model registry: versions, blobs, aliases, labels, lifecycle, signatures, attestations, vulnerability findings, identities and roles per namespace."),
+    info(title = "Provenant API", description = "Verifiable model registry: versions, blobs, aliases, labels, lifecycle, signatures, attestations, vulnerability findings, identities and roles per namespace, the policy gate and its admission webhook."),
     paths(
         routes::healthz, routes::metadata_schema,
         identity::whoami, identity::permissions, identity::list_tokens, identity::create_token,
@@ -28,6 +30,8 @@ use crate::uploads;
         provenance::attach, provenance::list, provenance::lineage, provenance::impact, provenance::build_type_schema,
         log::checkpoint, log::key, log::tile, log::entry_tile, log::entry, log::inclusion, log::consistency,
         log::version_entries, log::audit_records, log::audit_events,
+        policy::gate, policy::input, policy::decisions, policy::policies, policy::input_schema,
+        policy::admission,
     ),
     components(schemas(provenant_api::ErrorBody, provenant_api::ErrorCode)),
     modifiers(&BearerAuth),

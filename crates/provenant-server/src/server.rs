@@ -113,6 +113,8 @@ pub struct ServeConfig {
     /// Accept OIDC identity tokens of CI workloads from these issuers, mapped
     /// to service accounts and roles by these rules.
     pub oidc: Option<provenant_oidc::OidcConfig>,
+    /// The policy gate: policies, what it gates, the admission webhook.
+    pub gate: crate::gate::GateConfig,
 }
 
 impl ServeConfig {
@@ -131,6 +133,7 @@ impl ServeConfig {
             tls: None,
             admin_token_file: None,
             oidc: None,
+            gate: Default::default(),
         }
     }
 }
@@ -159,6 +162,9 @@ pub enum ServerError {
     Bootstrap(String),
     #[error("OIDC workload identity: {0}")]
     Oidc(String),
+    /// The policy set does not load (a start never serves without it).
+    #[error(transparent)]
+    Policy(#[from] crate::gate::GateError),
     #[error("random number generator: {0}")]
     Random(String),
     #[error("transparency log: {0}")]
@@ -470,11 +476,25 @@ pub async fn start(config: ServeConfig, handle_signals: bool) -> Result<Running,
         );
     }
 
+    let gate = Arc::new(crate::gate::PolicyGate::new(config.gate.clone())?);
+    if let Some(digest) = gate.policy_set() {
+        registry
+            .policy_set_record(
+                &digest,
+                &gate.set_description(),
+                crate::gate::GATE_PRINCIPAL,
+            )
+            .await
+            .map_err(|e| ServerError::Log(format!("recording the policy set: {e}")))?;
+        tracing::info!(policy_set = %digest, "policy set loaded");
+        tokio::spawn(crate::gate::watch(gate.clone(), registry.clone()));
+    }
     let log = crate::tlog::open_log(&config, dir, &registry).await?;
     let (stop_sequencer, sequencer_stop) = tokio::sync::watch::channel(false);
     let sequencer = tokio::spawn(log.clone().run_until(sequencer_stop));
     crate::tlog::spawn_witness_collector(log.clone(), &config.log.witnesses)?;
     let state = AppState {
+        gate,
         log,
         registry,
         uploads: Arc::new(std::sync::Mutex::new(HashMap::new())),
@@ -910,6 +930,7 @@ where
     let body = serde_json::to_string(&provenant_api::ErrorBody {
         code: provenant_api::ErrorCode::TooManyConnections,
         message: format!("the server is serving its maximum of {max} connections; retry shortly"),
+        decision: None,
     })
     .unwrap_or_default();
     let response = format!(

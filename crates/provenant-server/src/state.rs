@@ -25,12 +25,23 @@ pub struct AppState {
     pub unknown_tokens: Arc<std::sync::Mutex<crate::auth::UnknownTokens>>,
     /// Verifies OIDC identity tokens of CI workloads, when issuers are configured.
     pub oidc: Option<Arc<provenant_oidc::Verifier>>,
+    /// The policy gate (decisions at push, promotion, deployment and
+    /// admission).
+    pub gate: Arc<crate::gate::PolicyGate>,
     /// What a client may cost the server.
     pub limits: Limits,
     pub counters: Arc<Counters>,
 }
 
 impl AppState {
+    /// The ingestion check a publish carries, when pushes to some
+    /// namespace are gated.
+    pub fn ingest_gate(&self) -> Option<provenant_registry::GateHandle> {
+        (!self.gate.config().ingest.is_empty()).then(|| {
+            provenant_registry::GateHandle(Arc::new(crate::gate::Ingest(self.gate.clone())))
+        })
+    }
+
     /// Keeps a validated credential for [`crate::auth::TOKEN_CACHE_TTL`].
     pub(crate) fn remember(
         &self,

@@ -378,8 +378,7 @@ fn usable(
     id: &str,
     caller: &Principal,
 ) -> Result<(), ApiError> {
-    let theirs =
-        slot.opened_by == caller.token_id && s.owner.is_none_or(|o| o == caller.token_id);
+    let theirs = slot.opened_by == caller.token_id && s.owner.is_none_or(|o| o == caller.token_id);
     if slot.is_closed() || s.upload.is_none() || !theirs {
         return Err(not_found(id));
     }

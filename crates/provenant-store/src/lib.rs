@@ -28,9 +28,10 @@ pub use log::{
     LogRecord, LogStateRow, LogTarget, PendingEntry,
 };
 pub use meta::{
-    AccessEventRow, AliasEvent, AliasRow, Annotations, AttachmentRow, Backend, FileRow, GrantRow,
-    ImpactRow, LabelFilter, LineageEdgeRow, MAX_LINEAGE_DEPTH, ModelKey, ModelRow, NamespaceRow,
-    NewAttachment, NewLineageEdge, NewToken, NewVersion, Page, PrincipalRow, RoleBindingRow, Store,
-    TokenRow, TrustedKeyRow, VersionRow, now_millis,
+    AccessEventRow, AliasEvent, AliasRow, Annotations, AttachmentRow, Backend, DecisionRow,
+    FileRow, GrantRow, ImpactRow, LabelFilter, LineageEdgeRow, MAX_LINEAGE_DEPTH, ModelKey,
+    ModelRow, NamespaceRow, NewAttachment, NewDecision, NewLineageEdge, NewToken, NewVersion, Page,
+    PolicySetRow, PrincipalRow, RoleBindingRow, Store, TokenRow, TrustedKeyRow, VersionRow,
+    now_millis,
 };
 pub use vulnstore::{FindingRow, FindingsChange, NewFinding, OsvRow, ScanRow, VulnDbState};

@@ -71,6 +71,23 @@ pub enum Change {
     },
     /// A namespace stopped trusting a key (`trusted_keys` row).
     TrustedKeyRemoved { fingerprint: String },
+    /// The policy gate decided about a version (`policy_decisions` row).
+    PolicyDecision {
+        action: String,
+        digest: String,
+        environment: String,
+        allowed: bool,
+        policy_set: String,
+        input_digest: String,
+        /// The decision document (JSON) as it was answered.
+        decision: String,
+    },
+    /// The server loaded a policy set (`policy_sets` row).
+    PolicySetLoaded {
+        digest: String,
+        /// What the set holds (JSON).
+        description: String,
+    },
 }
 
 /// What an entry is about.
@@ -545,7 +562,8 @@ impl Store {
     }
 
     /// What every logged registry row says, with its log index: versions,
-    /// attachments, alias moves, trusted keys added. The entry type and the
+    /// attachments, alias moves, trusted keys added, policy decisions and
+    /// policy sets loaded. The entry type and the
     /// details each entry must hold are the encoder's.
     pub async fn log_audit_records(&self) -> Result<Vec<AuditRecord>, StoreError> {
         let enc = self.encoder()?;
@@ -687,6 +705,69 @@ impl Store {
                 r.try_get(3)?,
                 change,
                 r.try_get(4)?,
+            ));
+        }
+        let decided = enc.kind(&Change::PolicyDecision {
+            action: String::new(),
+            digest: String::new(),
+            environment: String::new(),
+            allowed: false,
+            policy_set: String::new(),
+            input_digest: String::new(),
+            decision: String::new(),
+        });
+        let rows = sqlx::query(
+            "SELECT d.id, d.model, d.decided_by, e.log_index, d.action, d.digest, d.environment, \
+             d.allowed, d.policy_set, d.input_digest, d.decision FROM policy_decisions d \
+             LEFT JOIN log_events e ON e.source = 'policy_decisions' AND e.source_id = d.id AND e.type = $1 \
+             ORDER BY d.id",
+        )
+        .bind(decided)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let change = Change::PolicyDecision {
+                action: r.try_get(4)?,
+                digest: r.try_get(5)?,
+                environment: r.try_get(6)?,
+                allowed: r.try_get::<i64, _>(7)? != 0,
+                policy_set: r.try_get(8)?,
+                input_digest: r.try_get(9)?,
+                decision: r.try_get(10)?,
+            };
+            out.push(record(
+                "policy_decisions",
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                change,
+                r.try_get(3)?,
+            ));
+        }
+        let loaded = enc.kind(&Change::PolicySetLoaded {
+            digest: String::new(),
+            description: String::new(),
+        });
+        let rows = sqlx::query(
+            "SELECT p.id, p.loaded_by, e.log_index, p.digest, p.description FROM policy_sets p \
+             LEFT JOIN log_events e ON e.source = 'policy_sets' AND e.source_id = p.id AND e.type = $1 \
+             ORDER BY p.id",
+        )
+        .bind(loaded)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let change = Change::PolicySetLoaded {
+                digest: r.try_get(3)?,
+                description: r.try_get(4)?,
+            };
+            out.push(record(
+                "policy_sets",
+                r.try_get(0)?,
+                "policy".to_owned(),
+                r.try_get(1)?,
+                change,
+                r.try_get(2)?,
             ));
         }
         Ok(out)

@@ -30,6 +30,7 @@ mod blob_sizes;
 mod labels;
 mod lineage;
 mod models;
+mod policy;
 mod publish;
 mod reader;
 mod rows;
@@ -41,6 +42,7 @@ mod versions;
 use labels::{labels_json, labels_text};
 pub use lineage::{ImpactRow, LineageEdgeRow, MAX_LINEAGE_DEPTH, NewLineageEdge};
 use models::model_name_in_txn;
+pub use policy::{DecisionRow, NewDecision, PolicySetRow};
 pub(crate) use rows::stored_digest;
 use rows::{
     ATTACHMENT_COLUMNS, KEY_COLUMNS, LIST_COLUMNS, ListedVersion, MODEL_COLUMNS, VERSION_COLUMNS,

@@ -22,6 +22,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// Compile every module (tests included) and report each error with file and line
     Check(CheckArgs),
+    /// Print the input document the server's gate sees for a version (JSON)
+    Input(super::gate::InputArgs),
 }
 
 /// `policy test`.
@@ -78,12 +80,17 @@ pub struct CheckArgs {
 #[error("{0}")]
 pub struct PolicyFailed(pub String);
 
-pub async fn run(_g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
+pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
+    let c = match c {
+        Command::Input(a) => return super::gate::input(g, a).await,
+        other => other,
+    };
     // Reading and compiling is blocking work.
     tokio::task::spawn_blocking(move || match c {
         Command::Test(a) => test(a),
         Command::Eval(a) => eval(a),
         Command::Check(a) => check(a),
+        Command::Input(_) => unreachable!("answered above"),
     })
     .await?
 }

@@ -129,6 +129,43 @@ pub struct Args {
     /// (YAML, or JSON for a .json file; see docs/oidc.md)
     #[arg(long = "oidc-rules", value_name = "FILE", requires = "oidc_issuers")]
     pub oidc_rules: Option<PathBuf>,
+    /// Directory of Rego v1 policies (`package provenant.*` with deny/warn rules; see
+    /// docs/policy.md), compiled at start and reloaded when the files change. Without
+    /// it every gate decision is a deny
+    #[arg(long, env = "PROVENANT_POLICY_DIR", value_name = "DIR")]
+    pub policy_dir: Option<PathBuf>,
+    /// Policy data (JSON, or YAML for .yaml/.yml), merged into `data` in order (repeatable)
+    #[arg(long = "policy-data", value_name = "FILE", requires = "policy_dir")]
+    pub policy_data: Vec<PathBuf>,
+    /// Override a policy's mode: PACKAGE=enforce|warn|dry-run (repeatable)
+    #[arg(long = "policy-mode", value_name = "PKG=MODE", requires = "policy_dir")]
+    pub policy_modes: Vec<String>,
+    /// Evaluation time limit of one decision, in milliseconds (a policy that runs longer is a deny)
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub policy_timeout_ms: u64,
+    /// Seconds between checks of the policy files for changes
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub policy_reload_interval: u64,
+    /// Gate pushes to this namespace (`*`: every namespace): a push the policies deny
+    /// publishes nothing (repeatable)
+    #[arg(long = "gate-ingest", value_name = "NAMESPACE")]
+    pub gate_ingest: Vec<String>,
+    /// Gate moves of this alias (a promotion, e.g. production) in every model: a move
+    /// the policies deny is refused (repeatable)
+    #[arg(long = "gate-promote", value_name = "ALIAS")]
+    pub gate_promote: Vec<String>,
+    /// Seconds a decision is reused for the same version, policy set and input
+    #[arg(long, default_value_t = 60)]
+    pub decision_cache_ttl: u64,
+    /// `input.target.environment` of admission reviews (POST /admission)
+    #[arg(long, value_name = "ENV")]
+    pub admission_env: Option<String>,
+    /// `input.target.cluster` of admission reviews
+    #[arg(long, value_name = "NAME")]
+    pub admission_cluster: Option<String>,
+    /// Milliseconds the admission webhook has to answer; past it the review is denied
+    #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u64).range(1..=30_000))]
+    pub admission_timeout_ms: u64,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
@@ -180,6 +217,19 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
                 )
                 .context("OIDC workload identity (--oidc-*)")?,
             )
+        },
+        gate: provenant_server::GateConfig {
+            policy_dir: a.policy_dir,
+            data_files: a.policy_data,
+            modes: a.policy_modes,
+            time_limit: std::time::Duration::from_millis(a.policy_timeout_ms),
+            reload_interval: std::time::Duration::from_secs(a.policy_reload_interval),
+            ingest: a.gate_ingest,
+            promote: a.gate_promote,
+            cache_ttl: std::time::Duration::from_secs(a.decision_cache_ttl),
+            admission_environment: a.admission_env,
+            admission_cluster: a.admission_cluster,
+            admission_timeout: std::time::Duration::from_millis(a.admission_timeout_ms),
         },
     };
     let running = provenant_server::start(config, true)

@@ -38,6 +38,25 @@ fn a_directory_is_loaded_recursively_without_tests() {
     assert!(set.digest().starts_with("sha256:") && set.digest().len() == 71);
 }
 
+/// A ConfigMap volume as Kubernetes mounts it: the files live in a hidden
+/// timestamped directory, `..data` links to it, and the visible names link
+/// through `..data`. Each module loads once, under its visible name.
+#[test]
+fn hidden_entries_are_skipped_as_in_a_configmap_volume() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "..2026_12_05_12_00_00.1/signed.rego", SIGNED);
+    std::os::unix::fs::symlink("..2026_12_05_12_00_00.1", dir.path().join("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/signed.rego", dir.path().join("signed.rego")).unwrap();
+    write(
+        dir.path(),
+        ".#signed.rego",
+        "package provenant.signed\n\nbroken {",
+    );
+    let set = PolicySet::load(&PolicyConfig::new(dir.path())).unwrap();
+    let paths: Vec<&str> = set.modules().iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(paths, ["signed.rego"]);
+}
+
 #[test]
 fn a_parse_error_names_file_line_and_message() {
     let err = PolicySet::compile(

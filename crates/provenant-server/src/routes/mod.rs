@@ -5,6 +5,7 @@ pub mod blobs;
 pub mod identity;
 pub mod log;
 pub mod models;
+pub mod policy;
 pub mod provenance;
 pub mod signing;
 pub mod versions;
@@ -179,6 +180,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/versions", get(versions::list_versions))
         .route("/api/v1/search", get(versions::search))
         .route("/api/v1/resolve", get(versions::resolve))
+        .route("/api/v1/gate", post(policy::gate))
+        .route("/api/v1/policy/input", get(policy::input))
+        .route("/api/v1/decisions", get(policy::decisions))
+        .route("/api/v1/policies", get(policy::policies))
+        .route(
+            "/admission",
+            post(policy::admission).layer(DefaultBodyLimit::max(policy::ADMISSION_LIMIT)),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
@@ -198,6 +207,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/schemas/ml-training-build-type.json",
             get(provenance::build_type_schema),
+        )
+        .route(
+            "/api/v1/schemas/policy-input.json",
+            get(policy::input_schema),
         )
         .merge(authed)
         .fallback(not_found)

@@ -118,6 +118,7 @@ pub async fn list_aliases(
     params(("model" = String, Path, description = "URL-encoded `namespace/name`"), ("alias" = String, Path)),
     request_body = AliasTarget,
     responses((status = 200, body = AliasEventView), (status = 404, body = crate::api_error::ErrorBody),
+              (status = 403, body = crate::api_error::ErrorBody, description = "the policy gate denied the promotion (`policy_denied`, with the decision)"),
               (status = 409, body = crate::api_error::ErrorBody)))]
 pub async fn set_alias(
     State(state): State<AppState>,
@@ -135,6 +136,10 @@ pub async fn set_alias(
     // The alias is checked before the reference, as it always was.
     provenant_registry::validate_alias(&alias)?;
     let reference = Reference::numbered(&model, target.version)?;
+    if state.gate.gates_promotion(&alias) {
+        let row = state.registry.resolve(&reference).await?;
+        super::policy::gate_promotion(&state, &row, &alias, &allowed.principal.name).await?;
+    }
     let event = state
         .registry
         .alias_set(&reference, &alias, &allowed.principal.name)

@@ -149,6 +149,7 @@ pub async fn publish(
                 .map(|b| super::attachment_input(b, &caller))
                 .collect::<Result<_, _>>()?,
             require_trusted: body.require_trusted,
+            gate: state.ingest_gate(),
         })
         .await?;
     let status = if published.created {

@@ -1025,6 +1025,7 @@ async fn auth_token_file_openapi_and_schema() {
             tls: None,
             admin_token_file: None,
             oidc: None,
+            gate: Default::default(),
         },
         false,
     )

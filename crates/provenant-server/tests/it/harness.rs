@@ -1,4 +1,4 @@
-use provenant_server::{Limits, Running, ServeConfig, start};
+use provenant_server::{GateConfig, Limits, Running, ServeConfig, start};
 pub use provenant_testkit::Backend;
 use provenant_testkit::{Fixture, PgTestDb};
 use reqwest::{Method, StatusCode};
@@ -27,12 +27,38 @@ impl TestServer {
         blob_url: Option<String>,
         dir: tempfile::TempDir,
     ) -> Option<Self> {
-        Self::start_configured(backend, blob_url, dir, Limits::default()).await
+        Self::start_configured(
+            backend,
+            blob_url,
+            dir,
+            Limits::default(),
+            GateConfig::default(),
+        )
+        .await
+    }
+
+    /// Start a server with this policy gate.
+    pub async fn start_with_gate(backend: Backend, gate: GateConfig) -> Option<Self> {
+        Self::start_configured(
+            backend,
+            None,
+            tempfile::tempdir().unwrap(),
+            Limits::default(),
+            gate,
+        )
+        .await
     }
 
     /// Start a server with these budgets.
     pub async fn start_with_limits(backend: Backend, limits: Limits) -> Option<Self> {
-        Self::start_configured(backend, None, tempfile::tempdir().unwrap(), limits).await
+        Self::start_configured(
+            backend,
+            None,
+            tempfile::tempdir().unwrap(),
+            limits,
+            GateConfig::default(),
+        )
+        .await
     }
 
     async fn start_configured(
@@ -40,6 +66,7 @@ impl TestServer {
         blob_url: Option<String>,
         dir: tempfile::TempDir,
         limits: Limits,
+        gate: GateConfig,
     ) -> Option<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let pg = match backend {
@@ -60,6 +87,7 @@ impl TestServer {
                 admin_token_file: None,
                 oidc: None,
                 tls: None,
+                gate,
             },
             false,
         )

@@ -7,6 +7,7 @@ mod budgets;
 mod errors;
 mod harness;
 mod permissions;
+mod policy;
 mod trust;
 
 /// Every case on SQLite and PostgreSQL, over a [`harness::TestServer`].

@@ -272,7 +272,7 @@ fn metadata() -> Value {
 }
 
 /// An OMS signature over `files` (signed with `key`, no certificate).
-fn oms_bundle(files: &[(String, Vec<u8>)], key: &PrivateKey) -> Value {
+pub(crate) fn oms_bundle(files: &[(String, Vec<u8>)], key: &PrivateKey) -> Value {
     let dir = tempfile::tempdir().unwrap();
     for (path, data) in files {
         std::fs::write(dir.path().join(path), data).unwrap();
@@ -285,7 +285,7 @@ fn oms_bundle(files: &[(String, Vec<u8>)], key: &PrivateKey) -> Value {
 }
 
 /// The OMS root digest (hex) of `files`: the subject of attestations.
-fn root_hex(files: &[(String, Vec<u8>)]) -> String {
+pub(crate) fn root_hex(files: &[(String, Vec<u8>)]) -> String {
     let digests: Vec<(String, provenant_digest::Digest)> = files
         .iter()
         .map(|(p, d)| (p.clone(), sha(d).parse().unwrap()))
@@ -295,7 +295,7 @@ fn root_hex(files: &[(String, Vec<u8>)]) -> String {
         .hex()
 }
 
-fn statement_bundle(
+pub(crate) fn statement_bundle(
     model: &str,
     subject_hex: &str,
     predicate_type: &str,
