@@ -251,10 +251,10 @@ enum Bind {
 
 /// Appends `names` to `binds` and returns their placeholders (`$4, $5`),
 /// for an `IN (…)` list.
-fn bind_list(binds: &mut Vec<Bind>, names: &[String]) -> String {
+fn bind_list<S: AsRef<str>>(binds: &mut Vec<Bind>, names: &[S]) -> String {
     let mut list = Vec::with_capacity(names.len());
     for n in names {
-        binds.push(Bind::S(n.clone()));
+        binds.push(Bind::S(n.as_ref().to_owned()));
         list.push(format!("${}", binds.len()));
     }
     list.join(", ")

@@ -27,7 +27,21 @@ impl Store {
         limit: i64,
         only: Option<&[String]>,
     ) -> Result<Vec<ModelRow>, StoreError> {
-        if only.is_some_and(<[String]>::is_empty) {
+        // Only the namespaces a name under `prefix` can be in: `ns/…` starts
+        // with the prefix, or the prefix starts with `ns/`. A prefix inside
+        // one namespace (`team/`) leaves one name to bind instead of the
+        // caller's every namespace.
+        let narrowed: Option<Vec<&str>> = only.map(|names| {
+            names
+                .iter()
+                .map(String::as_str)
+                .filter(|n| {
+                    let under = format!("{n}/");
+                    under.starts_with(prefix) || prefix.starts_with(&under)
+                })
+                .collect()
+        });
+        if narrowed.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }
         // A half-open range on the unique index instead of LIKE, which would
@@ -36,8 +50,8 @@ impl Store {
         let lower = after.map_or_else(|| prefix.to_owned(), str::to_owned);
         let op = if after.is_some() { ">" } else { ">=" };
         let mut binds = vec![Bind::S(lower), Bind::S(upper), Bind::I(limit)];
-        let scope = only.map_or_else(String::new, |names| {
-            format!(" AND n.name IN ({})", super::bind_list(&mut binds, names))
+        let scope = narrowed.map_or_else(String::new, |names| {
+            format!(" AND n.name IN ({})", super::bind_list(&mut binds, &names))
         });
         let sql = format!(
             "SELECT {MODEL_COLUMNS} FROM models m JOIN namespaces n ON n.id = m.namespace_id \

@@ -293,6 +293,34 @@ both!(labels_filters_search_and_pages, async |store: &Store| {
             .unwrap()
             .is_empty()
     );
+    // Only the namespaces a caller reads: those a name under the prefix can
+    // be in (a shorter prefix, a longer one, none).
+    let names = |ms: Vec<provenant_store::ModelRow>| -> Vec<String> {
+        ms.into_iter().map(|m| m.full_name).collect()
+    };
+    let reads = ["aiops".to_owned(), "netops".to_owned()];
+    for prefix in ["", "ai", "aiops/", "aiops/fore"] {
+        let got = names(
+            store
+                .model_list(prefix, None, 10, Some(&reads))
+                .await
+                .unwrap(),
+        );
+        let all = names(store.model_list(prefix, None, 10, None).await.unwrap());
+        assert_eq!(got, all, "prefix {prefix:?}");
+        assert!(!got.is_empty(), "prefix {prefix:?}");
+    }
+    let elsewhere = ["netops".to_owned(), "aiop".to_owned()];
+    for prefix in ["", "aiops/", "ai"] {
+        assert!(
+            store
+                .model_list(prefix, None, 10, Some(&elsewhere))
+                .await
+                .unwrap()
+                .is_empty(),
+            "prefix {prefix:?}"
+        );
+    }
 });
 
 both!(state_and_aliases, async |store: &Store| {
