@@ -32,7 +32,13 @@ const STAR: &str = "*";
 
 /// Routes that name their namespace in a `ref` query parameter rather than
 /// in their path.
-const QUERY_REF_ROUTES: &[&str] = &["/api/v1/log/versions", "/api/v1/resolve"];
+const QUERY_REF_ROUTES: &[&str] = &[
+    "/api/v1/log/versions",
+    "/api/v1/resolve",
+    "/api/v1/gate",
+    "/api/v1/policy/input",
+    "/api/v1/decisions",
+];
 
 /// Routes whose template the matrix and the OpenAPI document (and the
 /// router) spell differently: the router serves the C2SP tiles under one
@@ -578,7 +584,14 @@ fn concrete(route: &RoutePermission, ns: &str, w: &World) -> Result<Call, String
     let query = match (route.method.as_str(), t) {
         ("GET", "/api/v1/log/proof/inclusion") => "?index=0".to_owned(),
         ("GET", "/api/v1/log/proof/consistency") => "?old=1".to_owned(),
-        ("GET", "/api/v1/log/versions" | "/api/v1/resolve") => format!("?ref={ns}/m:1"),
+        (
+            "GET" | "POST",
+            "/api/v1/log/versions"
+            | "/api/v1/resolve"
+            | "/api/v1/gate"
+            | "/api/v1/policy/input"
+            | "/api/v1/decisions",
+        ) => format!("?ref={ns}/m:1"),
         ("GET", "/api/v1/impact") => format!("?input=dataset:{}", dataset_digest()),
         ("GET", "/api/v1/search") => "?q=walkfixture".to_owned(),
         ("GET", "/api/v1/admin/access-events" | "/api/v1/admin/log/events") => {
@@ -627,6 +640,9 @@ fn concrete(route: &RoutePermission, ns: &str, w: &World) -> Result<Call, String
         ("POST", "/api/v1/namespaces/{namespace}/keys") => Some(Body::Json(
             json!({"public_key": w.walk_key_pem, "comment": "permission walk"}),
         )),
+        ("POST", "/api/v1/gate") => Some(Body::Json(json!({"action": "deploy"}))),
+        // Not a review: answered 400 to whoever may call the webhook.
+        ("POST", "/admission") => Some(Body::Json(json!({"kind": "AdmissionReview"}))),
         ("POST", "/api/v1/vulndb/import") => {
             Some(Body::Json(json!({"source": "walk", "records": []})))
         }
