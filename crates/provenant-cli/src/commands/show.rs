@@ -12,10 +12,20 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     let v = super::resolve(&client, &a.reference).await?;
     super::warn_if_retired(&v);
     let provenance = super::provenance::summaries(&client, &v).await?;
+    let by_digest = format!("{}@{}", v.model, v.digest);
+    let decisions: Vec<provenant_api::DecisionView> = client
+        .get_json(&format!(
+            "/api/v1/decisions?{}&limit=10",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("ref", &by_digest)
+                .finish()
+        ))
+        .await?;
     if g.json {
         return crate::output::json(&Shown {
             version: &v,
             provenance: &provenance,
+            decisions: &decisions,
         });
     }
     let metadata = v.metadata.to_value();
@@ -84,6 +94,32 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
             print_provenance(p)?;
         }
     }
+    if decisions.is_empty() {
+        println!("decisions:  none");
+    } else {
+        println!("decisions (newest first; `provenant decisions` for all):");
+        for d in &decisions {
+            let first = d
+                .decision
+                .deny
+                .first()
+                .map(|m| format!(": {}: {}", m.policy, m.message))
+                .unwrap_or_default();
+            println!(
+                "  {} {} {}{} by {}{}",
+                d.decided_at,
+                d.decision.decision,
+                d.action,
+                if d.environment.is_empty() {
+                    String::new()
+                } else {
+                    format!(" to {}", d.environment)
+                },
+                d.decided_by,
+                first
+            );
+        }
+    }
     if let Some(files) = &v.files {
         println!("files:");
         let rows: Vec<Vec<String>> = files
@@ -110,13 +146,16 @@ pub async fn run(g: &GlobalArgs, a: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What `show --json` prints: the version as the server shows it, and the
-/// summaries of its provenance attestations (without their statements).
+/// What `show --json` prints: the version as the server shows it, the
+/// summaries of its provenance attestations (without their statements) and
+/// the gate's latest decisions.
 #[derive(serde::Serialize)]
 struct Shown<'a> {
     #[serde(flatten)]
     version: &'a provenant_api::VersionView,
     provenance: &'a [serde_json::Value],
+    /// The policy gate's latest decisions about the version (at most 10).
+    decisions: &'a [provenant_api::DecisionView],
 }
 
 /// One provenance attestation as `show` prints it (`-` for what it lacks).

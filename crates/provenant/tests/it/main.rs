@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod docs;
+mod gate;
 mod identity;
 mod newcomer;
 mod offline;
@@ -613,6 +614,9 @@ fn help_lists_every_command() {
         "lineage",
         "impact",
         "reproduce",
+        "gate",
+        "decisions",
+        "policy",
     ] {
         assert!(text.contains(c), "--help lacks {c}");
     }
