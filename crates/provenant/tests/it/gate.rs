@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use provenant_testkit::ServeDatabase;
+use provenant_attest::Signer as _;
 use serde_json::{Value, json};
 
 use crate::{Server, start_with, write};
@@ -57,7 +58,7 @@ provenant_testkit::both!(sync gate_for_pipelines, |db: &ServeDatabase| {
         &w,
         &["push", "m", "--model", "secure/detector", "--sign", "--key", "k.pem"],
     );
-    let digest = pushed["digest"].as_str().unwrap().to_owned();
+    let digest = pushed["version"]["digest"].as_str().unwrap().to_owned();
     let pinned = format!("secure/detector@{digest}");
 
     // By digest: allowed (exit 0), with the warn-mode provenance reason as a
@@ -106,7 +107,7 @@ provenant_testkit::both!(sync gate_for_pipelines, |db: &ServeDatabase| {
     assert!(out.contains("PASS:"), "{out}");
     write(
         &w.join("broken/bad.rego"),
-        b"package provenant.bad\n\ndeny contains msg if {\n  msg := undefined_thing\n}\n",
+        b"package provenant.bad\n\ndeny contains msg if {\n  msg := [1,\n}\n",
     );
     let out = s.cli(&w, &["policy", "check", "broken"]);
     assert_eq!(out.status.code(), Some(1));
