@@ -113,7 +113,8 @@ pub struct PolicyCommitSignature {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct PolicyDataset {
     pub uri: String,
-    pub digest: String,
+    /// `sha256:…`; `null` when the provenance gives none.
+    pub digest: Option<String>,
 }
 
 /// `input.provenance`: the newest provenance attestation, in brief.
@@ -342,8 +343,8 @@ pub struct PolicySetView {
     pub configured: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
-    /// What the set holds: module paths and digests, the data digest, mode
-    /// overrides.
+    /// What the set holds: its digest, policy and library packages, module
+    /// paths and SHA-256 digests, data files, mode overrides.
     #[schema(value_type = Object)]
     pub set: Value,
     /// The namespaces whose pushes are gated (`*`: all).

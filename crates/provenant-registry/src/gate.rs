@@ -301,12 +301,10 @@ impl Registry {
         description: &Value,
         by: &str,
     ) -> Result<bool, RegistryError> {
-        let recorded = self
+        Ok(self
             .store
             .policy_set_record(digest, &description.to_string(), by)
-            .await?;
-        if recorded {}
-        Ok(recorded)
+            .await?)
     }
 
     /// Asks `gate` about a version about to be published, records the
@@ -443,12 +441,15 @@ fn certificate_of(body: &[u8]) -> Option<PolicyCertificate> {
     };
     let id = provenant_attest::certificate_identity(chain.first()?).ok()?;
     Some(PolicyCertificate {
+        // As policies match them: a URI as it is, an e-mail address as a
+        // `mailto:` URI (Fulcio's form), a DNS name bare.
         identities: id
             .sans
             .iter()
-            .map(|s| {
-                s.split_once(':')
-                    .map_or_else(|| s.clone(), |(_, v)| v.to_owned())
+            .map(|s| match s.split_once(':') {
+                Some(("email", addr)) => format!("mailto:{addr}"),
+                Some((_, v)) => v.to_owned(),
+                None => s.clone(),
             })
             .collect(),
         issuer: id.oidc_issuer,
@@ -492,11 +493,11 @@ fn provenance_of(f: &Facts<'_>) -> PolicyProvenance {
             .map(|d| match d.rsplit_once('@') {
                 Some((uri, digest)) if digest.starts_with("sha256:") => PolicyDataset {
                     uri: uri.to_owned(),
-                    digest: digest.to_owned(),
+                    digest: Some(digest.to_owned()),
                 },
                 _ => PolicyDataset {
                     uri: d.clone(),
-                    digest: String::new(),
+                    digest: None,
                 },
             })
             .collect(),
@@ -600,12 +601,19 @@ fn findings_of<'a>(
             });
             continue;
         }
-        let severity = f
+        let severity = match f
             .get("severity")
             .and_then(|v| v.get("level").or(Some(v)))
             .and_then(Value::as_str)
             .unwrap_or("unknown")
-            .to_ascii_lowercase();
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            // CVSS "none" (a score of 0): the lowest level the input knows.
+            "none" => "low".to_owned(),
+            level @ ("critical" | "high" | "medium" | "low") => level.to_owned(),
+            _ => "unknown".to_owned(),
+        };
         open.push(PolicyFinding {
             id: s("id"),
             aliases: list("aliases"),
@@ -652,9 +660,14 @@ mod tests {
             "suppressed":false,"summary":"bad"}"#;
         let waived = r#"{"id":"GHSA-2","purl":"pkg:pypi/b@1","severity":{"level":"high","source":"x"},
             "suppressed":true,"suppressed_reason":"not reachable","suppressed_by":"vex"}"#;
-        let f = findings_of(true, None, [open, waived, "not json"].into_iter());
-        assert_eq!(f.open.len(), 1);
+        let zero = r#"{"id":"GHSA-3","severity":{"level":"none"},"suppressed":false}"#;
+        let odd = r#"{"id":"GHSA-4","severity":{"level":"catastrophic"},"suppressed":false}"#;
+        let f = findings_of(true, None, [open, waived, zero, odd, "not json"].into_iter());
+        assert_eq!(f.open.len(), 3);
         assert_eq!(f.open[0].severity, "critical");
+        // Only the levels the input schema knows reach it.
+        assert_eq!(f.open[1].severity, "low");
+        assert_eq!(f.open[2].severity, "unknown");
         assert_eq!(f.open[0].fixed_versions, vec!["2"]);
         assert_eq!(f.suppressed.len(), 1);
         assert_eq!(f.suppressed[0].by, "vex");
