@@ -107,7 +107,7 @@ impl GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Commands {
     /// Run the registry server (embedded SQLite + local blobs by default)
-    Serve(commands::serve::Args),
+    Serve(Box<commands::serve::Args>),
     /// Store the registry URL and a token in the user config file
     Login(commands::login::Args),
     /// Publish a model directory (or file) as a new version
@@ -260,7 +260,7 @@ pub fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let g = &cli.global;
     match cli.command {
-        Commands::Serve(a) => commands::serve::run(a).await,
+        Commands::Serve(a) => commands::serve::run(*a).await,
         Commands::Whoami => commands::identity::whoami(g).await,
         Commands::Token(c) => commands::identity::token(g, c).await,
         Commands::Principal(c) => commands::identity::principal(g, c).await,

@@ -235,6 +235,7 @@ impl Registry {
     }
 
     /// Records a decision and its log entry.
+    #[allow(clippy::too_many_arguments)] // the row's columns, each named
     pub async fn decision_record(
         &self,
         model: &ModelName,

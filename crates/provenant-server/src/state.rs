@@ -85,7 +85,7 @@ impl AppState {
         self.token_cache.lock().is_ok_and(|c| {
             c.get(&hash).is_some_and(|t| {
                 t.checked.elapsed() < crate::auth::TOKEN_CACHE_TTL
-                    && !t.expires_at.is_some_and(|e| e <= now)
+                    && t.expires_at.is_none_or(|e| e > now)
             })
         })
     }

@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use provenant_testkit::ServeDatabase;
 use provenant_attest::Signer as _;
+use provenant_testkit::ServeDatabase;
 use serde_json::{Value, json};
 
 use crate::{Server, start_with, write};
