@@ -663,7 +663,11 @@ mod tests {
             "suppressed":true,"suppressed_reason":"not reachable","suppressed_by":"vex"}"#;
         let zero = r#"{"id":"GHSA-3","severity":{"level":"none"},"suppressed":false}"#;
         let odd = r#"{"id":"GHSA-4","severity":{"level":"catastrophic"},"suppressed":false}"#;
-        let f = findings_of(true, None, [open, waived, zero, odd, "not json"].into_iter());
+        let f = findings_of(
+            true,
+            None,
+            [open, waived, zero, odd, "not json"].into_iter(),
+        );
         assert_eq!(f.open.len(), 3);
         assert_eq!(f.open[0].severity, "critical");
         // Only the levels the input schema knows reach it.
