@@ -98,6 +98,56 @@ pub enum PolicyError {
     /// The input document does not match the input schema.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The policy signature cannot be read, is malformed, or does not
+    /// verify against the trusted key or roots (wrong key, bad signature,
+    /// rejected certificate chain).
+    #[error("policy signature {}: {source}", bundle.display())]
+    Signature {
+        /// The signature bundle.
+        bundle: PathBuf,
+        /// Why it was refused.
+        #[source]
+        source: provenant_attest::AttestError,
+    },
+    /// The policy signature verifies, but its manifest does not give one
+    /// SHA-256 per whole file.
+    #[error("policy signature {}: {reason}", bundle.display())]
+    SignedManifest {
+        /// The signature bundle.
+        bundle: PathBuf,
+        /// What the manifest holds instead.
+        reason: String,
+    },
+    /// A module or data file the set loads is not listed in the policy
+    /// signature.
+    #[error("{file} is not signed: the policy signature {} does not list it (re-sign the policy directory)", bundle.display())]
+    Unsigned {
+        /// The file, relative to the policy directory.
+        file: String,
+        /// The signature bundle.
+        bundle: PathBuf,
+    },
+    /// A module or data file differs from what the policy signature lists.
+    #[error("{file} does not match the policy signature {}: signed sha256 {signed}, read sha256 {actual}", bundle.display())]
+    SignedDigestMismatch {
+        /// The file, relative to the policy directory.
+        file: String,
+        /// The signature bundle.
+        bundle: PathBuf,
+        /// The SHA-256 (hex) the signature lists.
+        signed: String,
+        /// The SHA-256 (hex) of the bytes read.
+        actual: String,
+    },
+    /// A data file lies outside the signed policy directory, so no
+    /// signature can vouch for it.
+    #[error("data file {} is outside the signed policy directory {}: when a policy signature is required, data files must lie inside the signed directory", file.display(), dir.display())]
+    DataOutsideSignedDir {
+        /// The data file as given.
+        file: PathBuf,
+        /// The policy directory.
+        dir: PathBuf,
+    },
 }
 
 /// The input document does not match `policy-input.v1.schema.json`.

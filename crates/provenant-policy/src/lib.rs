@@ -10,9 +10,14 @@
 //!   `data.provenant` document, and [`Decision::from_raw`] decides from a
 //!   raw document (ours or `opa eval`'s) in one place.
 //! - [`LivePolicies`]: the set a server serves, reloaded when its sources change.
+//! - Signed policy sets ([`SignatureCheck`], [`PolicySet::load_signed`]): the
+//!   directory signed like a model with an OpenSSF Model Signing signature
+//!   (<https://github.com/ossf/model-signing-spec>); every load checks the
+//!   bytes it compiles against the signed manifest.
 //! - [`run_tests`] and [`check`]: `opa test` and compile checks for the CLI.
 //!
-//! No I/O besides reading the policy directory and data files; no threads.
+//! No I/O besides reading the policy directory, data files and the policy
+//! signature; no threads.
 
 mod canonical;
 mod decision;
@@ -20,6 +25,7 @@ mod error;
 mod input;
 mod live;
 mod set;
+mod signed;
 mod source;
 mod testing;
 
@@ -32,6 +38,7 @@ pub use error::{InputError, PolicyError};
 pub use input::{INPUT_SCHEMA, INPUT_SCHEMA_ID, validate_input};
 pub use live::{LivePolicies, Reloaded};
 pub use set::{DEFAULT_TIME_LIMIT, PolicyConfig, PolicySet};
+pub use signed::{PolicySigner, SignatureCheck};
 pub use source::{
     DataSource, ModuleSource, SourceFingerprint, is_test_path, merge_data, read_data_file,
     read_modules,

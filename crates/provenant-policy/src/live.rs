@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use crate::{PolicyConfig, PolicyError, PolicySet, SourceFingerprint};
+use crate::{PolicyConfig, PolicyError, PolicySet, SignatureCheck, SourceFingerprint};
 
 /// The outcome of a successful reload.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +30,8 @@ impl Reloaded {
 #[derive(Debug)]
 pub struct LivePolicies {
     config: PolicyConfig,
+    /// The signature every load must carry, if any.
+    signature: Option<SignatureCheck>,
     current: RwLock<Arc<PolicySet>>,
     /// The fingerprint of the sources the current set was compiled from (or
     /// of the last sources that failed to compile, so a broken edit is
@@ -43,10 +45,24 @@ impl LivePolicies {
     /// # Errors
     /// As [`PolicySet::load`].
     pub fn load(config: PolicyConfig) -> Result<Self, PolicyError> {
-        let fingerprint = SourceFingerprint::of(Some(&config.dir), &config.data_files)?;
-        let set = PolicySet::load(&config)?;
+        Self::load_signed(config, None)
+    }
+
+    /// Loads the set `config` describes; with `signature`, this load and
+    /// every reload must verify (see [`PolicySet::load_signed`]), and the
+    /// signature file is watched with the sources.
+    ///
+    /// # Errors
+    /// As [`PolicySet::load_signed`].
+    pub fn load_signed(
+        config: PolicyConfig,
+        signature: Option<SignatureCheck>,
+    ) -> Result<Self, PolicyError> {
+        let fingerprint = SourceFingerprint::of_config(&config, signature.as_ref())?;
+        let set = PolicySet::load_signed(&config, signature.as_ref())?;
         Ok(Self {
             config,
+            signature,
             current: RwLock::new(Arc::new(set)),
             seen: Mutex::new(fingerprint),
         })
@@ -55,6 +71,11 @@ impl LivePolicies {
     /// The configuration the set is loaded from.
     pub fn config(&self) -> &PolicyConfig {
         &self.config
+    }
+
+    /// The signature every load must carry, if any.
+    pub fn signature(&self) -> Option<&SignatureCheck> {
+        self.signature.as_ref()
     }
 
     /// The set in force now (a cheap `Arc` clone; hold it for one decision).
@@ -70,18 +91,21 @@ impl LivePolicies {
     /// # Errors
     /// As [`SourceFingerprint::of`].
     pub fn fingerprint(&self) -> Result<SourceFingerprint, PolicyError> {
-        SourceFingerprint::of(Some(&self.config.dir), &self.config.data_files)
+        SourceFingerprint::of_config(&self.config, self.signature.as_ref())
     }
 
     /// Recompiles from the same sources and swaps the set in only when that
     /// succeeds; on error the previous set stays in force.
     ///
     /// # Errors
-    /// As [`PolicySet::load`].
+    /// As [`PolicySet::load_signed`].
     pub fn reload(&self) -> Result<Reloaded, PolicyError> {
         let fingerprint = self.fingerprint()?;
         *self.seen.lock().unwrap_or_else(PoisonError::into_inner) = fingerprint;
-        let set = Arc::new(PolicySet::load(&self.config)?);
+        let set = Arc::new(PolicySet::load_signed(
+            &self.config,
+            self.signature.as_ref(),
+        )?);
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
         let previous = current.digest().to_owned();
         let digest = set.digest().to_owned();

@@ -13,8 +13,12 @@ use time::OffsetDateTime;
 use crate::canonical::{canonical_json, input_digest, sha256_digest, sha256_hex};
 use crate::decision::{DECISION_RULES, Decision, ModeOverrides, SET_POLICY};
 use crate::input::validate_input;
-use crate::source::{DataSource, ModuleSource, merge_data, read_data_file, read_modules};
+use crate::signed::{SignedFiles, relative_inside};
+use crate::source::{
+    DataSource, ModuleSource, merge_data, parse_data, read_data_file, read_modules, read_text,
+};
 use crate::{Mode, PolicyError};
+use crate::{PolicySigner, SignatureCheck};
 
 /// Evaluation time limit of one decision unless configured otherwise.
 pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_millis(250);
@@ -75,6 +79,7 @@ pub struct PolicySet {
     modes: ModeOverrides,
     digest: String,
     time_limit: Duration,
+    signer: Option<PolicySigner>,
 }
 
 impl fmt::Debug for PolicySet {
@@ -85,6 +90,7 @@ impl fmt::Debug for PolicySet {
             .field("policies", &self.policies())
             .field("modes", &self.modes)
             .field("time_limit", &self.time_limit)
+            .field("signer", &self.signer)
             .finish_non_exhaustive()
     }
 }
@@ -97,13 +103,61 @@ impl PolicySet {
     /// or compile ([`PolicyError::Compile`] with file and line); a data
     /// conflict; an invalid mode or mode override.
     pub fn load(config: &PolicyConfig) -> Result<Self, PolicyError> {
+        Self::load_signed(config, None)
+    }
+
+    /// Loads and compiles the policy set `config` describes; with
+    /// `signature`, only when it is signed as required.
+    ///
+    /// Each module and data file is read once; the signature is verified
+    /// against its trust root and the SHA-256 of exactly the bytes read is
+    /// compared with the signed manifest before those bytes are compiled
+    /// (no time-of-check/time-of-use gap). Every decision module (not the
+    /// `*_test.rego` tests) and every data file must be listed; data files
+    /// must lie inside the signed directory. The signature does not change
+    /// the set digest; [`PolicySet::signer`] tells who signed.
+    ///
+    /// # Errors
+    /// As [`PolicySet::load`]; with a signature also
+    /// [`PolicyError::Signature`], [`PolicyError::SignedManifest`],
+    /// [`PolicyError::Unsigned`], [`PolicyError::SignedDigestMismatch`] and
+    /// [`PolicyError::DataOutsideSignedDir`].
+    pub fn load_signed(
+        config: &PolicyConfig,
+        signature: Option<&SignatureCheck>,
+    ) -> Result<Self, PolicyError> {
+        let signed = signature.map(SignedFiles::verify).transpose()?;
         let modules = read_modules(&config.dir)?;
-        let data = config
-            .data_files
-            .iter()
-            .map(|p| read_data_file(p))
-            .collect::<Result<Vec<_>, _>>()?;
-        Self::compile(&modules, &data, &config.modes, config.time_limit)
+        let mut data = Vec::with_capacity(config.data_files.len());
+        for path in &config.data_files {
+            if let Some(signed) = &signed {
+                // Refused before it is even read.
+                if relative_inside(&config.dir, path).is_none() {
+                    return Err(PolicyError::DataOutsideSignedDir {
+                        file: path.clone(),
+                        dir: config.dir.clone(),
+                    });
+                }
+                let text = read_text(path)?;
+                signed.check_data(&config.dir, path, text.as_bytes())?;
+                data.push(parse_data(path, &text)?);
+            } else {
+                data.push(read_data_file(path)?);
+            }
+        }
+        if let Some(signed) = &signed {
+            for m in modules.iter().filter(|m| !m.is_test()) {
+                signed.check(&m.path, m.text.as_bytes())?;
+            }
+        }
+        let mut set = Self::compile(&modules, &data, &config.modes, config.time_limit)?;
+        set.signer = signed.map(SignedFiles::into_signer);
+        Ok(set)
+    }
+
+    /// Who signed the set, when it was loaded with a required signature.
+    pub fn signer(&self) -> Option<&PolicySigner> {
+        self.signer.as_ref()
     }
 
     /// Compiles a policy set from modules in memory. Test modules
@@ -176,6 +230,7 @@ impl PolicySet {
             modes: modes.clone(),
             digest: sha256_digest(listing.as_bytes()),
             time_limit,
+            signer: None,
         })
     }
 

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
-use crate::PolicyError;
+use crate::{PolicyConfig, PolicyError, SignatureCheck};
 
 /// Deepest directory nesting followed under a policy directory (a guard
 /// against symbolic-link loops).
@@ -130,22 +130,31 @@ fn relative(root: &Path, path: &Path) -> Result<String, PolicyError> {
 /// [`PolicyError::Io`], or [`PolicyError::Data`] when it does not parse or is
 /// not an object.
 pub fn read_data_file(path: &Path) -> Result<DataSource, PolicyError> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+    parse_data(path, &read_text(path)?)
+}
+
+/// A file's text (UTF-8).
+pub(crate) fn read_text(path: &Path) -> Result<String, PolicyError> {
+    std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
         path: path.to_owned(),
         source,
-    })?;
+    })
+}
+
+/// Parses the text of data file `path` as [`read_data_file`] does.
+pub(crate) fn parse_data(path: &Path, text: &str) -> Result<DataSource, PolicyError> {
+    let name = path.display().to_string();
     let yaml = path
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
     let value: Value = if yaml {
-        serde_norway::from_str(&text).map_err(|e| PolicyError::Data {
+        serde_norway::from_str(text).map_err(|e| PolicyError::Data {
             file: name.clone(),
             reason: format!("not valid YAML: {e}"),
         })?
     } else {
-        serde_json::from_str(&text).map_err(|e| PolicyError::Data {
+        serde_json::from_str(text).map_err(|e| PolicyError::Data {
             file: name.clone(),
             reason: format!("not valid JSON: {e}"),
         })?
@@ -236,6 +245,27 @@ impl SourceFingerprint {
             entries.push(stat(format!("data {}", path.display()), path)?);
         }
         Ok(Self(entries))
+    }
+
+    /// The fingerprint of a set's sources and, when it must be signed, of
+    /// its signature bundle (re-signing reloads the set).
+    ///
+    /// # Errors
+    /// As [`SourceFingerprint::of`].
+    pub fn of_config(
+        config: &PolicyConfig,
+        signature: Option<&SignatureCheck>,
+    ) -> Result<Self, PolicyError> {
+        let mut fingerprint = Self::of(Some(&config.dir), &config.data_files)?;
+        if let Some(check) = signature {
+            // A missing or unreadable signature is a state of its own: the
+            // load that follows fails once, saying why, instead of at every poll.
+            let label = format!("signature {}", check.bundle.display());
+            fingerprint
+                .0
+                .push(stat(label.clone(), &check.bundle).unwrap_or((label, u64::MAX, None)));
+        }
+        Ok(fingerprint)
     }
 }
 

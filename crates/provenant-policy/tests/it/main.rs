@@ -6,6 +6,7 @@ mod decide;
 mod load;
 mod opa;
 mod runner;
+mod signed;
 
 use provenant_policy::{DataSource, ModeOverrides, ModuleSource, PolicySet};
 use serde_json::{Value, json};
