@@ -29,6 +29,10 @@ pub struct GateConfig {
     pub policy_dir: Option<PathBuf>,
     /// Policy data files (JSON or YAML), merged in order.
     pub data_files: Vec<PathBuf>,
+    /// The OMS signature the policy directory must carry at every load and
+    /// reload (`serve --policy-key`/`--policy-root`, `--policy-signature`);
+    /// `None`: unsigned sets load.
+    pub policy_signature: Option<provenant_policy::SignatureCheck>,
     /// `package=mode` overrides (`provenant.licences=warn`).
     pub modes: Vec<String>,
     /// Evaluation time limit of one decision.
@@ -54,6 +58,7 @@ impl Default for GateConfig {
         Self {
             policy_dir: None,
             data_files: Vec::new(),
+            policy_signature: None,
             modes: Vec::new(),
             time_limit: Duration::from_millis(250),
             reload_interval: Duration::from_secs(5),
@@ -98,7 +103,10 @@ impl PolicyGate {
                 pc.modes = provenant_policy::parse_mode_overrides(&config.modes)
                     .map_err(|e| GateError(e.to_string()))?;
                 pc.time_limit = config.time_limit;
-                Some(LivePolicies::load(pc).map_err(|e| GateError(e.to_string()))?)
+                Some(
+                    LivePolicies::load_signed(pc, config.policy_signature.clone())
+                        .map_err(|e| GateError(e.to_string()))?,
+                )
             }
             None => None,
         };
@@ -132,6 +140,15 @@ impl PolicyGate {
             "modules": set.modules().iter().map(|(path, sha)| json!({"path": path, "sha256": sha})).collect::<Vec<_>>(),
             "data_files": live.config().data_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
             "modes": self.config.modes,
+            "signature": match (live.signature(), set.signer()) {
+                (Some(check), Some(signer)) => json!({
+                    "bundle": check.bundle.display().to_string(),
+                    "signer": signer.identity,
+                    "fingerprint": signer.fingerprint,
+                    "root_digest": signer.root_digest,
+                }),
+                _ => Value::Null,
+            },
         })
     }
 

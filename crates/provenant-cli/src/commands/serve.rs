@@ -137,6 +137,28 @@ pub struct Args {
     /// Policy data (JSON, or YAML for .yaml/.yml), merged into `data` in order (repeatable)
     #[arg(long = "policy-data", value_name = "FILE", requires = "policy_dir")]
     pub policy_data: Vec<PathBuf>,
+    /// Require the policy directory to be signed with this public key (PEM; `provenant sign
+    /// DIR --key`): every load and reload verifies the signature and that each module and
+    /// data file read is signed with its digest; a set that does not verify does not load
+    #[arg(
+        long = "policy-key",
+        value_name = "PEM",
+        requires = "policy_dir",
+        conflicts_with = "policy_roots"
+    )]
+    pub policy_key: Option<PathBuf>,
+    /// Require the policy directory to be signed with a certificate that chains to these root
+    /// certificates (PEM, repeatable), checked at every load and reload as with --policy-key
+    #[arg(long = "policy-root", value_name = "PEM", requires = "policy_dir")]
+    pub policy_roots: Vec<PathBuf>,
+    /// The policy directory's OMS signature (Sigstore bundle) [default: DIR/model.sig, where
+    /// `provenant sign DIR` writes it]; needs --policy-key or --policy-root
+    #[arg(
+        long = "policy-signature",
+        value_name = "FILE",
+        requires = "policy_dir"
+    )]
+    pub policy_signature: Option<PathBuf>,
     /// Override a policy's mode: PACKAGE=enforce|warn|dry-run (repeatable)
     #[arg(long = "policy-mode", value_name = "PKG=MODE", requires = "policy_dir")]
     pub policy_modes: Vec<String>,
@@ -169,6 +191,7 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
+    let policy_signature = policy_signature(&a)?;
     let config = provenant_server::ServeConfig {
         listen: a.listen,
         data_dir: a.data_dir.clone(),
@@ -221,6 +244,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         gate: provenant_server::GateConfig {
             policy_dir: a.policy_dir,
             data_files: a.policy_data,
+            policy_signature,
             modes: a.policy_modes,
             time_limit: std::time::Duration::from_millis(a.policy_timeout_ms),
             reload_interval: std::time::Duration::from_secs(a.policy_reload_interval),
@@ -253,4 +277,33 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     );
     running.wait().await.context("server error")?;
     Ok(())
+}
+
+/// The signature the policy set must carry (`--policy-key` or `--policy-root`,
+/// `--policy-signature`), if any.
+fn policy_signature(a: &Args) -> anyhow::Result<Option<provenant_policy::SignatureCheck>> {
+    let trust = match (&a.policy_key, a.policy_roots.is_empty()) {
+        (Some(key), _) => {
+            provenant_attest::TrustRoot::PublicKey(crate::keyfile::public_key(key, "--policy-key")?)
+        }
+        (None, false) => provenant_attest::TrustRoot::Certificates(
+            super::oms::certificates(&a.policy_roots).context("--policy-root")?,
+        ),
+        (None, true) => {
+            if a.policy_signature.is_some() {
+                anyhow::bail!(
+                    "--policy-signature needs --policy-key or --policy-root to verify it against"
+                );
+            }
+            return Ok(None);
+        }
+    };
+    let Some(dir) = &a.policy_dir else {
+        // clap: both trust flags require --policy-dir.
+        return Ok(None);
+    };
+    Ok(Some(match &a.policy_signature {
+        Some(bundle) => provenant_policy::SignatureCheck::new(bundle, trust),
+        None => provenant_policy::SignatureCheck::in_dir(dir, trust),
+    }))
 }
