@@ -267,3 +267,54 @@ fn a_live_set_keeps_the_previous_set_on_a_tampered_edit_and_reloads_once_re_sign
     ));
     assert_eq!(live.current().digest(), reloaded.digest);
 }
+
+/// The PKI fixtures of provenant-attest (root, intermediate, code-signing
+/// leaf valid 2025–2125; see its `tests/fixtures/pki/make_pki.py`).
+fn pki(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../provenant-attest/tests/fixtures/pki")
+        .join(name)
+}
+
+fn certificates(name: &str) -> Vec<Vec<u8>> {
+    provenant_attest::load_pem_certificates(&std::fs::read(pki(name)).unwrap()).unwrap()
+}
+
+#[test]
+fn a_certificate_signed_directory_loads_against_its_roots_only() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "signed.rego", SIGNED);
+    let leaf = PrivateKey::from_pem_file(&pki("leaf.key.pem"), None).unwrap();
+    let mut chain = certificates("leaf.pem");
+    chain.extend(certificates("intermediate.pem"));
+    let opts = SignOptions {
+        certificate_chain: chain,
+        ..SignOptions::default()
+    };
+    provenant_attest::sign_model(dir.path(), &leaf, &opts).unwrap();
+    let config = PolicyConfig::new(dir.path());
+
+    let roots = TrustRoot::Certificates(certificates("root.pem"));
+    let set =
+        PolicySet::load_signed(&config, Some(&SignatureCheck::in_dir(dir.path(), roots))).unwrap();
+    let signer = set.signer().unwrap();
+    assert!(
+        signer.identity.starts_with("certificate subject"),
+        "{signer:?}"
+    );
+    let leaf_der = &certificates("leaf.pem")[0];
+    assert_eq!(
+        signer.fingerprint,
+        format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(leaf_der))
+        )
+    );
+
+    // Another root: refused.
+    let other = TrustRoot::Certificates(certificates("impostor-root.pem"));
+    assert!(matches!(
+        PolicySet::load_signed(&config, Some(&SignatureCheck::in_dir(dir.path(), other))),
+        Err(PolicyError::Signature { .. })
+    ));
+}
