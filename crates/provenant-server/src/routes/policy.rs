@@ -71,6 +71,62 @@ impl GateQuery {
     }
 }
 
+/// Longest name a target field may hold (a Kubernetes DNS subdomain).
+const MAX_TARGET_NAME: usize = 253;
+/// Most images a target may list, and the longest image reference.
+const MAX_TARGET_IMAGES: usize = 64;
+const MAX_IMAGE_REF: usize = 1024;
+
+/// A target the caller sent, bounded: every decision's input and log entry
+/// stay small whoever asks.
+fn check_target(t: &PolicyTarget) -> Result<(), ApiError> {
+    let too_long = |field: &str, len: usize, max: usize| {
+        ApiError::bad_request(
+            ErrorCode::InvalidBody,
+            format!("target.{field}: {len} characters; at most {max}"),
+        )
+    };
+    for (field, value) in [
+        ("environment", &t.environment),
+        ("cluster", &t.cluster),
+        ("kubernetes_namespace", &t.kubernetes_namespace),
+        ("alias", &t.alias),
+    ] {
+        if let Some(v) = value
+            && v.chars().count() > MAX_TARGET_NAME
+        {
+            return Err(too_long(field, v.chars().count(), MAX_TARGET_NAME));
+        }
+    }
+    if let Some(w) = &t.workload {
+        for (field, v) in [
+            ("workload.kind", &w.kind),
+            ("workload.name", &w.name),
+            ("workload.namespace", &w.namespace),
+        ] {
+            if v.chars().count() > MAX_TARGET_NAME {
+                return Err(too_long(field, v.chars().count(), MAX_TARGET_NAME));
+            }
+        }
+    }
+    if t.images.len() > MAX_TARGET_IMAGES {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidBody,
+            format!(
+                "target.images: {} images; at most {MAX_TARGET_IMAGES}",
+                t.images.len()
+            ),
+        ));
+    }
+    for (i, image) in t.images.iter().enumerate() {
+        let len = image.image.len() + image.digest.as_deref().map_or(0, str::len);
+        if len > MAX_IMAGE_REF {
+            return Err(too_long(&format!("images[{i}]"), len, MAX_IMAGE_REF));
+        }
+    }
+    Ok(())
+}
+
 /// Resolves `ref` for a caller that may read its namespace.
 async fn readable_version(
     state: &AppState,
@@ -143,6 +199,7 @@ pub async fn gate(
     body: Result<Json<GateBody>, JsonRejection>,
 ) -> JsonResult<DecisionView> {
     let Json(body) = body?;
+    check_target(&body.target)?;
     let q = GateQuery::parse(raw.as_deref())?;
     let row = readable_version(&state, &caller, &request, &q).await?;
     let req = GateRequest {
@@ -166,6 +223,7 @@ pub async fn input(
     RawQuery(raw): RawQuery,
 ) -> JsonResult<PolicyInput> {
     let q = GateQuery::parse(raw.as_deref())?;
+    check_target(&q.target)?;
     let row = readable_version(&state, &caller, &request, &q).await?;
     let req = GateRequest {
         requested: q.reference.clone().unwrap_or_default(),

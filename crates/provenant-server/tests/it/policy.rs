@@ -515,5 +515,31 @@ both!(
         );
         let (_, v) = s.json(Method::GET, "/api/v1/policies", None).await;
         assert_eq!(v["configured"], false, "{v}");
+        // What a caller sends is bounded before anything is decided.
+        let reference = enc(&format!("team/m@{digest}"));
+        for (body, field) in [
+            (
+                json!({"target": {"environment": "e".repeat(254)}}),
+                "target.environment",
+            ),
+            (
+                json!({"target": {"images": (0..65).map(|i| json!({"image": format!("i{i}"), "digest": null})).collect::<Vec<_>>()}}),
+                "target.images",
+            ),
+            (json!({"target": {"clusters": "x"}}), "clusters"),
+        ] {
+            let (st, v) = s
+                .json(
+                    Method::POST,
+                    &format!("/api/v1/gate?ref={reference}"),
+                    Some(body),
+                )
+                .await;
+            assert!(st.is_client_error(), "{v}");
+            assert!(
+                v["message"].as_str().unwrap().contains(field),
+                "{field}: {v}"
+            );
+        }
     }
 );
