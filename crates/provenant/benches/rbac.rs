@@ -13,7 +13,11 @@
 //! the ratio is that selectivity. Prints one JSON object with both sides'
 //! p50s and the ratios (filtered over unfiltered: 1.00 is free).
 //!
-//! `cargo bench -p provenant --bench rbac` (env VERSIONS, NAMESPACES, ROLES,
+//! `LAYOUT=registry` puts every version in one namespace the reader may
+//! read (100 models), among NAMESPACES namespaces, and times the registry
+//! benchmark's three queries: the same answers both sides.
+//!
+//! `cargo bench -p provenant --bench rbac` (env LAYOUT, VERSIONS, NAMESPACES, ROLES,
 //! QUERIES, CONCURRENCY, DATABASE_URL for PostgreSQL).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -124,10 +128,34 @@ async fn main() {
         assert!(r.status().is_success());
     }
 
-    // Versions round-robin over the namespaces, newest spread evenly.
+    // LAYOUT=registry: the registry benchmark's data (every version in one
+    // namespace, ns-0000, over 100 models) among NAMESPACES namespaces, the
+    // others empty; the reader may read ns-0000, so both sides get the same
+    // answers to the registry benchmark's queries. Otherwise versions
+    // round-robin over the namespaces, newest spread evenly.
+    let registry_layout = std::env::var("LAYOUT").is_ok_and(|l| l == "registry");
+    if registry_layout {
+        for i in 1..namespaces {
+            let r = call(
+                reqwest::Method::POST,
+                "/api/v1/namespaces",
+                &admin,
+                json!({"name": format!("ns-{i:04}")}),
+            )
+            .await
+            .unwrap();
+            assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        }
+    }
     let per_ns = versions / namespaces;
-    let jobs = (0..per_ns).flat_map(|j| (0..namespaces).map(move |i| (i, j)));
-    let mut stream = futures::stream::iter(jobs.map(|(i, j)| {
+    let jobs: Vec<(usize, usize)> = if registry_layout {
+        (0..versions).map(|v| (0, v)).collect()
+    } else {
+        (0..per_ns)
+            .flat_map(|j| (0..namespaces).map(move |i| (i, j)))
+            .collect()
+    };
+    let mut stream = futures::stream::iter(jobs.into_iter().map(|(i, j)| {
         let http = http.clone();
         let base = base.clone();
         let admin = admin.clone();
@@ -139,8 +167,13 @@ async fn main() {
                 "metadata": {"framework": "pytorch", "description": "anomaly detector", "x-run": j},
                 "labels": {"stage": stage},
             });
+            let model = if registry_layout {
+                format!("ns-0000%2Fmodel-{:03}", j % 100)
+            } else {
+                format!("ns-{i:04}%2Fmodel")
+            };
             let r = http
-                .post(format!("{base}/api/v1/models/ns-{i:04}%2Fmodel/versions"))
+                .post(format!("{base}/api/v1/models/{model}/versions"))
                 .bearer_auth(&admin)
                 .json(&body)
                 .send()
@@ -203,30 +236,52 @@ async fn main() {
     // the reader's answer is its tenth of the registry: the database walks
     // about ten rows for each one it returns, and the ratio shows that
     // selectivity, not a cost of checking.
-    let cases = [
-        (
-            "scoped_model_label",
-            format!("{base}/api/v1/models/ns-0000%2Fmodel/versions?label=stage%3Dprod&limit=100"),
-        ),
-        (
-            "scoped_model_text",
-            format!("{base}/api/v1/models/ns-0000%2Fmodel/versions?q=anomaly&limit=100"),
-        ),
-        (
-            "scoped_models_prefix",
-            format!("{base}/api/v1/models?prefix=ns-0000%2F&limit=100"),
-        ),
-        (
-            "versions_label",
-            format!("{base}/api/v1/versions?label=stage%3Dprod&limit=100"),
-        ),
-        ("versions_all", format!("{base}/api/v1/versions?limit=100")),
-        (
-            "search",
-            format!("{base}/api/v1/search?q=anomaly&limit=100"),
-        ),
-        ("models", format!("{base}/api/v1/models?limit=100")),
-    ];
+    let cases: Vec<(&str, String)> = if registry_layout {
+        // The registry benchmark's three queries.
+        vec![
+            (
+                "registry_model_and_label",
+                format!(
+                    "{base}/api/v1/models/ns-0000%2Fmodel-007/versions?label=stage%3Dprod&limit=100"
+                ),
+            ),
+            (
+                "registry_label_only",
+                format!("{base}/api/v1/versions?label=stage%3Dprod&limit=100"),
+            ),
+            (
+                "registry_models_prefix",
+                format!("{base}/api/v1/models?prefix=ns-0000%2Fmodel-0&limit=100"),
+            ),
+        ]
+    } else {
+        Vec::from([
+            (
+                "scoped_model_label",
+                format!(
+                    "{base}/api/v1/models/ns-0000%2Fmodel/versions?label=stage%3Dprod&limit=100"
+                ),
+            ),
+            (
+                "scoped_model_text",
+                format!("{base}/api/v1/models/ns-0000%2Fmodel/versions?q=anomaly&limit=100"),
+            ),
+            (
+                "scoped_models_prefix",
+                format!("{base}/api/v1/models?prefix=ns-0000%2F&limit=100"),
+            ),
+            (
+                "versions_label",
+                format!("{base}/api/v1/versions?label=stage%3Dprod&limit=100"),
+            ),
+            ("versions_all", format!("{base}/api/v1/versions?limit=100")),
+            (
+                "search",
+                format!("{base}/api/v1/search?q=anomaly&limit=100"),
+            ),
+            ("models", format!("{base}/api/v1/models?limit=100")),
+        ])
+    };
     let mut out = serde_json::Map::new();
     for (name, url) in &cases {
         // Warm both, then alternate so that noise hits both sides alike.
@@ -245,7 +300,22 @@ async fn main() {
         out.insert(format!("{name}_ratio"), json!(r / a));
     }
     drop(server);
-    out.insert("versions".into(), json!(per_ns * namespaces));
+    out.insert(
+        "versions".into(),
+        json!(if registry_layout {
+            versions
+        } else {
+            per_ns * namespaces
+        }),
+    );
+    out.insert(
+        "layout".into(),
+        json!(if registry_layout {
+            "registry"
+        } else {
+            "spread"
+        }),
+    );
     out.insert("namespaces".into(), json!(namespaces));
     out.insert("roles".into(), json!(roles));
     out.insert(
