@@ -88,6 +88,10 @@ pub struct Store {
     readers: Option<std::sync::Arc<reader::Readers>>,
     /// The registry's log-entry schema (`log.rs`), shared by every clone.
     pub(crate) encoder: crate::log::EncoderSlot,
+    /// Namespace ids by name, as read: namespaces are never renamed or
+    /// deleted, so an id once read stays true (a name not found is asked
+    /// again next time: it may have been created since).
+    namespace_ids: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
 }
 
 type PublishJob = (
@@ -143,6 +147,7 @@ impl Store {
                 batcher: None,
                 readers: None,
                 encoder: Default::default(),
+                namespace_ids: Default::default(),
             })
         } else if let Some(path) = url
             .strip_prefix("sqlite://")
@@ -202,6 +207,7 @@ impl Store {
             batcher: None,
             readers: Some(std::sync::Arc::new(reader::Readers::open(path)?)),
             encoder: Default::default(),
+            namespace_ids: Default::default(),
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(store.clone().publish_writer(rx));
@@ -247,6 +253,52 @@ impl Store {
 enum Bind {
     I(i64),
     S(String),
+}
+
+impl Store {
+    /// The ids of the namespaces named that exist (from the cache, asking
+    /// the database only for names not seen yet), sorted.
+    pub(crate) async fn namespace_ids(&self, names: &[String]) -> Result<Vec<i64>, StoreError> {
+        let mut ids = Vec::with_capacity(names.len());
+        let mut unknown: Vec<&str> = Vec::new();
+        {
+            let cache = self
+                .namespace_ids
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for n in names {
+                match cache.get(n) {
+                    Some(id) => ids.push(*id),
+                    None => unknown.push(n),
+                }
+            }
+        }
+        for chunk in unknown.chunks(500) {
+            let mut binds = Vec::new();
+            let list = bind_list(&mut binds, chunk);
+            let sql = format!("SELECT id, name FROM namespaces WHERE name IN ({list})");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for b in &binds {
+                if let Bind::S(s) = b {
+                    q = q.bind(s.as_str());
+                }
+            }
+            let rows = q.fetch_all(&self.pool).await?;
+            let mut cache = self
+                .namespace_ids
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for r in &rows {
+                let id: i64 = sqlx::Row::try_get(r, 0)?;
+                let name: String = sqlx::Row::try_get(r, 1)?;
+                cache.insert(name, id);
+                ids.push(id);
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
 }
 
 /// Appends `names` to `binds` and returns their placeholders (`$4, $5`),

@@ -31,16 +31,20 @@ impl Store {
         // with the prefix, or the prefix starts with `ns/`. A prefix inside
         // one namespace (`team/`) leaves one name to bind instead of the
         // caller's every namespace.
-        let narrowed: Option<Vec<&str>> = only.map(|names| {
-            names
-                .iter()
-                .map(String::as_str)
-                .filter(|n| {
-                    let under = format!("{n}/");
-                    under.starts_with(prefix) || prefix.starts_with(&under)
-                })
-                .collect()
-        });
+        let narrowed: Option<Vec<i64>> = match only {
+            Some(names) => {
+                let names: Vec<String> = names
+                    .iter()
+                    .filter(|n| {
+                        let under = format!("{n}/");
+                        under.starts_with(prefix) || prefix.starts_with(&under)
+                    })
+                    .cloned()
+                    .collect();
+                Some(self.namespace_ids(&names).await?)
+            }
+            None => None,
+        };
         if narrowed.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }
@@ -50,8 +54,15 @@ impl Store {
         let lower = after.map_or_else(|| prefix.to_owned(), str::to_owned);
         let op = if after.is_some() { ">" } else { ">=" };
         let mut binds = vec![Bind::S(lower), Bind::S(upper), Bind::I(limit)];
-        let scope = narrowed.map_or_else(String::new, |names| {
-            format!(" AND n.name IN ({})", super::bind_list(&mut binds, &names))
+        let scope = narrowed.map_or_else(String::new, |ids| {
+            let list: Vec<String> = ids
+                .into_iter()
+                .map(|id| {
+                    binds.push(Bind::I(id));
+                    format!("${}", binds.len())
+                })
+                .collect();
+            format!(" AND m.namespace_id IN ({})", list.join(", "))
         });
         let sql = format!(
             "SELECT {MODEL_COLUMNS} FROM models m JOIN namespaces n ON n.id = m.namespace_id \

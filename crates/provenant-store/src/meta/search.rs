@@ -134,10 +134,20 @@ impl Store {
             }
         }
         if let Some(names) = only {
-            let list = super::bind_list(&mut binds, names);
-            conds.push(format!(
-                "m.namespace_id IN (SELECT id FROM namespaces WHERE name IN ({list}))"
-            ));
+            // Ids resolved once (cached): a probe per row into a short list
+            // of integers, not a subquery over the names each time.
+            let ids = self.namespace_ids(names).await?;
+            if ids.is_empty() {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next: None,
+                });
+            }
+            let list: Vec<String> = ids
+                .into_iter()
+                .map(|id| next(Bind::I(id), &mut binds))
+                .collect();
+            conds.push(format!("m.namespace_id IN ({})", list.join(", ")));
         }
         if let Some(before) = before {
             let p = next(Bind::I(before), &mut binds);

@@ -310,6 +310,38 @@ both!(labels_filters_search_and_pages, async |store: &Store| {
         assert_eq!(got, all, "prefix {prefix:?}");
         assert!(!got.is_empty(), "prefix {prefix:?}");
     }
+    // A namespace a caller may read before it exists: empty, then listed
+    // once its first version is (names not found are asked again).
+    let fresh = ["fresh".to_owned()];
+    assert!(
+        store
+            .version_list(None, &[], None, None, None, 10, Some(&fresh))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        store
+            .model_list("", None, 10, Some(&fresh))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .version_publish(&version("fresh/m", "f1", &[]))
+        .await
+        .unwrap();
+    let listed = store
+        .version_list(None, &[], None, None, None, 10, Some(&fresh))
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].model, "fresh/m");
+    assert_eq!(
+        names(store.model_list("", None, 10, Some(&fresh)).await.unwrap()),
+        ["fresh/m"]
+    );
     let elsewhere = ["netops".to_owned(), "aiop".to_owned()];
     for prefix in ["", "aiops/", "ai"] {
         assert!(
