@@ -62,7 +62,9 @@ impl Store {
                     format!("${}", binds.len())
                 })
                 .collect();
-            format!(" AND m.namespace_id IN ({})", list.join(", "))
+            // Unary plus: the scan stays on the full-name range (the
+            // namespace index would read every model of the namespace, then sort).
+            format!(" AND +m.namespace_id IN ({})", list.join(", "))
         });
         let sql = format!(
             "SELECT {MODEL_COLUMNS} FROM models m JOIN namespaces n ON n.id = m.namespace_id \
