@@ -19,6 +19,7 @@
 //! No I/O besides reading the policy directory, data files and the policy
 //! signature; no threads.
 
+mod calls;
 mod canonical;
 mod decision;
 mod error;

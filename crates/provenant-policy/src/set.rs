@@ -194,6 +194,11 @@ impl PolicySet {
                 .add_policy(m.path.clone(), m.text.clone())
                 .map_err(|e| PolicyError::from_engine(&m.path, &e))?;
         }
+        // A call to a function that does not exist is refused now, as OPA
+        // refuses it, not at every decision.
+        if let Some(e) = crate::calls::unknown_calls(&modules).into_iter().next() {
+            return Err(e);
+        }
         let (policies, libraries) = discover_policies(&engine)?;
         engine
             .add_policy(DECISION_MODULE_PATH.into(), decision_module(&policies))

@@ -242,6 +242,9 @@ pub fn check(modules: &[ModuleSource]) -> Vec<PolicyError> {
             errors.push(PolicyError::from_engine(&m.path, &e));
         }
     }
+    if errors.is_empty() {
+        errors.extend(crate::calls::unknown_calls(&sorted));
+    }
     if errors.is_empty()
         && let Err(e) = prepare(&mut engine)
     {

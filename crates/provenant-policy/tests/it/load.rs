@@ -281,3 +281,33 @@ fn live_policies_reload_on_change_and_keep_the_old_set_on_error() {
     let r = live.reload_if_changed().unwrap().unwrap();
     assert!(!r.changed(), "same sources, same digest");
 }
+
+/// A call to a function the engine lacks (a trimmed builtin group, a
+/// misspelling) is refused when the set loads, with its place, as OPA
+/// refuses it; `check` reports it too.
+#[test]
+fn an_unknown_function_is_refused_at_load_with_its_place() {
+    let text = "package provenant.enc\n\ndeny contains m if {\n  m := base64.encode(\"a\")\n}\n";
+    let err = PolicySet::compile(
+        &modules(&[("enc.rego", text)]),
+        &[],
+        &ModeOverrides::new(),
+        Duration::from_millis(250),
+    )
+    .err()
+    .expect("refused");
+    match &err {
+        PolicyError::Compile {
+            path,
+            line,
+            message,
+            ..
+        } => {
+            assert_eq!((path.as_str(), *line), ("enc.rego", 4), "{err}");
+            assert!(message.contains("unknown function base64.encode"), "{err}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let reported = provenant_policy::check(&modules(&[("enc.rego", text)]));
+    assert_eq!(reported.len(), 1, "{reported:?}");
+}
