@@ -81,18 +81,14 @@ pub struct CheckArgs {
 pub struct PolicyFailed(pub String);
 
 pub async fn run(g: &GlobalArgs, c: Command) -> anyhow::Result<()> {
-    let c = match c {
+    // Reading and compiling is blocking work; `input` asks the server.
+    let local: Box<dyn FnOnce() -> anyhow::Result<()> + Send> = match c {
         Command::Input(a) => return super::gate::input(g, a).await,
-        other => other,
+        Command::Test(a) => Box::new(move || test(a)),
+        Command::Eval(a) => Box::new(move || eval(a)),
+        Command::Check(a) => Box::new(move || check(a)),
     };
-    // Reading and compiling is blocking work.
-    tokio::task::spawn_blocking(move || match c {
-        Command::Test(a) => test(a),
-        Command::Eval(a) => eval(a),
-        Command::Check(a) => check(a),
-        Command::Input(_) => unreachable!("answered above"),
-    })
-    .await?
+    tokio::task::spawn_blocking(local).await?
 }
 
 fn modules(dir: &Path) -> anyhow::Result<Vec<ModuleSource>> {
